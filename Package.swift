@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "mtor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mtor", targets: ["mtor"]),
+    ],
+    targets: [
+        .target(name: "CMtorShims"),
+        .target(name: "MtorCore"),
+        .target(name: "MtorPlatform", dependencies: ["CMtorShims"]),
+        .target(name: "MtorWorker", dependencies: ["MtorCore", "MtorPlatform"]),
+        .executableTarget(name: "mtor", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker"]),
+        .testTarget(name: "MtorCoreTests", dependencies: ["MtorCore"]),
+        .testTarget(name: "MtorPlatformTests", dependencies: ["MtorPlatform", "MtorCore"]),
+        .testTarget(name: "MtorEndToEndTests", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker"]),
+    ]
+)
+
+for target in package.targets where target.type != .system && target.name != "CMtorShims" {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v5))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,29 @@
+#ifndef CMTORSHIMS_H
+#define CMTORSHIMS_H
+#include <sys/types.h>
+#include <signal.h>
+
+/// Spawns `path` in its own process group with an empty signal mask, default signal
+/// dispositions, the given fds as stdin/stdout/stderr, `cwd` as its directory (may be
+/// NULL), and every other descriptor closed. Returns 0 or an errno value.
+int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
+               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+
+/// rename(2) that fails with EEXIST instead of replacing `to`. Returns 0 or -1 with errno.
+int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to);
+
+/// Makes this process the reaper of its orphaned descendants (Linux). Returns 0 or -1.
+int mtor_set_child_subreaper(void);
+
+/// Blocks `signals` (a 0-terminated list) in the calling thread and returns a signalfd
+/// that reports them (Linux), or -1.
+int mtor_signalfd(const int *signals);
+
+/// Reads one signal number from a signalfd; returns it or -1.
+int mtor_signalfd_read(int fd);
+
+int mtor_wifexited(int status);
+int mtor_wexitstatus(int status);
+int mtor_wifsignaled(int status);
+int mtor_wtermsig(int status);
+#endif

@@ -1,0 +1,215 @@
+import Foundation
+
+/// How an attempt ended, as the runner observed it; the classifier's only input.
+public struct AttemptEvidence: Sendable {
+    /// Why the runner itself stopped the process, if it did.
+    public enum Stop: String, Sendable {
+        case timeout, stall, cancel, shutdown, earlyAbort = "early_abort"
+    }
+
+    public var spawnFailure: String?
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var stoppedBy: Stop?
+    public var stdoutBytes: Int
+    public var stdoutTail: String
+    public var stderrTail: String
+    public var duration: Double
+    /// Whether the harness writes a structured stream the scanner understood.
+    public var structured: Bool
+    /// Whether a model sits behind this harness (false for plain commands like `sh`).
+    public var expectsModel: Bool = true
+    public var stream: StreamScanner
+    /// The variable the provider's secret was put in, for hints (`ANTHROPIC_AUTH_TOKEN`).
+    public var authEnv: String?
+    public var timeoutLimit: Double
+    public var stallLimit: Double
+
+    public init(spawnFailure: String? = nil, exitCode: Int32? = nil, signal: Int32? = nil, stoppedBy: Stop? = nil,
+                stdoutBytes: Int = 0, stdoutTail: String = "", stderrTail: String = "", duration: Double = 0,
+                structured: Bool = false, stream: StreamScanner = StreamScanner(), authEnv: String? = nil,
+                timeoutLimit: Double = Spec.defaultTimeout, stallLimit: Double = Spec.defaultStall) {
+        self.spawnFailure = spawnFailure
+        self.exitCode = exitCode
+        self.signal = signal
+        self.stoppedBy = stoppedBy
+        self.stdoutBytes = stdoutBytes
+        self.stdoutTail = stdoutTail
+        self.stderrTail = stderrTail
+        self.duration = duration
+        self.structured = structured
+        self.stream = stream
+        self.authEnv = authEnv
+        self.timeoutLimit = timeoutLimit
+        self.stallLimit = stallLimit
+    }
+}
+
+/// The classifier's answer for one attempt.
+public struct Verdict: Equatable, Sendable {
+    public var failureClass: FailureClass
+    public var reason: String
+    public var hint: String
+    /// Seconds the provider asked us to wait (`Retry-After`, `reset at …`), when it said.
+    public var retryAfter: Double?
+
+    public init(_ failureClass: FailureClass, _ reason: String, hint: String = "", retryAfter: Double? = nil) {
+        self.failureClass = failureClass
+        self.reason = reason
+        self.hint = hint
+        self.retryAfter = retryAfter
+    }
+}
+
+/// Turns what an attempt did into a `FailureClass`: exit code and signal first, then only
+/// positive evidence (structured stream events, known error texts).
+public enum FailureClassifier {
+    /// Attempts that end sooner than this with no model output never reached a model.
+    public static let fastFailure = 2.0
+
+    public static func classify(_ e: AttemptEvidence) -> Verdict {
+        var verdict = decide(e)
+        if verdict.failureClass != .ok, e.expectsModel, e.duration < fastFailure, !e.stream.modelReached,
+           e.spawnFailure == nil, e.stoppedBy == nil {
+            if !verdict.reason.hasSuffix(".") { verdict.reason += "." }
+            verdict.reason += String(format: " It ended after %.2f s, faster than any model answers: the model was never reached.", e.duration)
+        }
+        return verdict
+    }
+
+    /// A deterministic provider failure proven by the stream so far, so the attempt can stop now.
+    public static func earlyAbort(_ stream: StreamScanner, authEnv: String?) -> Verdict? {
+        guard let last = stream.retries.last, let status = last.status else { return nil }
+        switch status {
+        case 401, 403:
+            return Verdict(.authFailed, "the provider rejected the credentials: HTTP \(status) (\(last.error ?? "authentication_failed")) on the harness's first API call", hint: authHint(authEnv))
+        case 402:
+            return Verdict(.quotaExhausted, "the provider answered HTTP 402: the plan or balance is exhausted", hint: "top up the provider account or move specs to a fallback provider")
+        case 429 where stream.retries.count >= 3:
+            return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(stream.retries.count) times in a row", hint: "mtor retries with backoff; lower the provider's concurrency if this persists", retryAfter: last.delayMs.map { $0 / 1000 })
+        case 500...599 where stream.retries.count >= 3:
+            return Verdict(.providerUnavailable, "the provider answered HTTP \(status) \(stream.retries.count) times in a row", hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
+        default:
+            return nil
+        }
+    }
+
+    // MARK: - Decision
+
+    private static func decide(_ e: AttemptEvidence) -> Verdict {
+        if let failure = e.spawnFailure {
+            return Verdict(.harnessMissing, failure, hint: "install the harness or fix its argv[0] / PATH in etc/providers.json")
+        }
+        switch e.stoppedBy {
+        case .cancel?:
+            return Verdict(.cancelled, "cancelled by a user while the agent was running")
+        case .shutdown?:
+            return Verdict(.interrupted, "the worker was stopped while the agent was running; the task is requeued")
+        case .timeout?:
+            return Verdict(.timedOut, "the agent ran for the whole wall-clock limit of \(DurationText.format(e.timeoutLimit)) and was killed", hint: "raise 'timeout:' in the spec or split the task")
+        case .stall?:
+            if let evidence = streamVerdict(e) { return evidence }
+            let seen = e.stdoutBytes == 0 ? "no output at all" : "no output"
+            return Verdict(.stalled, "\(seen) for \(DurationText.format(e.stallLimit)) ('stall:'), so the agent was killed", hint: "check that the provider answers (`mtor doctor`); raise 'stall:' only if the agent legitimately works silently")
+        case .earlyAbort?:
+            if let evidence = streamVerdict(e) { return evidence }
+        case nil:
+            break
+        }
+        if e.exitCode == 0 && e.signal == nil {
+            if e.structured {
+                guard let result = e.stream.result else {
+                    if let evidence = streamVerdict(e) { return evidence }
+                    return Verdict(.agentFailed, "the harness exited 0 without its final result event", hint: "read the task log")
+                }
+                if result.isError {
+                    return textVerdict(result.text, e) ?? Verdict(.agentFailed, "the agent reported an error: \(trim(result.text))")
+                }
+            }
+            return Verdict(.ok, "the agent finished successfully")
+        }
+        if let signal = e.signal {
+            return Verdict(.unknown, "the agent was killed by signal \(signal)\(signal == 9 ? " (SIGKILL from outside mtor; the kernel's OOM killer does this)" : "")", hint: "check `dmesg` and the machine's memory")
+        }
+        let code = e.exitCode ?? -1
+        if code == 127 {
+            return Verdict(.harnessMissing, "exit 127: the harness or a program it runs was not found (\(trim(e.stderrTail)))", hint: "install it or fix PATH in etc/providers.json")
+        }
+        if code == 126 {
+            return Verdict(.harnessMissing, "exit 126: the harness is not executable (\(trim(e.stderrTail)))", hint: "chmod +x the harness binary")
+        }
+        if let evidence = streamVerdict(e) { return evidence }
+        if let evidence = textVerdict(e.stderrTail + "\n" + e.stdoutTail, e) { return evidence }
+        if e.stream.modelReached || (!e.structured && e.stdoutBytes > 0) {
+            return Verdict(.agentFailed, "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? "")", hint: "read the task log")
+        }
+        let said = trim(e.stderrTail)
+        return Verdict(.unknown, "the harness exited \(code) with \(e.stdoutBytes == 0 ? "empty stdout" : "no recognisable output")\(said.isEmpty ? "" : " and stderr: \(said)")",
+                       hint: "run the harness by hand with the same argv to see what it says")
+    }
+
+    /// What the structured stream proves on its own.
+    private static func streamVerdict(_ e: AttemptEvidence) -> Verdict? {
+        if let abort = earlyAbort(e.stream, authEnv: e.authEnv) { return abort }
+        for text in e.stream.errorTexts.reversed() {
+            if let v = textVerdict(text, e) { return v }
+        }
+        if let result = e.stream.result, result.isError, let v = textVerdict(result.text, e) { return v }
+        if let last = e.stream.retries.last {
+            if last.status == 429 {
+                return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(e.stream.retries.count) time(s)", retryAfter: last.delayMs.map { $0 / 1000 })
+            }
+            if let s = last.status, s >= 500 {
+                return Verdict(.providerUnavailable, "the provider answered HTTP \(s) \(e.stream.retries.count) time(s)")
+            }
+            if last.status == nil || last.error?.contains("connection") == true || last.error == "unknown" {
+                return Verdict(.providerUnavailable, "the harness could not connect to the provider (\(last.error ?? "connection error"), \(e.stream.retries.count) retries)", hint: "check the provider's base_url and the network (`mtor doctor`)")
+            }
+        }
+        return nil
+    }
+
+    /// Known error texts from harnesses and providers.
+    static func textVerdict(_ text: String, _ e: AttemptEvidence) -> Verdict? {
+        let lower = text.lowercased()
+        func has(_ needles: String...) -> Bool { needles.contains { lower.contains($0) } }
+        let excerpt = trim(firstLine(matching: lower, in: text))
+        if has("unknown option", "unknown flag", "unrecognized option", "unexpected argument", "invalid option", "unrecognized arguments", "error: option") {
+            return Verdict(.harnessUsage, "the harness rejected its own arguments: \(excerpt)", hint: "fix the harness argv in etc/providers.json or the spec's model/harness; the prompt never goes on argv")
+        }
+        if has("command not found") {
+            return Verdict(.harnessMissing, "a program was not found: \(excerpt)", hint: "install it or fix PATH in etc/providers.json")
+        }
+        if has("not logged in", "please run /login", "authentication_error", "authentication_failed", "invalid api key", "invalid x-api-key", "invalid_api_key", "401 unauthorized", "status 401", "api error: 401", "api error: 403", "permission_error") {
+            return Verdict(.authFailed, "the provider rejected the credentials: \(excerpt)", hint: authHint(e.authEnv))
+        }
+        if has("credit balance is too low", "insufficient_quota", "billing", "quota exceeded", "exceeded your current quota", "payment required", "api error: 402") {
+            return Verdict(.quotaExhausted, "the provider's plan or balance is exhausted: \(excerpt)", hint: "top up the provider account or use a fallback provider")
+        }
+        if has("rate_limit", "rate limit", "too many requests", "api error: 429") {
+            return Verdict(.rateLimited, "the provider rate-limited the harness: \(excerpt)", retryAfter: RetryPolicy.resetDelay(in: text))
+        }
+        if has("overloaded", "connection refused", "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed", "api error: 5", "request timed out", "service unavailable", "bad gateway") {
+            return Verdict(.providerUnavailable, "the provider could not be reached or is overloaded: \(excerpt)", hint: "check the provider's base_url and status (`mtor doctor`)")
+        }
+        return nil
+    }
+
+    static func authHint(_ authEnv: String?) -> String {
+        guard let authEnv else { return "check the provider's key with `mtor doctor`" }
+        let other = authEnv == "ANTHROPIC_AUTH_TOKEN" ? "ANTHROPIC_API_KEY (sent as x-api-key)" : authEnv == "ANTHROPIC_API_KEY" ? "ANTHROPIC_AUTH_TOKEN (sent as Authorization: Bearer)" : nil
+        var hint = "the harness sent the secret in \(authEnv); check the key with `mtor doctor`"
+        if let other { hint += ", and whether the provider expects \(other) instead (auth_env in etc/providers.json)" }
+        return hint
+    }
+
+    private static func firstLine(matching lower: String, in text: String) -> String {
+        let lines = text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        return lines.first { l in ["error", "unknown", "invalid", "denied", "not "].contains { l.lowercased().contains($0) } } ?? lines.first ?? ""
+    }
+
+    static func trim(_ text: String, limit: Int = 300) -> String {
+        let flat = text.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " | ")
+        return flat.count > limit ? String(flat.prefix(limit)) + "…" : flat
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// `claimed/<id>.claim.json`: who runs a claimed spec, and since when.
+public struct ClaimRecord: Codable, Equatable, Sendable {
+    public var id: String
+    public var host: String
+    public var pid: Int32
+    public var attempt: Int
+    public var startedAt: String
+    /// When the next attempt may start, while the task waits out a backoff.
+    public var nextAttemptAt: String?
+    public var provider: String?
+    /// The name the spec had in inbox/.
+    public var file: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, host, pid, attempt, provider, file
+        case startedAt = "started_at", nextAttemptAt = "next_attempt_at"
+    }
+
+    public init(id: String, host: String, pid: Int32, attempt: Int, startedAt: String, nextAttemptAt: String? = nil, provider: String? = nil, file: String) {
+        self.id = id
+        self.host = host
+        self.pid = pid
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.nextAttemptAt = nextAttemptAt
+        self.provider = provider
+        self.file = file
+    }
+}
+
+/// One line of `state/ledger.jsonl`: a state change of one task.
+public struct LedgerEntry: Codable, Equatable, Sendable {
+    public enum Event: String, Codable, Sendable {
+        case claimed, attempt, requeued, succeeded, failed, cancelled, retried, rejected
+    }
+
+    public var t: String
+    public var id: String
+    public var event: Event
+    public var `class`: FailureClass?
+    public var provider: String?
+    public var attempt: Int?
+    public var pid: Int32?
+
+    public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil) {
+        self.t = t
+        self.id = id
+        self.event = event
+        self.class = cls
+        self.provider = provider
+        self.attempt = attempt
+        self.pid = pid
+    }
+}
+
+/// UTC ISO-8601 timestamps and the JSON encoding every mtor file uses.
+public enum Stamp {
+    public static func iso(_ date: Date = Date()) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+
+    public static func date(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d }
+        return ISO8601DateFormatter().date(from: text)
+    }
+
+    public static func encoder(pretty: Bool = true) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}
+
+/// What a task id may be: `[A-Za-z0-9._-]`, at most 100 characters, not starting with ".".
+public enum TaskID {
+    public static func isValid(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 100 && !id.hasPrefix(".") && id.unicodeScalars.allSatisfy(allowed)
+    }
+
+    /// The id for an inbox file name: `.md` dropped, other characters replaced by `-`.
+    public static func from(fileName: String) -> String {
+        var stem = fileName.hasSuffix(".md") ? String(fileName.dropLast(3)) : fileName
+        if isValid(stem) { return stem }
+        stem = String(String.UnicodeScalarView(stem.unicodeScalars.map { allowed($0) ? $0 : "-" }))
+        while stem.hasPrefix(".") || stem.hasPrefix("-") { stem.removeFirst() }
+        if stem.isEmpty { stem = "spec" }
+        return String(stem.prefix(90))
+    }
+
+    /// Whether the inbox should never touch this name (editor and rsync temp files).
+    public static func isTemporary(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasSuffix(".tmp") || name.hasSuffix(".part") || name.hasSuffix("~")
+    }
+
+    private static func allowed(_ s: Unicode.Scalar) -> Bool {
+        (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") || (s >= "0" && s <= "9") || s == "." || s == "_" || s == "-"
+    }
+}

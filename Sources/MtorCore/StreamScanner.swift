@@ -1,0 +1,97 @@
+import Foundation
+
+/// Reads a harness's structured output (Claude Code `stream-json`) line by line and keeps
+/// the positive evidence the classifier needs.
+public struct StreamScanner: Sendable {
+    /// One `api_retry` event: the harness failed to reach the model and will try again.
+    public struct APIRetry: Equatable, Codable, Sendable {
+        public var attempt: Int?
+        public var status: Int?
+        public var error: String?
+        public var delayMs: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case attempt, status = "error_status", error, delayMs = "retry_delay_ms"
+        }
+    }
+
+    /// The final `result` event.
+    public struct ResultEvent: Equatable, Sendable {
+        public var isError: Bool
+        public var subtype: String
+        public var text: String
+    }
+
+    public private(set) var events = 0
+    public private(set) var sawInit = false
+    public private(set) var assistantMessages = 0
+    public private(set) var retries: [APIRetry] = []
+    public private(set) var result: ResultEvent?
+    public private(set) var permissionDenials: [String] = []
+    /// Error texts found in the stream (assistant "API Error" messages and the like).
+    public private(set) var errorTexts: [String] = []
+    private var pending: [UInt8] = []
+
+    public init() {}
+
+    /// Whether the model itself answered at least once.
+    public var modelReached: Bool { assistantMessages > 0 || (result.map { !$0.isError } ?? false) }
+
+    /// Feeds raw stdout bytes; returns how many complete events were read.
+    @discardableResult
+    public mutating func feed<C: Collection>(_ bytes: C) -> Int where C.Element == UInt8 {
+        var count = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                if scan(line: pending) { count += 1 }
+                pending.removeAll(keepingCapacity: true)
+            } else if pending.count < 4 << 20 {
+                pending.append(byte)
+            }
+        }
+        return count
+    }
+
+    /// Reads whatever is left after the stream ends without a newline.
+    public mutating func finish() {
+        if !pending.isEmpty { scan(line: pending) }
+        pending.removeAll()
+    }
+
+    @discardableResult
+    private mutating func scan(line: [UInt8]) -> Bool {
+        guard line.first == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+              let type = object["type"] as? String else { return false }
+        events += 1
+        let subtype = object["subtype"] as? String ?? ""
+        switch (type, subtype) {
+        case ("system", "init"):
+            sawInit = true
+        case ("system", "api_retry"):
+            retries.append(APIRetry(
+                attempt: object["attempt"] as? Int,
+                status: object["error_status"] as? Int,
+                error: object["error"] as? String,
+                delayMs: object["retry_delay_ms"] as? Double))
+        case ("assistant", _):
+            let message = object["message"] as? [String: Any]
+            let content = message?["content"] as? [[String: Any]] ?? []
+            let text = content.compactMap { $0["text"] as? String }.joined(separator: " ")
+            if text.hasPrefix("API Error") || (object["error"] != nil) || (object["isApiErrorMessage"] as? Bool ?? false) {
+                errorTexts.append(text.isEmpty ? String(describing: object["error"] ?? "") : text)
+            } else {
+                assistantMessages += 1
+            }
+        case ("result", _):
+            let text = object["result"] as? String ?? ""
+            result = ResultEvent(isError: object["is_error"] as? Bool ?? (subtype != "success"), subtype: subtype, text: text)
+            if let denials = object["permission_denials"] as? [[String: Any]] {
+                permissionDenials = denials.compactMap { $0["tool_name"] as? String }
+            }
+        default:
+            break
+        }
+        return true
+    }
+}

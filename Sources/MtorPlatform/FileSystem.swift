@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CMtorShims
+
+/// File operations the spool needs, each one system call deep.
+public enum FileSystem {
+    /// What `lstat(2)` says a directory entry is.
+    public enum Kind: Equatable, Sendable {
+        case regular(size: Int64), directory, symlink, fifo, socket, device, missing
+    }
+
+    /// The corresponding C function is `lstat(2)`; symlinks are never followed.
+    public static func kind(_ path: String) -> Kind {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return .missing }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .regular(size: Int64(st.st_size))
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symlink
+        case S_IFIFO: return .fifo
+        case S_IFSOCK: return .socket
+        default: return .device
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 || kind(path) != .missing }
+
+    /// The device a path lives on; the corresponding C function is `stat(2)`.
+    public static func device(_ path: String) throws(SystemError) -> UInt64 {
+        var st = stat()
+        try syscall("stat", path: path) { stat(path, &st) }
+        return UInt64(st.st_dev)
+    }
+
+    /// Seconds since the path was last modified.
+    public static func age(_ path: String) -> Double? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        #if canImport(Glibc)
+        let mtime = Double(st.st_mtim.tv_sec)
+        #else
+        let mtime = Double(st.st_mtimespec.tv_sec)
+        #endif
+        return Double(time(nil)) - mtime
+    }
+
+    /// The permission bits of a path.
+    public static func mode(_ path: String) -> UInt32? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return UInt32(st.st_mode) & 0o7777
+    }
+
+    /// Creates a directory and its parents; existing ones are left as they are.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(SystemError) {
+        if case .directory = kind(path) { return }
+        let parent = (path as String).split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !parent.isEmpty, kind(parent) == .missing { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0, errno != EEXIST { throw SystemError("mkdir", path: path, errno: errno) }
+    }
+
+    /// Names in a directory, without `.` and `..`; the corresponding C function is `readdir(3)`.
+    public static func list(_ path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemError("opendir", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Reads a regular file without following symlinks or blocking on FIFOs; refuses files over `limit`.
+    public static func read(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
+        let fd = try syscall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
+        defer { close(fd) }
+        var st = stat()
+        try syscall("fstat", path: path) { fstat(fd, &st) }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw SystemError("open", path: path, errno: EINVAL) }
+        guard Int(st.st_size) <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(st.st_size))
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while out.count <= limit {
+            let n = try syscall("read", path: path) { buffer.withUnsafeMutableBytes { Glibc_read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        guard out.count <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
+        return out
+    }
+
+    public static func readText(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> String {
+        String(decoding: try read(path, limit: limit), as: UTF8.self)
+    }
+
+    /// Writes all of `bytes` to `fd`.
+    public static func writeAll(_ fd: Int32, _ bytes: some Collection<UInt8>, path: String? = nil) throws(SystemError) {
+        let array = Array(bytes)
+        var offset = 0
+        while offset < array.count {
+            let n = try syscall("write", path: path) {
+                array.withUnsafeBytes { Glibc_write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            }
+            offset += n
+        }
+    }
+
+    /// Writes a file durably: temp name in `tmpDir`, fsync, rename into place, fsync the directory.
+    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String, tmpDir: String? = nil, mode: mode_t = 0o600, durable: Bool = true) throws(SystemError) {
+        let dir = directory(of: path)
+        let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let fd = try syscall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }
+        do {
+            try writeAll(fd, bytes, path: tmp)
+            if durable { try syscall("fsync", path: tmp) { fsync(fd) } }
+            close(fd)
+            try syscall("rename", path: path) { rename(tmp, path) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        if durable { try syncDirectory(dir) }
+    }
+
+    /// fsyncs a directory so a rename in it survives a crash.
+    public static func syncDirectory(_ dir: String) throws(SystemError) {
+        let fd = try syscall("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        try syscall("fsync", path: dir) { fsync(fd) }
+    }
+
+    /// Renames without ever replacing `to`; throws EEXIST when it exists.
+    public static func renameNoReplace(_ from: String, _ to: String) throws(SystemError) {
+        try syscall("renameat2", path: "\(from) -> \(to)") { mtor_rename_noreplace(AT_FDCWD, from, AT_FDCWD, to) }
+    }
+
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Appends one line with a single `write(2)` on an `O_APPEND` descriptor.
+    public static func appendLine(_ line: String, to path: String) throws(SystemError) {
+        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }
+        defer { close(fd) }
+        try writeAll(fd, Array((line + "\n").utf8), path: path)
+    }
+
+    /// Opens a file for appending (created 0600, symlinks refused).
+    public static func openForAppend(_ path: String) throws(SystemError) -> Int32 {
+        try syscall("open", path: path) { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+    }
+
+    public static func closeDescriptor(_ fd: Int32) {
+        close(fd)
+    }
+
+    /// Takes an exclusive `flock(2)` on `path` without blocking; returns the descriptor that
+    /// holds it (close it to release), or nil when another process holds it.
+    public static func tryLock(_ path: String) -> Int32? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
+        close(fd)
+        return nil
+    }
+
+    /// Free bytes for unprivileged users on the filesystem of `path`.
+    public static func freeBytes(_ path: String) -> UInt64? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize)
+    }
+
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    public static func basename(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// The canonical absolute path with symlinks resolved (`realpath(3)`).
+    public static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, 255)
+        return String(cString: buffer)
+    }
+}
+
+@inline(__always) func Glibc_read(_ fd: Int32, _ p: UnsafeMutableRawPointer?, _ n: Int) -> Int { read(fd, p, n) }
+@inline(__always) func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer?, _ n: Int) -> Int { write(fd, p, n) }

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CMtorShims
+
+/// Signals delivered as readable data on a descriptor, so a `poll` loop handles them.
+public final class SignalReceiver: @unchecked Sendable {
+    public let fd: Int32
+
+    /// Blocks `signals` in this thread (call before starting other threads, so they inherit
+    /// the mask) and opens a `signalfd(2)` for them. Children get an empty mask at spawn.
+    public init(_ signals: [Int32]) throws(SystemError) {
+        fd = try syscall("signalfd") { (signals + [0]).withUnsafeBufferPointer { mtor_signalfd($0.baseAddress) } }
+    }
+
+    deinit { close(fd) }
+
+    /// Signals received since the last call.
+    public func pending() -> [Int32] {
+        var out: [Int32] = []
+        while true {
+            let s = mtor_signalfd_read(fd)
+            if s <= 0 { break }
+            out.append(Int32(s))
+        }
+        return out
+    }
+}
+
+/// Process-wide settings for a process that supervises children.
+public enum ProcessControl {
+    /// Makes this process the reaper of orphaned descendants (`prctl(PR_SET_CHILD_SUBREAPER)`).
+    public static func becomeSubreaper() {
+        _ = mtor_set_child_subreaper()
+    }
+
+    public static var pid: Int32 { getpid() }
+
+    /// Whether a process exists (`kill(pid, 0)`).
+    public static func isAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Whether any process is left in process group `pgid`.
+    public static func groupExists(_ pgid: Int32) -> Bool {
+        kill(-pgid, 0) == 0 || errno == EPERM
+    }
+
+    /// Sends `signal` to every process of group `pgid`.
+    public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
+        _ = kill(-pgid, signal)
+    }
+
+    /// Reaps exited children that no runner waits for (the subreaper's orphans).
+    /// `isTracked` says which pids a runner will reap itself.
+    public static func reapOrphans(isTracked: (Int32) -> Bool) {
+        #if canImport(Glibc)
+        while true {
+            var info = siginfo_t()
+            guard waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return }
+            let pid = info._sifields._sigchld.si_pid
+            if pid == 0 || isTracked(pid) { return }
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+        #endif
+    }
+}

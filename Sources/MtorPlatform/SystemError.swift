@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A failed system call: which call, on which path, and errno.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var call: String
+    public var path: String?
+    public var errno: Int32
+
+    public init(_ call: String, path: String? = nil, errno: Int32) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String {
+        let message = String(cString: strerror(errno))
+        return path.map { "\(call)(\($0)): \(message)" } ?? "\(call): \(message)"
+    }
+
+    public var isNotFound: Bool { errno == ENOENT }
+    public var isExists: Bool { errno == EEXIST }
+    public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT || errno == EROFS }
+}
+
+/// Runs a system call, retrying on EINTR, and throws a `SystemError` naming the call and path.
+@discardableResult
+@inline(__always)
+public func syscall<T: BinaryInteger>(_ call: String, path: String? = nil, _ body: () -> T) throws(SystemError) -> T {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let code = errno
+        if code == EINTR { continue }
+        throw SystemError(call, path: path, errno: code)
+    }
+}

@@ -1,0 +1,29 @@
+import MtorCore
+import MtorPlatform
+
+/// The worker's spec checks, shared by the worker, `mtor validate` and `mtor submit`.
+public enum SpecCheck {
+    /// Parses and validates a spec: frontmatter, types, providers (when `settings` is given)
+    /// and, when `checkRepo` is set, that `repo` is a git work tree here.
+    public static func check(_ bytes: [UInt8], home: String, settings: Settings?, checkRepo: Bool) throws(SpecError) -> (Spec, [Settings.Target]) {
+        let spec = try Spec.parse(bytes, home: home)
+        if checkRepo { try repo(spec) }
+        let targets = try settings?.targets(for: spec) ?? []
+        return (spec, targets)
+    }
+
+    /// `repo` must exist, be a directory, and be inside a git work tree.
+    public static func repo(_ spec: Spec) throws(SpecError) {
+        let shown = spec.repo != spec.repoAsWritten ? "\(spec.repo) (from '\(spec.repoAsWritten)')" : spec.repo
+        switch FileSystem.kind(FileSystem.realPath(spec.repo) ?? spec.repo) {
+        case .missing:
+            throw .workdirMissing("'repo' \(shown) does not exist on this machine")
+        case .directory:
+            guard Git.isWorkTree(spec.repo) else {
+                throw .workdirMissing("'repo' \(shown) is a directory but not a git work tree (no .git in it or above it)")
+            }
+        default:
+            throw .workdirMissing("'repo' \(shown) is not a directory")
+        }
+    }
+}

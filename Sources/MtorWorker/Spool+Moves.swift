@@ -1,0 +1,71 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+extension Spool {
+    /// Claims `inbox/<name>` by renaming it to `claimed/<id>.md` without replacing anything.
+    /// Returns the id, or nil when the file vanished (another worker claimed it).
+    func claim(name: String) throws(SystemError) -> String? {
+        var id = freeID(for: TaskID.from(fileName: name))
+        for _ in 0..<100 {
+            do {
+                try FileSystem.renameNoReplace("\(inbox)/\(name)", spec(in: claimed, id))
+                return id
+            } catch where error.isNotFound {
+                return nil
+            } catch where error.isExists {
+                id = freeID(for: id + "-x")
+            }
+        }
+        throw SystemError("renameat2", path: name, errno: 17)
+    }
+
+    /// Writes `claimed/<id>.claim.json`.
+    func writeClaim(_ claim: ClaimRecord) throws(SystemError) {
+        let data = (try? Stamp.encoder().encode(claim)) ?? Data()
+        try FileSystem.writeAtomically(Array(data), to: claimFile(claim.id), tmpDir: tmp, durable: false)
+    }
+
+    /// Finishes a task: the sidecar is written durably first, then the spec moves beside it.
+    func finish(_ result: TaskResult) throws(SystemError) {
+        let dest = result.status == .succeeded ? done : failed
+        let data = (try? Stamp.encoder().encode(result)) ?? Data()
+        let sidecarPath = sidecar(in: dest, result.id)
+        if !FileSystem.exists(sidecarPath) {
+            try FileSystem.writeAtomically(Array(data), to: sidecarPath, tmpDir: tmp)
+        }
+        record(LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
+                           class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid))
+        try completeMove(result.id, to: dest)
+    }
+
+    /// Moves `claimed/<id>.md` next to its already-written sidecar and clears the claim.
+    func completeMove(_ id: String, to dest: String) throws(SystemError) {
+        do {
+            try FileSystem.renameNoReplace(spec(in: claimed, id), spec(in: dest, id))
+        } catch where error.isNotFound {
+            // Already moved (a crash after the rename): nothing to do.
+        }
+        try FileSystem.syncDirectory(dest)
+        try FileSystem.syncDirectory(claimed)
+        FileSystem.remove(claimFile(id))
+        FileSystem.remove(attemptsFile(id))
+        FileSystem.remove("\(cancel)/\(id)")
+    }
+
+    /// Puts a claimed spec back in inbox/, keeping the attempts made so far.
+    func requeue(_ id: String, attempts: [TaskResult.Attempt]) throws(SystemError) {
+        let data = (try? Stamp.encoder().encode(attempts)) ?? Data()
+        try FileSystem.writeAtomically(Array(data), to: attemptsFile(id), tmpDir: tmp)
+        try FileSystem.renameNoReplace(spec(in: claimed, id), spec(in: inbox, id))
+        try FileSystem.syncDirectory(inbox)
+        FileSystem.remove(claimFile(id))
+        record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
+    }
+
+    /// Attempts a task made before it was requeued.
+    func priorAttempts(_ id: String) -> [TaskResult.Attempt] {
+        guard let bytes = try? FileSystem.read(attemptsFile(id)) else { return [] }
+        return (try? JSONDecoder().decode([TaskResult.Attempt].self, from: Data(bytes))) ?? []
+    }
+}

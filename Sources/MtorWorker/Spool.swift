@@ -1,0 +1,96 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// The spool directory: state is which directory a spec is in (CONTRACT.md section 2).
+public struct Spool: Sendable {
+    public static let directories = ["inbox", "claimed", "done", "failed", "logs", "tmp", "cancel", "state"]
+
+    public let root: String
+
+    public init(root: String) {
+        var path = root
+        if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        self.root = path
+    }
+
+    public var inbox: String { root + "/inbox" }
+    public var claimed: String { root + "/claimed" }
+    public var done: String { root + "/done" }
+    public var failed: String { root + "/failed" }
+    public var logs: String { root + "/logs" }
+    public var tmp: String { root + "/tmp" }
+    public var cancel: String { root + "/cancel" }
+    public var state: String { root + "/state" }
+    public var ledger: String { state + "/ledger.jsonl" }
+
+    public func spec(in dir: String, _ id: String) -> String { "\(dir)/\(id).md" }
+    public func sidecar(in dir: String, _ id: String) -> String { "\(dir)/\(id).result.json" }
+    public func claimFile(_ id: String) -> String { "\(claimed)/\(id).claim.json" }
+    public func log(_ id: String) -> String { "\(logs)/\(id).log" }
+    public func attemptsFile(_ id: String) -> String { "\(state)/attempts/\(id).json" }
+
+    /// Creates missing directories (0700) and refuses a spool spread over several filesystems.
+    public func prepare() throws(WorkerError) {
+        do {
+            for dir in Spool.directories { try FileSystem.makeDirectories("\(root)/\(dir)") }
+            try FileSystem.makeDirectories(state + "/attempts")
+        } catch {
+            throw .environment("cannot create the spool at \(root): \(error)")
+        }
+        try checkOneFilesystem()
+    }
+
+    /// Claims and sidecars move by rename, so every spool directory must be on one filesystem.
+    public func checkOneFilesystem() throws(WorkerError) {
+        var devices: [String: UInt64] = [:]
+        for dir in Spool.directories {
+            do {
+                devices[dir] = try FileSystem.device("\(root)/\(dir)")
+            } catch {
+                throw .environment("spool directory \(root)/\(dir) is unusable: \(error)")
+            }
+        }
+        let rootDevice = devices["inbox"]!
+        if let odd = Spool.directories.first(where: { devices[$0] != rootDevice }) {
+            throw .environment("spool directory \(root)/\(odd) is on a different filesystem from \(root)/inbox; claims and results move by rename, which only works within one filesystem — put every spool directory on the same filesystem")
+        }
+    }
+
+    // MARK: - Ledger and lookup
+
+    /// Appends one state change to `state/ledger.jsonl`.
+    public func record(_ entry: LedgerEntry) {
+        guard let data = try? Stamp.encoder(pretty: false).encode(entry) else { return }
+        try? FileSystem.appendLine(String(decoding: data, as: UTF8.self), to: ledger)
+    }
+
+    /// Where a task is now: the directory holding `<id>.md`.
+    public func locate(_ id: String) -> (dir: String, name: String)? {
+        for (dir, name) in [(done, "done"), (failed, "failed"), (claimed, "claimed"), (inbox, "inbox")] {
+            if FileSystem.exists(spec(in: dir, id)) { return (dir, name) }
+        }
+        return nil
+    }
+
+    /// Reads a finished task's sidecar.
+    public func result(_ id: String) -> TaskResult? {
+        for dir in [done, failed] {
+            if let bytes = try? FileSystem.read(sidecar(in: dir, id)),
+               let r = try? JSONDecoder().decode(TaskResult.self, from: Data(bytes)) { return r }
+        }
+        return nil
+    }
+
+    /// A task id not used by any spec in claimed/, done/ or failed/.
+    public func freeID(for wanted: String) -> String {
+        var candidate = wanted
+        var n = 1
+        while [claimed, done, failed].contains(where: { FileSystem.exists(spec(in: $0, candidate)) || FileSystem.exists(sidecar(in: $0, candidate)) }) {
+            n += 1
+            candidate = "\(wanted.prefix(95))-\(n)"
+        }
+        return candidate
+    }
+}

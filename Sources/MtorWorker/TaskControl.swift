@@ -1,0 +1,52 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// What the worker loop and a running task share: stop requests and live status.
+public final class TaskControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _cancel = false
+    private var _shutdown = false
+    private var _live = LiveTask(id: "", startedAt: Stamp.iso())
+
+    public init(id: String) {
+        _live.id = id
+    }
+
+    /// One running task as `state/worker.json` shows it.
+    public struct LiveTask: Codable, Sendable {
+        public var id: String
+        public var provider: String?
+        public var attempt: Int = 0
+        public var startedAt: String
+        public var attemptStartedAt: String?
+        public var lastActivityAt: String?
+        public var pid: Int32?
+        public var phase: String = "starting"
+        public var nextAttemptAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, provider, attempt, pid, phase
+            case startedAt = "started_at", attemptStartedAt = "attempt_started_at"
+            case lastActivityAt = "last_activity_at", nextAttemptAt = "next_attempt_at"
+        }
+    }
+
+    public var cancelRequested: Bool { lock.withLock { _cancel } }
+    public var shutdownRequested: Bool { lock.withLock { _shutdown } }
+    public func requestCancel() { lock.withLock { _cancel = true } }
+    public func requestShutdown() { lock.withLock { _shutdown = true } }
+
+    public var live: LiveTask { lock.withLock { _live } }
+    func update(_ change: (inout LiveTask) -> Void) { lock.withLock { change(&_live) } }
+
+    /// Sleeps up to `seconds`, waking early when the task is cancelled or the worker stops.
+    func sleep(_ seconds: Double, cancelFile: String) -> Bool {
+        let end = now() + seconds
+        while now() < end {
+            if cancelRequested || shutdownRequested || FileSystem.exists(cancelFile) { return false }
+            Thread.sleep(forTimeInterval: min(0.2, max(0, end - now())))
+        }
+        return true
+    }
+}

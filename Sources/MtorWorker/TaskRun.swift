@@ -1,0 +1,213 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// One claimed task from start to sidecar: validate, run attempts under the retry policy,
+/// verify, record git changes, and finish (or requeue when the worker stops).
+final class TaskRun: @unchecked Sendable {
+    let id: String
+    let file: String
+    let bytes: [UInt8]
+    let spool: Spool
+    let settings: Settings
+    let options: WorkerOptions
+    let control: TaskControl
+    let tracker: PidTracker
+    let retryGate: RetryGate
+    let logger: Logger
+    let preset: Preset?
+    let claimedAt = Date()
+
+    /// An outcome decided before any attempt runs.
+    enum Preset {
+        /// `cancel/<id>` arrived while the spec was still queued.
+        case cancelled
+        /// The spec file is over the size limit; it was never read.
+        case tooLarge(Int64)
+        /// The worker died during every allowed attempt.
+        case interruptedTooOften([TaskResult.Attempt])
+    }
+
+    init(id: String, file: String, bytes: [UInt8], spool: Spool, settings: Settings, options: WorkerOptions,
+         tracker: PidTracker, retryGate: RetryGate, logger: Logger, preset: Preset? = nil) {
+        self.preset = preset
+        self.id = id
+        self.file = file
+        self.bytes = bytes
+        self.spool = spool
+        self.settings = settings
+        self.options = options
+        self.control = TaskControl(id: id)
+        self.tracker = tracker
+        self.retryGate = retryGate
+        self.logger = logger
+    }
+
+    /// Runs the task to its end; returns the class it ended with (nil when requeued).
+    func run() -> FailureClass? {
+        // Held for the task's life: a worker that finds this lock free knows the owner is gone.
+        let claimLock = FileSystem.tryLock(spool.spec(in: spool.claimed, id))
+        defer { claimLock.map(FileSystem.closeDescriptor) }
+        var attempts = spool.priorAttempts(id)
+        var summary = TaskResult.SpecSummary(file: file)
+        let log = TaskLog(path: spool.log(id), cap: options.logCap, redactor: settings.redactor)
+        switch preset {
+        case .cancelled?:
+            return conclude(status: .cancelled, verdict: Verdict(.cancelled, "cancelled by a user before it ran"), summary: summary, attempts: attempts, git: nil, verify: nil)
+        case .tooLarge(let size)?:
+            return conclude(status: .failed, verdict: Verdict(.specInvalid, "the spec is \(size) bytes; the limit is 1 MiB (\(Spec.maxBytes) bytes)", hint: "put large context in the repository and refer to it from the spec"), summary: summary, attempts: attempts, git: nil, verify: nil)
+        case .interruptedTooOften(let all)?:
+            return conclude(status: .failed, verdict: Verdict(.interrupted, "the worker died during each of \(all.count) attempts; giving up", hint: "read the worker's own log (journalctl -u mtor-worker) for why it died"), summary: summary, attempts: all, git: nil, verify: nil)
+        case nil:
+            break
+        }
+        let spec: Spec
+        let targets: [Settings.Target]
+        do {
+            (spec, targets) = try SpecCheck.check(bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings, checkRepo: true)
+        } catch {
+            summary.repo = (try? Spec.parse(bytes, home: settings.baseEnvironment["HOME"] ?? "/"))?.repo
+            log.note("spec refused: \(error.description)")
+            return conclude(status: .failed, verdict: Verdict(error.failureClass, error.description, hint: error.failureClass == .workdirMissing ? "clone the repository on the worker or fix 'repo:'" : "fix the spec; `mtor validate` runs the same checks"), summary: summary, attempts: attempts, git: nil, verify: nil)
+        }
+        summary.repo = spec.repo
+        summary.provider = targets[0].providerName
+        summary.harness = targets[0].harnessName
+        summary.model = targets[0].model
+        let gitEnv = settings.baseEnvironment
+        let headBefore = Git.head(spec.repo, environment: gitEnv)
+        let runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace, tracker: tracker)
+        let policy = RetryPolicy(baseDelay: options.backoffBase)
+        let chain = targets.map(\.providerName)
+        var target = targets[0]
+        var verdict = Verdict(.unknown, "no attempt was made")
+        var verify: TaskResult.Verify? = nil
+        while true {
+            let n = attempts.count + 1
+            try? spool.writeClaim(ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), provider: target.providerName, file: file))
+            spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .attempt, provider: target.providerName, attempt: n, pid: ProcessControl.pid))
+            logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
+            let outcome = runner.run(id: id, n: n, spec: spec, target: target)
+            attempts.append(outcome.attempt)
+            verdict = outcome.verdict
+            if verdict.failureClass == .interrupted {
+                if attempts.count < 1 + spec.retries + targets.count - 1 {
+                    do {
+                        try spool.requeue(id, attempts: attempts)
+                        logger.info("\(id): requeued (worker stopping)")
+                        return nil
+                    } catch {
+                        logger.error("\(id): could not requeue: \(error)")
+                    }
+                }
+                break
+            }
+            if verdict.failureClass == .ok, let command = spec.verify {
+                verify = runVerify(command, spec: spec, log: log)
+                if verify?.exitCode != 0 {
+                    verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")", hint: "read the verify output tail in the sidecar or the task log")
+                    attempts[attempts.count - 1].class = .verifyFailed
+                    attempts[attempts.count - 1].reason = verdict.reason
+                }
+            }
+            let history = attempts.map { (provider: $0.provider, failureClass: $0.class, retryAfter: Optional<Double>.none) }
+            var withReset = history
+            withReset[withReset.count - 1].retryAfter = verdict.retryAfter
+            switch policy.decide(history: withReset, chain: chain, retries: spec.retries, jitter: Double.random(in: 0...1)) {
+            case .finish:
+                break
+            case .retry(let provider, let after):
+                let next = targets.first { $0.providerName == provider } ?? target
+                let wait = max(after, retryGate.delayBeforeNextRetry())
+                let at = Date().addingTimeInterval(wait)
+                logger.info("\(id): \(verdict.failureClass.rawValue); next attempt on \(next.providerName ?? next.harnessName) in \(DurationText.format(wait))")
+                log.note("next attempt on \(next.providerName ?? next.harnessName) at \(Stamp.iso(at))")
+                control.update { $0.phase = "backoff"; $0.nextAttemptAt = Stamp.iso(at) }
+                try? spool.writeClaim(ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), nextAttemptAt: Stamp.iso(at), provider: next.providerName, file: file))
+                if control.sleep(wait, cancelFile: "\(spool.cancel)/\(id)") {
+                    retryGate.recordRetry()
+                    target = next
+                    continue
+                }
+                if control.shutdownRequested && !control.cancelRequested && !FileSystem.exists("\(spool.cancel)/\(id)") {
+                    do {
+                        try spool.requeue(id, attempts: attempts)
+                        return nil
+                    } catch {
+                        logger.error("\(id): could not requeue: \(error)")
+                    }
+                }
+                verdict = Verdict(.cancelled, "cancelled by a user while waiting to retry after \(verdict.failureClass.rawValue)")
+            }
+            break
+        }
+        let headAfter = Git.head(spec.repo, environment: gitEnv)
+        let git = TaskResult.Git(headBefore: headBefore, headAfter: headAfter, commits: Git.commits(spec.repo, from: headBefore, to: headAfter, environment: gitEnv))
+        let status: TaskResult.Status = verdict.failureClass == .ok ? .succeeded : verdict.failureClass == .cancelled ? .cancelled : .failed
+        return conclude(status: status, verdict: verdict, summary: summary, attempts: attempts, git: git, verify: verify)
+    }
+
+    // MARK: - Steps
+
+    private func runVerify(_ command: String, spec: Spec, log: TaskLog) -> TaskResult.Verify {
+        let start = now()
+        log.note("verify: \(command)")
+        control.update { $0.phase = "verify" }
+        let limit = max(60, spec.timeout)
+        guard let r = try? ChildProcess.run(["/bin/sh", "-c", command], environment: settings.baseEnvironment, directory: spec.repo, timeout: limit) else {
+            return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh")
+        }
+        let output = settings.redactor.redact(String(decoding: r.stdout + r.stderr, as: UTF8.self))
+        log.note("verify output:\n\(output.suffix(8000))")
+        let code: Int32? = r.timedOut ? nil : (r.0.exitCode ?? 128 + (r.0.signal ?? 0))
+        return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
+    }
+
+    /// Writes the sidecar and moves the spec; retried while the disk refuses (ENOSPC, read-only).
+    private func conclude(status: TaskResult.Status, verdict: Verdict, summary: TaskResult.SpecSummary, attempts: [TaskResult.Attempt],
+                          git: TaskResult.Git?, verify: TaskResult.Verify?) -> FailureClass {
+        let r = settings.redactor
+        let result = TaskResult(
+            id: id, status: status, class: verdict.failureClass, reason: r.redact(verdict.reason), hint: r.redact(verdict.hint),
+            spec: summary, attempts: attempts, git: git, verify: verify, log: "logs/\(id).log",
+            worker: TaskResult.Worker(host: options.host, pid: ProcessControl.pid, version: mtorVersion),
+            claimedAt: Stamp.iso(claimedAt), finishedAt: Stamp.iso())
+        var delay = 1.0
+        while true {
+            do {
+                try spool.finish(result)
+                logger.info("\(id): \(status.rawValue) (\(verdict.failureClass.rawValue)) after \(attempts.count) attempt(s): \(result.reason)")
+                return verdict.failureClass
+            } catch {
+                logger.error("\(id): cannot write its result yet (\(error)); the spec stays in claimed/ and mtor tries again in \(Int(delay))s")
+                control.update { $0.phase = "waiting for disk: \(error)" }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 30)
+                if control.shutdownRequested { return verdict.failureClass }
+            }
+        }
+    }
+}
+
+/// The worker-wide bound on retries per minute, so no input can spin.
+public final class RetryGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stamps: [Double] = []
+    let perMinute: Int
+
+    public init(perMinute: Int) { self.perMinute = perMinute }
+
+    /// Seconds until another retry is allowed.
+    func delayBeforeNextRetry() -> Double {
+        lock.withLock {
+            let t = now()
+            stamps.removeAll { t - $0 > 60 }
+            guard stamps.count >= perMinute, let oldest = stamps.first else { return 0 }
+            return 60 - (t - oldest)
+        }
+    }
+
+    func recordRetry() { lock.withLock { stamps.append(now()) } }
+}
+
+public let mtorVersion = "0.1.0"

@@ -1,0 +1,345 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// The daemon: watches inbox/ with inotify, claims specs, runs them on threads, and keeps
+/// `state/worker.json` current. One loop owns all decisions; tasks report back through a pipe.
+public final class Worker: @unchecked Sendable {
+    let options: WorkerOptions
+    let spool: Spool
+    let logger: Logger
+    let tracker = PidTracker()
+    let retryGate: RetryGate
+    private(set) var settings: Settings
+    private let wake: WakePipe
+    private let lock = NSLock()
+    private var running: [String: TaskRun] = [:]
+    private var runningProvider: [String: String] = [:]
+    private var finishedIDs: [String] = []
+    private var queue = InboxQueue()
+    private var warnings: [String] = []
+    private var stopping = false
+    private let startedAt = Date()
+    private var lastStateWrite = 0.0
+    /// Counts for `--once` summaries and tests.
+    public private(set) var finishedCount = 0
+
+    public init(options: WorkerOptions, logger: Logger = Logger()) throws(WorkerError) {
+        self.options = options
+        self.spool = Spool(root: options.spool)
+        self.logger = logger
+        self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
+        guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
+        try spool.prepare()
+        settings = try Settings.load(providers: options.providers, envPath: options.envFile)
+        logger.setRedactor(settings.redactor)
+        do { wake = try WakePipe() } catch { throw .environment("cannot create the wake pipe: \(error)") }
+    }
+
+    /// Runs until SIGTERM/SIGINT (or, with `--once`, until inbox/ is drained). Returns the exit code.
+    public func run() throws(WorkerError) -> Int32 {
+        let signals: SignalReceiver
+        do { signals = try SignalReceiver([SIGTERM, SIGINT, SIGHUP, SIGPIPE]) } catch { throw .environment("cannot receive signals: \(error)") }
+        ProcessControl.becomeSubreaper()
+        let inotify: Inotify
+        do {
+            inotify = try Inotify()
+            try inotify.watch(spool.inbox)
+            try inotify.watch(spool.cancel, mask: UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR))
+        } catch {
+            throw .environment("cannot watch the spool with inotify: \(error) (check fs.inotify.max_user_watches / max_user_instances)")
+        }
+        warnIfShared()
+        recover()
+        rescan()
+        logger.info("worker started: spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
+        var nextRescan = now() + options.rescanInterval
+        var stopDeadline = Double.infinity
+        writeState(force: true)
+        while true {
+            collectFinished()
+            tracker.reap()
+            if stopping {
+                if lock.withLock({ running.isEmpty }) { break }
+                if now() >= stopDeadline {
+                    lock.withLock { running.values.forEach { $0.control.requestShutdown() } }
+                    stopDeadline = .infinity
+                }
+            } else {
+                dispatch()
+                if options.once, queue.isEmpty, lock.withLock({ running.isEmpty }) {
+                    rescan()
+                    if queue.isEmpty { break }
+                    continue
+                }
+            }
+            writeState()
+            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5))
+            let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
+            if ready.contains(signals.fd) {
+                for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
+            }
+            if ready.contains(inotify.fd) {
+                for event in inotify.read() {
+                    if event.overflow {
+                        logger.warn("inotify queue overflowed; rescanning inbox/")
+                        rescan()
+                    } else if event.directory == spool.inbox {
+                        queue.offer(event.name)
+                    } else if event.directory == spool.cancel {
+                        cancel(event.name)
+                    }
+                }
+            }
+            if ready.contains(wake.readFD) { wake.drain() }
+            if now() >= nextRescan {
+                rescan()
+                nextRescan = now() + options.rescanInterval
+            }
+        }
+        writeState(force: true)
+        logger.info("worker stopped after \(finishedCount) task(s)")
+        return 0
+    }
+
+    // MARK: - Events
+
+    private func handle(signal: Int32, stopDeadline: inout Double) {
+        switch signal {
+        case SIGHUP:
+            do {
+                settings = try Settings.load(providers: options.providers, envPath: options.envFile)
+                logger.setRedactor(settings.redactor)
+                logger.info("SIGHUP: reloaded \(settings.lockPath) and \(settings.envPath ?? "no env file")")
+            } catch {
+                logger.error("SIGHUP: kept the previous settings: \(error)")
+            }
+        case SIGTERM, SIGINT:
+            if stopping {
+                logger.warn("second stop signal: interrupting running tasks now")
+                lock.withLock { running.values.forEach { $0.control.requestShutdown() } }
+            } else {
+                stopping = true
+                stopDeadline = now() + options.shutdownGrace
+                logger.info("stopping: no new claims; running tasks get \(DurationText.format(options.shutdownGrace)) to finish")
+            }
+        default:
+            break
+        }
+    }
+
+    /// Handles `cancel/<id>`: a queued task is failed as cancelled, a running one is stopped.
+    private func cancel(_ id: String) {
+        guard TaskID.isValid(id) else { return }
+        if let run = lock.withLock({ running[id] }) {
+            logger.info("\(id): cancel requested")
+            run.control.requestCancel()
+        } else if FileSystem.exists(spool.spec(in: spool.inbox, id)) {
+            start(name: "\(id).md", bytes: [], preset: .cancelled)
+        }
+    }
+
+    private func rescan() {
+        guard let names = try? FileSystem.list(spool.inbox) else { return }
+        for name in names.sorted() { queue.offer(name) }
+        if let cancels = try? FileSystem.list(spool.cancel) {
+            for id in cancels where !id.hasPrefix(".") { cancel(id) }
+        }
+    }
+
+    private func collectFinished() {
+        let ids: [String] = lock.withLock {
+            let ids = finishedIDs
+            finishedIDs.removeAll()
+            for id in ids {
+                running[id] = nil
+                runningProvider[id] = nil
+            }
+            return ids
+        }
+        if !ids.isEmpty {
+            finishedCount += ids.count
+            queue.retryDeferred()
+        }
+    }
+
+    // MARK: - Dispatch
+
+    private func dispatch() {
+        while lock.withLock({ running.count }) < options.concurrency, let name = queue.next() {
+            let path = "\(spool.inbox)/\(name)"
+            if TaskID.isTemporary(name) { continue }
+            guard name.hasSuffix(".md") else {
+                warnOnce(name, "inbox/\(name) is not a .md spec; left untouched")
+                continue
+            }
+            switch FileSystem.kind(path) {
+            case .missing:
+                continue
+            case .regular(let size):
+                if size > Int64(Spec.maxBytes) {
+                    start(name: name, bytes: [], preset: .tooLarge(size))
+                    continue
+                }
+                guard let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { continue }
+                if let provider = primaryProvider(bytes), atCapacity(provider) {
+                    queue.deferName(name)
+                    continue
+                }
+                start(name: name, bytes: bytes, preset: nil)
+            case .symlink:
+                warnOnce(name, "inbox/\(name) is a symlink; mtor never follows links in the inbox, so it is left untouched")
+            case .fifo, .socket, .device:
+                warnOnce(name, "inbox/\(name) is not a regular file (FIFO, socket or device); left untouched")
+            case .directory:
+                warnOnce(name, "inbox/\(name) is a directory; left untouched")
+            }
+        }
+    }
+
+    private func primaryProvider(_ bytes: [UInt8]) -> String? {
+        guard let spec = try? Spec.parse(bytes, home: "/") else { return nil }
+        return (try? settings.targets(for: spec))?.first?.providerName
+    }
+
+    private func atCapacity(_ provider: String) -> Bool {
+        guard let limit = settings.lock.providers[provider]?.concurrency else { return false }
+        return lock.withLock { runningProvider.values.filter { $0 == provider }.count } >= limit
+    }
+
+    private func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?) {
+        let id: String?
+        do {
+            id = try spool.claim(name: name)
+        } catch {
+            logger.error("cannot claim inbox/\(name): \(error)")
+            return
+        }
+        guard let id else { return }
+        spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
+        let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
+                          tracker: tracker, retryGate: retryGate, logger: logger, preset: preset)
+        let provider = primaryProvider(bytes)
+        lock.withLock {
+            running[id] = run
+            if let provider { runningProvider[id] = provider }
+        }
+        logger.info("\(id): claimed from inbox/\(name)")
+        let wake = self.wake
+        let thread = Thread { [weak self] in
+            _ = run.run()
+            self?.lock.withLock { self?.finishedIDs.append(id) }
+            wake.wake()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    // MARK: - Recovery and state
+
+    /// Puts specs whose owner died back in inbox/ (or completes a move whose sidecar exists).
+    private func recover() {
+        guard let names = try? FileSystem.list(spool.claimed) else { return }
+        for name in names where name.hasSuffix(".md") {
+            let id = String(name.dropLast(3))
+            let specPath = spool.spec(in: spool.claimed, id)
+            guard let fd = FileSystem.tryLock(specPath) else { continue }
+            defer { FileSystem.closeDescriptor(fd) }
+            if let bytes = try? FileSystem.read(spool.claimFile(id)),
+               let claim = try? JSONDecoder().decode(ClaimRecord.self, from: Data(bytes)),
+               claim.host == options.host, claim.pid != ProcessControl.pid, ProcessControl.isAlive(claim.pid), claim.pid > 1 {
+                if ProcessControl.isAlive(claim.pid) && FileSystem.age(spool.claimFile(id)) ?? 0 < 5 { continue }
+            }
+            do {
+                if FileSystem.exists(spool.sidecar(in: spool.done, id)) {
+                    try spool.completeMove(id, to: spool.done)
+                    logger.info("\(id): recovered a finished task (succeeded) left in claimed/")
+                    continue
+                }
+                if FileSystem.exists(spool.sidecar(in: spool.failed, id)) {
+                    try spool.completeMove(id, to: spool.failed)
+                    logger.info("\(id): recovered a finished task (failed) left in claimed/")
+                    continue
+                }
+                var attempts = spool.priorAttempts(id)
+                let claim = (try? FileSystem.read(spool.claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+                let stamp = Stamp.iso()
+                if claim != nil || attempts.isEmpty {
+                    attempts.append(TaskResult.Attempt(n: attempts.count + 1, provider: claim?.provider, harness: nil, model: nil,
+                        startedAt: claim?.startedAt ?? stamp, endedAt: stamp, durationS: 0, exitCode: nil, signal: nil, stdoutBytes: 0,
+                        stderrTail: "", class: .interrupted, retryable: true,
+                        reason: "the worker (pid \(claim.map { String($0.pid) } ?? "?")) died while this task was claimed"))
+                }
+                let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
+                if attempts.filter({ $0.class == .interrupted }).count > retries {
+                    let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], spool: spool, settings: settings, options: options,
+                                      tracker: tracker, retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
+                    _ = run.run()
+                } else {
+                    try spool.requeue(id, attempts: attempts)
+                    logger.info("\(id): requeued after an interrupted attempt (\(attempts.count) so far)")
+                }
+            } catch {
+                logger.error("\(id): recovery failed: \(error)")
+            }
+        }
+        for name in (try? FileSystem.list(spool.tmp)) ?? [] where (FileSystem.age("\(spool.tmp)/\(name)") ?? 0) > 86400 {
+            FileSystem.remove("\(spool.tmp)/\(name)")
+        }
+    }
+
+    private func warnIfShared() {
+        if let mode = FileSystem.mode(spool.root), mode & 0o022 != 0 {
+            warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make this worker run commands")
+        }
+    }
+
+    private func warnOnce(_ name: String, _ message: String) {
+        queue.ignore(name)
+        warn(message)
+    }
+
+    private func warn(_ message: String) {
+        logger.warn(message)
+        lock.withLock {
+            warnings.append("\(Stamp.iso()) \(message)")
+            if warnings.count > 50 { warnings.removeFirst(warnings.count - 50) }
+        }
+        writeState(force: true)
+    }
+
+    /// Writes `state/worker.json`: heartbeat and live status.
+    func writeState(force: Bool = false) {
+        let t = now()
+        guard force || t - lastStateWrite >= 1 else { return }
+        lastStateWrite = t
+        let snapshot = lock.withLock { (running.values.map { $0.control.live }.sorted { $0.id < $1.id }, warnings) }
+        let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
+                                heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
+                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, warnings: snapshot.1)
+        if let data = try? Stamp.encoder().encode(state) {
+            try? FileSystem.writeAtomically(Array(data), to: spool.state + "/worker.json", tmpDir: spool.tmp, durable: false)
+        }
+    }
+}
+
+/// `state/worker.json`.
+public struct WorkerState: Codable, Sendable {
+    public var host: String
+    public var pid: Int32
+    public var version: String
+    public var startedAt: String
+    public var heartbeatAt: String
+    public var spool: String
+    public var concurrency: Int
+    public var stopping: Bool
+    public var queued: Int
+    public var deferred: Int
+    public var running: [TaskControl.LiveTask]
+    public var warnings: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, warnings
+        case startedAt = "started_at", heartbeatAt = "heartbeat_at"
+    }
+}

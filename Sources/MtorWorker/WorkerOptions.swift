@@ -1,0 +1,26 @@
+import Foundation
+import MtorPlatform
+
+/// How `mtor worker` was asked to run.
+public struct WorkerOptions: Sendable {
+    public var spool: String
+    public var providers: String
+    public var envFile: String?
+    public var concurrency = 1
+    public var once = false
+    /// Seconds between SIGTERM and SIGKILL when mtor stops an agent.
+    public var grace: Double = 5
+    /// Seconds running attempts get to finish after SIGTERM/SIGINT before they are interrupted.
+    public var shutdownGrace: Double = 30
+    public var logCap = TaskLog.defaultCap
+    public var retriesPerMinute = 30
+    public var backoffBase: Double = 2
+    public var rescanInterval: Double = 60
+    public var host = FileSystem.hostName()
+
+    public init(spool: String, providers: String, envFile: String?) {
+        self.spool = spool
+        self.providers = providers
+        self.envFile = envFile
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+import MtorWorker
+
+/// `mtor show ID`: the result, or the live state, of one task.
+enum ShowCommand {
+    static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
+        guard let id = args.positional.first else { throw .usage("show needs a task id") }
+        let spool = Spool(root: args.spool)
+        if let result = spool.result(id) {
+            if args.json { Output.json(result) } else { print(TaskSummary.text(result)) }
+            return 0
+        }
+        guard let place = spool.locate(id) else { throw .notFound("no task '\(id)' in \(spool.root)") }
+        let claim = (try? FileSystem.read(spool.claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+        if args.json {
+            Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim))
+        } else {
+            print("\(id): \(place.name == "claimed" ? "running" : "queued")\(claim.map { ", attempt \($0.attempt) on \($0.provider ?? "-") since \($0.startedAt)\($0.nextAttemptAt.map { ", next attempt at \($0)" } ?? "")" } ?? "")")
+        }
+        return 0
+    }
+
+    struct LiveView: Encodable {
+        var id: String
+        var state: String
+        var claim: ClaimRecord?
+    }
+}
+
+/// The human summary of a finished task.
+enum TaskSummary {
+    static func text(_ r: TaskResult) -> String {
+        var lines = ["\(r.id): \(r.status.rawValue) (\(r.class.rawValue))", "  reason: \(r.reason)"]
+        if !r.hint.isEmpty { lines.append("  hint:   \(r.hint)") }
+        lines.append("  spec:   \(r.spec.file) repo \(r.spec.repo ?? "?") provider \(r.spec.provider ?? "-") harness \(r.spec.harness ?? "-") model \(r.spec.model ?? "-")")
+        for a in r.attempts {
+            lines.append("  attempt \(a.n): \(a.class.rawValue) on \(a.provider ?? a.harness ?? "-") after \(a.durationS)s, exit \(a.exitCode.map(String.init) ?? "-")\(a.signal.map { " signal \($0)" } ?? "") — \(a.reason)")
+        }
+        if let g = r.git, !g.commits.isEmpty {
+            lines.append("  commits:")
+            lines += g.commits.map { "    \($0.sha.prefix(10)) \($0.subject)" }
+        }
+        if let v = r.verify { lines.append("  verify: \(v.command) → exit \(v.exitCode.map(String.init) ?? "none")") }
+        lines.append("  log:    \(r.log)")
+        return lines.joined(separator: "\n")
+    }
+}

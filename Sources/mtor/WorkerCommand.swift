@@ -1,0 +1,13 @@
+import MtorWorker
+
+/// `mtor worker`: the daemon.
+enum WorkerCommand {
+    static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
+        var options = WorkerOptions(spool: args.spool, providers: args.providers, envFile: args.values["--env-file"])
+        options.concurrency = try args.int("--concurrency", default: 1)
+        options.once = args.flags.contains("--once")
+        if let grace = args.values["--grace"], let seconds = Double(grace) { options.shutdownGrace = seconds }
+        let worker = try Worker(options: options)
+        return try worker.run()
+    }
+}

@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""Scripted Anthropic-compatible (and minimal OpenAI Responses) provider for mtor tests.
+
+Runs on loopback only; python3 stdlib only. Verified against the real Claude Code
+CLI (see OBSERVED.md next to this file).
+
+    python3 scripted_provider.py --scenario NAME [--key SECRET] [--port-file FILE]
+                                 [--log FILE] [--count N] [--repo-file NAME]
+
+--scenario   ok | commit | 401 | 402 | 429-then-ok | 500 | hang | noauth |
+             bearer-only | apikey-only | hang-midstream
+             ("noauth": like "ok" but no auth check at all;
+              "bearer-only"/"apikey-only": like "ok" but only that auth header is accepted;
+              "500": every /v1/messages call answered 529 overloaded_error;
+              "hang-midstream": streams message_start + one text delta, then never finishes)
+--key        secret to require (Authorization: Bearer KEY or x-api-key: KEY).
+             Without --key any non-empty credential is accepted.
+--port-file  the bound port is written here atomically (temp file + rename) once the
+             socket is listening; a test polls for the file to know the fixture is ready.
+--log        append one JSON line per request (method, path, auth_header, x_api_key,
+             stream, model, n_messages, status, time, plus kind/reply for diagnostics).
+--count N    for 429-then-ok: how many /v1/messages requests get 429 first (default 1).
+--repo-file  for commit: the file name the agent writes and commits (default hello.txt).
+--no-retry   send `x-should-retry: false` with every error answer (401/402/429/529): the
+             real CLI then gives up after ONE request and prints a synthetic assistant
+             message + a result event with is_error true (fast auth/quota tests).
+
+Scenario "commit" is stateless: each step is chosen from the tool_use ids in the
+conversation history the CLI sends back, so retries and restarts are harmless:
+  1. main-loop request without our tool results -> tool_use Write {cwd}/hello.txt
+  2. after the Write tool_result                -> tool_use Bash git add/commit
+  3. after the Bash tool_result                 -> text "done", stop_reason end_turn
+The cwd comes from the "Primary working directory: ..." line Claude Code puts in its
+environment system-reminder; if it is missing, a Bash `pwd` step is used first.
+Main-loop requests are those offering the Write/Bash tools; every other request
+(title generation, quota probes, ...) is answered with plain text.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SCENARIOS = ("ok", "commit", "401", "402", "429-then-ok", "500", "hang", "noauth",
+             "bearer-only", "apikey-only", "hang-midstream")
+
+ARGS = None
+LOG_LOCK = threading.Lock()
+COUNT_LOCK = threading.Lock()
+MESSAGE_COUNTER = itertools.count()
+ID_COUNTER = itertools.count(1)
+
+ANTHROPIC_ERRORS = {
+    401: ("authentication_error", "invalid x-api-key"),
+    402: ("billing_error", "Your credit balance is too low to access the Anthropic API. "
+                           "Please go to Plans & Billing to upgrade or purchase credits."),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+OPENAI_ERRORS = {
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    402: ("insufficient_quota", "insufficient_quota",
+          "You exceeded your current quota, please check your plan and billing details."),
+    429: ("rate_limit_exceeded", "rate_limit_exceeded", "Rate limit reached. Please try again in 1s."),
+    529: ("server_error", "server_overloaded", "The server is overloaded."),
+}
+
+
+def now_iso():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+
+
+def new_id(prefix):
+    return "%s_%04d%s" % (prefix, next(ID_COUNTER), uuid.uuid4().hex[:16])
+
+
+def write_log(entry):
+    if not ARGS.log:
+        return
+    line = json.dumps(entry, sort_keys=False) + "\n"
+    with LOG_LOCK:
+        with open(ARGS.log, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+
+
+def iter_strings(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, list):
+        for x in obj:
+            yield from iter_strings(x)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from iter_strings(v)
+
+
+CWD_PATTERNS = [
+    re.compile(r"Primary working directory:\s*(/[^\n]*)"),
+    re.compile(r"Working directory:\s*(/[^\n]*)"),
+    re.compile(r"<cwd>\s*(/[^<\n]*)</cwd>"),
+]
+
+
+def find_cwd(req):
+    for s in iter_strings([req.get("system"), req.get("messages")]):
+        for pat in CWD_PATTERNS:
+            m = pat.search(s)
+            if m:
+                return m.group(1).strip()
+    return None
+
+
+def tool_results(req):
+    """Map tool_use_id -> (text, is_error) for every tool_result in the history."""
+    out = {}
+    for m in req.get("messages") or []:
+        content = m.get("content")
+        if m.get("role") != "user" or not isinstance(content, list):
+            continue
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                text = "\n".join(iter_strings(block.get("content")))
+                out[block.get("tool_use_id", "")] = (text, bool(block.get("is_error")))
+    return out
+
+
+def is_main_loop(req):
+    names = {t.get("name") for t in (req.get("tools") or []) if isinstance(t, dict)}
+    return "Write" in names or "Bash" in names
+
+
+def text_reply(text):
+    return {"content": [{"type": "text", "text": text}], "stop_reason": "end_turn"}
+
+
+def tool_reply(name, tool_input, id_tag):
+    return {"content": [{"type": "tool_use", "id": "toolu_mtor_%s_%s" % (id_tag, uuid.uuid4().hex[:12]),
+                         "name": name, "input": tool_input}],
+            "stop_reason": "tool_use"}
+
+
+def commit_step(req):
+    """Decide the next scripted reply for scenario "commit". Returns (reply, label)."""
+    if not is_main_loop(req):
+        return text_reply("ok"), "side:text"
+    fname = ARGS.repo_file
+    results = tool_results(req)
+
+    def result_for(tag):
+        for tid, r in results.items():
+            if tid.startswith("toolu_mtor_%s_" % tag):
+                return r
+        return None
+
+    commit_res = result_for("commit")
+    if commit_res is not None:
+        text = "done" if not commit_res[1] else "done (commit step failed: %s)" % commit_res[0][:200]
+        return text_reply(text), "main:text-done"
+    write_res = result_for("write")
+    if write_res is not None:
+        cmd = 'git add %s && git commit -m "Add %s"' % (fname, fname)
+        return tool_reply("Bash", {"command": cmd, "description": "Commit %s" % fname}, "commit"), "main:tool_use:Bash"
+    cwd = find_cwd(req)
+    if cwd is None:
+        pwd_res = result_for("pwd")
+        if pwd_res is not None and pwd_res[0].strip().startswith("/"):
+            cwd = pwd_res[0].strip().splitlines()[0].strip()
+        elif pwd_res is None:
+            return tool_reply("Bash", {"command": "pwd", "description": "Print working directory"}, "pwd"), "main:tool_use:Bash-pwd"
+        else:
+            return text_reply("could not determine the working directory"), "main:text-nocwd"
+    path = os.path.join(cwd, fname)
+    content = "hello from the mtor scripted provider\n"
+    return tool_reply("Write", {"file_path": path, "content": content}, "write"), "main:tool_use:Write"
+
+
+def sse(event, data):
+    return ("event: %s\ndata: %s\n\n" % (event, json.dumps(data))).encode("utf-8")
+
+
+def message_events(msg_id, model, reply):
+    start = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+             "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0,
+                       "cache_read_input_tokens": 0, "output_tokens": 1}}
+    yield sse("message_start", {"type": "message_start", "message": start})
+    for i, block in enumerate(reply["content"]):
+        if block["type"] == "text":
+            yield sse("content_block_start", {"type": "content_block_start", "index": i,
+                                              "content_block": {"type": "text", "text": ""}})
+            yield sse("content_block_delta", {"type": "content_block_delta", "index": i,
+                                              "delta": {"type": "text_delta", "text": block["text"]}})
+        else:
+            yield sse("content_block_start", {"type": "content_block_start", "index": i,
+                                              "content_block": {"type": "tool_use", "id": block["id"],
+                                                                "name": block["name"], "input": {}}})
+            js = json.dumps(block["input"])
+            half = len(js) // 2
+            for part in (js[:half], js[half:]):
+                yield sse("content_block_delta", {"type": "content_block_delta", "index": i,
+                                                  "delta": {"type": "input_json_delta", "partial_json": part}})
+        yield sse("content_block_stop", {"type": "content_block_stop", "index": i})
+    yield sse("message_delta", {"type": "message_delta",
+                                "delta": {"stop_reason": reply["stop_reason"], "stop_sequence": None},
+                                "usage": {"output_tokens": 5}})
+    yield sse("message_stop", {"type": "message_stop"})
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mtor-scripted-provider/1"
+
+    def log_message(self, fmt, *args):  # keep stderr quiet; the JSON log is the record
+        pass
+
+    # ---- helpers -------------------------------------------------------------
+    def read_body(self):
+        n = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(n) if n > 0 else b""
+        try:
+            return raw, (json.loads(raw) if raw else {})
+        except ValueError:
+            return raw, {}
+
+    def entry(self, req):
+        return {"method": self.command, "path": self.path,
+                "auth_header": self.headers.get("Authorization"),
+                "x_api_key": self.headers.get("x-api-key"),
+                "stream": bool(req.get("stream")) if isinstance(req, dict) else False,
+                "model": req.get("model") if isinstance(req, dict) else None,
+                "n_messages": len(req.get("messages") or []) if isinstance(req, dict) else 0,
+                "status": None, "time": now_iso()}
+
+    def send(self, status, body=b"", ctype="application/json", headers=None, log=None):
+        if log is not None:
+            log["status"] = status
+            write_log(log)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(body)))
+        self.send_header("request-id", new_id("req"))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    def auth_ok(self):
+        if ARGS.scenario == "noauth":
+            return True
+        auth = self.headers.get("Authorization") or ""
+        xkey = self.headers.get("x-api-key") or ""
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        allow_bearer = ARGS.scenario != "apikey-only"
+        allow_xkey = ARGS.scenario != "bearer-only"
+        if ARGS.key is None:
+            return (allow_bearer and bool(bearer)) or (allow_xkey and bool(xkey))
+        return (allow_bearer and bearer == ARGS.key) or (allow_xkey and xkey == ARGS.key)
+
+    def hang_forever(self):
+        while True:
+            time.sleep(3600)
+
+    def scripted_error(self):
+        """Status forced by the scenario for an authenticated API call, or None."""
+        sc = ARGS.scenario
+        if sc == "401":
+            return 401
+        if sc == "402":
+            return 402
+        if sc == "500":
+            return 529
+        if sc == "429-then-ok":
+            with COUNT_LOCK:
+                n = next(MESSAGE_COUNTER)
+            if n < ARGS.count:
+                return 429
+        return None
+
+    def anthropic_error(self, status, log):
+        etype, msg = ANTHROPIC_ERRORS[status]
+        headers = {"retry-after": "1"} if status == 429 else {}
+        if status == 429:
+            headers["anthropic-ratelimit-requests-reset"] = time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+        if ARGS.no_retry:
+            headers["x-should-retry"] = "false"
+        self.send(status, {"type": "error", "error": {"type": etype, "message": msg},
+                           "request_id": new_id("req")}, headers=headers, log=log)
+
+    def openai_error(self, status, log):
+        etype, code, msg = OPENAI_ERRORS[status]
+        headers = {"retry-after": "1"} if status == 429 else {}
+        if ARGS.no_retry:
+            headers["x-should-retry"] = "false"
+        self.send(status, {"error": {"message": msg, "type": etype, "param": None, "code": code}},
+                  headers=headers, log=log)
+
+    # ---- verbs ---------------------------------------------------------------
+    def do_HEAD(self):
+        self.send(200, b"", log=self.entry({}))
+
+    def do_GET(self):
+        log = self.entry({})
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/v1/"):
+            if not self.auth_ok():
+                return self.anthropic_error(401, log)
+            if path.rstrip("/") == "/v1/models":
+                data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z",
+                         "object": "model", "owned_by": "mtor"}
+                        for m in ("claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5", "glm-5.1", "gpt-5")]
+                return self.send(200, {"data": data, "object": "list", "has_more": False,
+                                       "first_id": data[0]["id"], "last_id": data[-1]["id"]}, log=log)
+        self.send(200, {}, log=log)
+
+    def do_POST(self):
+        raw, req = self.read_body()
+        if not isinstance(req, dict):
+            req = {}
+        log = self.entry(req)
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/v1/messages":
+            return self.messages(req, log)
+        if path == "/v1/messages/count_tokens":
+            if not self.auth_ok():
+                return self.anthropic_error(401, log)
+            return self.send(200, {"input_tokens": max(1, len(raw) // 4)}, log=log)
+        if path in ("/v1/responses", "/responses"):
+            return self.openai_responses(req, log)
+        self.send(200, {}, log=log)
+
+    do_PUT = do_POST
+
+    def do_DELETE(self):
+        self.send(200, {}, log=self.entry({}))
+
+    # ---- Anthropic Messages --------------------------------------------------
+    def messages(self, req, log):
+        if not self.auth_ok():
+            return self.anthropic_error(401, log)
+        if ARGS.scenario == "hang":
+            log["kind"] = "hang"
+            write_log(log)  # status stays null: no answer is ever sent
+            self.hang_forever()
+        err = self.scripted_error()
+        if err is not None:
+            return self.anthropic_error(err, log)
+
+        if ARGS.scenario == "commit":
+            reply, label = commit_step(req)
+        else:
+            reply, label = text_reply("ok"), ("main" if is_main_loop(req) else "side") + ":text"
+        log["kind"], log["reply"] = label.split(":", 1)[0], label.split(":", 1)[1]
+        model = req.get("model") or "claude-sonnet-4-5"
+        msg_id = new_id("msg")
+
+        if not req.get("stream"):
+            body = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
+                    "content": reply["content"], "stop_reason": reply["stop_reason"], "stop_sequence": None,
+                    "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0,
+                              "cache_read_input_tokens": 0, "output_tokens": 5}}
+            return self.send(200, body, log=log)
+
+        log["status"] = 200
+        write_log(log)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("request-id", new_id("req"))
+        self.end_headers()
+        events = list(message_events(msg_id, model, reply))
+        if ARGS.scenario == "hang-midstream":
+            events = events[:3]  # message_start, content_block_start, first delta
+        for chunk in events:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        if ARGS.scenario == "hang-midstream":
+            self.hang_forever()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # ---- OpenAI Responses (minimal, non-streaming) ----------------------------
+    def openai_responses(self, req, log):
+        if not self.auth_ok():
+            return self.openai_error(401, log)
+        if ARGS.scenario == "hang":
+            write_log(log)
+            self.hang_forever()
+        err = self.scripted_error()
+        if err is not None:
+            return self.openai_error(err, log)
+        model = req.get("model") or "gpt-5"
+        body = {"id": new_id("resp"), "object": "response", "created_at": int(time.time()),
+                "status": "completed", "model": model,
+                "output": [{"type": "message", "id": new_id("msg"), "status": "completed", "role": "assistant",
+                            "content": [{"type": "output_text", "text": "ok", "annotations": []}]}],
+                "output_text": "ok",
+                "usage": {"input_tokens": 10, "output_tokens": 1, "total_tokens": 11}}
+        self.send(200, body, log=log)
+
+
+def write_port_file(path, port):
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".port.", dir=d)
+    with os.fdopen(fd, "w") as f:
+        f.write("%d\n" % port)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser(description="Scripted Anthropic-compatible provider for mtor tests")
+    p.add_argument("--scenario", required=True, choices=SCENARIOS)
+    p.add_argument("--key", default=None)
+    p.add_argument("--port-file", default=None)
+    p.add_argument("--log", default=None)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--repo-file", default="hello.txt")
+    p.add_argument("--no-retry", action="store_true",
+                   help="add `x-should-retry: false` to error answers: the CLI then fails at once "
+                        "(result is_error true) instead of retrying 10 times")
+    ARGS = p.parse_args()
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # bound and listening
+    port = server.server_address[1]
+    if ARGS.port_file:
+        write_port_file(ARGS.port_file, port)
+    sys.stdout.write("listening 127.0.0.1:%d\n" % port)
+    sys.stdout.flush()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
