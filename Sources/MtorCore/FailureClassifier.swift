@@ -79,16 +79,19 @@ public enum FailureClassifier {
 
     /// A deterministic provider failure proven by the stream so far, so the attempt can stop now.
     public static func earlyAbort(_ stream: StreamScanner, authEnv: String?) -> Verdict? {
-        guard let last = stream.retries.last, let status = last.status else { return nil }
-        switch status {
-        case 401, 403:
-            return Verdict(.authFailed, "the provider rejected the credentials: HTTP \(status) (\(last.error ?? "authentication_failed")) on the harness's first API call", hint: authHint(authEnv))
-        case 402:
+        guard let last = stream.retries.last else { return nil }
+        let count = stream.retries.count
+        switch last.status {
+        case 401?, 403?:
+            return Verdict(.authFailed, "the provider rejected the credentials: HTTP \(last.status!) (\(last.error ?? "authentication_failed")) on the harness's first API call", hint: authHint(authEnv))
+        case 402?:
             return Verdict(.quotaExhausted, "the provider answered HTTP 402: the plan or balance is exhausted", hint: "top up the provider account or move specs to a fallback provider")
-        case 429 where stream.retries.count >= 3:
-            return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(stream.retries.count) times in a row", hint: "mtor retries with backoff; lower the provider's concurrency if this persists", retryAfter: last.delayMs.map { $0 / 1000 })
-        case 500...599 where stream.retries.count >= 3:
-            return Verdict(.providerUnavailable, "the provider answered HTTP \(status) \(stream.retries.count) times in a row", hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
+        case 429? where count >= 4:
+            return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(count) times in a row", hint: "mtor retries with backoff; lower the provider's concurrency if this persists", retryAfter: last.delayMs.map { $0 / 1000 })
+        case let status? where status >= 500 && count >= 3:
+            return Verdict(.providerUnavailable, "the provider answered HTTP \(status) (\(last.error ?? "server error")) \(count) times in a row", hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
+        case nil where count >= 3:
+            return Verdict(.providerUnavailable, "the harness could not connect to the provider (\(last.error ?? "connection error"), \(count) tries)", hint: "check the provider's base_url and the network (`mtor doctor`)")
         default:
             return nil
         }

@@ -164,7 +164,7 @@ def commit_step(req):
 
     commit_res = result_for("commit")
     if commit_res is not None:
-        text = "done" if not commit_res[1] else "done (commit step failed: %s)" % commit_res[0][:200]
+        text = "done" if not commit_res[1] else "done (commit step failed: %s)" % commit_res[0].strip().split("\n")[0][:200]
         return text_reply(text), "main:text-done"
     write_res = result_for("write")
     if write_res is not None:
