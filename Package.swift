@@ -15,7 +15,7 @@ let package = Package(
         .executableTarget(name: "mtor", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker"]),
         .testTarget(name: "MtorCoreTests", dependencies: ["MtorCore"]),
         .testTarget(name: "MtorPlatformTests", dependencies: ["MtorPlatform", "MtorCore"]),
-        .testTarget(name: "MtorEndToEndTests", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker"]),
+        .testTarget(name: "MtorEndToEndTests", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker", "mtor"]),
     ]
 )
 

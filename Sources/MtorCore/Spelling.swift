@@ -6,7 +6,7 @@ public enum Spelling {
         var best: (String, Int)? = nil
         for candidate in candidates {
             let d = distance(lower, candidate)
-            if d <= max(1, min(2, candidate.count / 3)), best == nil || d < best!.1 { best = (candidate, d) }
+            if d <= (candidate.count <= 3 ? 1 : 2), best == nil || d < best!.1 { best = (candidate, d) }
         }
         return best?.0
     }
