@@ -12,9 +12,11 @@ public struct ClaimRecord: Codable, Equatable, Sendable {
     public var provider: String?
     /// The name the spec had in inbox/.
     public var file: String
+    /// The running agent's process group, so a new worker can kill what a dead one left.
+    public var agentPgid: Int32?
 
     enum CodingKeys: String, CodingKey {
-        case id, host, pid, attempt, provider, file
+        case id, host, pid, attempt, provider, file, agentPgid = "agent_pgid"
         case startedAt = "started_at", nextAttemptAt = "next_attempt_at"
     }
 

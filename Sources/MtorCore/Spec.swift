@@ -88,7 +88,7 @@ public struct Spec: Equatable, Sendable {
             timeout: try duration("timeout", values) ?? defaultTimeout,
             stall: try duration("stall", values) ?? defaultStall,
             retries: retries,
-            verify: try string("verify", values),
+            verify: try command("verify", values),
             prompt: front.body.drop(while: { $0 == "\n" }).description
         )
     }
@@ -115,6 +115,12 @@ public struct Spec: Equatable, Sendable {
         case .integer(let n)?: return String(n)
         case let other?: throw wrongType(key, other, "a string")
         }
+    }
+
+    /// A shell command: any scalar, so `verify: true` and `verify: false` are the commands.
+    private static func command(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> String? {
+        if case .boolean(let b)? = values[key] { return b ? "true" : "false" }
+        return try string(key, values)
     }
 
     private static func integer(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> Int? {

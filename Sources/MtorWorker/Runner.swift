@@ -13,6 +13,8 @@ struct Runner {
     let grace: Double
     /// Tracks spawned pids so the orphan reaper leaves them to us.
     let tracker: PidTracker?
+    /// Told the agent's pid (= its process group) right after spawn.
+    var onSpawn: (Int32) -> Void = { _ in }
 
     struct Outcome {
         var attempt: TaskResult.Attempt
@@ -78,6 +80,7 @@ struct Runner {
             }
             defer { tracker?.untrack(child.pid) }
             control.update { $0.pid = child.pid }
+            onSpawn(child.pid)
             var outTail = Tail(), errTail = Tail()
             var scanner = StreamScanner()
             var lastActivity = now()

@@ -76,7 +76,7 @@ final class TaskRun: @unchecked Sendable {
         summary.model = targets[0].model
         let gitEnv = settings.baseEnvironment
         let headBefore = Git.head(spec.repo, environment: gitEnv)
-        let runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace, tracker: tracker)
+        var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace, tracker: tracker)
         let policy = RetryPolicy(baseDelay: options.backoffBase)
         let chain = targets.map(\.providerName)
         var target = targets[0]
@@ -84,7 +84,12 @@ final class TaskRun: @unchecked Sendable {
         var verify: TaskResult.Verify? = nil
         while true {
             let n = attempts.count + 1
-            try? spool.writeClaim(ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), provider: target.providerName, file: file))
+            var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), provider: target.providerName, file: file)
+            try? spool.writeClaim(claim)
+            runner.onSpawn = { [spool] pgid in
+                claim.agentPgid = pgid
+                try? spool.writeClaim(claim)
+            }
             spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .attempt, provider: target.providerName, attempt: n, pid: ProcessControl.pid))
             logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
             let outcome = runner.run(id: id, n: n, spec: spec, target: target)

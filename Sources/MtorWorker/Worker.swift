@@ -263,6 +263,10 @@ public final class Worker: @unchecked Sendable {
                 }
                 var attempts = spool.priorAttempts(id)
                 let claim = (try? FileSystem.read(spool.claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+                if let pgid = claim?.agentPgid, pgid > 1, ProcessControl.groupExists(pgid) {
+                    ProcessControl.signalGroup(pgid, SIGKILL)
+                    logger.warn("\(id): killed process group \(pgid) left running by a dead worker")
+                }
                 let stamp = Stamp.iso()
                 if claim != nil || attempts.isEmpty {
                     attempts.append(TaskResult.Attempt(n: attempts.count + 1, provider: claim?.provider, harness: nil, model: nil,

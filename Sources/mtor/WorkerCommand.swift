@@ -7,6 +7,7 @@ enum WorkerCommand {
         options.concurrency = try args.int("--concurrency", default: 1)
         options.once = args.flags.contains("--once")
         if let grace = args.values["--grace"], let seconds = Double(grace) { options.shutdownGrace = seconds }
+        options.logCap = try args.int("--log-cap", default: options.logCap)
         let worker = try Worker(options: options)
         return try worker.run()
     }
