@@ -8,6 +8,8 @@ enum CLI {
       worker [--providers FILE] [--env-file FILE] [--once] [--concurrency N]
       validate SPEC...           check specs with the worker's own checks
       show ID                    the result or live state of one task
+      doctor [--provider P]      real API calls, harness versions, env file, spool, inotify, disk
+      lock check                 lockfile vs env file vs scripts and units in etc/
     """
 
     static func run(_ words: [String]) -> Int32 {
@@ -21,6 +23,8 @@ enum CLI {
             case "worker": return try WorkerCommand.run(args)
             case "validate": return try ValidateCommand.run(args)
             case "show": return try ShowCommand.run(args)
+            case "doctor": return try DoctorCommand.run(args)
+            case "lock": return try LockCommand.run(args)
             case "version", "--version": print("mtor \(mtorVersion)"); return 0
             default: throw WorkerError.usage("unknown command '\(command)'\n\(usage)")
             }

@@ -1,0 +1,1 @@
+print("mtor-bench: being written")
