@@ -6,7 +6,7 @@ public enum DurationText {
     public static func parse(_ text: String) -> Double? {
         let s = text.trimmingCharacters(in: .whitespaces).lowercased()
         guard !s.isEmpty else { return nil }
-        if let plain = Double(s), plain >= 0 { return plain }
+        if let plain = Double(s), plain >= 0, plain.isFinite { return plain }
         var total = 0.0
         var number = ""
         var index = s.startIndex

@@ -80,7 +80,8 @@ public enum FailureClassifier {
     /// A deterministic provider failure proven by the stream so far, so the attempt can stop now.
     public static func earlyAbort(_ stream: StreamScanner, authEnv: String?) -> Verdict? {
         guard let last = stream.retries.last else { return nil }
-        let count = stream.retries.count
+        // Only the trailing run of the same status counts as "in a row".
+        let count = stream.retries.reversed().prefix { $0.status == last.status }.count
         switch last.status {
         case 401?, 403?:
             return Verdict(.authFailed, "the provider rejected the credentials: HTTP \(last.status!) (\(last.error ?? "authentication_failed")) on the harness's first API call", hint: authHint(authEnv))
@@ -142,7 +143,8 @@ public enum FailureClassifier {
             return Verdict(.harnessMissing, "exit 126: the harness is not executable (\(trim(e.stderrTail)))", hint: "chmod +x the harness binary")
         }
         if let evidence = streamVerdict(e) { return evidence }
-        if let evidence = textVerdict(e.stderrTail + "\n" + e.stdoutTail, e) { return evidence }
+        // A structured stdout carries the model's own words; only stderr is error text there.
+        if let evidence = textVerdict(e.structured ? e.stderrTail : e.stderrTail + "\n" + e.stdoutTail, e) { return evidence }
         if e.stream.modelReached || (!e.structured && e.stdoutBytes > 0) {
             return Verdict(.agentFailed, "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? "")", hint: "read the task log")
         }

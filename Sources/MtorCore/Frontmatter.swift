@@ -106,10 +106,11 @@ public struct Frontmatter: Equatable, Sendable {
     /// Removes a ` # comment` tail that is outside quotes.
     static func stripComment(_ line: String) -> String {
         var quote: Character? = nil
+        var escaped = false
         var previous: Character = " "
         for (offset, c) in line.enumerated() {
             if let q = quote {
-                if c == q { quote = nil }
+                if escaped { escaped = false } else if c == "\\" && q == "\"" { escaped = true } else if c == q { quote = nil }
             } else if c == "\"" || c == "'" {
                 quote = c
             } else if c == "#" && (previous == " " || previous == "\t" || offset == 0) {
@@ -142,7 +143,7 @@ public struct Frontmatter: Equatable, Sendable {
         switch text {
         case "true", "yes", "True", "TRUE": return .boolean(true)
         case "false", "no", "False", "FALSE": return .boolean(false)
-        case "null", "~", "Null", "NULL": return .null
+        case "null", "Null", "NULL": return .null  // not "~": `repo: ~` means the home directory
         default: break
         }
         if let number = Int(text) { return .integer(number) }

@@ -42,7 +42,7 @@ public struct RetryPolicy: Sendable {
     /// Capped exponential backoff with jitter, never shorter than what the provider asked for.
     public func delay(attempt: Int, requested: Double?, jitter: Double) -> Double {
         let exponential = min(maxDelay, baseDelay * pow(2, Double(max(0, attempt - 1))))
-        let jittered = exponential * (0.8 + 0.4 * min(max(jitter, 0), 1))
+        let jittered = min(maxDelay, exponential * (0.8 + 0.4 * min(max(jitter, 0), 1)))
         if let requested, requested > 0 { return max(min(requested, maxHonouredReset), jittered) }
         return jittered
     }
@@ -50,20 +50,37 @@ public struct RetryPolicy: Sendable {
     /// Seconds until the reset time a provider's error text names (`Retry-After: 30`,
     /// `retry after 20s`, `reset at 2026-11-21T10:15:00Z`, `resets in 5m`).
     public static func resetDelay(in text: String, now: Date = Date()) -> Double? {
-        let lower = text.lowercased()
+        // Ranges come from `text` itself: indices of `text.lowercased()` do not fit `text` when
+        // lowercasing changes a character's length (e.g. "İ"), and slicing with them traps.
         for marker in ["retry-after:", "retry after", "try again in", "resets in", "reset in"] {
-            if let range = lower.range(of: marker) {
-                let rest = lower[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            if let range = text.range(of: marker, options: .caseInsensitive) {
+                let rest = text[range.upperBound...].trimmingCharacters(in: .whitespaces).lowercased()
                 let token = rest.prefix { $0.isNumber || $0 == "." || "smhd".contains($0) }
-                if let seconds = DurationText.parse(String(token)) { return seconds }
+                var number = String(token)
+                while number.hasSuffix(".") { number.removeLast() }
+                if let n = Double(number), let unit = spelledUnit(rest.dropFirst(token.count)) { return n * unit }
+                if let seconds = DurationText.parse(number) { return seconds }
             }
         }
-        if let range = lower.range(of: "reset at") ?? lower.range(of: "resets at") {
+        if let range = text.range(of: "reset at", options: .caseInsensitive) ?? text.range(of: "resets at", options: .caseInsensitive) {
             let rest = text[range.upperBound...].trimmingCharacters(in: .whitespaces)
-            let token = String(rest.prefix { !$0.isWhitespace && $0 != "," && $0 != ")" && $0 != "\"" })
-            if let date = ISO8601DateFormatter().date(from: token) { return max(0, date.timeIntervalSince(now)) }
+            var token = String(rest.prefix { !$0.isWhitespace && $0 != "," && $0 != ")" && $0 != "\"" })
+            while token.hasSuffix(".") { token.removeLast() }
+            if let date = Stamp.date(token) { return max(0, date.timeIntervalSince(now)) }
             if let epoch = Double(token) { return max(0, epoch - now.timeIntervalSince1970) }
         }
         return nil
+    }
+
+    /// Seconds per unit for a spelled-out unit after a number (`5 minutes`), if there is one.
+    private static func spelledUnit(_ text: Substring) -> Double? {
+        let word = text.drop(while: { $0 == " " }).prefix(while: \.isLetter)
+        switch word {
+        case "second", "seconds", "sec", "secs": return 1
+        case "minute", "minutes", "min", "mins": return 60
+        case "hour", "hours", "hr", "hrs": return 3600
+        case "day", "days": return 86400
+        default: return nil
+        }
     }
 }

@@ -60,8 +60,9 @@ public struct StreamScanner: Sendable {
 
     @discardableResult
     private mutating func scan(line: [UInt8]) -> Bool {
-        guard line.first == UInt8(ascii: "{"),
-              let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+        let body = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
+        guard body.first == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
               let type = object["type"] as? String else { return false }
         events += 1
         let subtype = object["subtype"] as? String ?? ""
@@ -78,7 +79,7 @@ public struct StreamScanner: Sendable {
             let message = object["message"] as? [String: Any]
             let content = message?["content"] as? [[String: Any]] ?? []
             let text = content.compactMap { $0["text"] as? String }.joined(separator: " ")
-            if text.hasPrefix("API Error") || (object["error"] != nil) || (object["isApiErrorMessage"] as? Bool ?? false) {
+            if text.hasPrefix("API Error") || (object["error"] != nil) || (object["isApiErrorMessage"] as? Bool ?? false) || (object["is_api_error_message"] as? Bool ?? false) {
                 errorTexts.append(text.isEmpty ? String(describing: object["error"] ?? "") : text)
             } else {
                 assistantMessages += 1

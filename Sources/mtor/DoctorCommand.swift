@@ -1,8 +1,21 @@
+import MtorPlatform
 import MtorWorker
 
-/// `mtor doctor`: real checks of providers, harnesses, env file and spool.
+/// `mtor doctor [--provider P]`: real API calls and environment checks; exit 3 when anything is wrong.
 enum DoctorCommand {
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        throw .environment("doctor: being written in this session")
+        let settings = try Settings.load(providers: args.providers, envPath: args.values["--env-file"])
+        let report = try Doctor(settings: settings, spool: Spool(root: args.spool)).run(only: args.values["--provider"])
+        if args.json {
+            Output.json(report)
+        } else {
+            for c in report.checks {
+                let mark = c.status == .ok ? "ok  " : c.status == .warn ? "warn" : "FAIL"
+                print("\(mark)  \(c.area) \(c.name): \(settings.redactor.redact(c.summary))")
+                if !c.fix.isEmpty && c.status != .ok { print("      fix: \(c.fix)") }
+            }
+            print(report.ok ? "doctor: all checks passed" : "doctor: \(report.checks.filter { $0.status == .fail }.count) problem(s)")
+        }
+        return report.ok ? 0 : 3
     }
 }

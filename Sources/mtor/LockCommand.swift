@@ -1,8 +1,17 @@
 import MtorWorker
 
-/// `mtor lock check`: the lockfile, the env file and etc/ scripts agree.
+/// `mtor lock check`: the lockfile, the env file and etc/ scripts agree; exit 1 when they don't.
 enum LockCommand {
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        throw .environment("lock check: being written in this session")
+        guard args.positional.first == "check" else { throw .usage("usage: mtor lock check [--providers FILE] [--env-file FILE]") }
+        let settings = try Settings.load(providers: args.providers, envPath: args.values["--env-file"])
+        let problems = LockCheck(settings: settings).run()
+        if args.json {
+            Output.json(problems)
+        } else {
+            for p in problems { print("\(p.file)\(p.line.map { ":\($0)" } ?? ""): \(p.message)\n  fix: \(p.fix)") }
+            print(problems.isEmpty ? "lock check: \(settings.lockPath), \(settings.envPath ?? "no env file") and etc/ agree" : "lock check: \(problems.count) problem(s)")
+        }
+        return problems.isEmpty ? 0 : 1
     }
 }

@@ -103,6 +103,14 @@ struct SpecParserTests {
             text: "---\nrepo: /srv/widget\nverify: \"echo \\\"hi\\\"\"\nmodel: 'it''s'\n---\nGo.\n",
             expected: expectedSpec(prompt: "Go.\n", model: "it's", verify: "echo \"hi\"")),
         ValidSpecCase(
+            name: "an escaped quote before a # inside a double-quoted string",
+            text: "---\nrepo: /srv/widget\nverify: \"grep -q \\\" # done\\\" log\"\n---\nGo.\n",
+            expected: expectedSpec(prompt: "Go.\n", verify: "grep -q \" # done\" log")),
+        ValidSpecCase(
+            name: "verify: true and a BOM with CRLF together",
+            text: "\u{FEFF}---\r\nrepo: /srv/widget\r\nverify: true\r\n---\r\nGo.\r\n",
+            expected: expectedSpec(prompt: "Go.\n", verify: "true")),
+        ValidSpecCase(
             name: "an inline list with a quoted item",
             text: "---\nrepo: /srv/widget\nfallback: [infini, \"volcano\", 'a,b']\n---\nGo.\n",
             expected: expectedSpec(prompt: "Go.\n", fallback: ["infini", "volcano", "a,b"])),
@@ -379,7 +387,7 @@ struct FrontmatterTests {
 
     @Test("stripComment removes only a # tail outside quotes", arguments: [
         ("a: b # c", "a: b "), ("# all comment", ""), ("a: \"b # c\"", "a: \"b # c\""), ("a: 'b # c' # d", "a: 'b # c' "),
-        ("a: b#c", "a: b#c"), ("a: b\t# c", "a: b\t"),
+        ("a: b#c", "a: b#c"), ("a: b\t# c", "a: b\t"), ("a: \"x \\\" # y\" # z", "a: \"x \\\" # y\" "),
     ])
     func stripComment(_ line: String, _ stripped: String) {
         #expect(Frontmatter.stripComment(line) == stripped)

@@ -1,0 +1,156 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// `mtor doctor`: real checks, each with a one-line explanation and the fix.
+public struct Doctor {
+    /// One finding.
+    public struct Check: Codable, Sendable {
+        public enum Status: String, Codable, Sendable { case ok, warn, fail }
+        public var area: String
+        public var name: String
+        public var status: Status
+        public var summary: String
+        public var fix: String
+        public var probe: ProviderProbe.Outcome?
+    }
+
+    public struct Report: Codable, Sendable {
+        public var checks: [Check]
+        public var ok: Bool { !checks.contains { $0.status == .fail } }
+    }
+
+    let settings: Settings
+    let spool: Spool
+    let probe: ProviderProbe
+
+    public init(settings: Settings, spool: Spool, probe: ProviderProbe = ProviderProbe()) {
+        self.settings = settings
+        self.spool = spool
+        self.probe = probe
+    }
+
+    public func run(only provider: String? = nil) throws(WorkerError) -> Report {
+        if let provider, settings.lock.providers[provider] == nil {
+            throw .notFound("no provider '\(provider)' in \(settings.lockPath) (known: \(settings.lock.providers.keys.sorted().joined(separator: ", ")))")
+        }
+        var checks: [Check] = []
+        for name in settings.lock.providers.keys.sorted() where provider == nil || provider == name {
+            checks += providerChecks(name)
+        }
+        let harnessNames = Set(settings.lock.providers.filter { provider == nil || $0.key == provider }.map(\.value.harness))
+        for name in harnessNames.sorted() { checks.append(harnessCheck(name)) }
+        checks += envFileChecks()
+        checks += LockCheck(settings: settings).run().map { Check(area: "lock", name: $0.file, status: .fail, summary: $0.message, fix: $0.fix) }
+        checks += spoolChecks()
+        return Report(checks: checks)
+    }
+
+    // MARK: - Providers
+
+    func providerChecks(_ name: String) -> [Check] {
+        let p = settings.lock.providers[name]!
+        guard let harness = settings.lock.harnesses[p.harness] else { return [] }
+        var out: [Check] = []
+        // A secret under a variable the harness would read, but not the one the lockfile names.
+        if let authEnv = p.authEnv {
+            for other in (harness.authHeaders ?? [:]).keys.sorted() where other != authEnv {
+                if settings.envFile.values[other] != nil || settings.processEnvironment[other] != nil {
+                    out.append(Check(area: "provider", name: name, status: .warn,
+                        summary: "\(other) is set (\(settings.envFile.values[other] != nil ? settings.envPath ?? "env file" : "worker environment")), but provider \(name) hands its secret to \(p.harness) as \(authEnv); mtor never passes \(other) to agents",
+                        fix: "remove \(other); put the key in \(p.secretEnv ?? "the secret variable") — or, if the provider needs \(other), set auth_env to \(other) in \(settings.lockPath)"))
+                }
+            }
+        }
+        guard let baseURL = p.baseURL, let authEnv = p.authEnv else {
+            out.append(Check(area: "provider", name: name, status: .ok, summary: "no API behind this provider (harness \(p.harness)); nothing to call", fix: ""))
+            return out
+        }
+        guard let secret = settings.secret(for: p) else {
+            out.append(Check(area: "provider", name: name, status: .fail,
+                summary: "\(p.secretEnv ?? "its secret variable") is not set in \(settings.envPath ?? "an env file (none found)") or the worker's environment",
+                fix: "add \(p.secretEnv ?? "the key")=... to \(settings.envPath ?? "etc/mtor.env"), then `systemctl reload mtor-worker` (SIGHUP)"))
+            return out
+        }
+        let api = p.api ?? "anthropic"
+        let header = ProviderProbe.header(for: authEnv, harness: harness, api: api)
+        let outcome = probe.call(baseURL: baseURL, api: api, model: p.model ?? "", secret: secret, header: header)
+        let via = "\(header) from \(authEnv)"
+        switch outcome.verdict {
+        case .ok:
+            out.append(Check(area: "provider", name: name, status: .ok, summary: "answered in \(outcome.latencyMs) ms (\(via), model \(p.model ?? "-"))", fix: "", probe: outcome))
+        case .auth:
+            var fix = "check the key in \(p.secretEnv ?? "the env file")"
+            let otherHeader = header == "x-api-key" ? "Authorization: Bearer" : "x-api-key"
+            let otherVariable = (harness.authHeaders ?? [:]).first { ($0.value == "x-api-key") == (otherHeader == "x-api-key") }?.key
+            let retry = probe.call(baseURL: baseURL, api: api, model: p.model ?? "", secret: secret, header: otherHeader)
+            if retry.verdict == .ok || retry.verdict == .rate || retry.verdict == .quota {
+                fix = "the same key works as \(otherHeader)\(otherVariable.map { ": set auth_env to \($0) for \(name) in \(settings.lockPath)" } ?? "")"
+            } else if let otherVariable {
+                fix += "; the provider also refused it as \(otherHeader) (\(otherVariable)), so the key itself is wrong"
+            }
+            out.append(Check(area: "provider", name: name, status: .fail, summary: "auth: the provider refused the key sent as \(via) — \(outcome.detail)", fix: fix, probe: outcome))
+        case .quota:
+            out.append(Check(area: "provider", name: name, status: .fail, summary: "quota: plan or balance exhausted — \(outcome.detail)", fix: "top up the account or move specs to a fallback provider", probe: outcome))
+        case .rate:
+            out.append(Check(area: "provider", name: name, status: .warn, summary: "rate: the key works but is rate-limited right now — \(outcome.detail)", fix: "lower concurrency for \(name) or wait", probe: outcome))
+        case .connection, .config:
+            out.append(Check(area: "provider", name: name, status: .fail, summary: "connection: \(outcome.detail)", fix: "check base_url in \(settings.lockPath) and the network from this machine", probe: outcome))
+        }
+        return out
+    }
+
+    func harnessCheck(_ name: String) -> Check {
+        let h = settings.lock.harnesses[name]!
+        let path = settings.baseEnvironment["PATH"] ?? ""
+        guard let exe = ChildProcess.resolve(h.argv[0], searchPath: path) else {
+            return Check(area: "harness", name: name, status: .fail, summary: "'\(h.argv[0])' is not on the agents' PATH (\(path))", fix: "install \(name) or put its full path in argv[0] in \(settings.lockPath)")
+        }
+        let argv = h.versionArgv ?? [exe, "--version"]
+        let version = (try? ChildProcess.run(argv, environment: settings.baseEnvironment, timeout: 20)).map {
+            String(decoding: $0.stdout + $0.stderr, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        } ?? ""
+        return Check(area: "harness", name: name, status: .ok, summary: "\(exe)\(version.isEmpty ? "" : ": \(version)")", fix: "")
+    }
+
+    // MARK: - Env file and spool
+
+    func envFileChecks() -> [Check] {
+        guard let path = settings.envPath else {
+            return [Check(area: "env", name: "env file", status: .warn, summary: "no env file loaded; secrets come from the worker's own environment only", fix: "create etc/mtor.env from etc/mtor.env.example")]
+        }
+        var out: [Check] = []
+        for a in settings.envFile.assignments {
+            if let w = a.systemdWarning {
+                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn, summary: "\(a.key): \(w) (mtor reads it correctly itself)", fix: "drop 'export' if any unit still uses EnvironmentFile= for this file"))
+            }
+        }
+        if let mode = FileSystem.mode(path), mode & 0o077 != 0 {
+            out.append(Check(area: "env", name: path, status: .warn, summary: "the env file holds secrets but is readable by others (mode \(String(mode, radix: 8)))", fix: "chmod 600 \(path)"))
+        }
+        if out.isEmpty { out.append(Check(area: "env", name: path, status: .ok, summary: "\(settings.envFile.assignments.count) variable(s), all parsed", fix: "")) }
+        return out
+    }
+
+    func spoolChecks() -> [Check] {
+        var out: [Check] = []
+        do {
+            try spool.checkOneFilesystem()
+            out.append(Check(area: "spool", name: spool.root, status: .ok, summary: "all directories on one filesystem", fix: ""))
+        } catch {
+            out.append(Check(area: "spool", name: spool.root, status: .fail, summary: error.description, fix: "create the spool with `mtor worker` once, on a single filesystem"))
+        }
+        let limits = ["max_user_watches", "max_user_instances", "max_queued_events"].map { key -> String in
+            let value = (try? FileSystem.readText("/proc/sys/fs/inotify/\(key)"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            return "\(key)=\(value)"
+        }
+        let instances = Int((try? FileSystem.readText("/proc/sys/fs/inotify/max_user_instances"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 128
+        out.append(Check(area: "inotify", name: "limits", status: instances < 8 ? .warn : .ok, summary: limits.joined(separator: " "), fix: instances < 8 ? "sysctl fs.inotify.max_user_instances=128" : ""))
+        if let free = FileSystem.freeBytes(FileSystem.exists(spool.root) ? spool.root : ".") {
+            let mib = free >> 20
+            let status: Check.Status = mib < 100 ? .fail : mib < 1024 ? .warn : .ok
+            out.append(Check(area: "disk", name: spool.root, status: status, summary: "\(mib) MiB free", fix: status == .ok ? "" : "free space: results and logs are written there"))
+        }
+        return out
+    }
+}
