@@ -26,6 +26,21 @@ public struct Spec: Equatable, Sendable {
     /// The body with the frontmatter stripped; handed to the agent on stdin or in a file.
     public var prompt: String
 
+    public init(repoAsWritten: String, repo: String, provider: String? = nil, fallback: [String] = [], harness: String? = nil, model: String? = nil,
+                timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries, verify: String? = nil, prompt: String) {
+        self.repoAsWritten = repoAsWritten
+        self.repo = repo
+        self.provider = provider
+        self.fallback = fallback
+        self.harness = harness
+        self.model = model
+        self.timeout = timeout
+        self.stall = stall
+        self.retries = retries
+        self.verify = verify
+        self.prompt = prompt
+    }
+
     /// Parses and validates a spec's bytes; `home` expands `~` and `$HOME` in `repo`.
     public static func parse(_ data: [UInt8], home: String) throws(SpecError) -> Spec {
         guard data.count <= maxBytes else {

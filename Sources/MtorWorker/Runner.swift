@@ -19,6 +19,8 @@ struct Runner {
     struct Outcome {
         var attempt: TaskResult.Attempt
         var verdict: Verdict
+        /// The model's final answer (structured harnesses) or the tail of stdout.
+        var answer: String
     }
 
     func run(id: String, n: Int, spec: Spec, target: Settings.Target) -> Outcome {
@@ -146,7 +148,8 @@ struct Runner {
             retryable: verdict.failureClass.isTransient || verdict.failureClass.movesToFallback, reason: verdict.reason,
             stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries)
         log.note("attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
-        return Outcome(attempt: attempt, verdict: verdict)
+        let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail
+        return Outcome(attempt: attempt, verdict: verdict, answer: answer)
     }
 }
 

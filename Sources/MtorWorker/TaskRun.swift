@@ -16,6 +16,9 @@ final class TaskRun: @unchecked Sendable {
     let retryGate: RetryGate
     let logger: Logger
     let preset: Preset?
+    /// The provider of the chain to start on (a healthy fallback when the first is not).
+    let startProvider: String?
+    let health: ProviderHealth?
     let claimedAt = Date()
 
     /// An outcome decided before any attempt runs.
@@ -29,8 +32,11 @@ final class TaskRun: @unchecked Sendable {
     }
 
     init(id: String, file: String, bytes: [UInt8], spool: Spool, settings: Settings, options: WorkerOptions,
-         tracker: PidTracker, retryGate: RetryGate, logger: Logger, preset: Preset? = nil) {
+         tracker: PidTracker, retryGate: RetryGate, logger: Logger, preset: Preset? = nil, startProvider: String? = nil,
+         health: ProviderHealth? = nil) {
         self.preset = preset
+        self.startProvider = startProvider
+        self.health = health
         self.id = id
         self.file = file
         self.bytes = bytes
@@ -79,7 +85,7 @@ final class TaskRun: @unchecked Sendable {
         var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace, tracker: tracker)
         let policy = RetryPolicy(baseDelay: options.backoffBase)
         let chain = targets.map(\.providerName)
-        var target = targets[0]
+        var target = targets.first { $0.providerName != nil && $0.providerName == startProvider } ?? targets[0]
         var verdict = Verdict(.unknown, "no attempt was made")
         var verify: TaskResult.Verify? = nil
         while true {
@@ -95,6 +101,7 @@ final class TaskRun: @unchecked Sendable {
             let outcome = runner.run(id: id, n: n, spec: spec, target: target)
             attempts.append(outcome.attempt)
             verdict = outcome.verdict
+            if let p = target.providerName { health?.taskEnded(p, verdict.failureClass) }
             if verdict.failureClass == .interrupted {
                 if attempts.count < 1 + spec.retries + targets.count - 1 {
                     do {

@@ -10,6 +10,7 @@ public final class Worker: @unchecked Sendable {
     let logger: Logger
     let tracker = PidTracker()
     let retryGate: RetryGate
+    let health: ProviderHealth
     private(set) var settings: Settings
     private let wake: WakePipe
     private let lock = NSLock()
@@ -18,6 +19,8 @@ public final class Worker: @unchecked Sendable {
     private var finishedIDs: [String] = []
     private var queue = InboxQueue()
     private var warnings: [String] = []
+    /// Why specs wait in inbox/, by file name.
+    private var waiting: [String: String] = [:]
     private var stopping = false
     private let startedAt = Date()
     private var lastStateWrite = 0.0
@@ -29,6 +32,7 @@ public final class Worker: @unchecked Sendable {
         self.spool = Spool(root: options.spool)
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
+        self.health = ProviderHealth(spool: Spool(root: options.spool))
         guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
         try spool.prepare()
         settings = try Settings.load(providers: options.providers, envPath: options.envFile)
@@ -66,10 +70,16 @@ public final class Worker: @unchecked Sendable {
                     stopDeadline = .infinity
                 }
             } else {
+                queue.retryDeferred()
                 dispatch()
-                if options.once, queue.isEmpty, lock.withLock({ running.isEmpty }) {
+                if options.once, queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
                     rescan()
-                    if queue.isEmpty { break }
+                    queue.retryDeferred()
+                    dispatch()
+                    if queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
+                        for (name, why) in waiting.sorted(by: { $0.key < $1.key }) { logger.warn("inbox/\(name) stays queued: \(why)") }
+                        break
+                    }
                     continue
                 }
             }
@@ -110,6 +120,7 @@ public final class Worker: @unchecked Sendable {
             do {
                 settings = try Settings.load(providers: options.providers, envPath: options.envFile)
                 logger.setRedactor(settings.redactor)
+                health.reset()
                 logger.info("SIGHUP: reloaded \(settings.lockPath) and \(settings.envPath ?? "no env file")")
             } catch {
                 logger.error("SIGHUP: kept the previous settings: \(error)")
@@ -182,11 +193,14 @@ public final class Worker: @unchecked Sendable {
                     continue
                 }
                 guard let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { continue }
-                if let provider = primaryProvider(bytes), atCapacity(provider) {
+                switch choose(bytes) {
+                case .start(let provider):
+                    waiting[name] = nil
+                    start(name: name, bytes: bytes, preset: nil, provider: provider)
+                case .hold(let why):
+                    waiting[name] = why
                     queue.deferName(name)
-                    continue
                 }
-                start(name: name, bytes: bytes, preset: nil)
             case .symlink:
                 warnOnce(name, "inbox/\(name) is a symlink; mtor never follows links in the inbox, so it is left untouched")
             case .fifo, .socket, .device:
@@ -197,9 +211,47 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    private func primaryProvider(_ bytes: [UInt8]) -> String? {
-        guard let spec = try? Spec.parse(bytes, home: "/") else { return nil }
-        return (try? settings.targets(for: spec))?.first?.providerName
+    enum Choice { case start(String?), hold(String) }
+
+    /// The provider a spec can start on now: the first of its chain that passed preflight
+    /// and has room. Providers never probed (or idle too long) are preflighted first.
+    private func choose(_ bytes: [UInt8]) -> Choice {
+        guard let spec = try? Spec.parse(bytes, home: "/"), let targets = try? settings.targets(for: spec) else {
+            return .start(nil)  // invalid: it fails at once with the reason
+        }
+        var reasons: [String] = []
+        for target in targets {
+            guard let provider = target.providerName else { return .start(nil) }
+            switch health.readiness(provider) {
+            case .ready:
+                if !atCapacity(provider) { return .start(provider) }
+                reasons.append("provider \(provider) is at its concurrency limit")
+            case .probeNeeded:
+                launchProbe(provider)
+                reasons.append("provider \(provider) is being preflighted")
+            case .waiting(let why):
+                reasons.append(why)
+            }
+        }
+        return .hold(reasons.joined(separator: "; "))
+    }
+
+    private func launchProbe(_ provider: String) {
+        guard health.beginProbe(provider) else { return }
+        let preflight = Preflight(settings: settings, spool: spool, tracker: tracker)
+        let (health, logger, wake) = (self.health, self.logger, self.wake)
+        logger.info("preflight of provider \(provider) started")
+        let thread = Thread {
+            let verdict = preflight.probe(provider)
+            health.record(provider, verdict: verdict)
+            if verdict.failureClass == .ok {
+                logger.info("preflight of provider \(provider): healthy")
+            } else {
+                logger.warn("preflight of provider \(provider): \(verdict.failureClass.rawValue) — \(verdict.reason)\(verdict.hint.isEmpty ? "" : " (hint: \(verdict.hint))")")
+            }
+            wake.wake()
+        }
+        thread.start()
     }
 
     private func atCapacity(_ provider: String) -> Bool {
@@ -207,7 +259,7 @@ public final class Worker: @unchecked Sendable {
         return lock.withLock { runningProvider.values.filter { $0 == provider }.count } >= limit
     }
 
-    private func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?) {
+    private func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?, provider: String? = nil) {
         let id: String?
         do {
             id = try spool.claim(name: name)
@@ -218,8 +270,7 @@ public final class Worker: @unchecked Sendable {
         guard let id else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          tracker: tracker, retryGate: retryGate, logger: logger, preset: preset)
-        let provider = primaryProvider(bytes)
+                          tracker: tracker, retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
@@ -318,9 +369,10 @@ public final class Worker: @unchecked Sendable {
         guard force || t - lastStateWrite >= 1 else { return }
         lastStateWrite = t
         let snapshot = lock.withLock { (running.values.map { $0.control.live }.sorted { $0.id < $1.id }, warnings) }
+        let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
-                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, warnings: snapshot.1)
+                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
         if let data = try? Stamp.encoder().encode(state) {
             try? FileSystem.writeAtomically(Array(data), to: spool.state + "/worker.json", tmpDir: spool.tmp, durable: false)
         }
@@ -340,10 +392,12 @@ public struct WorkerState: Codable, Sendable {
     public var queued: Int
     public var deferred: Int
     public var running: [TaskControl.LiveTask]
+    /// Specs held in inbox/ and why (e.g. their provider failed preflight).
+    public var waiting: [String]
     public var warnings: [String]
 
     enum CodingKeys: String, CodingKey {
-        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, warnings
+        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings
         case startedAt = "started_at", heartbeatAt = "heartbeat_at"
     }
 }

@@ -134,6 +134,14 @@ def tool_results(req):
     return out
 
 
+PREFLIGHT_PROMPT = "Reply with the single word: ok"
+
+
+def is_preflight(req):
+    """mtor's preflight asks the harness this trivial question before real work."""
+    return any(PREFLIGHT_PROMPT in text for text in iter_strings(req.get("messages", [])))
+
+
 def is_main_loop(req):
     names = {t.get("name") for t in (req.get("tools") or []) if isinstance(t, dict)}
     return "Write" in names or "Bash" in names
@@ -350,17 +358,21 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- Anthropic Messages --------------------------------------------------
     def messages(self, req, log):
-        if not self.auth_ok():
-            return self.anthropic_error(401, log)
-        if ARGS.scenario == "hang":
-            log["kind"] = "hang"
-            write_log(log)  # status stays null: no answer is ever sent
-            self.hang_forever()
-        err = self.scripted_error()
-        if err is not None:
-            return self.anthropic_error(err, log)
+        preflight = is_preflight(req)
+        if not (preflight and ARGS.pass_preflight):
+            if not self.auth_ok():
+                return self.anthropic_error(401, log)
+            if ARGS.scenario == "hang":
+                log["kind"] = "hang"
+                write_log(log)  # status stays null: no answer is ever sent
+                self.hang_forever()
+            err = self.scripted_error()
+            if err is not None:
+                return self.anthropic_error(err, log)
 
-        if ARGS.scenario == "commit":
+        if preflight:
+            reply, label = text_reply("ok"), "preflight:text"
+        elif ARGS.scenario == "commit":
             reply, label = commit_step(req)
         else:
             reply, label = text_reply("ok"), ("main" if is_main_loop(req) else "side") + ":text"
@@ -432,6 +444,8 @@ def main():
     p.add_argument("--port-file", default=None)
     p.add_argument("--log", default=None)
     p.add_argument("--count", type=int, default=1)
+    p.add_argument("--pass-preflight", action="store_true",
+                   help="answer mtor's preflight prompt with 'ok' whatever the scenario, so the task itself meets the scenario")
     p.add_argument("--repo-file", default="hello.txt")
     p.add_argument("--no-retry", action="store_true",
                    help="add `x-should-retry: false` to error answers: the CLI then fails at once "

@@ -22,7 +22,7 @@ struct ClaudeFailureTests {
     func authThenFallback() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("auth")
-        let bad = try ScriptedProvider(scenario: "401")
+        let bad = try ScriptedProvider(scenario: "401", passPreflight: true)
         let good = try ScriptedProvider(scenario: "commit", key: "sk-good-0001")
         s.lockfile(Lockfiles.make([.init(name: "bad", baseURL: bad.baseURL, secretEnv: "BAD_KEY"),
                                    .init(name: "good", baseURL: good.baseURL, secretEnv: "GOOD_KEY")]))
@@ -41,7 +41,7 @@ struct ClaudeFailureTests {
     func wrongAuthVariable() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("bearer")
-        let p = try ScriptedProvider(scenario: "bearer-only", key: "sk-bearer-77")
+        let p = try ScriptedProvider(scenario: "bearer-only", key: "sk-bearer-77", passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: p.baseURL, authEnv: "ANTHROPIC_API_KEY")]))
         s.envFile("SCRIPTED_KEY=sk-bearer-77\n")
         let r = try runSpec(s, "bearer", "provider: zhipu\nretries: 0")
@@ -56,7 +56,7 @@ struct ClaudeFailureTests {
     func rateLimitedThenOK() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("429")
-        let p = try ScriptedProvider(scenario: "429-then-ok", count: 2)
+        let p = try ScriptedProvider(scenario: "429-then-ok", count: 2, passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "busy", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-busy-123\n")
         let r = try runSpec(s, "busy", "provider: busy", body: "Say ok.")
@@ -68,7 +68,7 @@ struct ClaudeFailureTests {
     func stalled() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("stall")
-        let p = try ScriptedProvider(scenario: "hang")
+        let p = try ScriptedProvider(scenario: "hang", passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "silent", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-silent-1\n")
         let r = try runSpec(s, "silent", "provider: silent\nstall: 3s")
@@ -80,22 +80,41 @@ struct ClaudeFailureTests {
         }
     }
 
-    @Test("nothing listening on the base URL: provider_unavailable", .timeLimit(.minutes(2)))
+    @Test("nothing listening on the base URL: preflight says provider_unavailable and the spec waits in inbox/", .timeLimit(.minutes(2)))
     func nothingListening() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("refused")
         s.lockfile(Lockfiles.make([.init(name: "down", baseURL: "http://127.0.0.1:\(closedPort())")]))
         s.envFile("SCRIPTED_KEY=sk-down-1\n")
-        let r = try runSpec(s, "down", "provider: down\nretries: 0")
+        try s.submit("down.md", "---\nrepo: ~/code/widget\nprovider: down\n---\nanything\n")
+        let run = try s.drain()
+        #expect(run.code == 0)
+        #expect(s.exists("inbox/down.md"), "no attempt is burned on a provider that fails preflight: \(s.listing())")
+        let health = try #require(try JSONSerialization.jsonObject(with: Data(s.read("state/providers.json").utf8)) as? [String: Any])
+        let entry = try #require((health["providers"] as? [[String: Any]])?.first { ($0["provider"] as? String) == "down" })
+        #expect(entry["state"] as? String == "unhealthy")
+        #expect(entry["class"] as? String == "provider_unavailable", "\(entry)")
+        #expect(run.err.contains("inbox/down.md stays queued"))
+    }
+
+    @Test("529 overloaded on every call during the task: provider_unavailable", .timeLimit(.minutes(2)))
+    func overloaded() throws {
+        guard needsClaude() else { return }
+        let s = try Sandbox("529")
+        let p = try ScriptedProvider(scenario: "500", passPreflight: true)
+        s.lockfile(Lockfiles.make([.init(name: "hot", baseURL: p.baseURL)]))
+        s.envFile("SCRIPTED_KEY=sk-hot-1\n")
+        let r = try runSpec(s, "hot", "provider: hot\nretries: 0")
         #expect(r.class == .providerUnavailable, "\(r.reason)")
         #expect(r.attempts.count == 1)
+        #expect(r.attempts[0].stoppedBy == "early_abort")
     }
 
     @Test("402 with billing text: quota_exhausted", .timeLimit(.minutes(2)))
     func quota() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("402")
-        let p = try ScriptedProvider(scenario: "402")
+        let p = try ScriptedProvider(scenario: "402", passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "broke", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-broke-1\n")
         let r = try runSpec(s, "broke", "provider: broke")
@@ -107,14 +126,14 @@ struct ClaudeFailureTests {
     func alwaysRateLimited() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("429-always")
-        let p = try ScriptedProvider(scenario: "429-then-ok", count: 1000)
+        let p = try ScriptedProvider(scenario: "429-then-ok", count: 1000, passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "busy", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-busy-1\n")
         let r = try runSpec(s, "always", "provider: busy\nretries: 0")
         #expect(r.class == .rateLimited, "\(r.reason)")
     }
 
-    @Test("a harness argv with an unknown flag: harness_usage after exactly 1 attempt; 50 in a row finish fast and log little", .timeLimit(.minutes(3)))
+    @Test("a spec naming a harness whose argv has an unknown flag: harness_usage after exactly 1 attempt; 50 in a row finish fast and log little", .timeLimit(.minutes(3)))
     func poisonArgv() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("usage")
@@ -124,10 +143,11 @@ struct ClaudeFailureTests {
                          "stream": "claude-stream-json", "base_url_env": "ANTHROPIC_BASE_URL",
                          "auth_headers": { "ANTHROPIC_AUTH_TOKEN": "bearer" } }
             """
-        s.lockfile(Lockfiles.make([.init(name: "poison", baseURL: p.baseURL, harness: "badflag")], extraHarnesses: badHarness))
+        // The provider itself is healthy (its own harness passes preflight); the poison is the spec's harness.
+        s.lockfile(Lockfiles.make([.init(name: "poison", baseURL: p.baseURL)], extraHarnesses: badHarness))
         s.envFile("SCRIPTED_KEY=sk-poison-1\n")
         for i in 0..<50 {
-            try s.submit(String(format: "poison-%02d.md", i), "---\nrepo: ~/code/widget\nprovider: poison\n---\nanything\n")
+            try s.submit(String(format: "poison-%02d.md", i), "---\nrepo: ~/code/widget\nprovider: poison\nharness: badflag\n---\nanything\n")
         }
         let start = Date()
         let run = try s.drain(["--concurrency", "2"], timeout: 170)
@@ -141,7 +161,7 @@ struct ClaudeFailureTests {
             attempts += r.attempts.count
         }
         #expect(attempts == 50)
-        #expect(p.requests.filter { ($0["method"] as? String) == "POST" }.isEmpty, "the model was never called")
+        #expect(p.requests.filter { ($0["method"] as? String) == "POST" && ($0["kind"] as? String) != "preflight" }.isEmpty, "only the preflight reached the model")
         let logBytes = try FileManager.default.contentsOfDirectory(atPath: s.spool + "/logs").reduce(0) { total, name in
             total + ((try? FileManager.default.attributesOfItem(atPath: s.spool + "/logs/" + name)[.size] as? Int) ?? 0)
         }

@@ -12,7 +12,8 @@ final class ScriptedProvider {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    init(scenario: String, key: String? = nil, count: Int? = nil, extra: [String] = []) throws {
+    /// `passPreflight`: answer mtor's preflight with "ok" whatever the scenario, so the task meets it.
+    init(scenario: String, key: String? = nil, count: Int? = nil, passPreflight: Bool = false, extra: [String] = []) throws {
         let dir = NSTemporaryDirectory() + "mtor-provider-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let portFile = dir + "/port"
@@ -20,6 +21,7 @@ final class ScriptedProvider {
         var argv = ["python3", ScriptedProvider.script, "--scenario", scenario, "--port-file", portFile, "--log", logPath]
         if let key { argv += ["--key", key] }
         if let count { argv += ["--count", String(count)] }
+        if passPreflight { argv.append("--pass-preflight") }
         argv += extra
         let exe = ChildProcess.resolve("python3", searchPath: "/usr/local/bin:/usr/bin:/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? ""))!
         child = try ChildProcess(executable: exe, argv: argv, environment: ["PATH": "/usr/bin:/bin", "HOME": dir], directory: dir)

@@ -1,0 +1,150 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// Which providers have proved they answer (preflight), persisted in `state/providers.json`.
+final class ProviderHealth: @unchecked Sendable {
+    /// A provider's health as `state/providers.json` shows it.
+    struct Entry: Codable, Sendable {
+        enum State: String, Codable, Sendable { case unknown, probing, healthy, unhealthy }
+        var provider: String
+        var state: State = .unknown
+        var `class`: FailureClass?
+        var reason: String?
+        var checkedAt: String?
+        var nextProbeAt: String?
+        var failures = 0
+        var lastGoodAt: Double? = nil
+        var nextProbe: Double = 0
+
+        enum CodingKeys: String, CodingKey {
+            case provider, state, `class`, reason, failures
+            case checkedAt = "checked_at", nextProbeAt = "next_probe_at"
+        }
+    }
+
+    /// What the dispatcher may do with a provider now.
+    enum Readiness: Equatable { case ready, probeNeeded, waiting(String) }
+
+    static let idleLimit: Double = 30 * 60
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+    private let path: String
+    private let tmp: String
+
+    init(spool: Spool) {
+        path = spool.state + "/providers.json"
+        tmp = spool.tmp
+    }
+
+    func readiness(_ provider: String) -> Readiness {
+        lock.withLock {
+            let e = entries[provider] ?? Entry(provider: provider)
+            let t = now()
+            switch e.state {
+            case .unknown: return .probeNeeded
+            case .probing: return .waiting("provider \(provider) is being preflighted")
+            case .healthy:
+                if let good = e.lastGoodAt, t - good > ProviderHealth.idleLimit { return .probeNeeded }
+                return .ready
+            case .unhealthy:
+                if t >= e.nextProbe { return .probeNeeded }
+                return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")")
+            }
+        }
+    }
+
+    /// Marks a probe as started; false when another probe of it is already running.
+    func beginProbe(_ provider: String) -> Bool {
+        let started: Bool = lock.withLock {
+            var e = entries[provider] ?? Entry(provider: provider)
+            guard e.state != .probing else { return false }
+            e.state = .probing
+            entries[provider] = e
+            return true
+        }
+        if started { save() }
+        return started
+    }
+
+    func record(_ provider: String, verdict: Verdict) {
+        lock.withLock {
+            var e = entries[provider] ?? Entry(provider: provider)
+            e.checkedAt = Stamp.iso()
+            e.class = verdict.failureClass
+            e.reason = verdict.reason
+            if verdict.failureClass == .ok {
+                e.state = .healthy
+                e.failures = 0
+                e.lastGoodAt = now()
+                e.nextProbeAt = nil
+            } else {
+                e.state = .unhealthy
+                e.failures += 1
+                let wait = min(30 * pow(2, Double(e.failures - 1)), 600)
+                e.nextProbe = now() + wait
+                e.nextProbeAt = Stamp.iso(Date().addingTimeInterval(wait))
+            }
+            entries[provider] = e
+        }
+        save()
+    }
+
+    /// A task just used the provider: it answered (`ok`) or failed in a way that blames it.
+    func taskEnded(_ provider: String, _ cls: FailureClass) {
+        lock.withLock {
+            guard var e = entries[provider] else { return }
+            if cls == .ok { e.lastGoodAt = now() } else if cls.movesToFallback { e.state = .unknown; e.reason = "re-probe after a task failed with \(cls.rawValue)" }
+            entries[provider] = e
+        }
+        save()
+    }
+
+    /// Forgets every verdict (after SIGHUP: the key may have changed).
+    func reset() {
+        lock.withLock { for k in entries.keys where entries[k]?.state != .probing { entries[k]?.state = .unknown; entries[k]?.nextProbe = 0 } }
+        save()
+    }
+
+    var probing: Bool { lock.withLock { entries.values.contains { $0.state == .probing } } }
+
+    private func save() {
+        let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
+        struct File: Encodable { var providers: [Entry]; var updated_at: String }
+        if let data = try? Stamp.encoder().encode(File(providers: snapshot, updated_at: Stamp.iso())) {
+            try? FileSystem.writeAtomically(Array(data), to: path, tmpDir: tmp, durable: false)
+        }
+    }
+}
+
+/// Runs a provider's harness exactly as for a task, with a trivial prompt, and requires a real answer.
+struct Preflight {
+    static let prompt = "Reply with the single word: ok"
+    static let budget: Double = 30
+
+    let settings: Settings
+    let spool: Spool
+    let tracker: PidTracker
+
+    func probe(_ provider: String) -> Verdict {
+        guard let p = settings.lock.providers[provider], let harness = settings.lock.harnesses[p.harness] else {
+            return Verdict(.internalError, "provider \(provider) is not in the lockfile")
+        }
+        let target = Settings.Target(providerName: provider, provider: p, harnessName: p.harness, harness: harness, model: p.model)
+        let dir = spool.state + "/preflight"
+        try? FileSystem.makeDirectories(dir)
+        let spec = Spec(repoAsWritten: dir, repo: dir, provider: provider, fallback: [], harness: nil, model: nil,
+                        timeout: Preflight.budget, stall: Preflight.budget, retries: 0, verify: nil, prompt: Preflight.prompt)
+        let id = ".preflight-\(provider)"
+        FileSystem.remove(spool.log(id))
+        let log = TaskLog(path: spool.log(id), cap: 1 << 20, redactor: settings.redactor)
+        let runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2, tracker: tracker)
+        let outcome = runner.run(id: id, n: 1, spec: spec, target: target)
+        var verdict = outcome.verdict
+        if verdict.failureClass == .ok, outcome.answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            verdict = Verdict(.unknown, "the harness exited 0 but gave no answer to the preflight prompt", hint: "run the harness by hand; see logs/\(id).log")
+        }
+        if verdict.failureClass != .ok { verdict.reason = "preflight: " + verdict.reason }
+        return verdict
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// What `mtor status` reports: counts per directory, running tasks, provider health and the
+/// recent outcomes read from `state/ledger.jsonl`.
+public struct SpoolStatus: Codable, Sendable {
+    public struct Counts: Codable, Sendable {
+        public var inbox = 0, claimed = 0, done = 0, failed = 0, tmp = 0, cancel = 0
+    }
+
+    /// One claimed task, from its claim record and the worker's live state.
+    public struct Running: Codable, Sendable {
+        public var id: String
+        public var provider: String?
+        public var attempt: Int?
+        public var phase: String?
+        public var startedAt: String?
+        public var elapsedS: Double?
+        public var lastActivityAt: String?
+        public var idleS: Double?
+        public var nextAttemptAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, provider, attempt, phase
+            case startedAt = "started_at", elapsedS = "elapsed_s", lastActivityAt = "last_activity_at", idleS = "idle_s", nextAttemptAt = "next_attempt_at"
+        }
+    }
+
+    /// The worker's heartbeat from `state/worker.json`.
+    public struct WorkerInfo: Codable, Sendable {
+        public var host: String
+        public var pid: Int32
+        public var version: String
+        public var heartbeatAt: String
+        public var heartbeatAgeS: Double?
+        public var alive: Bool
+        public var stopping: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case host, pid, version, alive, stopping
+            case heartbeatAt = "heartbeat_at", heartbeatAgeS = "heartbeat_age_s"
+        }
+    }
+
+    public var spool: String
+    public var generatedAt: String
+    public var counts: Counts
+    public var worker: WorkerInfo?
+    public var running: [Running]
+    /// `state/providers.json` as the worker wrote it.
+    public var providers: JSONValue?
+    public var recent: LedgerSummary
+    public var warnings: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case spool, counts, worker, running, providers, recent, warnings
+        case generatedAt = "generated_at"
+    }
+}
+
+extension Spool {
+    /// Seconds without a heartbeat after which the worker is taken to be gone.
+    public static let heartbeatTimeout = 30.0
+
+    /// Collects the status of this spool; `window` is how far back the ledger summary looks.
+    public func status(window: Double = 86400, at date: Date = Date()) throws(WorkerError) -> SpoolStatus {
+        guard case .directory = FileSystem.kind(inbox) else {
+            throw .environment("no spool at \(root) (no inbox/); pass --spool DIR or set MTOR_SPOOL")
+        }
+        var counts = SpoolStatus.Counts()
+        counts.inbox = specCount(inbox)
+        counts.claimed = specCount(claimed)
+        counts.done = specCount(done)
+        counts.failed = specCount(failed)
+        counts.tmp = ((try? FileSystem.list(tmp)) ?? []).count
+        counts.cancel = ((try? FileSystem.list(cancel)) ?? []).filter { !$0.hasPrefix(".") }.count
+
+        let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
+        let worker = state.map { s -> SpoolStatus.WorkerInfo in
+            let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
+            return SpoolStatus.WorkerInfo(host: s.host, pid: s.pid, version: s.version, heartbeatAt: s.heartbeatAt, heartbeatAgeS: age.map(round1),
+                                          alive: (age ?? .infinity) < Spool.heartbeatTimeout, stopping: s.stopping)
+        }
+        let live = Dictionary((worker?.alive == true ? state?.running ?? [] : []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let running = runningTasks(live: live, at: date)
+        let providers = (try? FileSystem.read(self.state + "/providers.json")).flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0)) }
+        let recent = LedgerSummary.scan(ledger, since: date.addingTimeInterval(-window), windowHours: window / 3600)
+        var status = SpoolStatus(spool: root, generatedAt: Stamp.iso(date), counts: counts, worker: worker, running: running,
+                                 providers: providers, recent: recent, warnings: [])
+        status.warnings = warnings(status)
+        return status
+    }
+
+    private func specCount(_ dir: String) -> Int {
+        ((try? FileSystem.list(dir)) ?? []).reduce(0) { $0 + ($1.hasSuffix(".md") && !TaskID.isTemporary($1) ? 1 : 0) }
+    }
+
+    private func runningTasks(live: [String: TaskControl.LiveTask], at date: Date) -> [SpoolStatus.Running] {
+        let ids = ((try? FileSystem.list(claimed)) ?? []).filter { $0.hasSuffix(".md") }.map { String($0.dropLast(3)) }.sorted()
+        return ids.map { id in
+            let claim = (try? FileSystem.read(claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+            let l = live[id]
+            let started = claim?.startedAt ?? l?.startedAt
+            let activity = l?.lastActivityAt
+            return SpoolStatus.Running(
+                id: id, provider: l?.provider ?? claim?.provider, attempt: l?.attempt ?? claim?.attempt, phase: l?.phase ?? (claim == nil ? "claimed" : nil),
+                startedAt: started, elapsedS: started.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
+                lastActivityAt: activity, idleS: activity.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
+                nextAttemptAt: l?.nextAttemptAt ?? claim?.nextAttemptAt)
+        }
+    }
+
+    /// The lines that should make a person look: "partially working" is the most expensive state.
+    private func warnings(_ s: SpoolStatus) -> [String] {
+        var out: [String] = []
+        let r = s.recent
+        let decided = r.succeeded + r.failed
+        if decided >= 5, let rate = r.successRate, rate < 0.5 {
+            let top = r.failureClasses.first.map { "; most failures are \($0.class) (\($0.count))" } ?? ""
+            out.append("only \(r.succeeded) of \(decided) tasks succeeded in the last \(Int(r.windowHours)) h (\(Int((rate * 100).rounded()))%)\(top)")
+        }
+        if r.failed >= 2, r.failureClasses.count == 1, let only = r.failureClasses.first {
+            out.append("every one of the \(r.failed) failures in the last \(Int(r.windowHours)) h is \(only.class): one cause, fix it once (latest: mtor show \(only.latest))")
+        }
+        if s.worker?.alive != true, s.counts.inbox + s.counts.claimed > 0 {
+            let when = s.worker?.heartbeatAgeS.map { "last heartbeat \(DurationText.format($0)) ago" } ?? "no state/worker.json"
+            out.append("\(s.counts.inbox) queued and \(s.counts.claimed) claimed task(s) but no live worker (\(when))")
+        }
+        for (name, reason) in s.providers?.unhealthyProviders ?? [] {
+            out.append("provider \(name) is unhealthy\(reason.isEmpty ? "" : ": \(reason)")")
+        }
+        return out
+    }
+}
+
+private func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
