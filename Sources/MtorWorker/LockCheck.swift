@@ -31,11 +31,6 @@ public struct LockCheck {
                 problems.append(Problem(file: path, line: a.line, message: "sets \(a.key), a harness auth variable; mtor builds agent environments from scratch and never passes it on",
                                         fix: "store the key under the provider's secret_env (\(secrets.sorted().joined(separator: ", "))) instead"))
             }
-            for (name, p) in lock.providers.sorted(by: { $0.key < $1.key }) {
-                if let s = p.secretEnv, settings.envFile.values[s] == nil, settings.processEnvironment[s] == nil {
-                    problems.append(Problem(file: path, line: nil, message: "provider \(name) reads its secret from \(s), which is not set", fix: "add \(s)=... to \(path)"))
-                }
-            }
         }
         let etc = FileSystem.directory(of: settings.lockPath)
         for file in LockCheck.scripts(in: etc) where file != settings.lockPath && file != settings.envPath {
