@@ -12,6 +12,15 @@ public enum SpecCheck {
         return (spec, targets)
     }
 
+    /// `repo`, with symlinks resolved, must lie under one of `allowed` (directory prefixes).
+    public static func boundary(_ spec: Spec, allowed: [String]) throws(SpecError) {
+        let real = FileSystem.realPath(spec.repo) ?? spec.repo
+        let roots = allowed.map { FileSystem.realPath($0) ?? $0 }
+        guard roots.contains(where: { $0 == "/" || real == $0 || real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+            throw .invalid(key: "repo", "'repo' \(spec.repo)\(real != spec.repo ? " (really \(real))" : "") is outside the directories this worker may touch (\(roots.joined(separator: ", "))); see --allow-repos")
+        }
+    }
+
     /// `repo` must exist, be a directory, and be inside a git work tree.
     public static func repo(_ spec: Spec) throws(SpecError) {
         let shown = spec.repo != spec.repoAsWritten ? "\(spec.repo) (from '\(spec.repoAsWritten)')" : spec.repo

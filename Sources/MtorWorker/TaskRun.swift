@@ -71,6 +71,7 @@ final class TaskRun: @unchecked Sendable {
         let targets: [Settings.Target]
         do {
             (spec, targets) = try SpecCheck.check(bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings, checkRepo: true)
+            try SpecCheck.boundary(spec, allowed: options.allowedRepos)
         } catch {
             summary.repo = (try? Spec.parse(bytes, home: settings.baseEnvironment["HOME"] ?? "/"))?.repo
             log.note("spec refused: \(error.description)")

@@ -17,6 +17,8 @@ public struct WorkerOptions: Sendable {
     public var backoffBase: Double = 2
     public var rescanInterval: Double = 60
     public var host = FileSystem.hostName()
+    /// Directory prefixes a spec's `repo` (after symlinks) must be under; default: the worker's home.
+    public var allowedRepos: [String] = [ProcessInfo.processInfo.environment["HOME"] ?? "/"]
 
     public init(spool: String, providers: String, envFile: String?) {
         self.spool = spool

@@ -1,3 +1,4 @@
+import Foundation
 import MtorWorker
 
 /// `mtor worker`: the daemon.
@@ -8,6 +9,9 @@ enum WorkerCommand {
         options.once = args.flags.contains("--once")
         if let grace = args.values["--grace"], let seconds = Double(grace) { options.shutdownGrace = seconds }
         options.logCap = try args.int("--log-cap", default: options.logCap)
+        if let roots = args.values["--allow-repos"] ?? ProcessInfo.processInfo.environment["MTOR_ALLOWED_REPOS"] {
+            options.allowedRepos = roots.split(separator: ":").map(String.init)
+        }
         let worker = try Worker(options: options)
         return try worker.run()
     }
