@@ -104,7 +104,7 @@ extension Spool {
             let started = claim?.startedAt ?? l?.startedAt
             let activity = l?.lastActivityAt
             return SpoolStatus.Running(
-                id: id, provider: l?.provider ?? claim?.provider, attempt: l?.attempt ?? claim?.attempt, phase: l?.phase ?? (claim == nil ? "claimed" : nil),
+                id: id, provider: l?.provider ?? claim?.provider, attempt: l.flatMap { $0.attempt > 0 ? $0.attempt : nil } ?? claim?.attempt, phase: l?.phase ?? (claim == nil ? "claimed" : nil),
                 startedAt: started, elapsedS: started.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
                 lastActivityAt: activity, idleS: activity.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
                 nextAttemptAt: l?.nextAttemptAt ?? claim?.nextAttemptAt)
