@@ -221,7 +221,8 @@ public final class Worker: @unchecked Sendable {
         }
         var reasons: [String] = []
         for target in targets {
-            guard let provider = target.providerName else { return .start(nil) }
+            // Harnesses with no model behind them (sh) have nothing to preflight.
+            guard let provider = target.providerName, target.harness.needsProvider else { return .start(target.providerName) }
             switch health.readiness(provider) {
             case .ready:
                 if !atCapacity(provider) { return .start(provider) }
