@@ -19,6 +19,8 @@ final class TaskRun: @unchecked Sendable {
     /// The provider of the chain to start on (a healthy fallback when the first is not).
     let startProvider: String?
     let health: ProviderHealth?
+    /// The flock on the claimed spec, taken at claim time; held until the task ends.
+    let claimLock: Int32?
     let claimedAt = Date()
 
     /// An outcome decided before any attempt runs.
@@ -33,7 +35,8 @@ final class TaskRun: @unchecked Sendable {
 
     init(id: String, file: String, bytes: [UInt8], spool: Spool, settings: Settings, options: WorkerOptions,
          tracker: PidTracker, retryGate: RetryGate, logger: Logger, preset: Preset? = nil, startProvider: String? = nil,
-         health: ProviderHealth? = nil) {
+         health: ProviderHealth? = nil, claimLock: Int32? = nil) {
+        self.claimLock = claimLock
         self.preset = preset
         self.startProvider = startProvider
         self.health = health
@@ -52,8 +55,8 @@ final class TaskRun: @unchecked Sendable {
     /// Runs the task to its end; returns the class it ended with (nil when requeued).
     func run() -> FailureClass? {
         // Held for the task's life: a worker that finds this lock free knows the owner is gone.
-        let claimLock = FileSystem.tryLock(spool.spec(in: spool.claimed, id))
-        defer { claimLock.map(FileSystem.closeDescriptor) }
+        let lockFD = claimLock ?? FileSystem.tryLock(spool.spec(in: spool.claimed, id))
+        defer { lockFD.map(FileSystem.closeDescriptor) }
         var attempts = spool.priorAttempts(id)
         var summary = TaskResult.SpecSummary(file: file)
         let log = TaskLog(path: spool.log(id), cap: options.logCap, redactor: settings.redactor)

@@ -103,6 +103,7 @@ public final class Worker: @unchecked Sendable {
             }
             if ready.contains(wake.readFD) { wake.drain() }
             if now() >= nextRescan {
+                recover()
                 rescan()
                 nextRescan = now() + options.rescanInterval
             }
@@ -269,9 +270,11 @@ public final class Worker: @unchecked Sendable {
             return
         }
         guard let id else { return }
+        // Locked before anything else, so a recovering worker never mistakes this claim for an orphan.
+        let claimLock = FileSystem.tryLock(spool.spec(in: spool.claimed, id))
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          tracker: tracker, retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health)
+                          tracker: tracker, retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
@@ -295,22 +298,16 @@ public final class Worker: @unchecked Sendable {
         for name in names where name.hasSuffix(".md") {
             let id = String(name.dropLast(3))
             let specPath = spool.spec(in: spool.claimed, id)
+            // Its owner holds an flock on the claimed spec for the task's life: a free lock means the owner is gone.
             guard let fd = FileSystem.tryLock(specPath) else { continue }
             defer { FileSystem.closeDescriptor(fd) }
-            if let bytes = try? FileSystem.read(spool.claimFile(id)),
-               let claim = try? JSONDecoder().decode(ClaimRecord.self, from: Data(bytes)),
-               claim.host == options.host, claim.pid != ProcessControl.pid, ProcessControl.isAlive(claim.pid), claim.pid > 1 {
-                if ProcessControl.isAlive(claim.pid) && FileSystem.age(spool.claimFile(id)) ?? 0 < 5 { continue }
-            }
             do {
-                if FileSystem.exists(spool.sidecar(in: spool.done, id)) {
-                    try spool.completeMove(id, to: spool.done)
-                    logger.info("\(id): recovered a finished task (succeeded) left in claimed/")
-                    continue
-                }
-                if FileSystem.exists(spool.sidecar(in: spool.failed, id)) {
-                    try spool.completeMove(id, to: spool.failed)
-                    logger.info("\(id): recovered a finished task (failed) left in claimed/")
+                if let finished = spool.result(id) {
+                    // Killed after the sidecar was written: finish the move (and its ledger line).
+                    spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: LedgerEntry.Event(rawValue: finished.status.rawValue) ?? .failed,
+                                             class: finished.class, provider: finished.spec.provider, attempt: finished.attempts.count, pid: ProcessControl.pid))
+                    try spool.completeMove(id, to: finished.status == .succeeded ? spool.done : spool.failed)
+                    logger.info("\(id): recovered a finished task (\(finished.status.rawValue)) left in claimed/")
                     continue
                 }
                 var attempts = spool.priorAttempts(id)
@@ -338,6 +335,11 @@ public final class Worker: @unchecked Sendable {
             } catch {
                 logger.error("\(id): recovery failed: \(error)")
             }
+        }
+        // A claim file whose spec has moved on is the trace of a kill between two renames.
+        for name in names where name.hasSuffix(".claim.json") {
+            let id = String(name.dropLast(".claim.json".count))
+            if !FileSystem.exists(spool.spec(in: spool.claimed, id)) { FileSystem.remove(spool.claimFile(id)) }
         }
         for name in (try? FileSystem.list(spool.tmp)) ?? [] where (FileSystem.age("\(spool.tmp)/\(name)") ?? 0) > 86400 {
             FileSystem.remove("\(spool.tmp)/\(name)")

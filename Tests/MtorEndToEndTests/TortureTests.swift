@@ -27,9 +27,7 @@ struct TortureTests {
                 ---
                 echo "token=$MTOR_TOKEN"
                 sleep \(nap)
-                rm -f .git/index.lock
-                echo \(id) >> torture.txt
-                git add torture.txt && git -c user.name=t -c user.email=t@t commit -q -m "\(id)"
+                flock .git/torture.flock sh -c 'rm -f .git/index.lock .git/HEAD.lock .git/refs/heads/*.lock; echo \(id) >> torture.txt; git add torture.txt && git -c user.name=t -c user.email=t@t commit -q -m "\(id)"'
                 """)
         }
         _ = ids
@@ -58,6 +56,7 @@ struct TortureTests {
         }
         #expect(Set(location.keys) == Set(ids), "no spec lost, none duplicated under a new name")
         var attempts = 0, interrupted = 0, succeeded = 0
+        var failedClasses: [String: Int] = [:]
         for id in ids {
             let places = location[id] ?? []
             #expect(places.count == 1 && (places == ["done"] || places == ["failed"]), "\(id) is in \(places)")
@@ -68,7 +67,7 @@ struct TortureTests {
             #expect(r.id == id)
             attempts += r.attempts.count
             interrupted += r.attempts.filter { $0.class == .interrupted }.count
-            if r.status == .succeeded { succeeded += 1 }
+            if r.status == .succeeded { succeeded += 1 } else { failedClasses["\(r.class.rawValue): \(r.reason.prefix(80))", default: 0] += 1 }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed").isEmpty)
 
@@ -98,6 +97,6 @@ struct TortureTests {
             #expect(!String(decoding: data, as: UTF8.self).contains(TortureTests.planted), "secret in \(file)")
         }
         #expect(s.read("logs/t000.log").contains("token=***"))
-        print("torture: \(kills) SIGKILLs, \(ids.count) specs, \(succeeded) succeeded, \(attempts) attempts, \(interrupted) interrupted")
+        print("torture: \(kills) SIGKILLs, \(ids.count) specs, \(succeeded) succeeded, \(attempts) attempts, \(interrupted) interrupted; failed: \(failedClasses)")
     }
 }
