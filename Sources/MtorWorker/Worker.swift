@@ -24,6 +24,8 @@ public final class Worker: @unchecked Sendable {
     private var stopping = false
     private let startedAt = Date()
     private var lastStateWrite = 0.0
+    /// Something a reader of worker.json should see at once changed.
+    private var stateDirty = false
     /// Counts for `--once` summaries and tests.
     public private(set) var finishedCount = 0
 
@@ -83,7 +85,8 @@ public final class Worker: @unchecked Sendable {
                     continue
                 }
             }
-            writeState()
+            writeState(force: stateDirty)
+            stateDirty = false
             let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
@@ -199,7 +202,10 @@ public final class Worker: @unchecked Sendable {
                     waiting[name] = nil
                     start(name: name, bytes: bytes, preset: nil, provider: provider)
                 case .hold(let why):
-                    waiting[name] = why
+                    if waiting[name] != why {
+                        waiting[name] = why
+                        stateDirty = true
+                    }
                     queue.deferName(name)
                 }
             case .symlink:

@@ -30,6 +30,7 @@ struct PreflightTests {
         #expect((entry["reason"] as? String)?.contains("401") == true, "\(entry)")
         #expect(s.exists("inbox/task.md"), "the spec waits, no attempt burned: \(s.listing())")
         #expect(!s.exists("failed/task.result.json"))
+        try worker.waitFor(timeout: 10) { s.read("state/worker.json").contains("failed preflight") }
         let state = s.read("state/worker.json")
         #expect(state.contains("inbox/task.md") && state.contains("failed preflight"), "\(state)")
         // The CLI of the preflight is gone: no process of its group is left.
