@@ -32,7 +32,10 @@ enum SubmitCommand {
         }
         let ssh = SSH(args)
         let placed = if let remote { try Upload.remote(items, to: remote, via: via, ssh: ssh) } else { try Upload.local(items, spool: Spool.existing(args)) }
-        if !args.json { placed.forEach { print("submitted \($0.file) as \($0.id) → \($0.path)") } }
+        if !args.json {
+            placed.forEach { print("submitted \($0.file) as \($0.id) → \($0.path)") }
+            fflush(stdout) // before --wait's progress lines on stderr
+        }
         guard args.flags.contains("--wait") else {
             if args.json { Output.json(Outcome(submitted: placed, results: nil)) }
             return 0

@@ -22,9 +22,9 @@ struct TaskWatch {
             if let result = spool.result(id) { return result }
             if let place = spool.locate(id) {
                 missingSince = nil
-                let (state, detail) = describe(place.name)
-                if state != lastState || now() - lastReport >= reportEvery {
-                    if !state.isEmpty { say("\(id): \(state)\(detail)") }
+                let (state, line) = describe(place.name)
+                if let line, state != lastState || now() - lastReport >= reportEvery {
+                    say("\(id): \(line)")
                     lastState = state
                     lastReport = now()
                 }
@@ -37,15 +37,15 @@ struct TaskWatch {
         }
     }
 
-    /// The state word (what counts as a change) and the details that go with it.
-    private func describe(_ dir: String) -> (String, String) {
+    /// What counts as a change of state, and the line that tells it (nil: nothing to say yet).
+    private func describe(_ dir: String) -> (state: String, line: String?) {
         switch dir {
-        case "inbox": return ("queued", "")
+        case "inbox": return ("queued", "queued")
         case "claimed":
             let claim = (try? FileSystem.read(spool.claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
             let live = (try? FileSystem.read(spool.state + "/worker.json"))
                 .flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }?.running.first { $0.id == id }
-            let attempt = live?.attempt ?? claim?.attempt ?? 0
+            let attempt = live.flatMap { $0.attempt > 0 ? $0.attempt : nil } ?? claim?.attempt ?? 0
             let provider = live?.provider ?? claim?.provider
             let phase = live?.phase ?? "running"
             var parts: [String] = []
@@ -58,9 +58,11 @@ struct TaskWatch {
             }
             if let next = live?.nextAttemptAt ?? claim?.nextAttemptAt { parts.append("next attempt at \(next)") }
             let detail = parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")"
-            return (phase == "starting" ? "running" : phase, detail)
+            // Until the first attempt is known, say nothing: the claim record is a moment behind the rename.
+            let word = phase == "starting" ? "running" : phase
+            return ("\(word) \(attempt)", attempt == 0 ? nil : word + detail)
         default:
-            return ("", "") // between a sidecar and its spec's move: the result is a moment away
+            return ("", nil) // between a sidecar and its spec's move: the result is a moment away
         }
     }
 
