@@ -107,13 +107,12 @@ private struct Tally {
 
     /// One JSON object on one line, read in a single pass over its top-level string fields.
     private mutating func line(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) {
+        guard end > start else { return }
+        lines += 1
         var t: Range<Int>?, event: Range<Int>?, id: Range<Int>?, cls: Range<Int>?
         var i = start
-        var sawObject = false
         while i < end {
-            let c = b[i]
-            if c == 123 { sawObject = true } // {
-            guard c == 34 else { i += 1; continue } // "
+            guard b[i] == 34 else { i += 1; continue } // "
             let key = string(b, from: i + 1, end: end)
             i = key.upperBound + 1
             while i < end, b[i] == 32 { i += 1 }
@@ -131,8 +130,6 @@ private struct Tally {
             default: break
             }
         }
-        guard sawObject || end > start else { return }
-        lines += 1
         guard let t, let event, let id else { unreadable += 1; return }
         let kind: LedgerEntry.Event
         if equals(b, event, "succeeded") { kind = .succeeded }
