@@ -120,7 +120,7 @@ extension Spool {
             let top = r.failureClasses.first.map { "; most failures are \($0.class) (\($0.count))" } ?? ""
             out.append("only \(r.succeeded) of \(decided) tasks succeeded in the last \(Int(r.windowHours)) h (\(Int((rate * 100).rounded()))%)\(top)")
         }
-        if r.failed >= 2, r.failureClasses.count == 1, let only = r.failureClasses.first {
+        if r.failed >= 3, r.failureClasses.count == 1, let only = r.failureClasses.first {
             out.append("every one of the \(r.failed) failures in the last \(Int(r.windowHours)) h is \(only.class): one cause, fix it once (latest: mtor show \(only.latest))")
         }
         if s.worker?.alive != true, s.counts.inbox + s.counts.claimed > 0 {
