@@ -145,11 +145,12 @@ public enum FailureClassifier {
         if let evidence = streamVerdict(e) { return evidence }
         // A structured stdout carries the model's own words; only stderr is error text there.
         if let evidence = textVerdict(e.structured ? e.stderrTail : e.stderrTail + "\n" + e.stdoutTail, e) { return evidence }
-        if e.stream.modelReached || (!e.structured && e.stdoutBytes > 0) {
-            return Verdict(.agentFailed, "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? "")", hint: "read the task log")
-        }
+        // A plain command that printed something ran and failed on its own terms.
         let said = trim(e.stderrTail)
-        return Verdict(.unknown, "the harness exited \(code) with \(e.stdoutBytes == 0 ? "empty stdout" : "no recognisable output")\(said.isEmpty ? "" : " and stderr: \(said)")",
+        if e.stream.modelReached || (!e.structured && (e.stdoutBytes > 0 || !said.isEmpty)) {
+            return Verdict(.agentFailed, "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? (said.isEmpty ? "" : "; stderr: \(said)"))", hint: "read the task log")
+        }
+        return Verdict(.unknown, "the harness exited \(code) with \(e.stdoutBytes == 0 ? "empty stdout" : "no recognisable output")\(said.isEmpty ? " and empty stderr" : "; stderr said: \(said)")",
                        hint: "run the harness by hand with the same argv to see what it says")
     }
 

@@ -4,24 +4,7 @@ import MtorPlatform
 
 /// Which providers have proved they answer (preflight), persisted in `state/providers.json`.
 final class ProviderHealth: @unchecked Sendable {
-    /// A provider's health as `state/providers.json` shows it.
-    struct Entry: Codable, Sendable {
-        enum State: String, Codable, Sendable { case unknown, probing, healthy, unhealthy }
-        var provider: String
-        var state: State = .unknown
-        var `class`: FailureClass?
-        var reason: String?
-        var checkedAt: String?
-        var nextProbeAt: String?
-        var failures = 0
-        var lastGoodAt: Double? = nil
-        var nextProbe: Double = 0
-
-        enum CodingKeys: String, CodingKey {
-            case provider, state, `class`, reason, failures
-            case checkedAt = "checked_at", nextProbeAt = "next_probe_at"
-        }
-    }
+    typealias Entry = ProviderHealthEntry
 
     /// What the dispatcher may do with a provider now.
     enum Readiness: Equatable { case ready, probeNeeded, waiting(String) }
@@ -110,8 +93,7 @@ final class ProviderHealth: @unchecked Sendable {
 
     private func save() {
         let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
-        struct File: Encodable { var providers: [Entry]; var updated_at: String }
-        if let data = try? Stamp.encoder().encode(File(providers: snapshot, updated_at: Stamp.iso())) {
+        if let data = try? Stamp.encoder().encode(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso())) {
             try? FileSystem.writeAtomically(Array(data), to: path, tmpDir: tmp, durable: false)
         }
     }
@@ -146,5 +128,33 @@ struct Preflight {
         }
         if verdict.failureClass != .ok { verdict.reason = "preflight: " + verdict.reason }
         return verdict
+    }
+}
+
+/// `state/providers.json`: each provider's preflight verdict.
+public struct ProviderHealthFile: Codable, Sendable {
+    public var providers: [ProviderHealthEntry]
+    public var updatedAt: String
+    enum CodingKeys: String, CodingKey { case providers, updatedAt = "updated_at" }
+}
+
+/// One provider's health.
+public struct ProviderHealthEntry: Codable, Sendable {
+    public enum State: String, Codable, Sendable { case unknown, probing, healthy, unhealthy }
+    public var provider: String
+    public var state: State = .unknown
+    public var `class`: FailureClass?
+    public var reason: String?
+    public var checkedAt: String?
+    public var nextProbeAt: String?
+    public var failures = 0
+    var lastGoodAt: Double? = nil
+    var nextProbe: Double = 0
+
+    init(provider: String) { self.provider = provider }
+
+    enum CodingKeys: String, CodingKey {
+        case provider, state, `class`, reason, failures
+        case checkedAt = "checked_at", nextProbeAt = "next_probe_at"
     }
 }

@@ -49,7 +49,7 @@ public struct SpoolStatus: Codable, Sendable {
     public var worker: WorkerInfo?
     public var running: [Running]
     /// `state/providers.json` as the worker wrote it.
-    public var providers: JSONValue?
+    public var providers: [ProviderHealthEntry]?
     public var recent: LedgerSummary
     public var warnings: [String]
 
@@ -84,7 +84,7 @@ extension Spool {
         }
         let live = Dictionary((worker?.alive == true ? state?.running ?? [] : []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let running = runningTasks(live: live, at: date)
-        let providers = (try? FileSystem.read(self.state + "/providers.json")).flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0)) }
+        let providers = (try? FileSystem.read(self.state + "/providers.json")).flatMap { try? JSONDecoder().decode(ProviderHealthFile.self, from: Data($0)) }?.providers
         let recent = LedgerSummary.scan(ledger, since: date.addingTimeInterval(-window), windowHours: window / 3600)
         var status = SpoolStatus(spool: root, generatedAt: Stamp.iso(date), counts: counts, worker: worker, running: running,
                                  providers: providers, recent: recent, warnings: [])
@@ -127,8 +127,8 @@ extension Spool {
             let when = s.worker?.heartbeatAgeS.map { "last heartbeat \(DurationText.format($0)) ago" } ?? "no state/worker.json"
             out.append("\(s.counts.inbox) queued and \(s.counts.claimed) claimed task(s) but no live worker (\(when))")
         }
-        for (name, reason) in s.providers?.unhealthyProviders ?? [] {
-            out.append("provider \(name) is unhealthy\(reason.isEmpty ? "" : ": \(reason)")")
+        for p in s.providers ?? [] where p.state == .unhealthy {
+            out.append("provider \(p.provider) is unhealthy (\(p.class?.rawValue ?? "?")): \(p.reason ?? "")")
         }
         return out
     }

@@ -35,14 +35,12 @@ enum StatusText {
                 lines.append("  \(r.id)  " + parts.joined(separator: ", "))
             }
         }
-        let providers = s.providers?.providerEntries ?? []
+        let providers = s.providers ?? []
         if !providers.isEmpty {
             lines.append("providers:")
             for p in providers {
-                let healthy = JSONValue.isHealthy(p.entry)
-                let word = healthy.map { $0 ? "healthy" : "UNHEALTHY" } ?? "unknown"
-                let why = p.entry["reason"]?.string ?? p.entry["class"]?.string
-                lines.append("  \(p.name): \(word)\(healthy == false ? why.map { " — \($0)" } ?? "" : "")")
+                let why = p.state == .unhealthy ? " — \(p.class?.rawValue ?? "?"): \(p.reason ?? "")" : ""
+                lines.append("  \(p.provider): \(p.state == .unhealthy ? "UNHEALTHY" : p.state.rawValue)\(why)")
             }
         }
         let r = s.recent

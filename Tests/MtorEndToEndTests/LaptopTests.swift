@@ -211,14 +211,14 @@ struct LaptopTests {
         spool.record(LedgerEntry(t: Stamp.iso(Date(timeIntervalSinceNow: -3 * 86400)), id: "old", event: .succeeded, class: .ok))
         spool.record(LedgerEntry(t: Stamp.iso(), id: "good", event: .succeeded, class: .ok))
         for i in 0..<5 { spool.record(LedgerEntry(t: Stamp.iso(), id: "bad-\(i)", event: .failed, class: .authFailed)) }
-        try "{\"providers\":{\"zhipu\":{\"healthy\":false,\"reason\":\"401 from preflight\"},\"infini\":{\"healthy\":true}}}"
+        try "{\"providers\":[{\"provider\":\"zhipu\",\"state\":\"unhealthy\",\"class\":\"auth_failed\",\"reason\":\"401 from preflight\",\"failures\":1},{\"provider\":\"infini\",\"state\":\"healthy\",\"failures\":0}],\"updated_at\":\"2026-11-21T10:00:00Z\"}"
             .write(toFile: spool.state + "/providers.json", atomically: true, encoding: .utf8)
         let r = try s.mtor(["status", "--spool", s.spool])
         #expect(r.code == 0, "\(r.err)")
         #expect(r.out.contains("last 24 h: 1 succeeded, 5 failed, 0 cancelled, 17% success"), "\(r.out)")
         #expect(r.out.contains("warning: only 1 of 6 tasks succeeded"), "\(r.out)")
         #expect(r.out.contains("warning: every one of the 5 failures in the last 24 h is auth_failed"), "\(r.out)")
-        #expect(r.out.contains("zhipu: UNHEALTHY — 401 from preflight") && r.out.contains("infini: healthy"), "\(r.out)")
+        #expect(r.out.contains("zhipu: UNHEALTHY — auth_failed: 401 from preflight") && r.out.contains("infini: healthy"), "\(r.out)")
         #expect(r.out.contains("warning: provider zhipu is unhealthy"), "\(r.out)")
     }
 
