@@ -226,6 +226,8 @@ public final class Worker: @unchecked Sendable {
         guard let spec = try? Spec.parse(bytes, home: "/"), let targets = try? settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
+        // The first provider of the chain that has not failed preflight decides: it runs the spec,
+        // or the spec waits for its preflight or its capacity. Only an unhealthy provider hands over.
         var reasons: [String] = []
         for target in targets {
             // Harnesses with no model behind them (sh) have nothing to preflight.
@@ -233,12 +235,13 @@ public final class Worker: @unchecked Sendable {
             switch health.readiness(provider) {
             case .ready:
                 if !atCapacity(provider) { return .start(provider) }
-                reasons.append("provider \(provider) is at its concurrency limit")
+                return .hold((reasons + ["provider \(provider) is at its concurrency limit"]).joined(separator: "; "))
             case .probeNeeded:
                 launchProbe(provider)
-                reasons.append("provider \(provider) is being preflighted")
+                return .hold((reasons + ["provider \(provider) is being preflighted"]).joined(separator: "; "))
             case .waiting(let why):
                 reasons.append(why)
+                if why.hasSuffix("is being preflighted") { return .hold(reasons.joined(separator: "; ")) }
             }
         }
         return .hold(reasons.joined(separator: "; "))

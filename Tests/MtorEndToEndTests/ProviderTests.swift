@@ -52,6 +52,23 @@ struct PreflightTests {
     }
 }
 
+extension PreflightTests {
+    @Test("a provider that fails preflight hands its specs to a healthy fallback, burning no attempt on itself", .timeLimit(.minutes(2)))
+    func unhealthyToFallback() throws {
+        guard needsClaude() else { return }
+        let s = try Sandbox("preflight-fallback")
+        let bad = try ScriptedProvider(scenario: "401")
+        let good = try ScriptedProvider(scenario: "commit", key: "sk-fallback-good")
+        s.lockfile(Lockfiles.make([.init(name: "bad", baseURL: bad.baseURL, secretEnv: "BAD_KEY"),
+                                   .init(name: "good", baseURL: good.baseURL, secretEnv: "GOOD_KEY")]))
+        s.envFile("BAD_KEY=sk-fallback-bad\nGOOD_KEY=sk-fallback-good\n")
+        let r = try runSpec(s, "handover", "provider: bad\nfallback: [good]")
+        #expect(r.status == .succeeded, "\(r.reason)")
+        #expect(r.attempts.map(\.provider) == ["good"])
+        #expect((providerState(s, "bad")?["class"] as? String) == "auth_failed")
+    }
+}
+
 @Suite("mtor doctor makes real calls with the harness's own header", .serialized)
 struct DoctorTests {
     func doctor(_ s: Sandbox, _ provider: String) throws -> (code: Int32, check: [String: Any], out: String) {
