@@ -60,9 +60,7 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
 /// UTC ISO-8601 timestamps and the JSON encoding every mtor file uses.
 public enum Stamp {
     public static func iso(_ date: Date = Date()) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     public static func date(_ text: String) -> Date? {

@@ -93,10 +93,11 @@ public final class ChildProcess: @unchecked Sendable {
         var stopRequestedAt: Double? = nil
         var killed = false
         var leaderGoneAt: Double? = nil
+        var idleWaits = 0
         while true {
             let open = [outFD, errFD].filter { $0 >= 0 }
             if open.isEmpty, termination != nil { break }
-            let ready = Poll.readable(open, timeout: open.isEmpty ? tick : (termination == nil ? tick : 0.05))
+            let ready = Poll.readable(open, timeout: open.isEmpty ? 0 : (termination == nil ? tick : 0.05))
             for fd in ready {
                 let n = read(fd, buffer, 65536)
                 if n > 0 {
@@ -105,11 +106,15 @@ public final class ChildProcess: @unchecked Sendable {
                     closeStream(fd)
                 }
             }
-            if termination == nil, let t = reap(block: open.isEmpty) {
+            // Never block in waitpid: a child that closed its pipes may still run past its timeout.
+            if termination == nil, let t = reap(block: false) {
                 termination = t
                 leaderGoneAt = now()
                 ProcessControl.signalGroup(pid, SIGKILL)
                 reapGroup()
+            } else if termination == nil, open.isEmpty {
+                idleWaits += 1
+                usleep(UInt32(min(tick, 0.0005 * Double(idleWaits)) * 1_000_000))
             }
             if let gone = leaderGoneAt, now() - gone > 2 {
                 // A process outside the group (it called setsid) still holds a pipe: stop reading.

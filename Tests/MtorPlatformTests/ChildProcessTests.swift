@@ -67,6 +67,16 @@ struct ChildProcessTests {
         #expect(!ProcessControl.groupExists(child.pid))
     }
 
+    @Test("a child that closes its stdout and stderr is still killed at its timeout", .timeLimit(.minutes(1)))
+    func closedPipes() throws {
+        let start = now()
+        let child = try ChildProcess(executable: "/bin/sh", argv: ["/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 300"], environment: env, directory: nil)
+        let r = child.capture(timeout: 1)
+        #expect(r.timedOut)
+        #expect(now() - start < 10)
+        #expect(!ProcessControl.groupExists(child.pid))
+    }
+
     @Test("a missing program is reported by resolve, not spawned")
     func missing() {
         #expect(ChildProcess.resolve("definitely-not-a-program-mtor", searchPath: "/usr/bin:/bin") == nil)
