@@ -44,6 +44,7 @@ public final class Worker: @unchecked Sendable {
 
     /// Runs until SIGTERM/SIGINT (or, with `--once`, until inbox/ is drained). Returns the exit code.
     public func run() throws(WorkerError) -> Int32 {
+        #if os(Linux)
         let signals: SignalReceiver
         do { signals = try SignalReceiver([SIGTERM, SIGINT, SIGHUP, SIGPIPE]) } catch { throw .environment("cannot receive signals: \(error)") }
         ProcessControl.becomeSubreaper()
@@ -114,6 +115,9 @@ public final class Worker: @unchecked Sendable {
         writeState(force: true)
         logger.info("worker stopped after \(finishedCount) task(s)")
         return 0
+        #else
+        throw .environment("mtor worker needs Linux (inotify, signalfd, PR_SET_CHILD_SUBREAPER); on this machine use submit, status, show and logs with --to")
+        #endif
     }
 
     // MARK: - Events
