@@ -54,7 +54,7 @@ public struct EnvFile: Equatable, Sendable {
                     throw EnvFileError(file: file, line: number, "the value of \(key) opens a \(quote == "\"" ? "double" : "single") quote that is never closed")
                 }
                 value = String(rest[..<end])
-                if quote == "\"" { value = unescape(value) }
+                if quote == "\"" { value = unescapeDoubleQuoted(value) }
                 let tail = rest[rest.index(after: end)...].trimmingCharacters(in: .whitespaces)
                 guard tail.isEmpty || tail.hasPrefix("#") else {
                     throw EnvFileError(file: file, line: number, "unexpected text after the closing quote of \(key)")
@@ -80,22 +80,6 @@ public struct EnvFile: Equatable, Sendable {
             i = s.index(after: i)
         }
         return nil
-    }
-
-    private static func unescape(_ s: String) -> String {
-        var out = ""
-        var escaped = false
-        for c in s {
-            if escaped {
-                out.append(c == "n" ? "\n" : c)
-                escaped = false
-            } else if c == "\\" {
-                escaped = true
-            } else {
-                out.append(c)
-            }
-        }
-        return out
     }
 }
 

@@ -179,22 +179,28 @@ public struct Frontmatter: Equatable, Sendable {
         }
         let inner = String(text.dropFirst().dropLast())
         if first == "'" { return inner.replacingOccurrences(of: "''", with: "'") }
-        var out = ""
-        var escaping = false
-        for c in inner {
-            if escaping {
-                switch c {
-                case "n": out.append("\n")
-                case "t": out.append("\t")
-                default: out.append(c)
-                }
-                escaping = false
-            } else if c == "\\" {
-                escaping = true
-            } else {
-                out.append(c)
-            }
-        }
-        return out
+        return unescapeDoubleQuoted(inner)
     }
+}
+
+/// Resolves backslash escapes inside a double-quoted string (`\n`, `\t`, `\"`, `\\`), as
+/// both spec frontmatter and the env file write them.
+func unescapeDoubleQuoted(_ s: String) -> String {
+    var out = ""
+    var escaping = false
+    for c in s {
+        if escaping {
+            switch c {
+            case "n": out.append("\n")
+            case "t": out.append("\t")
+            default: out.append(c)
+            }
+            escaping = false
+        } else if c == "\\" {
+            escaping = true
+        } else {
+            out.append(c)
+        }
+    }
+    return out
 }
