@@ -1,0 +1,71 @@
+import Foundation
+import MtorPlatform
+
+/// Throughput: N specs drained, either all queued before the contender starts or renamed in
+/// at a steady rate above what any contender drains; specs per second from start to the last
+/// spec in done/.
+extension Bench {
+    struct ThroughputRun {
+        var perSecond: Double
+        var failed: Int
+        var peakRSSKiB: Int?
+    }
+
+    func throughput() throws(BenchError) {
+        let n = scale.throughputSpecs
+        for arriving in [false, true] {
+            var mtorRuns: [Int: ThroughputRun] = [:]
+            for c in [1, 4] {
+                log("throughput: mtor, \(n) specs \(arriving ? "arriving at \(Int(scale.arrivalRate))/s" : "queued"), concurrency \(c)")
+                mtorRuns[c] = try throughputRun(.mtor, count: n, concurrency: c, rate: arriving ? scale.arrivalRate : nil)
+            }
+            var baselines: [ContenderKind: Double] = [:]
+            for kind in contenders where kind != .mtor {
+                log("throughput: \(kind.rawValue), \(n) specs \(arriving ? "arriving" : "queued")")
+                baselines[kind] = try throughputRun(kind, count: n, concurrency: 1, rate: arriving ? scale.arrivalRate : nil).perSecond
+            }
+            let how = arriving ? "arriving at \(Int(scale.arrivalRate))/s" : "queued"
+            report.figures.append(Figure("throughput, \(n) \(how), c=1", unit: "specs/s", better: .higher, mtor: mtorRuns[1]?.perSecond,
+                                         baselines: baselines, samples: n))
+            report.figures.append(Figure("throughput, \(n) \(how), c=4", unit: "specs/s", better: .higher, mtor: mtorRuns[4]?.perSecond,
+                                         baselines: baselines, target: 500, samples: n,
+                                         note: "the shell loops run one spec at a time; their c=1 figure is repeated here"))
+            if !arriving, let peak = mtorRuns[4]?.peakRSSKiB {
+                report.figures.append(Figure("mtor peak RSS draining \(n), c=4", unit: "MB", better: .lower, mtor: Double(peak) / 1024,
+                                             note: "VmHWM of the worker after the drain"))
+            }
+            let failures = mtorRuns.filter { $0.value.failed > 0 }.map { "c=\($0.key): \($0.value.failed)" }
+            if !failures.isEmpty { report.notes.append("mtor specs that ended in failed/ (\(how)): " + failures.joined(separator: ", ")) }
+        }
+        report.notes.append("throughput: every mtor spec gets its sidecar written, fsynced and renamed, the spec moved, and done/ and claimed/ fsynced (durability on); the baselines only mv")
+    }
+
+    private func throughputRun(_ kind: ContenderKind, count: Int, concurrency: Int, rate: Double?) throws(BenchError) -> ThroughputRun {
+        let ids = ids("tp", count)
+        var started = 0.0
+        return try withContender(kind, label: "throughput-c\(concurrency)", concurrency: concurrency, staged: ids, prepare: { spool throws(BenchError) in
+            if rate == nil { for id in ids { try spool.drop(id) } }
+            world.sync()
+            started = now()
+        }) { contender, spool, probe throws(BenchError) in
+            var base = 0
+            if let rate {
+                try warmUp(kind, spool, probe)
+                base = probe.counts.finished
+                started = now()
+                for (i, id) in ids.enumerated() {
+                    let due = started + Double(i) / rate
+                    let wait = due - now()
+                    if wait > 0.0005 { sleep(wait) }
+                    try spool.drop(id)
+                }
+            }
+            let limit = Double(count) / 10 + 60
+            guard let last = probe.waitFinishedTotal(base + count, timeout: limit) else {
+                throw .workload("\(kind.rawValue): only \(probe.counts.finished - base) of \(count) specs finished within \(Int(limit)) s")
+            }
+            let peak = kind == .mtor ? ProcStats.statusValue(contender.pid, "VmHWM") : nil
+            return ThroughputRun(perSecond: Double(count) / (last - started), failed: probe.counts.failed, peakRSSKiB: peak)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import MtorPlatform
+
+/// The temporary world a bench run lives in: a HOME holding a git repository, the `sh`-only
+/// lockfile, and one fresh spool per measurement, all under one directory.
+final class World {
+    let root: String
+    let home: String
+    let repo: String
+    let lockfile: String
+    /// What every contender starts with: the same minimal base the worker gives agents.
+    let environment: [String: String]
+    private var counter = 0
+
+    static let lockfileText = """
+    {"schema":"mtor.providers/1","harnesses":{"sh":{"argv":["/bin/sh","-s"],"prompt":"stdin"}},"providers":{"local":{"harness":"sh"}},"default":"local"}
+
+    """
+
+    init(parent: String) throws(BenchError) {
+        root = "\(parent)/mtor-bench-\(ProcessControl.pid)-\(UInt32.random(in: 0...UInt32.max))"
+        home = root + "/home"
+        repo = home + "/repo"
+        lockfile = root + "/providers.json"
+        environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": ProcessInfo.processInfo.environment["USER"] ?? "root",
+                       "LANG": "C.UTF-8", "TMPDIR": root]
+        guard !root.contains(where: { $0 == " " || $0 == "'" || $0 == "\"" || $0 == "$" }) else {
+            throw .setup("\(root) holds a space, quote or '$'; the shell scripts the bench runs name it literally — pass --dir with a plain path")
+        }
+        do {
+            try FileSystem.makeDirectories(repo)
+            try FileSystem.writeAtomically(Array(World.lockfileText.utf8), to: lockfile, mode: 0o644, durable: false)
+        } catch {
+            throw .setup("\(error)")
+        }
+        for args in [["init", "-q"], ["-c", "user.name=mtor-bench", "-c", "user.email=bench@mtor.invalid", "commit", "-q", "--allow-empty", "-m", "initial"]] {
+            let r = try? ChildProcess.run(["git"] + args, environment: environment, directory: repo)
+            guard let r, r.0.succeeded else {
+                throw .setup("git \(args.joined(separator: " ")) failed in \(repo): \(r.map { String(decoding: $0.stderr, as: UTF8.self) } ?? "git not found")")
+            }
+        }
+    }
+
+    /// A fresh spool (every spool directory created) and a marks directory beside it.
+    func spool(_ label: String) throws(BenchError) -> BenchSpool {
+        counter += 1
+        let spool = BenchSpool(base: "\(root)/\(counter)-\(label)", repo: repo)
+        do {
+            for dir in BenchSpool.directories { try FileSystem.makeDirectories("\(spool.root)/\(dir)") }
+            try FileSystem.makeDirectories(spool.marks)
+        } catch {
+            throw .setup("\(error)")
+        }
+        return spool
+    }
+
+    /// Runs `sync` so a run does not pay for the previous run's (or the staging's) dirty pages.
+    func sync() {
+        _ = try? ChildProcess.run(["sync"], environment: environment, timeout: 120)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// One spool the bench fills and a contender drains, plus `marks/`, where each harness
+/// script leaves a file the instant it starts.
+struct BenchSpool {
+    static let directories = ["inbox", "claimed", "done", "failed", "logs", "tmp", "cancel", "state"]
+
+    let base: String
+    let repo: String
+
+    var root: String { base + "/spool" }
+    var marks: String { base + "/marks" }
+    var inbox: String { root + "/inbox" }
+    var tmp: String { root + "/tmp" }
+    var done: String { root + "/done" }
+    var failed: String { root + "/failed" }
+    var state: String { root + "/state" }
+
+    /// The harness script: one builtin redirection, so `sh` starts, creates the mark, and exits.
+    func markScript(_ id: String) -> String { ": > \(marks)/\(id)\n" }
+
+    /// A spec for the `sh` harness; exactly four frontmatter lines (the shell baselines skip them with `read`).
+    func specText(_ id: String, script: String? = nil) -> String {
+        "---\nrepo: \(repo)\nharness: sh\n---\n\(script ?? markScript(id))"
+    }
+
+    /// Writes `tmp/<id>.md`, ready to be renamed in.
+    func stage(_ id: String, script: String? = nil) throws(BenchError) {
+        do {
+            try FileSystem.writeAtomically(Array(specText(id, script: script).utf8), to: "\(tmp)/\(id).md", mode: 0o644, durable: false)
+        } catch {
+            throw .setup("\(error)")
+        }
+    }
+
+    /// Renames `tmp/<id>.md` into `inbox/`; returns the monotonic instant just before the rename.
+    @discardableResult
+    func drop(_ id: String) throws(BenchError) -> Double {
+        let t = now()
+        do {
+            try FileSystem.renameNoReplace("\(tmp)/\(id).md", "\(inbox)/\(id).md")
+        } catch {
+            throw .workload("cannot drop \(id): \(error)")
+        }
+        return t
+    }
+}
