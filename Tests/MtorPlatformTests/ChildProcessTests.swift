@@ -69,6 +69,8 @@ struct ChildProcessTests {
 
     @Test("a child that closes its stdout and stderr is still killed at its timeout", .timeLimit(.minutes(1)))
     func closedPipes() throws {
+        // As in the worker: orphans come to us to be reaped, not to an init that reaps lazily.
+        ProcessControl.becomeSubreaper()
         let start = now()
         let child = try ChildProcess(executable: "/bin/sh", argv: ["/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 300"], environment: env, directory: nil)
         let r = child.capture(timeout: 1)
