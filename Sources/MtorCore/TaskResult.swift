@@ -159,3 +159,69 @@ public struct TaskResult: Codable, Equatable, Sendable {
         self.finishedAt = finishedAt
     }
 }
+
+// MARK: - Contract fields are always present (null when unknown)
+
+extension TaskResult.SpecSummary {
+    enum CodingKeys: String, CodingKey { case file, repo, provider, harness, model }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(file, forKey: .file)
+        try c.encode(repo, forKey: .repo)
+        try c.encode(provider, forKey: .provider)
+        try c.encode(harness, forKey: .harness)
+        try c.encode(model, forKey: .model)
+    }
+}
+
+extension TaskResult.Attempt {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(n, forKey: .n)
+        try c.encode(provider, forKey: .provider)
+        try c.encode(harness, forKey: .harness)
+        try c.encode(model, forKey: .model)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(endedAt, forKey: .endedAt)
+        try c.encode(durationS, forKey: .durationS)
+        try c.encode(exitCode, forKey: .exitCode)
+        try c.encode(signal, forKey: .signal)
+        try c.encode(stdoutBytes, forKey: .stdoutBytes)
+        try c.encode(stderrTail, forKey: .stderrTail)
+        try c.encode(self.class, forKey: .class)
+        try c.encode(retryable, forKey: .retryable)
+        try c.encode(reason, forKey: .reason)
+        try c.encodeIfPresent(stoppedBy, forKey: .stoppedBy)
+        try c.encodeIfPresent(apiRetries, forKey: .apiRetries)
+    }
+}
+
+extension TaskResult.Git {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(headBefore, forKey: .headBefore)
+        try c.encode(headAfter, forKey: .headAfter)
+        try c.encode(commits, forKey: .commits)
+    }
+}
+
+extension TaskResult {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(id, forKey: .id)
+        try c.encode(status, forKey: .status)
+        try c.encode(self.class, forKey: .class)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(hint, forKey: .hint)
+        try c.encode(spec, forKey: .spec)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(git, forKey: .git)
+        try c.encodeIfPresent(verify, forKey: .verify)
+        try c.encode(log, forKey: .log)
+        try c.encode(worker, forKey: .worker)
+        try c.encode(claimedAt, forKey: .claimedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+    }
+}

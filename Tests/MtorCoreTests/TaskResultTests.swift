@@ -49,3 +49,22 @@ struct TaskResultTests {
         #expect(Stamp.date("yesterday") == nil)
     }
 }
+
+@Suite("Sidecar contract fields")
+struct SidecarContractFieldTests {
+    @Test("unknown values are written as null, never left out")
+    func nullsArePresent() throws {
+        let attempt = TaskResult.Attempt(n: 1, provider: nil, harness: "sh", model: nil, startedAt: "a", endedAt: "b", durationS: 0.1,
+                                         exitCode: nil, signal: nil, stdoutBytes: 0, stderrTail: "", class: .harnessMissing, retryable: false, reason: "r")
+        let r = TaskResult(id: "x", status: .failed, class: .harnessMissing, reason: "r", hint: "", spec: .init(file: "x.md"),
+                           attempts: [attempt], git: nil, verify: nil, log: "logs/x.log",
+                           worker: .init(host: "h", pid: 1, version: "v"), claimedAt: "a", finishedAt: "b")
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any])
+        let first = try #require((object["attempts"] as? [[String: Any]])?.first)
+        for key in ["exit_code", "signal", "provider"] { #expect(first[key] is NSNull, "attempt.\(key)") }
+        #expect(object["git"] is NSNull)
+        let spec = try #require(object["spec"] as? [String: Any])
+        for key in ["repo", "provider", "harness", "model"] { #expect(spec[key] is NSNull, "spec.\(key)") }
+        #expect(try JSONDecoder().decode(TaskResult.self, from: JSONEncoder().encode(r)) == r)
+    }
+}
