@@ -94,8 +94,8 @@ final class TaskRun: @unchecked Sendable {
         var verify: TaskResult.Verify? = nil
         while true {
             let n = attempts.count + 1
+            // Written once the agent runs, with its process group (the flock already guards the claim).
             var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), provider: target.providerName, file: file)
-            try? spool.writeClaim(claim)
             runner.onSpawn = { [spool] pgid in
                 claim.agentPgid = pgid
                 try? spool.writeClaim(claim)
