@@ -32,7 +32,8 @@ extension Spool {
         let data = (try? Stamp.encoder().encode(result)) ?? Data()
         let sidecarPath = sidecar(in: dest, result.id)
         if !FileSystem.exists(sidecarPath) {
-            try FileSystem.writeAtomically(Array(data), to: sidecarPath, tmpDir: tmp)
+            // The temp name sits beside the sidecar: one directory, one rename, whatever happens to tmp/.
+            try FileSystem.writeAtomically(Array(data), to: sidecarPath)
         }
         record(LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
                            class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid))

@@ -223,6 +223,22 @@ struct CommandFailureTests {
         #expect(unknown.attempts.allSatisfy { $0.class != .rateLimited })
     }
 
+    @Test("mtor itself cannot stage the prompt (spool/tmp is gone): internal_error, and the result is still written", .timeLimit(.minutes(1)))
+    func internalError() throws {
+        let s = try sandbox("internal")
+        let worker = try BackgroundWorker(s)
+        defer { worker.stop() }
+        try worker.waitUntilStarted()
+        try FileManager.default.removeItem(atPath: s.spool + "/tmp")
+        FileManager.default.createFile(atPath: s.spool + "/tmp", contents: Data("not a directory".utf8))
+        try s.submit("staging.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho hi\n", via: "inbox")
+        try worker.waitFor { s.exists("failed/staging.md") }
+        let r = try s.result("staging")
+        #expect(r.class == .internalError, "\(r.reason)")
+        #expect(r.reason.contains("could not stage the prompt"))
+        #expect(r.attempts.count == 1)
+    }
+
     @Test("a log over the cap is cut with a marker", .timeLimit(.minutes(1)))
     func logCap() throws {
         let s = try sandbox("cap")

@@ -67,9 +67,9 @@ final class Sandbox {
     }
 
     /// Drops a spec into inbox/ the way users should: write in tmp/, rename in.
-    func submit(_ name: String, _ text: String) throws {
-        for dir in ["inbox", "tmp"] { try FileManager.default.createDirectory(atPath: "\(spool)/\(dir)", withIntermediateDirectories: true) }
-        let staged = "\(spool)/tmp/\(name)"
+    func submit(_ name: String, _ text: String, via stage: String = "tmp") throws {
+        for dir in ["inbox", stage] { try FileManager.default.createDirectory(atPath: "\(spool)/\(dir)", withIntermediateDirectories: true) }
+        let staged = "\(spool)/\(stage)/.\(name).staged"
         FileManager.default.createFile(atPath: staged, contents: Data(text.utf8))
         try FileSystem.renameNoReplace(staged, "\(spool)/inbox/\(name)")
     }
