@@ -62,7 +62,6 @@ struct Runner {
                     stdinFD = try PrivateFile.readable(bytes: prompt, directory: spool.tmp)
                 }
             } catch {
-                evidence.spawnFailure = nil
                 let verdict = Verdict(.internalError, "could not stage the prompt in \(spool.tmp): \(error)")
                 return finish(n: n, target: target, started: started, startedMono: startedMono, exit: nil, signal: nil, evidence: evidence, verdict: verdict)
             }

@@ -35,9 +35,14 @@ extension Spool {
             // The temp name sits beside the sidecar: one directory, one rename, whatever happens to tmp/.
             try FileSystem.writeAtomically(Array(data), to: sidecarPath)
         }
+        recordOutcome(result)
+        try completeMove(result.id, to: dest)
+    }
+
+    /// The ledger line that says how a task ended.
+    func recordOutcome(_ result: TaskResult) {
         record(LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
                            class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid))
-        try completeMove(result.id, to: dest)
     }
 
     /// Moves `claimed/<id>.md` next to its already-written sidecar and clears the claim.
@@ -62,6 +67,11 @@ extension Spool {
         try FileSystem.syncDirectory(inbox)
         FileSystem.remove(claimFile(id))
         record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
+    }
+
+    /// `claimed/<id>.claim.json`, when it exists and parses.
+    public func claim(_ id: String) -> ClaimRecord? {
+        (try? FileSystem.read(claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
     }
 
     /// Attempts a task made before it was requeued.

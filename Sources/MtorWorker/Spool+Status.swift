@@ -99,7 +99,7 @@ extension Spool {
     private func runningTasks(live: [String: TaskControl.LiveTask], at date: Date) -> [SpoolStatus.Running] {
         let ids = ((try? FileSystem.list(claimed)) ?? []).filter { $0.hasSuffix(".md") }.map { String($0.dropLast(3)) }.sorted()
         return ids.map { id in
-            let claim = (try? FileSystem.read(claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+            let claim = self.claim(id)
             let l = live[id]
             let started = claim?.startedAt ?? l?.startedAt
             let activity = l?.lastActivityAt

@@ -126,10 +126,11 @@ final class TaskRun: @unchecked Sendable {
                     attempts[attempts.count - 1].reason = verdict.reason
                 }
             }
-            let history = attempts.map { (provider: $0.provider, failureClass: $0.class, retryAfter: Optional<Double>.none) }
-            var withReset = history
-            withReset[withReset.count - 1].retryAfter = verdict.retryAfter
-            switch policy.decide(history: withReset, chain: chain, retries: spec.retries, jitter: Double.random(in: 0...1)) {
+            // Only the newest attempt's reset time matters to the next delay.
+            let history = attempts.enumerated().map { i, a in
+                (provider: a.provider, failureClass: a.class, retryAfter: i == attempts.count - 1 ? verdict.retryAfter : nil)
+            }
+            switch policy.decide(history: history, chain: chain, retries: spec.retries, jitter: Double.random(in: 0...1)) {
             case .finish:
                 break
             case .retry(let provider, let after):

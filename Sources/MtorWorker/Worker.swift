@@ -317,14 +317,13 @@ public final class Worker: @unchecked Sendable {
             do {
                 if let finished = spool.result(id) {
                     // Killed after the sidecar was written: finish the move (and its ledger line).
-                    spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: LedgerEntry.Event(rawValue: finished.status.rawValue) ?? .failed,
-                                             class: finished.class, provider: finished.spec.provider, attempt: finished.attempts.count, pid: ProcessControl.pid))
+                    spool.recordOutcome(finished)
                     try spool.completeMove(id, to: finished.status == .succeeded ? spool.done : spool.failed)
                     logger.info("\(id): recovered a finished task (\(finished.status.rawValue)) left in claimed/")
                     continue
                 }
                 var attempts = spool.priorAttempts(id)
-                let claim = (try? FileSystem.read(spool.claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+                let claim = spool.claim(id)
                 if let pgid = claim?.agentPgid, pgid > 1, ProcessControl.groupExists(pgid) {
                     ProcessControl.signalGroup(pgid, SIGKILL)
                     logger.warn("\(id): killed process group \(pgid) left running by a dead worker")

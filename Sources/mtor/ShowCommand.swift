@@ -13,7 +13,7 @@ enum ShowCommand {
             return 0
         }
         guard let place = spool.locate(id) else { throw .notFound("no task '\(id)' in \(spool.root)") }
-        let claim = (try? FileSystem.read(spool.claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+        let claim = spool.claim(id)
         if args.json {
             Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim))
         } else {

@@ -42,7 +42,7 @@ struct TaskWatch {
         switch dir {
         case "inbox": return ("queued", "queued")
         case "claimed":
-            let claim = (try? FileSystem.read(spool.claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+            let claim = spool.claim(id)
             let live = (try? FileSystem.read(spool.state + "/worker.json"))
                 .flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }?.running.first { $0.id == id }
             let attempt = live.flatMap { $0.attempt > 0 ? $0.attempt : nil } ?? claim?.attempt ?? 0
