@@ -52,6 +52,21 @@ int mtor_spawn(const char *path, char *const argv[], char *const envp[], const c
     return rc;
 }
 
+int mtor_pipe_cloexec(int fds[2], int nonblock) {
+#if defined(__linux__)
+    return pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0));
+#else
+    /* No pipe2: a spawn on another thread may see these before FD_CLOEXEC is set;
+       mtor_spawn closes every stray descriptor in the child anyway. */
+    if (pipe(fds) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+        if (nonblock) fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    }
+    return 0;
+#endif
+}
+
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to) {
 #if defined(__linux__)
     long rc = syscall(SYS_renameat2, from_dirfd, from, to_dirfd, to, 1 /* RENAME_NOREPLACE */);

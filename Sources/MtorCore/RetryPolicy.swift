@@ -84,3 +84,33 @@ public struct RetryPolicy: Sendable {
         }
     }
 }
+
+/// The worker-wide cap on retries: at most `perMinute` retries start in any 60-second window,
+/// whatever the input, so no spec (or thousand of them) can make the worker spin.
+///
+/// A retry reserves its start time when it is scheduled, so tasks backing off at the same
+/// moment get successive slots instead of all seeing a free window at once.
+public struct RetryBudget: Sendable {
+    public let perMinute: Int
+    public let window: Double = 60
+    private var starts: [Double] = []   // reserved start times, ascending
+
+    public init(perMinute: Int) { self.perMinute = max(1, perMinute) }
+
+    /// Reserves the earliest start at or after `earliest` that keeps every window within the cap;
+    /// returns that start. `now` drops reservations that can no longer matter.
+    public mutating func reserve(now: Double, earliest: Double) -> Double {
+        starts.removeAll { $0 <= now - window }
+        var at = max(now, earliest)
+        while true {
+            // Reservations inside the window that ends at `at`.
+            let inWindow = starts.filter { $0 > at - window && $0 <= at }
+            if inWindow.count < perMinute { break }
+            // Move past the oldest of them; the window then holds one fewer.
+            at = inWindow[0] + window
+        }
+        let index = starts.firstIndex { $0 > at } ?? starts.count
+        starts.insert(at, at: index)
+        return at
+    }
+}

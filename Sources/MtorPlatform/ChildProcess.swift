@@ -43,14 +43,14 @@ public final class ChildProcess: @unchecked Sendable {
     public init(executable: String, argv: [String], environment: [String: String], directory: String?, stdinFD: Int32? = nil) throws(SystemError) {
         self.executable = executable
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        try syscall("pipe") { pipe(&outPipe) }
+        // Close-on-exec from birth: another thread's spawn must never inherit these.
+        try syscall("pipe") { mtor_pipe_cloexec(&outPipe, 0) }
         do {
-            try syscall("pipe") { pipe(&errPipe) }
+            try syscall("pipe") { mtor_pipe_cloexec(&errPipe, 0) }
         } catch {
             close(outPipe[0]); close(outPipe[1])
             throw error
         }
-        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let devNull = stdinFD == nil ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1
         defer {
             close(outPipe[1]); close(errPipe[1])

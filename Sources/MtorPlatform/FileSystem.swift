@@ -118,12 +118,16 @@ public enum FileSystem {
         let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = try syscall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }
         do {
+            defer { close(fd) }
             try writeAll(fd, bytes, path: tmp)
             if durable { try syscall("fsync", path: tmp) { fsync(fd) } }
-            close(fd)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        do {
             try syscall("rename", path: path) { rename(tmp, path) }
         } catch {
-            close(fd)
             unlink(tmp)
             throw error
         }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CMtorShims
 
 /// Waits for descriptors to become readable.
 public enum Poll {
@@ -28,11 +29,7 @@ public final class WakePipe: @unchecked Sendable {
 
     public init() throws(SystemError) {
         var fds: [Int32] = [0, 0]
-        try syscall("pipe") { pipe(&fds) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
+        try syscall("pipe") { mtor_pipe_cloexec(&fds, 1) }
         readFD = fds[0]
         writeFD = fds[1]
     }

@@ -9,13 +9,15 @@ final class ProviderHealth: @unchecked Sendable {
     /// What the dispatcher may do with a provider now.
     enum Readiness: Equatable { case ready, probeNeeded, waiting(String) }
 
-    static let idleLimit: Double = 30 * 60
+    /// A healthy provider unused for this long is preflighted again.
+    let idleLimit: Double
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     private let path: String
     private let tmp: String
 
-    init(spool: Spool) {
+    init(spool: Spool, idleLimit: Double = 30 * 60) {
+        self.idleLimit = idleLimit
         path = spool.state + "/providers.json"
         tmp = spool.tmp
     }
@@ -28,7 +30,7 @@ final class ProviderHealth: @unchecked Sendable {
             case .unknown: return .probeNeeded
             case .probing: return .waiting("provider \(provider) is being preflighted")
             case .healthy:
-                if let good = e.lastGoodAt, t - good > ProviderHealth.idleLimit { return .probeNeeded }
+                if let good = e.lastGoodAt, t - good > idleLimit { return .probeNeeded }
                 return .ready
             case .unhealthy:
                 if t >= e.nextProbe { return .probeNeeded }

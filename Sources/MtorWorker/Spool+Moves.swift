@@ -5,18 +5,27 @@ import MtorPlatform
 extension Spool {
     /// Claims `inbox/<name>` by renaming it to `claimed/<id>.md` without replacing anything.
     /// Returns the id, or nil when the file vanished (another worker claimed it).
-    func claim(name: String) throws(SystemError) -> String? {
+    func claim(name: String) throws(SystemError) -> (id: String, lock: Int32)? {
+        // Locked before it moves, so it is never in claimed/ without its owner's flock: another
+        // worker's recovery, which takes a free lock to mean a dead owner, can never requeue it.
+        // Two workers racing for one spec: one gets the lock, the other skips it.
+        guard let lock = FileSystem.tryLock("\(inbox)/\(name)") else { return nil }
         var id = freeID(for: TaskID.from(fileName: name))
         for _ in 0..<100 {
             do {
                 try FileSystem.renameNoReplace("\(inbox)/\(name)", spec(in: claimed, id))
-                return id
+                return (id, lock)
             } catch where error.isNotFound {
+                FileSystem.closeDescriptor(lock)
                 return nil
             } catch where error.isExists {
                 id = freeID(for: id + "-x")
+            } catch {
+                FileSystem.closeDescriptor(lock)
+                throw error
             }
         }
+        FileSystem.closeDescriptor(lock)
         throw SystemError("renameat2", path: name, errno: 17)
     }
 

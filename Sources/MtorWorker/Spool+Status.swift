@@ -73,7 +73,7 @@ extension Spool {
         counts.claimed = specCount(claimed)
         counts.done = specCount(done)
         counts.failed = specCount(failed)
-        counts.tmp = ((try? FileSystem.list(tmp)) ?? []).count
+        counts.tmp = ((try? FileSystem.list(tmp)) ?? []).filter { $0 != ".gitkeep" }.count
         counts.cancel = ((try? FileSystem.list(cancel)) ?? []).filter { !$0.hasPrefix(".") }.count
 
         let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }

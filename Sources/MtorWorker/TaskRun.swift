@@ -135,14 +135,13 @@ final class TaskRun: @unchecked Sendable {
                 break
             case .retry(let provider, let after):
                 let next = targets.first { $0.providerName == provider } ?? target
-                let wait = max(after, retryGate.delayBeforeNextRetry())
+                let wait = retryGate.reserve(after: after)
                 let at = Date().addingTimeInterval(wait)
                 logger.info("\(id): \(verdict.failureClass.rawValue); next attempt on \(next.providerName ?? next.harnessName) in \(DurationText.format(wait))")
                 log.note("next attempt on \(next.providerName ?? next.harnessName) at \(Stamp.iso(at))")
                 control.update { $0.phase = "backoff"; $0.nextAttemptAt = Stamp.iso(at) }
                 try? spool.writeClaim(ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), nextAttemptAt: Stamp.iso(at), provider: next.providerName, file: file))
                 if control.sleep(wait, cancelFile: "\(spool.cancel)/\(id)") {
-                    retryGate.recordRetry()
                     target = next
                     continue
                 }
@@ -209,22 +208,17 @@ final class TaskRun: @unchecked Sendable {
 /// The worker-wide bound on retries per minute, so no input can spin.
 public final class RetryGate: @unchecked Sendable {
     private let lock = NSLock()
-    private var stamps: [Double] = []
-    let perMinute: Int
+    private var budget: RetryBudget
 
-    public init(perMinute: Int) { self.perMinute = perMinute }
+    public init(perMinute: Int) { budget = RetryBudget(perMinute: perMinute) }
 
-    /// Seconds until another retry is allowed.
-    func delayBeforeNextRetry() -> Double {
+    /// Reserves a retry start no earlier than `after` seconds from now; returns the wait.
+    func reserve(after: Double) -> Double {
         lock.withLock {
             let t = now()
-            stamps.removeAll { t - $0 > 60 }
-            guard stamps.count >= perMinute, let oldest = stamps.first else { return 0 }
-            return 60 - (t - oldest)
+            return budget.reserve(now: t, earliest: t + after) - t
         }
     }
-
-    func recordRetry() { lock.withLock { stamps.append(now()) } }
 }
 
 public let mtorVersion = "0.1.0"

@@ -34,7 +34,7 @@ public final class Worker: @unchecked Sendable {
         self.spool = Spool(root: options.spool)
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
-        self.health = ProviderHealth(spool: Spool(root: options.spool))
+        self.health = ProviderHealth(spool: Spool(root: options.spool), idleLimit: options.idleReprobe)
         guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
         try spool.prepare()
         settings = try Settings.load(providers: options.providers, envPath: options.envFile)
@@ -275,16 +275,14 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?, provider: String? = nil) {
-        let id: String?
+        let claimed: (id: String, lock: Int32)?
         do {
-            id = try spool.claim(name: name)
+            claimed = try spool.claim(name: name)
         } catch {
             logger.error("cannot claim inbox/\(name): \(error)")
             return
         }
-        guard let id else { return }
-        // Locked before anything else, so a recovering worker never mistakes this claim for an orphan.
-        let claimLock = FileSystem.tryLock(spool.spec(in: spool.claimed, id))
+        guard let (id, claimLock) = claimed else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
                           tracker: tracker, retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)

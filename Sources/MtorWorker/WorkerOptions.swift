@@ -15,7 +15,10 @@ public struct WorkerOptions: Sendable {
     public var logCap = TaskLog.defaultCap
     public var retriesPerMinute = 30
     public var backoffBase: Double = 2
+    /// Seconds between full rescans of inbox/ (and recovery of claimed/) besides inotify.
     public var rescanInterval: Double = 60
+    /// A healthy provider unused for this long is preflighted again before it gets work.
+    public var idleReprobe: Double = 30 * 60
     public var host = FileSystem.hostName()
     /// Directory prefixes a spec's `repo` (after symlinks) must be under; default: the worker's home.
     public var allowedRepos: [String] = [ProcessInfo.processInfo.environment["HOME"] ?? "/"]

@@ -1,9 +1,10 @@
 import Foundation
+import MtorCore
 import MtorWorker
 
 /// Parsed command-line flags: `--name value`, `--flag`, and positional words.
 struct Arguments {
-    static let valued: Set<String> = ["--spool", "--providers", "--env-file", "--concurrency", "--to", "--via", "--provider", "--timeout", "--grace", "--log-cap", "--allow-repos", "--ssh-config", "--remote-mtor"]
+    static let valued: Set<String> = ["--spool", "--providers", "--env-file", "--concurrency", "--to", "--via", "--provider", "--timeout", "--grace", "--log-cap", "--allow-repos", "--ssh-config", "--remote-mtor", "--rescan", "--reprobe-idle", "--retries-per-minute"]
     static let switches: Set<String> = ["--once", "--json", "--wait", "-f", "--follow", "--no-repo-check", "--help", "-h"]
 
     var values: [String: String] = [:]
@@ -47,6 +48,15 @@ struct Arguments {
         guard let text = values[name] else { return value }
         guard let n = Int(text) else { throw .usage("\(name) must be a whole number, got '\(text)'") }
         return n
+    }
+
+    /// A duration: plain seconds (`2.5`) or with a unit (`90s`, `15m`, `2h`); positive unless `zero` is allowed.
+    func seconds(_ name: String, default value: Double, zero: Bool = false) throws(WorkerError) -> Double {
+        guard let text = values[name] else { return value }
+        guard let s = Double(text) ?? DurationText.parse(text), s.isFinite, s > 0 || (zero && s == 0) else {
+            throw .usage("\(name) must be a \(zero ? "" : "positive ")duration such as 30, 90s, 15m or 2h; got '\(text)'")
+        }
+        return s
     }
 }
 

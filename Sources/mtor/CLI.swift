@@ -5,13 +5,14 @@ import MtorWorker
 enum CLI {
     static let usage = """
     usage: mtor COMMAND [--spool DIR] [--json]
-      worker [--providers FILE] [--env-file FILE] [--once] [--concurrency N]
-      submit SPEC... [--to [user@]host:SPOOL] [--via rsync|scp] [--wait]
+      worker [--providers FILE] [--env-file FILE] [--once] [--concurrency N] [--grace S]
+             [--allow-repos D:D] [--rescan S] [--reprobe-idle S] [--retries-per-minute N] [--log-cap BYTES]
+      submit SPEC... [--to [user@]host:SPOOL] [--via rsync|scp] [--wait [--timeout D]]
                                  validate, name and upload atomically (tmp/ then inbox/)
       validate SPEC...           check specs with the worker's own checks
       status                     counts, running tasks, provider health, last 24 h
       show ID                    the result or live state of one task
-      wait ID...                 follow tasks until they end (exit 0 only if all succeeded)
+      wait ID... [--timeout D]   follow tasks until they end (exit 0 only if all succeeded)
       logs ID [-f]               the agent log, followed until the task ends with -f
       retry ID                   requeue a failed task with its attempts reset
       cancel ID [--wait]         cancel a queued or running task

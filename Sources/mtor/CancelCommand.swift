@@ -8,6 +8,7 @@ import MtorWorker
 enum CancelCommand {
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let id = try Spool.taskID(args, for: "cancel")
+        let limit = try WaitLimit(args)
         let spool = try Spool.existing(args)
         if let done = spool.result(id) { throw .failed("\(id) already ended: \(done.status.rawValue) (\(done.class.rawValue))") }
         guard let place = spool.locate(id) else { throw .notFound("no task '\(id)' in \(spool.root)") }
@@ -18,7 +19,7 @@ enum CancelCommand {
         }
         if !args.json { print("cancel requested for \(id) (\(place.name == "claimed" ? "running" : "queued"))") }
         guard args.flags.contains("--wait") else { return 0 }
-        let result = try TaskWatch(spool: spool, id: id).follow()
+        let result = try TaskWatch(spool: spool, id: id, limit).follow()
         if args.json { Output.json(result) } else { print(TaskSummary.text(result)) }
         return result.status == .cancelled ? 0 : 1
     }

@@ -14,6 +14,8 @@ enum SubmitCommand {
             guard remote != nil else { throw .usage("--via only makes sense with --to host:SPOOL") }
             return v
         }
+        guard args.values["--timeout"] == nil || args.flags.contains("--wait") else { throw .usage("--timeout only makes sense with --wait") }
+        let limit = try WaitLimit(args)
         // The repo lives on the worker, and so may the lockfile: check them here only for a local spool.
         let providers = args.values["--providers"] ?? (remote == nil && FileSystem.exists(args.providers) ? args.providers : nil)
         let settings = try providers.map { (p) throws(WorkerError) in try Settings.load(providers: p, envPath: args.values["--env-file"]) }
@@ -40,8 +42,8 @@ enum SubmitCommand {
             if args.json { Output.json(Outcome(submitted: placed, results: nil)) }
             return 0
         }
-        let results = if let remote { try waitRemotely(placed, remote: remote, ssh: ssh, json: args.json) }
-            else { try waitLocally(placed, spool: Spool.existing(args), json: args.json) }
+        let results = if let remote { try waitRemotely(placed, remote: remote, ssh: ssh, json: args.json, limit: limit) }
+            else { try waitLocally(placed, spool: Spool.existing(args), json: args.json, limit: limit) }
         if args.json { Output.json(Outcome(submitted: placed, results: results)) }
         return results.allSatisfy { $0.status == .succeeded } ? 0 : 1
     }
@@ -51,10 +53,10 @@ enum SubmitCommand {
         var results: [TaskResult]?
     }
 
-    private static func waitLocally(_ placed: [Upload.Placed], spool: Spool, json: Bool) throws(WorkerError) -> [TaskResult] {
+    private static func waitLocally(_ placed: [Upload.Placed], spool: Spool, json: Bool, limit: WaitLimit) throws(WorkerError) -> [TaskResult] {
         var results: [TaskResult] = []
         for p in placed {
-            let r = try TaskWatch(spool: spool, id: p.id).follow()
+            let r = try TaskWatch(spool: spool, id: p.id, limit).follow()
             if !json { print(TaskSummary.text(r)) }
             results.append(r)
         }
@@ -62,10 +64,14 @@ enum SubmitCommand {
     }
 
     /// Runs `mtor wait --json` on the worker's machine, its progress passed through on stderr.
-    private static func waitRemotely(_ placed: [Upload.Placed], remote: RemoteSpool, ssh: SSH, json: Bool) throws(WorkerError) -> [TaskResult] {
-        let argv = ssh.command(remote, [ssh.remoteMtor, "wait", "--json", "--spool", remote.shellWord] + placed.map(\.id), raw: [4])
+    private static func waitRemotely(_ placed: [Upload.Placed], remote: RemoteSpool, ssh: SSH, json: Bool, limit: WaitLimit) throws(WorkerError) -> [TaskResult] {
+        let timeout = limit.deadline.map { ["--timeout", String(format: "%.1f", max(0.1, $0 - now()))] } ?? []
+        let argv = ssh.command(remote, [ssh.remoteMtor, "wait", "--json", "--spool", remote.shellWord] + timeout + placed.map(\.id), raw: [4])
         let run = try SSH.stream(argv, forwardStdout: false)
         _ = try ssh.check(run.code, remote: remote)
+        if run.code == 1, run.out.isEmpty, limit.deadline != nil {
+            throw .failed("stopped waiting at --timeout \(limit.text); the tasks go on on \(remote.login)")
+        }
         guard let results = try? JSONDecoder().decode([TaskResult].self, from: Data(run.out)) else {
             throw .environment("'\(ssh.remoteMtor) wait' on \(remote.login) exited \(run.code) without results: \(String(decoding: run.out.prefix(500), as: UTF8.self))")
         }

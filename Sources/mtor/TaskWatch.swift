@@ -12,6 +12,22 @@ struct TaskWatch {
     var reportEvery = 30.0
     /// Seconds a task may be in no directory before it is taken to be gone.
     var vanishAfter = 10.0
+    /// When to give up waiting (monotonic seconds, see `now()`); nil waits as long as it takes.
+    var deadline: Double? = nil
+    /// How the limit was asked for, for the message when it passes.
+    var limitText = ""
+
+    init(spool: Spool, id: String, deadline: Double? = nil, limitText: String = "") {
+        self.spool = spool
+        self.id = id
+        self.deadline = deadline
+        self.limitText = limitText
+    }
+
+    /// A watch that gives up at `--timeout` (one deadline shared by every task of one command).
+    init(spool: Spool, id: String, _ limit: WaitLimit) {
+        self.init(spool: spool, id: id, deadline: limit.deadline, limitText: limit.text)
+    }
 
     /// Blocks until the task has a result sidecar.
     func follow() throws(WorkerError) -> TaskResult {
@@ -32,6 +48,10 @@ struct TaskWatch {
                 if now() - since > vanishAfter { throw .notFound("task '\(id)' is no longer in \(spool.root) (not in inbox/, claimed/, done/ or failed/)") }
             } else {
                 missingSince = now()
+            }
+            if let deadline, now() >= deadline {
+                let state = lastState.isEmpty ? "not finished" : "still \(lastState.split(separator: " ").first.map(String.init) ?? lastState)"
+                throw .failed("task '\(id)' is \(state) after --timeout \(limitText); it goes on — follow it again with 'mtor wait \(id)'")
             }
             Thread.sleep(forTimeInterval: 0.25)
         }
@@ -68,5 +88,16 @@ struct TaskWatch {
 
     private func say(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// `--timeout` of wait, submit --wait and cancel --wait: one deadline for the whole command.
+struct WaitLimit {
+    var deadline: Double?
+    var text: String
+
+    init(_ args: Arguments) throws(WorkerError) {
+        text = args.values["--timeout"] ?? ""
+        deadline = args.values["--timeout"] == nil ? nil : now() + (try args.seconds("--timeout", default: 0))
     }
 }

@@ -6,10 +6,11 @@ import MtorWorker
 enum WaitCommand {
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         guard !args.positional.isEmpty else { throw .usage("wait needs at least one task id") }
+        let limit = try WaitLimit(args)
         let spool = try Spool.existing(args)
         var results: [TaskResult] = []
         for id in args.positional {
-            let result = try TaskWatch(spool: spool, id: id).follow()
+            let result = try TaskWatch(spool: spool, id: id, limit).follow()
             if !args.json { print(TaskSummary.text(result)) }
             results.append(result)
         }

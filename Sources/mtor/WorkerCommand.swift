@@ -7,7 +7,11 @@ enum WorkerCommand {
         var options = WorkerOptions(spool: args.spool, providers: args.providers, envFile: args.values["--env-file"])
         options.concurrency = try args.int("--concurrency", default: 1)
         options.once = args.flags.contains("--once")
-        if let grace = args.values["--grace"], let seconds = Double(grace) { options.shutdownGrace = seconds }
+        options.shutdownGrace = try args.seconds("--grace", default: options.shutdownGrace, zero: true)
+        options.rescanInterval = try args.seconds("--rescan", default: options.rescanInterval)
+        options.idleReprobe = try args.seconds("--reprobe-idle", default: options.idleReprobe)
+        options.retriesPerMinute = try args.int("--retries-per-minute", default: options.retriesPerMinute)
+        guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }
         options.logCap = try args.int("--log-cap", default: options.logCap)
         if let roots = args.values["--allow-repos"] ?? ProcessInfo.processInfo.environment["MTOR_ALLOWED_REPOS"] {
             options.allowedRepos = roots.split(separator: ":").map(String.init)

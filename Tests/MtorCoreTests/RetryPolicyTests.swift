@@ -202,3 +202,44 @@ struct FailureClassTests {
         #expect(Set(FailureClass.allCases.filter(\.movesToFallback)) == [.authFailed, .quotaExhausted, .rateLimited, .providerUnavailable])
     }
 }
+
+@Suite("The worker-wide retry budget")
+struct RetryBudgetTests {
+    @Test("retries scheduled at one instant get successive slots: never more than the cap in any minute")
+    func burst() {
+        var budget = RetryBudget(perMinute: 3)
+        let starts = (0..<7).map { _ in budget.reserve(now: 100, earliest: 100) }
+        #expect(starts == [100, 100, 100, 160, 160, 160, 220])
+        for s in starts {
+            #expect(starts.filter { $0 > s - 60 && $0 <= s }.count <= 3)
+        }
+    }
+
+    @Test("a requested delay is honoured and counts in the window it lands in")
+    func requestedDelay() {
+        var budget = RetryBudget(perMinute: 2)
+        #expect(budget.reserve(now: 0, earliest: 30) == 30)
+        #expect(budget.reserve(now: 0, earliest: 0) == 0)
+        // Both slots of the window ending at 45 are taken (0 and 30): the next start is 60.
+        #expect(budget.reserve(now: 0, earliest: 45) == 60)
+        // Window (30, 90] holds 60 only: 90 is free.
+        #expect(budget.reserve(now: 0, earliest: 90) == 90)
+    }
+
+    @Test("old reservations expire: a quiet minute restores the whole budget")
+    func expiry() {
+        var budget = RetryBudget(perMinute: 2)
+        _ = budget.reserve(now: 0, earliest: 0)
+        _ = budget.reserve(now: 0, earliest: 0)
+        #expect(budget.reserve(now: 61, earliest: 61) == 61)
+        #expect(budget.reserve(now: 61, earliest: 61) == 61)
+        #expect(budget.reserve(now: 61, earliest: 61) == 121)
+    }
+
+    @Test("a cap below one is treated as one, never as a spin")
+    func floor() {
+        var budget = RetryBudget(perMinute: 0)
+        #expect(budget.reserve(now: 0, earliest: 0) == 0)
+        #expect(budget.reserve(now: 0, earliest: 0) == 60)
+    }
+}

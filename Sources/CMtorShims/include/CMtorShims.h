@@ -10,6 +10,9 @@ int mtor_spawn(const char *path, char *const argv[], char *const envp[], const c
                int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
 
 /// rename(2) that fails with EEXIST instead of replacing `to`. Returns 0 or -1 with errno.
+/* A pipe whose ends are close-on-exec from birth (pipe2 on Linux); nonblock sets O_NONBLOCK on both. */
+int mtor_pipe_cloexec(int fds[2], int nonblock);
+
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to);
 
 /// Makes this process the reaper of its orphaned descendants (Linux). Returns 0 or -1.
