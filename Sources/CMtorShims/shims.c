@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <linux/falloc.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #endif
@@ -63,6 +64,15 @@ int mtor_pipe_cloexec(int fds[2], int nonblock) {
         fcntl(fds[i], F_SETFD, FD_CLOEXEC);
         if (nonblock) fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
     }
+    return 0;
+#endif
+}
+
+int mtor_reserve(int fd, long long bytes) {
+#if defined(__linux__)
+    return fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes);
+#else
+    (void)fd; (void)bytes;
     return 0;
 #endif
 }

@@ -113,12 +113,17 @@ public enum FileSystem {
     }
 
     /// Writes a file durably: temp name in `tmpDir`, fsync, rename into place, fsync the directory.
-    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String, tmpDir: String? = nil, mode: mode_t = 0o600, durable: Bool = true) throws(SystemError) {
+    ///
+    /// `reserve` bytes of disk are set aside for the new file beyond its size (where the file
+    /// system can), so `overwriteInPlace` can still update it when the disk is full.
+    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String, tmpDir: String? = nil, mode: mode_t = 0o600,
+                                       durable: Bool = true, reserve: Int = 0) throws(SystemError) {
         let dir = directory(of: path)
         let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = try syscall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }
         do {
             defer { close(fd) }
+            if reserve > 0 { _ = mtor_reserve(fd, Int64(reserve)) }
             try writeAll(fd, bytes, path: tmp)
             if durable { try syscall("fsync", path: tmp) { fsync(fd) } }
         } catch {
@@ -132,6 +137,21 @@ public enum FileSystem {
             throw error
         }
         if durable { try syncDirectory(dir) }
+    }
+
+    /// Rewrites an existing file in place: no new inode, so no new blocks when the content fits
+    /// in what the file already holds (see `writeAtomically(reserve:)`). Shorter content is
+    /// padded with `pad` to the old length rather than truncated, because truncation would
+    /// give the reserved blocks back. Not atomic: for state that must still be told while the
+    /// disk is full (JSON, padded with spaces), never for results.
+    public static func overwriteInPlace(_ bytes: [UInt8], to path: String, pad: UInt8 = 0x20) throws(SystemError) {
+        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) }
+        defer { close(fd) }
+        var st = stat()
+        try syscall("fstat", path: path) { fstat(fd, &st) }
+        var content = bytes
+        if content.count < Int(st.st_size) { content += [UInt8](repeating: pad, count: Int(st.st_size) - content.count) }
+        try writeAll(fd, content, path: path)
     }
 
     /// fsyncs a directory so a rename in it survives a crash.

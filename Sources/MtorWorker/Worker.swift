@@ -386,14 +386,22 @@ public final class Worker: @unchecked Sendable {
         let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
                                 queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
-        if let data = try? Stamp.encoder().encode(state) {
-            try? FileSystem.writeAtomically(Array(data), to: spool.state + "/worker.json", tmpDir: spool.tmp, durable: false)
-        }
+        guard let data = try? Stamp.encoder().encode(state) else { return }
+        let path = spool.state + "/worker.json"
+        do {
+            // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
+            try FileSystem.writeAtomically(Array(data), to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
+        } catch where error.isNoSpace && data.count <= WorkerState.reserve {
+            try? FileSystem.overwriteInPlace(Array(data), to: path)
+        } catch {}
     }
 }
 
 /// `state/worker.json`.
 public struct WorkerState: Codable, Sendable {
+    /// Bytes of disk kept for worker.json beyond its size: room to say "the disk is full".
+    static let reserve = 64 << 10
+
     public var host: String
     public var pid: Int32
     public var version: String

@@ -53,6 +53,10 @@ struct StopAndDiskTests {
         // The verify step fills the spool's filesystem after the agent is done, just before the sidecar is written.
         try s.submit("fill.md", "---\nrepo: ~/code/widget\nharness: sh\nverify: head -c 20000000 /dev/zero > \(s.spool)/filler 2>/dev/null; true\n---\necho agent done\n")
         try worker.waitFor(timeout: 30) { worker.stderr.contains("cannot write its result yet") }
+        // state/worker.json says so too, though the disk it lives on is full (it keeps disk set aside).
+        try worker.waitFor(timeout: 10) { s.read("state/worker.json").contains("waiting for disk") }
+        let state = try JSONSerialization.jsonObject(with: Data(s.read("state/worker.json").utf8)) as? [String: Any]
+        #expect(((state?["running"] as? [[String: Any]])?.first?["phase"] as? String)?.contains("No space left") == true, "\(s.read("state/worker.json"))")
         #expect(s.exists("claimed/fill.md"))
         #expect(!s.exists("done/fill.result.json") && !s.exists("failed/fill.result.json"))
         try FileManager.default.removeItem(atPath: s.spool + "/filler")

@@ -13,6 +13,10 @@ int mtor_spawn(const char *path, char *const argv[], char *const envp[], const c
 /* A pipe whose ends are close-on-exec from birth (pipe2 on Linux); nonblock sets O_NONBLOCK on both. */
 int mtor_pipe_cloexec(int fds[2], int nonblock);
 
+/* Reserves `bytes` of disk for fd beyond its size (fallocate KEEP_SIZE), so later in-place
+   writes up to that size need no new blocks. 0 on success; a no-op returning 0 off Linux. */
+int mtor_reserve(int fd, long long bytes);
+
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to);
 
 /// Makes this process the reaper of its orphaned descendants (Linux). Returns 0 or -1.
