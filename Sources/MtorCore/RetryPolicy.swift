@@ -99,18 +99,22 @@ public struct RetryBudget: Sendable {
 
     /// Reserves the earliest start at or after `earliest` that keeps every window within the cap;
     /// returns that start. `now` drops reservations that can no longer matter.
+    ///
+    /// A new start must fit in every 60 s window that would contain it, including windows
+    /// that end at reservations made earlier for later times. The earliest such start is
+    /// `earliest` itself or a moment when an existing reservation leaves the window (its time + 60 s).
     public mutating func reserve(now: Double, earliest: Double) -> Double {
         starts.removeAll { $0 <= now - window }
-        var at = max(now, earliest)
-        while true {
-            // Reservations inside the window that ends at `at`.
-            let inWindow = starts.filter { $0 > at - window && $0 <= at }
-            if inWindow.count < perMinute { break }
-            // Move past the oldest of them; the window then holds one fewer.
-            at = inWindow[0] + window
-        }
-        let index = starts.firstIndex { $0 > at } ?? starts.count
-        starts.insert(at, at: index)
+        let base = max(now, earliest)
+        let candidates = [base] + starts.map { $0 + window }.filter { $0 > base }.sorted()
+        let at = candidates.first(where: fits) ?? (starts.last ?? base) + window
+        starts.insert(at, at: starts.firstIndex { $0 > at } ?? starts.count)
         return at
+    }
+
+    /// Whether one more start at `c` keeps every window (e − 60, e] that contains it within the cap.
+    private func fits(_ c: Double) -> Bool {
+        let ends = [c] + starts.filter { $0 >= c && $0 < c + window }
+        return ends.allSatisfy { e in starts.filter { $0 > e - window && $0 <= e }.count + 1 <= perMinute }
     }
 }

@@ -236,6 +236,21 @@ struct RetryBudgetTests {
         #expect(budget.reserve(now: 61, earliest: 61) == 121)
     }
 
+    @Test("a retry asked for sooner than one already reserved may not overfill that one's window")
+    func earlierThanReserved() {
+        var budget = RetryBudget(perMinute: 1)
+        #expect(budget.reserve(now: 0, earliest: 2.5) == 2.5)
+        // 1.1 would put two starts in (−57.5, 2.5]: the next free start is 2.5 + 60.
+        #expect(budget.reserve(now: 0.1, earliest: 1.1) == 62.5)
+        var three = RetryBudget(perMinute: 3)
+        let starts = [30.0, 5, 40, 0, 10, 20, 35].map { three.reserve(now: 0, earliest: $0) }
+        let all = starts.sorted()
+        for e in all {
+            #expect(all.filter { $0 > e - 60 && $0 <= e }.count <= 3, "window ending at \(e): \(all)")
+        }
+        #expect(starts == [30, 5, 40, 65, 90, 100, 125])
+    }
+
     @Test("a cap below one is treated as one, never as a spin")
     func floor() {
         var budget = RetryBudget(perMinute: 0)

@@ -76,7 +76,7 @@ struct SharingTests {
         let waiting = finished == "silent1" ? "silent2" : "silent1"
         let r = try s.result(finished)
         #expect(r.class == .unknown && r.attempts.count == 2, "\(r.attempts.map(\.class.rawValue))")
-        #expect(s.exists("claimed/\(waiting).md"), "the waiting task stays claimed: \(s.listing())")
+        try #require(s.exists("claimed/\(waiting).md"), "the waiting task stays claimed: \(s.listing())\n\(worker.stderr)")
         let claim = try JSONDecoder().decode(ClaimRecord.self, from: Data(s.read("claimed/\(waiting).claim.json").utf8))
         let next = try #require(claim.nextAttemptAt.flatMap(Stamp.date))
         let wait = next.timeIntervalSinceNow
