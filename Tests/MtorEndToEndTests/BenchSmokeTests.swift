@@ -7,7 +7,7 @@ struct BenchSmokeTests {
     /// The built `mtor-bench` beside the `mtor` binary the other end-to-end tests use.
     static let benchBinary = FileSystem.directory(of: mtorBinary) + "/mtor-bench"
 
-    @Test("--quick drains real spools with mtor and both baselines and writes a table and its JSON", .timeLimit(.minutes(3)))
+    @Test("--quick drains real spools with mtor and both baselines and writes a table and its JSON", .timeLimit(.minutes(10)))
     func quickRun() throws {
         guard FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary) else {
             print("skipped: no mtor-bench at \(BenchSmokeTests.benchBinary); run swift build first")

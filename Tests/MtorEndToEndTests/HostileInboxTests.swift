@@ -26,7 +26,7 @@ struct HostileInboxTests {
         return r
     }
 
-    @Test("a symlink is never followed and stays untouched, with a warning", .timeLimit(.minutes(1)))
+    @Test("a symlink is never followed and stays untouched, with a warning", .timeLimit(.minutes(10)))
     func symlinkSpec() throws {
         let outside = NSTemporaryDirectory() + "outside-\(UUID().uuidString.prefix(6)).md"
         try "---\nrepo: /\nharness: sh\n---\ntouch /tmp/pwned\n".write(toFile: outside, atomically: true, encoding: .utf8)
@@ -38,14 +38,14 @@ struct HostileInboxTests {
         #expect(s.read("state/worker.json").contains("link.md"))
     }
 
-    @Test("a FIFO does not block the worker and stays untouched", .timeLimit(.minutes(1)))
+    @Test("a FIFO does not block the worker and stays untouched", .timeLimit(.minutes(10)))
     func fifo() throws {
         let (s, _) = try drain("fifo") { s in #expect(mkfifo(s.spool + "/inbox/pipe.md", 0o600) == 0) }
         #expect(FileSystem.kind(s.spool + "/inbox/pipe.md") == .fifo)
         #expect(s.read("state/worker.json").contains("pipe.md"))
     }
 
-    @Test("a directory and a device node stay untouched", .timeLimit(.minutes(1)))
+    @Test("a directory and a device node stay untouched", .timeLimit(.minutes(10)))
     func directoryAndDevice() throws {
         let (s, _) = try drain("dir") { s in
             try FileManager.default.createDirectory(atPath: s.spool + "/inbox/folder.md", withIntermediateDirectories: true)
@@ -55,20 +55,20 @@ struct HostileInboxTests {
         #expect(s.read("state/worker.json").contains("folder.md"))
     }
 
-    @Test("a zero-byte file fails as spec_invalid", .timeLimit(.minutes(1)))
+    @Test("a zero-byte file fails as spec_invalid", .timeLimit(.minutes(10)))
     func empty() throws {
         let (s, _) = try drain("empty") { s in s.write("inbox/empty.md", Data()) }
         _ = try invalid(s, "empty")
     }
 
-    @Test("a 50 MB file fails as spec_invalid without being read", .timeLimit(.minutes(1)))
+    @Test("a 50 MB file fails as spec_invalid without being read", .timeLimit(.minutes(10)))
     func huge() throws {
         let (s, _) = try drain("huge") { s in s.write("inbox/huge.md", Data(count: 50 << 20)) }
         let r = try invalid(s, "huge")
         #expect(r.reason.contains("1 MiB"))
     }
 
-    @Test("invalid UTF-8 and binary garbage fail as spec_invalid", .timeLimit(.minutes(1)))
+    @Test("invalid UTF-8 and binary garbage fail as spec_invalid", .timeLimit(.minutes(10)))
     func garbage() throws {
         let (s, _) = try drain("garbage") { s in
             s.write("inbox/latin1.md", Data([0x2D, 0x2D, 0x2D, 0x0A, 0xE9, 0xFF, 0xFE, 0x0A]))
@@ -78,7 +78,7 @@ struct HostileInboxTests {
         _ = try invalid(s, "binary")
     }
 
-    @Test("names with spaces, unicode, newlines and dots get safe ids; nothing is lost", .timeLimit(.minutes(1)))
+    @Test("names with spaces, unicode, newlines and dots get safe ids; nothing is lost", .timeLimit(.minutes(10)))
     func names() throws {
         let body = "---\nrepo: ~/code/widget\nharness: sh\n---\necho named\n"
         let names = ["my spec.md", "résumé ✓.md", "line\nbreak.md", "a..b.md"]
@@ -94,7 +94,7 @@ struct HostileInboxTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.spool + "/inbox").isEmpty)
     }
 
-    @Test("a repo outside the allowed directories (even through a symlink) is spec_invalid", .timeLimit(.minutes(1)))
+    @Test("a repo outside the allowed directories (even through a symlink) is spec_invalid", .timeLimit(.minutes(10)))
     func boundary() throws {
         let (s, _) = try drain("boundary") { s in
             let outside = NSTemporaryDirectory() + "outside-repo-\(UUID().uuidString.prefix(6))"

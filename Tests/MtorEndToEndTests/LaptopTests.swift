@@ -9,7 +9,7 @@ import MtorWorker
 struct LaptopTests {
     static let shSpec = "---\nrepo: ~/code/widget\nharness: sh\n---\n"
 
-    @Test("submit --to over rsync and scp lands in inbox/ through tmp/, and --wait prints the result", .timeLimit(.minutes(3)),
+    @Test("submit --to over rsync and scp lands in inbox/ through tmp/, and --wait prints the result", .timeLimit(.minutes(10)),
           arguments: ["rsync", "scp"])
     func submitAndWait(via: String) throws {
         guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
@@ -48,7 +48,7 @@ struct LaptopTests {
         #expect(missing.code == 4, "exit code passes through ssh: \(missing.text)")
     }
 
-    @Test("a submit killed mid-transfer leaves nothing in inbox/ (and rsync leaves no partial file)", .timeLimit(.minutes(2)),
+    @Test("a submit killed mid-transfer leaves nothing in inbox/ (and rsync leaves no partial file)", .timeLimit(.minutes(10)),
           arguments: ["rsync", "scp"])
     func interruptedSubmit(via: String) throws {
         guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
@@ -80,7 +80,7 @@ struct LaptopTests {
         }
     }
 
-    @Test("an invalid spec fails locally with exit 1 and nothing is uploaded", .timeLimit(.minutes(1)))
+    @Test("an invalid spec fails locally with exit 1 and nothing is uploaded", .timeLimit(.minutes(10)))
     func invalidUploadsNothing() throws {
         guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-invalid", worker: false)
@@ -99,7 +99,7 @@ struct LaptopTests {
         #expect(empty.code == 2)
     }
 
-    @Test("cancel over ssh stops a running task's whole process group and it ends as cancelled", .timeLimit(.minutes(2)))
+    @Test("cancel over ssh stops a running task's whole process group and it ends as cancelled", .timeLimit(.minutes(10)))
     func cancelRunning() throws {
         guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-cancel")
@@ -144,7 +144,7 @@ struct LaptopTests {
         #expect(try laptop.run(["retry", "never-was"]).code == 4)
     }
 
-    @Test("status --json on a spool with 100,000 ledger lines counts the last 24 h correctly, fast", .timeLimit(.minutes(2)))
+    @Test("status --json on a spool with 100,000 ledger lines counts the last 24 h correctly, fast", .timeLimit(.minutes(10)))
     func statusOnBigLedger() throws {
         let s = try Sandbox("laptop-ledger")
         let spool = Spool(root: s.spool)
@@ -203,7 +203,7 @@ struct LaptopTests {
         #expect(seconds < 10, "streams the ledger instead of reading sidecars")
     }
 
-    @Test("status warns when most recent tasks fail and when every failure has one class", .timeLimit(.minutes(1)))
+    @Test("status warns when most recent tasks fail and when every failure has one class", .timeLimit(.minutes(10)))
     func statusWarnings() throws {
         let s = try Sandbox("laptop-warn")
         let spool = Spool(root: s.spool)

@@ -16,7 +16,7 @@ func ledger(_ s: Sandbox) -> [LedgerEntry] {
 
 @Suite("Two workers share one spool", .serialized)
 struct SharingTests {
-    @Test("two workers on one spool, recovering claimed/ five times a second, never run the same spec", .timeLimit(.minutes(3)))
+    @Test("two workers on one spool, recovering claimed/ five times a second, never run the same spec", .timeLimit(.minutes(10)))
     func twoWorkers() throws {
         let s = try Sandbox("two-workers")
         s.lockfile(Lockfiles.make([]))
@@ -58,7 +58,7 @@ struct SharingTests {
         print("two workers: \(count) specs, claims per worker \(byWorker.values.sorted()), \(ran.count) runs")
     }
 
-    @Test("the worker-wide retry budget: with 1 retry a minute, a second failing task waits about a minute for its retry", .timeLimit(.minutes(2)))
+    @Test("the worker-wide retry budget: with 1 retry a minute, a second failing task waits about a minute for its retry", .timeLimit(.minutes(10)))
     func retryBudget() throws {
         let s = try Sandbox("retry-budget")
         s.lockfile(Lockfiles.make([]))
@@ -89,7 +89,7 @@ struct SharingTests {
         #expect(cancelled.attempts.count == 1, "its retry never started")
     }
 
-    @Test("wait --timeout gives up with exit 1 and leaves the task running; a bad --timeout is a usage error that uploads nothing", .timeLimit(.minutes(2)))
+    @Test("wait --timeout gives up with exit 1 and leaves the task running; a bad --timeout is a usage error that uploads nothing", .timeLimit(.minutes(10)))
     func waitTimeout() throws {
         let s = try Sandbox("wait-timeout")
         s.lockfile(Lockfiles.make([]))
@@ -119,7 +119,7 @@ struct SharingTests {
 }
 
 extension PreflightTests {
-    @Test("a healthy provider left idle longer than --reprobe-idle is preflighted again before its next task", .timeLimit(.minutes(3)))
+    @Test("a healthy provider left idle longer than --reprobe-idle is preflighted again before its next task", .timeLimit(.minutes(10)))
     func idleReprobe() throws {
         guard needsClaude() else { return }
         let s = try Sandbox("idle-reprobe")

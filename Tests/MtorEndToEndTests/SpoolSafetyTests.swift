@@ -6,7 +6,7 @@ import MtorWorker
 
 @Suite("The spool is private, and a vanishing spec or a read-only disk loses nothing", .serialized)
 struct SpoolSafetyTests {
-    @Test("spool directories are 0700 and every file the worker writes is 0600; a world-writable spool is warned about", .timeLimit(.minutes(1)))
+    @Test("spool directories are 0700 and every file the worker writes is 0600; a world-writable spool is warned about", .timeLimit(.minutes(10)))
     func modes() throws {
         let s = try Sandbox("modes")
         s.lockfile(Lockfiles.make([]))
@@ -30,7 +30,7 @@ struct SpoolSafetyTests {
         #expect(s.read("state/worker.json").contains("world-writable"), "\(s.read("state/worker.json"))")
     }
 
-    @Test("specs that vanish between the inotify event and the claim: the worker neither crashes nor invents anything", .timeLimit(.minutes(2)))
+    @Test("specs that vanish between the inotify event and the claim: the worker neither crashes nor invents anything", .timeLimit(.minutes(10)))
     func vanishing() throws {
         let s = try Sandbox("vanish")
         s.lockfile(Lockfiles.make([]))
@@ -67,7 +67,7 @@ struct SpoolSafetyTests {
         print("vanishing specs: \(takenBack) taken back before the claim, \(finished.count) ran")
     }
 
-    @Test("done/ turned read-only while the result is written: the spec stays claimed and finishes once it is writable", .timeLimit(.minutes(2)))
+    @Test("done/ turned read-only while the result is written: the spec stays claimed and finishes once it is writable", .timeLimit(.minutes(10)))
     func readOnly() throws {
         let s = try Sandbox("readonly")
         s.lockfile(Lockfiles.make([]))

@@ -5,7 +5,7 @@ import MtorPlatform
 
 @Suite("Graceful stop and a full disk lose nothing", .serialized)
 struct StopAndDiskTests {
-    @Test("SIGTERM lets a running attempt finish within the grace period", .timeLimit(.minutes(1)))
+    @Test("SIGTERM lets a running attempt finish within the grace period", .timeLimit(.minutes(10)))
     func gracefulFinish() throws {
         let s = try Sandbox("term-finish")
         s.lockfile(Lockfiles.make([]))
@@ -19,7 +19,7 @@ struct StopAndDiskTests {
         #expect(try s.result("short").status == .succeeded)
     }
 
-    @Test("SIGTERM past the grace period interrupts the attempt and requeues the spec to inbox/", .timeLimit(.minutes(1)))
+    @Test("SIGTERM past the grace period interrupts the attempt and requeues the spec to inbox/", .timeLimit(.minutes(10)))
     func gracefulRequeue() throws {
         let s = try Sandbox("term-requeue")
         s.lockfile(Lockfiles.make([]))
@@ -36,7 +36,7 @@ struct StopAndDiskTests {
         #expect(s.read("state/ledger.jsonl").contains("\"requeued\""))
     }
 
-    @Test("ENOSPC while writing the result: the spec stays claimed, the worker says so, and it finishes once space returns", .timeLimit(.minutes(2)))
+    @Test("ENOSPC while writing the result: the spec stays claimed, the worker says so, and it finishes once space returns", .timeLimit(.minutes(10)))
     func diskFull() throws {
         let s = try Sandbox("enospc")
         s.lockfile(Lockfiles.make([]))

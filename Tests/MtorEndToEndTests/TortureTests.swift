@@ -7,8 +7,9 @@ import MtorPlatform
 struct TortureTests {
     static let planted = "planted-secret-7f3a9c"
 
-    @Test("300 specs, the worker SIGKILLed at least 50 times: every spec ends once, with one sidecar, and the ledger agrees", .timeLimit(.minutes(5)))
+    @Test("300 specs, the worker SIGKILLed at least 50 times: every spec ends once, with one sidecar, and the ledger agrees", .timeLimit(.minutes(10)))
     func torture() throws {
+        let began = Date()
         let s = try Sandbox("torture")
         // A provider whose secret the sh "agent" prints: it must never reach a file of the spool.
         s.lockfile(Lockfiles.make([.init(name: "leaky", baseURL: "http://127.0.0.1:9", authEnv: "MTOR_TOKEN", secretEnv: "PLANTED", harness: "sh")]))
@@ -97,6 +98,6 @@ struct TortureTests {
             #expect(!String(decoding: data, as: UTF8.self).contains(TortureTests.planted), "secret in \(file)")
         }
         #expect(s.read("logs/t000.log").contains("token=***"))
-        print("torture: \(kills) SIGKILLs, \(ids.count) specs, \(succeeded) succeeded, \(attempts) attempts, \(interrupted) interrupted; failed: \(failedClasses)")
+        print("torture: \(String(format: "%.0f", Date().timeIntervalSince(began))) s, \(kills) SIGKILLs, \(ids.count) specs, \(succeeded) succeeded, \(attempts) attempts, \(interrupted) interrupted; failed: \(failedClasses)")
     }
 }

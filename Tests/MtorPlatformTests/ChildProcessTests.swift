@@ -6,7 +6,7 @@ import Testing
 struct ChildProcessTests {
     let env = ["PATH": "/usr/bin:/bin"]
 
-    @Test("stdout, stderr and the exit code come back; a non-zero exit is a result", .timeLimit(.minutes(1)))
+    @Test("stdout, stderr and the exit code come back; a non-zero exit is a result", .timeLimit(.minutes(10)))
     func capture() throws {
         let r = try ChildProcess.run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], environment: env)
         #expect(r.0 == .exited(3))
@@ -14,14 +14,14 @@ struct ChildProcessTests {
         #expect(String(decoding: r.stderr, as: UTF8.self) == "err\n")
     }
 
-    @Test("the prompt arrives on stdin, never on argv", .timeLimit(.minutes(1)))
+    @Test("the prompt arrives on stdin, never on argv", .timeLimit(.minutes(10)))
     func stdin() throws {
         let prompt = "---\nrepo: x\n---\n-rf $HOME `rm`\n"
         let r = try ChildProcess.run(["/bin/sh", "-c", "cat; echo \"argc=$#\""], environment: env, stdin: Array(prompt.utf8))
         #expect(String(decoding: r.stdout, as: UTF8.self) == prompt + "argc=0\n")
     }
 
-    @Test("the environment is exactly what was given: nothing inherited", .timeLimit(.minutes(1)))
+    @Test("the environment is exactly what was given: nothing inherited", .timeLimit(.minutes(10)))
     func environment() throws {
         setenv("MTOR_TEST_LEAK", "leaked", 1)
         let r = try ChildProcess.run(["/usr/bin/env"], environment: ["PATH": "/usr/bin:/bin", "ONLY": "1"])
@@ -29,7 +29,7 @@ struct ChildProcessTests {
         #expect(lines == ["PATH=/usr/bin:/bin", "ONLY=1"])
     }
 
-    @Test("the child has its own process group, an empty signal mask and no stray descriptors", .timeLimit(.minutes(1)))
+    @Test("the child has its own process group, an empty signal mask and no stray descriptors", .timeLimit(.minutes(10)))
     func isolation() throws {
         let r = try ChildProcess.run(["/bin/sh", "-c", "ps -o pgid= -p $$; grep SigBlk /proc/self/status; ls /proc/self/fd | wc -l"], environment: env)
         let lines = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -40,7 +40,7 @@ struct ChildProcessTests {
         #expect(lines[2] == "4")
     }
 
-    @Test("a grandchild holding stdout open is killed and reaped on timeout: no hang, no zombie", .timeLimit(.minutes(1)))
+    @Test("a grandchild holding stdout open is killed and reaped on timeout: no hang, no zombie", .timeLimit(.minutes(10)))
     func grandchildTimeout() throws {
         ProcessControl.becomeSubreaper()
         let start = now()
@@ -55,7 +55,7 @@ struct ChildProcessTests {
         #expect(!ProcessControl.isAlive(grandchild), "the grandchild sleep \(grandchild) must be gone, not a zombie")
     }
 
-    @Test("when the leader exits, a background grandchild keeping the pipe open does not hang the reader", .timeLimit(.minutes(1)))
+    @Test("when the leader exits, a background grandchild keeping the pipe open does not hang the reader", .timeLimit(.minutes(10)))
     func leaderExitsFirst() throws {
         ProcessControl.becomeSubreaper()
         let start = now()
@@ -67,7 +67,7 @@ struct ChildProcessTests {
         #expect(!ProcessControl.groupExists(child.pid))
     }
 
-    @Test("a child that closes its stdout and stderr is still killed at its timeout", .timeLimit(.minutes(1)))
+    @Test("a child that closes its stdout and stderr is still killed at its timeout", .timeLimit(.minutes(10)))
     func closedPipes() throws {
         // As in the worker: orphans come to us to be reaped, not to an init that reaps lazily.
         ProcessControl.becomeSubreaper()

@@ -20,7 +20,7 @@ struct InotifyTests {
         return names
     }
 
-    @Test("a file renamed in with mv is seen once, by name", .timeLimit(.minutes(1)))
+    @Test("a file renamed in with mv is seen once, by name", .timeLimit(.minutes(10)))
     func moved() throws {
         let t = TempDir()
         try FileManager.default.createDirectory(atPath: t.path + "/inbox", withIntermediateDirectories: true)
@@ -31,7 +31,7 @@ struct InotifyTests {
         #expect(names == ["a.md"])
     }
 
-    @Test("a file written directly is seen when it is closed", .timeLimit(.minutes(1)))
+    @Test("a file written directly is seen when it is closed", .timeLimit(.minutes(10)))
     func directWrite() throws {
         let t = TempDir()
         let names = try arrivals(in: t.path) {
@@ -40,7 +40,7 @@ struct InotifyTests {
         #expect(Set(names) == ["b.md"], "a direct write may close more than once; the worker dedupes")
     }
 
-    @Test("rsync's temporary dot-file is skipped and the final rename is seen", .timeLimit(.minutes(1)))
+    @Test("rsync's temporary dot-file is skipped and the final rename is seen", .timeLimit(.minutes(10)))
     func rsync() throws {
         guard let rsync = which("rsync") else {
             print("skipped: rsync is not installed (apt-get install rsync; .ci/run installs it)")
