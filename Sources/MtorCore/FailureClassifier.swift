@@ -91,8 +91,12 @@ public enum FailureClassifier {
             return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(count) times in a row", hint: "mtor retries with backoff; lower the provider's concurrency if this persists", retryAfter: last.delayMs.map { $0 / 1000 })
         case let status? where status >= 500 && count >= 3:
             return Verdict(.providerUnavailable, "the provider answered HTTP \(status) (\(last.error ?? "server error")) \(count) times in a row", hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
-        case nil where count >= 3:
-            return Verdict(.providerUnavailable, "the harness could not connect to the provider (\(last.error ?? "connection error"), \(count) tries)", hint: "check the provider's base_url and the network (`mtor doctor`)")
+        case nil where count >= 3 || (count >= 2 && last.error?.contains("waiting for network") == true):
+            let said = last.error ?? "connection error"
+            if said.lowercased().contains("high demand") || said.lowercased().contains("overloaded") {
+                return Verdict(.providerUnavailable, "the provider answered that it is overloaded \(count) times in a row (\(said))", hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
+            }
+            return Verdict(.providerUnavailable, "the harness could not connect to the provider (\(said), \(count) tries)", hint: "check the provider's base_url and the network (`mtor doctor`)")
         default:
             return nil
         }
@@ -195,7 +199,7 @@ public enum FailureClassifier {
         if has("rate_limit", "rate limit", "too many requests", "api error: 429") {
             return Verdict(.rateLimited, "the provider rate-limited the harness: \(excerpt)", retryAfter: RetryPolicy.resetDelay(in: text))
         }
-        if has("overloaded", "connection refused", "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed", "api error: 5", "request timed out", "service unavailable", "bad gateway") {
+        if has("overloaded", "currently experiencing high demand", "connection failed", "error sending request", "connection refused", "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed", "api error: 5", "request timed out", "service unavailable", "bad gateway") {
             return Verdict(.providerUnavailable, "the provider could not be reached or is overloaded: \(excerpt)", hint: "check the provider's base_url and status (`mtor doctor`)")
         }
         return nil
@@ -209,9 +213,15 @@ public enum FailureClassifier {
         return hint
     }
 
+    /// The line that says what went wrong: an error line first, never a warning a harness prints
+    /// before its real complaint (codex: "WARNING: … could not create PATH aliases").
     private static func firstLine(matching lower: String, in text: String) -> String {
         let lines = text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        return lines.first { l in ["error", "unknown", "invalid", "denied", "not "].contains { l.lowercased().contains($0) } } ?? lines.first ?? ""
+        let telling = lines.filter { !$0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("warning") }
+        for needles in [["error"], ["unknown", "invalid", "denied", "unexpected", "not "]] {
+            if let line = telling.first(where: { l in needles.contains { l.lowercased().contains($0) } }) { return line }
+        }
+        return telling.first ?? lines.first ?? ""
     }
 
     static func trim(_ text: String, limit: Int = 300) -> String {

@@ -22,9 +22,11 @@ public struct Lockfile: Codable, Equatable, Sendable {
         /// A trivial prompt for preflight, and the answer text it must contain.
         public var preflightPrompt: String?
         public var tested: Bool?
+        /// Free text for people: why the argv is what it is.
+        public var notes: String?
 
         enum CodingKeys: String, CodingKey {
-            case argv, prompt, stream, env, tested
+            case argv, prompt, stream, env, tested, notes
             case authHeaders = "auth_headers", baseURLEnv = "base_url_env", versionArgv = "version_argv"
             case preflightPrompt = "preflight_prompt"
         }
@@ -93,6 +95,9 @@ public struct Lockfile: Codable, Equatable, Sendable {
         for (name, h) in harnesses.sorted(by: { $0.key < $1.key }) {
             guard let first = h.argv.first, !first.isEmpty else {
                 throw LockfileError(file: file, "harnesses.\(name).argv is empty; it needs at least the program to run")
+            }
+            if let stream = h.stream, !StreamScanner.formats.contains(stream) {
+                throw LockfileError(file: file, "harnesses.\(name).stream is '\(stream)'; mtor reads \(StreamScanner.formats.sorted().joined(separator: " or ")) (leave it out for plain output)")
             }
             if let p = h.prompt, p != "stdin", p != "file" {
                 throw LockfileError(file: file, "harnesses.\(name).prompt is '\(p)'; use 'stdin' or 'file'")

@@ -1,8 +1,13 @@
 import Foundation
 
-/// Reads a harness's structured output (Claude Code `stream-json`) line by line and keeps
-/// the positive evidence the classifier needs.
+/// Reads a harness's structured output line by line and keeps the positive evidence the
+/// classifier needs. Two formats, told apart by their event types: Claude Code's
+/// `stream-json` (`system`/`assistant`/`result`) and Codex CLI's `exec --json`
+/// (`thread.started`, `item.completed`, `turn.completed`/`turn.failed`, `error`).
 public struct StreamScanner: Sendable {
+    /// The `stream` values of the lockfile this scanner understands.
+    public static let formats: Set<String> = ["claude-stream-json", "codex-json"]
+
     /// One `api_retry` event: the harness failed to reach the model and will try again.
     public struct APIRetry: Equatable, Codable, Sendable {
         public var attempt: Int?
@@ -31,6 +36,8 @@ public struct StreamScanner: Sendable {
     /// Error texts found in the stream (assistant "API Error" messages and the like).
     public private(set) var errorTexts: [String] = []
     private var pending: [UInt8] = []
+    /// Codex: the text of the newest agent message, the answer when the turn completes.
+    private var lastMessage = ""
 
     public init() {}
 
@@ -90,9 +97,46 @@ public struct StreamScanner: Sendable {
             if let denials = object["permission_denials"] as? [[String: Any]] {
                 permissionDenials = denials.compactMap { $0["tool_name"] as? String }
             }
+        case ("item.completed", _):
+            // Codex: anything the model produced (a message, reasoning, a command it chose) proves it answered.
+            let item = object["item"] as? [String: Any]
+            let kind = item?["type"] as? String ?? ""
+            if kind == "error" {
+                errorTexts.append(item?["message"] as? String ?? "")
+            } else if !kind.isEmpty {
+                assistantMessages += 1
+                if kind == "agent_message", let text = item?["text"] as? String { lastMessage = text }
+            }
+        case ("turn.completed", _):
+            result = ResultEvent(isError: false, subtype: "success", text: lastMessage)
+        case ("turn.failed", _):
+            let message = (object["error"] as? [String: Any])?["message"] as? String ?? ""
+            result = ResultEvent(isError: true, subtype: "turn.failed", text: message)
+        case ("error", _):
+            // Codex: "Reconnecting... 2/5 (unexpected status 401 Unauthorized: …)" is its api_retry;
+            // "Reconnecting... waiting for network (Connection failed: …)" a connection failure.
+            let message = object["message"] as? String ?? ""
+            if message.hasPrefix("Reconnecting") {
+                retries.append(APIRetry(attempt: StreamScanner.retryNumber(message), status: StreamScanner.httpStatus(message),
+                                        error: message, delayMs: nil))
+            } else {
+                errorTexts.append(message)
+            }
         default:
             break
         }
         return true
+    }
+
+    /// `N` of "Reconnecting... N/M".
+    static func retryNumber(_ message: String) -> Int? {
+        guard let r = message.range(of: #"\d+/\d+"#, options: .regularExpression) else { return nil }
+        return Int(message[r].split(separator: "/")[0])
+    }
+
+    /// The status of "unexpected status 401 Unauthorized" or "last status: 429".
+    static func httpStatus(_ message: String) -> Int? {
+        guard let r = message.range(of: #"status:? (\d{3})"#, options: .regularExpression) else { return nil }
+        return Int(message[r].suffix(3))
     }
 }

@@ -35,7 +35,7 @@ struct Runner {
             $0.nextAttemptAt = nil
         }
         log.note("attempt \(n): provider \(target.providerName ?? "-"), harness \(target.harnessName), model \(target.model ?? "-")")
-        var evidence = AttemptEvidence(structured: target.harness.stream == "claude-stream-json", authEnv: target.provider?.authEnv,
+        var evidence = AttemptEvidence(structured: target.harness.stream.map(StreamScanner.formats.contains) ?? false, authEnv: target.provider?.authEnv,
                                        timeoutLimit: spec.timeout, stallLimit: spec.stall)
         evidence.expectsModel = target.harness.needsProvider
         var exitCode: Int32? = nil, signal: Int32? = nil

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Scripted Anthropic-compatible (and minimal OpenAI Responses) provider for mtor tests.
+"""Scripted Anthropic-compatible (and OpenAI Responses) provider for mtor tests.
 
 Runs on loopback only; python3 stdlib only. Verified against the real Claude Code
-CLI (see OBSERVED.md next to this file).
+CLI and the real Codex CLI (see OBSERVED.md next to this file).
 
     python3 scripted_provider.py --scenario NAME [--key SECRET] [--port-file FILE]
                                  [--log FILE] [--count N] [--repo-file NAME]
+                                 [--api anthropic|openai]
 
 --scenario   ok | commit | 401 | 402 | 429-then-ok | 500 | hang | noauth |
              bearer-only | apikey-only | hang-midstream
@@ -24,6 +25,11 @@ CLI (see OBSERVED.md next to this file).
 --no-retry   send `x-should-retry: false` with every error answer (401/402/429/529): the
              real CLI then gives up after ONE request and prints a synthetic assistant
              message + a result event with is_error true (fast auth/quota tests).
+--api        anthropic (default) or openai. Both APIs are always served (POST /v1/messages
+             and POST /v1/responses); "openai" only changes what is ambiguous: the
+             "500" scenario answers a real HTTP 500 server_error (instead of 529
+             overloaded_error) and auth failures outside /v1/responses get OpenAI's
+             error shape.
 
 Scenario "commit" is stateless: each step is chosen from the tool_use ids in the
 conversation history the CLI sends back, so retries and restarts are harmless:
@@ -34,6 +40,17 @@ The cwd comes from the "Primary working directory: ..." line Claude Code puts in
 environment system-reminder; if it is missing, a Bash `pwd` step is used first.
 Main-loop requests are those offering the Write/Bash tools; every other request
 (title generation, quota probes, ...) is answered with plain text.
+
+OpenAI Responses (POST /v1/responses, what the Codex CLI speaks): without "stream" the
+old minimal JSON answer; with "stream": true server-sent events
+(response.created, response.output_item.added, response.output_text.delta / 
+response.function_call_arguments.delta, response.output_item.done, response.completed).
+Scenario "commit" there is also stateless, keyed on the function_call_output items
+Codex sends back:
+  1. no output of ours yet          -> function_call exec_command {cmd: write + git add + git commit}
+  2. after that call's output       -> text "done"
+Codex runs the command in its working directory (-C / the cwd); the <cwd> from its
+environment_context is passed as "workdir" when present.
 """
 
 import argparse
@@ -59,6 +76,7 @@ ID_COUNTER = itertools.count(1)
 
 ANTHROPIC_ERRORS = {
     401: ("authentication_error", "invalid x-api-key"),
+    500: ("api_error", "Internal server error"),
     402: ("billing_error", "Your credit balance is too low to access the Anthropic API. "
                            "Please go to Plans & Billing to upgrade or purchase credits."),
     429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
@@ -71,6 +89,7 @@ OPENAI_ERRORS = {
           "You exceeded your current quota, please check your plan and billing details."),
     429: ("rate_limit_exceeded", "rate_limit_exceeded", "Rate limit reached. Please try again in 1s."),
     529: ("server_error", "server_overloaded", "The server is overloaded."),
+    500: ("server_error", "server_error", "The server had an error while processing your request. Sorry about that!"),
 }
 
 
@@ -139,7 +158,7 @@ PREFLIGHT_PROMPT = "Reply with the single word: ok"
 
 def is_preflight(req):
     """mtor's preflight asks the harness this trivial question before real work."""
-    return any(PREFLIGHT_PROMPT in text for text in iter_strings(req.get("messages", [])))
+    return any(PREFLIGHT_PROMPT in text for text in iter_strings([req.get("messages", []), req.get("input", [])]))
 
 
 def is_main_loop(req):
@@ -290,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
         if sc == "402":
             return 402
         if sc == "500":
-            return 529
+            return 500 if ARGS.api == "openai" else 529
         if sc == "429-then-ok":
             with COUNT_LOCK:
                 n = next(MESSAGE_COUNTER)
@@ -326,7 +345,7 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.startswith("/v1/"):
             if not self.auth_ok():
-                return self.anthropic_error(401, log)
+                return self.openai_error(401, log) if ARGS.api == "openai" else self.anthropic_error(401, log)
             if path.rstrip("/") == "/v1/models":
                 data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z",
                          "object": "model", "owned_by": "mtor"}
@@ -345,7 +364,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.messages(req, log)
         if path == "/v1/messages/count_tokens":
             if not self.auth_ok():
-                return self.anthropic_error(401, log)
+                return self.openai_error(401, log) if ARGS.api == "openai" else self.anthropic_error(401, log)
             return self.send(200, {"input_tokens": max(1, len(raw) // 4)}, log=log)
         if path in ("/v1/responses", "/responses"):
             return self.openai_responses(req, log)
@@ -406,24 +425,150 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    # ---- OpenAI Responses (minimal, non-streaming) ----------------------------
+    # ---- OpenAI Responses ------------------------------------------------------
     def openai_responses(self, req, log):
-        if not self.auth_ok():
-            return self.openai_error(401, log)
-        if ARGS.scenario == "hang":
-            write_log(log)
-            self.hang_forever()
-        err = self.scripted_error()
-        if err is not None:
-            return self.openai_error(err, log)
+        inp = req.get("input")
+        log["n_messages"] = len(inp) if isinstance(inp, list) else (1 if inp else 0)
+        preflight = is_preflight(req)
+        if not (preflight and ARGS.pass_preflight):
+            if not self.auth_ok():
+                return self.openai_error(401, log)
+            if ARGS.scenario == "hang":
+                log["kind"] = "hang"
+                write_log(log)  # status stays null: no answer is ever sent
+                self.hang_forever()
+            err = self.scripted_error()
+            if err is not None:
+                return self.openai_error(err, log)
         model = req.get("model") or "gpt-5"
-        body = {"id": new_id("resp"), "object": "response", "created_at": int(time.time()),
-                "status": "completed", "model": model,
-                "output": [{"type": "message", "id": new_id("msg"), "status": "completed", "role": "assistant",
-                            "content": [{"type": "output_text", "text": "ok", "annotations": []}]}],
-                "output_text": "ok",
-                "usage": {"input_tokens": 10, "output_tokens": 1, "total_tokens": 11}}
-        self.send(200, body, log=log)
+        if not req.get("stream"):
+            # The minimal non-streaming answer (what `mtor doctor` asks for).
+            body = {"id": new_id("resp"), "object": "response", "created_at": int(time.time()),
+                    "status": "completed", "model": model,
+                    "output": [{"type": "message", "id": new_id("msg"), "status": "completed", "role": "assistant",
+                                "content": [{"type": "output_text", "text": "ok", "annotations": []}]}],
+                    "output_text": "ok",
+                    "usage": {"input_tokens": 10, "output_tokens": 1, "total_tokens": 11}}
+            return self.send(200, body, log=log)
+
+        if preflight:
+            items, label = [openai_text_item("ok")], "preflight:text"
+        elif ARGS.scenario == "commit":
+            items, label = openai_commit_step(req)
+        else:
+            items, label = [openai_text_item("ok")], "main:text"
+        log["kind"], log["reply"] = label.split(":", 1)[0], label.split(":", 1)[1]
+        log["status"] = 200
+        write_log(log)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("x-request-id", new_id("req"))
+        self.end_headers()
+        events = list(response_events(new_id("resp"), model, items))
+        if ARGS.scenario == "hang-midstream":
+            events = events[:4]  # created, in_progress, output_item.added, first delta
+        for chunk in events:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        if ARGS.scenario == "hang-midstream":
+            self.hang_forever()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+# ---- OpenAI Responses streaming helpers -------------------------------------------
+
+def openai_text_item(text):
+    return {"type": "message", "role": "assistant", "text": text}
+
+
+def openai_call_item(name, arguments, id_tag):
+    return {"type": "function_call", "name": name, "arguments": json.dumps(arguments),
+            "call_id": "call_mtor_%s_%s" % (id_tag, uuid.uuid4().hex[:12])}
+
+
+def openai_outputs(req):
+    """Map call_id -> output text for every function_call_output in the input."""
+    out = {}
+    inp = req.get("input")
+    for item in inp if isinstance(inp, list) else []:
+        if isinstance(item, dict) and item.get("type") in ("function_call_output", "custom_tool_call_output"):
+            out[item.get("call_id", "")] = "\n".join(iter_strings(item.get("output")))
+    return out
+
+
+def openai_commit_step(req):
+    """Next scripted output for scenario "commit" on the Responses API: (items, label)."""
+    names = {t.get("name") for t in (req.get("tools") or []) if isinstance(t, dict)}
+    fname = ARGS.repo_file
+    for call_id, text in openai_outputs(req).items():
+        if call_id.startswith("call_mtor_commit_"):
+            ok = re.search(r"exit(?:ed with)? code:? 0\b", text) is not None or "Exit code: 0" in text
+            first = text.strip().split("\n")[0][:200] if text.strip() else ""
+            return [openai_text_item("done" if ok else "done (commit step output: %s)" % first)], "main:text-done"
+    cmd = ("printf 'hello from the mtor scripted provider\\n' > %s && git add %s && git commit -m \"Add %s\""
+           % (fname, fname, fname))
+    if "exec_command" in names or not names:
+        args = {"cmd": cmd}
+        cwd = None
+        for s in iter_strings(req.get("input")):
+            m = re.search(r"<cwd>\s*(/[^<\n]*)</cwd>", s)
+            if m:
+                cwd = m.group(1).strip()
+        if cwd:
+            args["workdir"] = cwd
+        return [openai_call_item("exec_command", args, "commit")], "main:function_call:exec_command"
+    # Older Codex builds offer a "shell" tool taking an argv list.
+    return [openai_call_item("shell", {"command": ["bash", "-lc", cmd]}, "commit")], "main:function_call:shell"
+
+
+def response_events(resp_id, model, items):
+    seq = itertools.count()
+    created = int(time.time())
+
+    def ev(etype, **fields):
+        data = {"type": etype, "sequence_number": next(seq)}
+        data.update(fields)
+        return sse(etype, data)
+
+    def response(status, output):
+        return {"id": resp_id, "object": "response", "created_at": created, "status": status,
+                "model": model, "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
+                "usage": None if status != "completed" else
+                {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
+                 "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}
+
+    yield ev("response.created", response=response("in_progress", []))
+    yield ev("response.in_progress", response=response("in_progress", []))
+    done_items = []
+    for i, item in enumerate(items):
+        if item["type"] == "message":
+            item_id = new_id("msg")
+            part = {"type": "output_text", "text": item["text"], "annotations": []}
+            final = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
+            yield ev("response.output_item.added", output_index=i,
+                     item={"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []})
+            yield ev("response.content_part.added", item_id=item_id, output_index=i, content_index=0,
+                     part={"type": "output_text", "text": "", "annotations": []})
+            yield ev("response.output_text.delta", item_id=item_id, output_index=i, content_index=0, delta=item["text"])
+            yield ev("response.output_text.done", item_id=item_id, output_index=i, content_index=0, text=item["text"])
+            yield ev("response.content_part.done", item_id=item_id, output_index=i, content_index=0, part=part)
+        else:
+            item_id = new_id("fc")
+            final = {"id": item_id, "type": "function_call", "status": "completed", "name": item["name"],
+                     "call_id": item["call_id"], "arguments": item["arguments"]}
+            yield ev("response.output_item.added", output_index=i,
+                     item=dict(final, status="in_progress", arguments=""))
+            half = len(item["arguments"]) // 2
+            for part in (item["arguments"][:half], item["arguments"][half:]):
+                yield ev("response.function_call_arguments.delta", item_id=item_id, output_index=i, delta=part)
+            yield ev("response.function_call_arguments.done", item_id=item_id, output_index=i,
+                     arguments=item["arguments"])
+        yield ev("response.output_item.done", output_index=i, item=final)
+        done_items.append(final)
+    yield ev("response.completed", response=response("completed", done_items))
 
 
 def write_port_file(path, port):
@@ -438,7 +583,7 @@ def write_port_file(path, port):
 
 def main():
     global ARGS
-    p = argparse.ArgumentParser(description="Scripted Anthropic-compatible provider for mtor tests")
+    p = argparse.ArgumentParser(description="Scripted Anthropic-compatible (and OpenAI Responses) provider for mtor tests")
     p.add_argument("--scenario", required=True, choices=SCENARIOS)
     p.add_argument("--key", default=None)
     p.add_argument("--port-file", default=None)
@@ -450,6 +595,9 @@ def main():
     p.add_argument("--no-retry", action="store_true",
                    help="add `x-should-retry: false` to error answers: the CLI then fails at once "
                         "(result is_error true) instead of retrying 10 times")
+    p.add_argument("--api", choices=("anthropic", "openai"), default="anthropic",
+                   help="which API's conventions decide ambiguous answers: with 'openai' the '500' scenario "
+                        "answers HTTP 500 (not 529) and auth errors use OpenAI's error shape; both APIs are always served")
     ARGS = p.parse_args()
 
     ThreadingHTTPServer.daemon_threads = True
