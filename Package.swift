@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "mtor", targets: ["mtor"]),
+        // doctor's HTTP call: the only binary that links FoundationNetworking (libcurl and its libraries).
+        .executable(name: "mtor-probe", targets: ["mtor-probe"]),
     ],
     targets: [
         .target(name: "CMtorShims"),
@@ -13,10 +15,11 @@ let package = Package(
         .target(name: "MtorPlatform", dependencies: ["CMtorShims"]),
         .target(name: "MtorWorker", dependencies: ["MtorCore", "MtorPlatform"]),
         .executableTarget(name: "mtor", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker"]),
+        .executableTarget(name: "mtor-probe"),
         .executableTarget(name: "mtor-bench", dependencies: ["MtorCore", "MtorPlatform"]),
         .testTarget(name: "MtorCoreTests", dependencies: ["MtorCore"]),
         .testTarget(name: "MtorPlatformTests", dependencies: ["MtorPlatform", "MtorCore"]),
-        .testTarget(name: "MtorEndToEndTests", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker", "mtor"]),
+        .testTarget(name: "MtorEndToEndTests", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker", "mtor", "mtor-probe"]),
     ]
 )
 

@@ -59,8 +59,19 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
 
 /// UTC ISO-8601 timestamps and the JSON encoding every mtor file uses.
 public enum Stamp {
+    /// `2024-05-01T12:00:00.123Z`, written by hand: `Date.ISO8601FormatStyle` loads ICU time zone and
+    /// calendar data (~5 MB resident in a process that otherwise never touches it).
     public static func iso(_ date: Date = Date()) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let whole = date.timeIntervalSince1970.rounded(.down)
+        var seconds = time_t(whole)
+        let ms = min(999, Int((date.timeIntervalSince1970 - whole) * 1000))
+        var t = tm()
+        gmtime_r(&seconds, &t)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
     }
 
     public static func date(_ text: String) -> Date? {

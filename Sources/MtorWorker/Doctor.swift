@@ -94,6 +94,8 @@ public struct Doctor {
             out.append(Check(area: "provider", name: name, status: .fail, summary: "quota: plan or balance exhausted — \(outcome.detail)", fix: "top up the account or move specs to a fallback provider", probe: outcome))
         case .rate:
             out.append(Check(area: "provider", name: name, status: .warn, summary: "rate: the key works but is rate-limited right now — \(outcome.detail)", fix: "lower concurrency for \(name) or wait", probe: outcome))
+        case .config where ProviderProbe.probeMissing(outcome):
+            out.append(Check(area: "provider", name: name, status: .fail, summary: "cannot call \(name): \(outcome.detail)", fix: "install mtor-probe beside mtor (e.g. install -m755 .build/release/mtor-probe next to the mtor binary) or point $MTOR_PROBE at it", probe: outcome))
         case .connection, .config:
             out.append(Check(area: "provider", name: name, status: .fail, summary: "connection: \(outcome.detail)", fix: "check base_url in \(settings.lockPath) and the network from this machine", probe: outcome))
         }

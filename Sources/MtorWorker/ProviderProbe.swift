@@ -1,8 +1,6 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MtorCore
+import MtorPlatform
 
 /// One real API call to a provider, made with the exact variable and header its harness uses.
 public struct ProviderProbe: Sendable {
@@ -39,39 +37,36 @@ public struct ProviderProbe: Sendable {
         guard let url = URL(string: trimmed + path) else {
             return Outcome(verdict: .config, status: nil, latencyMs: 0, header: header, detail: "base_url '\(baseURL)' is not a URL")
         }
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "content-type")
+        var headers = ["content-type": "application/json"]
         if header == "x-api-key" {
-            request.setValue(secret, forHTTPHeaderField: "x-api-key")
+            headers["x-api-key"] = secret
         } else {
-            request.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
+            headers["Authorization"] = "Bearer \(secret)"
         }
         let body: [String: Any]
         if api == "openai" {
             body = ["model": model, "input": "ping", "max_output_tokens": 16]
         } else {
-            request.setValue("2023-06-01", forHTTPHeaderField: "anthropic-version")
+            headers["anthropic-version"] = "2023-06-01"
             body = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]
         }
-        request.httpBody = try? JSONSerialization.data(withJSONObject: body)
-        let start = Date()
-        let box = ResponseBox()
-        let session = URLSession(configuration: .ephemeral)
-        let task = session.dataTask(with: request) { data, response, error in
-            box.set(data, response as? HTTPURLResponse, error)
-        }
-        task.resume()
-        let finished = box.wait(timeout + 2)
-        session.invalidateAndCancel()
-        let latency = Int(Date().timeIntervalSince(start) * 1000)
-        guard finished, let response = box.response else {
-            let why = finished ? (box.error.map { "\($0.localizedDescription)" } ?? "no response") : "no answer within \(Int(timeout)) s"
+        let bodyText = (try? JSONSerialization.data(withJSONObject: body)).map { String(decoding: $0, as: UTF8.self) }
+        let answer: ProbeAnswer
+        switch send(ProbeRequest(url: url.absoluteString, method: "POST", headers: headers, body: bodyText, timeout: timeout)) {
+        case .success(let a): answer = a
+        case .failure(.notInstalled(let path, let fromEnvironment)):
+            return Outcome(verdict: .config, status: nil, latencyMs: 0, header: header, detail: fromEnvironment
+                ? "\(Self.notInstalled) at $MTOR_PROBE: \(path) is not an executable file"
+                : "\(Self.notInstalled) next to mtor: \(path) is missing (it makes doctor's HTTP call)")
+        case .failure(.failed(let why, let latency)):
             return Outcome(verdict: .connection, status: nil, latencyMs: latency, header: header, detail: "\(url.absoluteString): \(why)")
         }
-        let text = String(decoding: (box.data ?? Data()).prefix(400), as: UTF8.self)
+        let latency = answer.latencyMs
+        guard let status = answer.status else {
+            return Outcome(verdict: .connection, status: nil, latencyMs: latency, header: header, detail: "\(url.absoluteString): \(answer.error ?? "no response")")
+        }
+        let text = answer.body
         let lower = text.lowercased()
-        let status = response.statusCode
         let verdict: Verdict
         switch status {
         case 200..<300: verdict = .ok
@@ -84,24 +79,92 @@ public struct ProviderProbe: Sendable {
     }
 }
 
-/// Carries a URLSession answer back to the waiting thread.
-private final class ResponseBox: @unchecked Sendable {
-    private let semaphore = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private(set) var data: Data?
-    private(set) var response: HTTPURLResponse?
-    private(set) var error: (any Error)?
+// MARK: - mtor-probe
 
-    func set(_ d: Data?, _ r: HTTPURLResponse?, _ e: (any Error)?) {
-        lock.withLock {
-            data = d
-            response = r
-            error = e
-        }
-        semaphore.signal()
+extension ProviderProbe {
+    /// Start of the detail when the helper executable is missing.
+    public static let notInstalled = "mtor-probe is not installed"
+
+    /// Whether `outcome` says the helper is missing, not that the provider failed.
+    public static func probeMissing(_ outcome: Outcome) -> Bool {
+        outcome.verdict == .config && outcome.detail.hasPrefix(notInstalled)
     }
 
-    func wait(_ seconds: Double) -> Bool {
-        semaphore.wait(timeout: .now() + seconds) == .success
+    /// What `mtor-probe` reads on stdin. The headers hold the secret: never on argv.
+    struct ProbeRequest: Encodable {
+        var url: String
+        var method: String
+        var headers: [String: String]
+        var body: String?
+        var timeout: Double
+    }
+
+    /// The one line `mtor-probe` prints.
+    struct ProbeAnswer: Decodable {
+        var status: Int?
+        var latencyMs: Int
+        var body: String
+        var error: String?
+        enum CodingKeys: String, CodingKey {
+            case status, body, error, latencyMs = "latency_ms"
+        }
+    }
+
+    enum ProbeFailure: Error {
+        case notInstalled(String, fromEnvironment: Bool)
+        case failed(String, latencyMs: Int)
+    }
+
+    /// `$MTOR_PROBE`, else `mtor-probe` in the directory of the running executable.
+    public static func probeExecutable(environment: [String: String] = ProcessInfo.processInfo.environment) -> (path: String, fromEnvironment: Bool) {
+        if let override = environment["MTOR_PROBE"], !override.isEmpty { return (override, true) }
+        let dir = executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) } ?? "."
+        return (dir + "/mtor-probe", false)
+    }
+
+    /// The running executable, symlinks resolved.
+    static func executablePath() -> String? {
+        #if os(Linux)
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 { return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        #elseif canImport(Darwin)
+        var size: UInt32 = 0
+        _ = _NSGetExecutablePath(nil, &size)
+        var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+        if _NSGetExecutablePath(&buffer, &size) == 0, let real = realpath(buffer, nil) {
+            defer { free(real) }
+            return String(cString: real)
+        }
+        #endif
+        guard let arg0 = CommandLine.arguments.first, arg0.contains("/") else { return nil }
+        return URL(fileURLWithPath: arg0).resolvingSymlinksInPath().path
+    }
+
+    /// Runs `mtor-probe` with `request` on stdin and reads its answer.
+    func send(_ request: ProbeRequest) -> Result<ProbeAnswer, ProbeFailure> {
+        let environment = ProcessInfo.processInfo.environment
+        let (exe, fromEnvironment) = Self.probeExecutable(environment: environment)
+        var st = stat()
+        guard stat(exe, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(exe, X_OK) == 0 else {
+            return .failure(.notInstalled(exe, fromEnvironment: fromEnvironment))
+        }
+        guard let input = try? JSONEncoder().encode(request) else { return .failure(.failed("cannot encode the request", latencyMs: 0)) }
+        let start = Date()
+        let run: (Termination, stdout: [UInt8], stderr: [UInt8], timedOut: Bool)
+        do {
+            run = try ChildProcess.run([exe], environment: environment, stdin: Array(input), timeout: request.timeout + 5)
+        } catch {
+            return .failure(.failed("cannot run \(exe): \(error)", latencyMs: 0))
+        }
+        let latency = Int(Date().timeIntervalSince(start) * 1000)
+        if run.timedOut { return .failure(.failed("no answer within \(Int(request.timeout)) s", latencyMs: latency)) }
+        let line = run.stdout.split(separator: UInt8(ascii: "\n")).last.map { Array($0) } ?? []
+        guard run.0.succeeded, let answer = try? JSONDecoder().decode(ProbeAnswer.self, from: Data(line)) else {
+            let said = String(decoding: run.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let how = run.0.signal.map { "killed by signal \($0)" } ?? "exit \(run.0.exitCode ?? -1)"
+            return .failure(.failed("\(exe) failed (\(how))\(said.isEmpty ? "" : ": " + said)", latencyMs: latency))
+        }
+        return .success(answer)
     }
 }
