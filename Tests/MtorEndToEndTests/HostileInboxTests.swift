@@ -109,6 +109,6 @@ struct HostileInboxTests {
 
 extension Sandbox {
     func write(_ relative: String, _ data: Data) {
-        FileManager.default.createFile(atPath: "\(spool)/\(relative)", contents: data)
+        #expect(FileManager.default.createFile(atPath: "\(spool)/\(relative)", contents: data))
     }
 }

@@ -181,7 +181,7 @@ struct LaptopTests {
         expected.failed += 1
         expected.stalled += 1
         for (dir, names) in [("inbox", ["a.md", "b.md", ".c.md.tmp"]), ("done", ["d.md", "d.result.json"]), ("failed", ["real-encoder.md", "real-encoder.result.json"])] {
-            for name in names { FileManager.default.createFile(atPath: "\(s.spool)/\(dir)/\(name)", contents: Data()) }
+            for name in names { #expect(FileManager.default.createFile(atPath: "\(s.spool)/\(dir)/\(name)", contents: Data())) }
         }
         let started = Date()
         let r = try s.mtor(["status", "--json", "--spool", s.spool])
