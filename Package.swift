@@ -15,7 +15,7 @@ let package = Package(
         .target(name: "MtorPlatform", dependencies: ["CMtorShims"]),
         .target(name: "MtorWorker", dependencies: ["MtorCore", "MtorPlatform"]),
         .executableTarget(name: "mtor", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker"]),
-        .executableTarget(name: "mtor-probe"),
+        .executableTarget(name: "mtor-probe", dependencies: ["MtorCore"]),
         .executableTarget(name: "mtor-bench", dependencies: ["MtorCore", "MtorPlatform"]),
         .testTarget(name: "MtorCoreTests", dependencies: ["MtorCore"]),
         .testTarget(name: "MtorPlatformTests", dependencies: ["MtorPlatform", "MtorCore"]),

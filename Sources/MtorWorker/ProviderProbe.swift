@@ -90,26 +90,6 @@ extension ProviderProbe {
         outcome.verdict == .config && outcome.detail.hasPrefix(notInstalled)
     }
 
-    /// What `mtor-probe` reads on stdin. The headers hold the secret: never on argv.
-    struct ProbeRequest: Encodable {
-        var url: String
-        var method: String
-        var headers: [String: String]
-        var body: String?
-        var timeout: Double
-    }
-
-    /// The one line `mtor-probe` prints.
-    struct ProbeAnswer: Decodable {
-        var status: Int?
-        var latencyMs: Int
-        var body: String
-        var error: String?
-        enum CodingKeys: String, CodingKey {
-            case status, body, error, latencyMs = "latency_ms"
-        }
-    }
-
     enum ProbeFailure: Error {
         case notInstalled(String, fromEnvironment: Bool)
         case failed(String, latencyMs: Int)

@@ -15,34 +15,10 @@
 /// `status` is null when no HTTP answer came; `error` then says why. Exit 0 whenever that line
 /// was printed, 2 when the request on stdin cannot be read.
 import Foundation
+import MtorCore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-
-struct ProbeRequest: Decodable {
-    var url: String
-    var method: String?
-    var headers: [String: String]?
-    var body: String?
-    var timeout: Double?
-}
-
-struct ProbeAnswer: Encodable {
-    var status: Int?
-    var latencyMs: Int
-    var body: String
-    var error: String?
-    enum CodingKeys: String, CodingKey {
-        case status, body, error, latencyMs = "latency_ms"
-    }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(status, forKey: .status)   // null, not absent
-        try c.encode(latencyMs, forKey: .latencyMs)
-        try c.encode(body, forKey: .body)
-        try c.encode(error, forKey: .error)
-    }
-}
 
 /// Carries a URLSession answer back to the waiting thread.
 final class ResponseBox: @unchecked Sendable {
@@ -91,10 +67,10 @@ do {
     fail("stdin is not a request: \(error)")
 }
 guard let url = URL(string: request.url) else { fail("'\(request.url)' is not a URL") }
-let timeout = request.timeout ?? 15
+let timeout = request.timeout
 var urlRequest = URLRequest(url: url, timeoutInterval: timeout)
-urlRequest.httpMethod = request.method ?? "GET"
-for (name, value) in (request.headers ?? [:]).sorted(by: { $0.key < $1.key }) {
+urlRequest.httpMethod = request.method
+for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) {
     urlRequest.setValue(value, forHTTPHeaderField: name)
 }
 if let body = request.body { urlRequest.httpBody = Data(body.utf8) }

@@ -297,6 +297,24 @@ class Handler(BaseHTTPRequestHandler):
             return (allow_bearer and bool(bearer)) or (allow_xkey and bool(xkey))
         return (allow_bearer and bearer == ARGS.key) or (allow_xkey and xkey == ARGS.key)
 
+    def refused(self, preflight, log, error):
+        """The scenario's refusals, shared by both APIs: a wrong key (401), a hang, a scripted
+        error status. Answers with `error(status, log)` and returns True when it refused."""
+        if preflight and ARGS.pass_preflight:
+            return False
+        if not self.auth_ok():
+            error(401, log)
+            return True
+        if ARGS.scenario == "hang":
+            log["kind"] = "hang"
+            write_log(log)  # status stays null: no answer is ever sent
+            self.hang_forever()
+        err = self.scripted_error()
+        if err is not None:
+            error(err, log)
+            return True
+        return False
+
     def hang_forever(self):
         while True:
             time.sleep(3600)
@@ -378,16 +396,8 @@ class Handler(BaseHTTPRequestHandler):
     # ---- Anthropic Messages --------------------------------------------------
     def messages(self, req, log):
         preflight = is_preflight(req)
-        if not (preflight and ARGS.pass_preflight):
-            if not self.auth_ok():
-                return self.anthropic_error(401, log)
-            if ARGS.scenario == "hang":
-                log["kind"] = "hang"
-                write_log(log)  # status stays null: no answer is ever sent
-                self.hang_forever()
-            err = self.scripted_error()
-            if err is not None:
-                return self.anthropic_error(err, log)
+        if self.refused(preflight, log, self.anthropic_error):
+            return
 
         if preflight:
             reply, label = text_reply("ok"), "preflight:text"
@@ -430,16 +440,8 @@ class Handler(BaseHTTPRequestHandler):
         inp = req.get("input")
         log["n_messages"] = len(inp) if isinstance(inp, list) else (1 if inp else 0)
         preflight = is_preflight(req)
-        if not (preflight and ARGS.pass_preflight):
-            if not self.auth_ok():
-                return self.openai_error(401, log)
-            if ARGS.scenario == "hang":
-                log["kind"] = "hang"
-                write_log(log)  # status stays null: no answer is ever sent
-                self.hang_forever()
-            err = self.scripted_error()
-            if err is not None:
-                return self.openai_error(err, log)
+        if self.refused(preflight, log, self.openai_error):
+            return
         model = req.get("model") or "gpt-5"
         if not req.get("stream"):
             # The minimal non-streaming answer (what `mtor doctor` asks for).

@@ -86,15 +86,9 @@ struct ClaudeFailureTests {
         let s = try Sandbox("refused")
         s.lockfile(Lockfiles.make([.init(name: "down", baseURL: "http://127.0.0.1:\(closedPort())")]))
         s.envFile("SCRIPTED_KEY=sk-down-1\n")
-        try s.submit("down.md", "---\nrepo: ~/code/widget\nprovider: down\n---\nanything\n")
-        let run = try s.drain()
-        #expect(run.code == 0)
-        #expect(s.exists("inbox/down.md"), "no attempt is burned on a provider that fails preflight: \(s.listing())")
-        let health = try #require(try JSONSerialization.jsonObject(with: Data(s.read("state/providers.json").utf8)) as? [String: Any])
-        let entry = try #require((health["providers"] as? [[String: Any]])?.first { ($0["provider"] as? String) == "down" })
-        #expect(entry["state"] as? String == "unhealthy")
+        let (entry, log) = try heldByPreflight(s, provider: "down")
         #expect(entry["class"] as? String == "provider_unavailable", "\(entry)")
-        #expect(run.err.contains("inbox/down.md stays queued"))
+        #expect(log.contains("inbox/down.md stays queued"))
     }
 
     @Test("529 overloaded on every call during the task: provider_unavailable", .timeLimit(.minutes(10)))
@@ -248,4 +242,17 @@ struct CommandFailureTests {
         #expect(size < 1_001_000)
         #expect(s.read("logs/loud.log").contains("log cut at 1000000 bytes"))
     }
+}
+
+/// Submits a spec for `provider`, drains, and returns the provider's health entry after
+/// checking that the spec still waits in inbox/ (no attempt burned) and the provider is unhealthy;
+/// also returns what the worker logged.
+func heldByPreflight(_ s: Sandbox, provider: String) throws -> (entry: [String: Any], log: String) {
+    try s.submit("\(provider).md", "---\nrepo: ~/code/widget\nprovider: \(provider)\n---\nanything\n")
+    let run = try s.drain()
+    #expect(run.code == 0)
+    #expect(s.exists("inbox/\(provider).md"), "no attempt is burned on a provider that fails preflight: \(s.listing())")
+    let entry = try #require(providerState(s, provider))
+    #expect(entry["state"] as? String == "unhealthy")
+    return (entry, run.err)
 }
