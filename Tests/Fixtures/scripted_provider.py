@@ -416,24 +416,8 @@ class Handler(BaseHTTPRequestHandler):
                               "cache_read_input_tokens": 0, "output_tokens": 5}}
             return self.send(200, body, log=log)
 
-        log["status"] = 200
-        write_log(log)
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("transfer-encoding", "chunked")
-        self.send_header("request-id", new_id("req"))
-        self.end_headers()
-        events = list(message_events(msg_id, model, reply))
-        if ARGS.scenario == "hang-midstream":
-            events = events[:3]  # message_start, content_block_start, first delta
-        for chunk in events:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
-        if ARGS.scenario == "hang-midstream":
-            self.hang_forever()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        # hang-midstream stops after message_start, content_block_start and the first delta.
+        self.stream_events(log, "request-id", list(message_events(msg_id, model, reply)), keep=3)
 
     # ---- OpenAI Responses ------------------------------------------------------
     def openai_responses(self, req, log):
@@ -460,17 +444,22 @@ class Handler(BaseHTTPRequestHandler):
         else:
             items, label = [openai_text_item("ok")], "main:text"
         log["kind"], log["reply"] = label.split(":", 1)[0], label.split(":", 1)[1]
+        # hang-midstream stops after created, in_progress, output_item.added and the first delta.
+        self.stream_events(log, "x-request-id", list(response_events(new_id("resp"), model, items)), keep=4)
+
+    def stream_events(self, log, id_header, events, keep):
+        """Answers 200 with server-sent `events` (chunked); hang-midstream sends only the first
+        `keep` of them and then never finishes."""
         log["status"] = 200
         write_log(log)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
-        self.send_header("x-request-id", new_id("req"))
+        self.send_header(id_header, new_id("req"))
         self.end_headers()
-        events = list(response_events(new_id("resp"), model, items))
         if ARGS.scenario == "hang-midstream":
-            events = events[:4]  # created, in_progress, output_item.added, first delta
+            events = events[:keep]
         for chunk in events:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
