@@ -12,21 +12,13 @@ struct TaskWatch {
     var reportEvery = 30.0
     /// Seconds a task may be in no directory before it is taken to be gone.
     var vanishAfter = 10.0
-    /// When to give up waiting (monotonic seconds, see `now()`); nil waits as long as it takes.
-    var deadline: Double? = nil
-    /// How the limit was asked for, for the message when it passes.
-    var limitText = ""
+    /// `--timeout`: one deadline shared by every task of one command.
+    let limit: WaitLimit
 
-    init(spool: Spool, id: String, deadline: Double? = nil, limitText: String = "") {
+    init(spool: Spool, id: String, _ limit: WaitLimit) {
         self.spool = spool
         self.id = id
-        self.deadline = deadline
-        self.limitText = limitText
-    }
-
-    /// A watch that gives up at `--timeout` (one deadline shared by every task of one command).
-    init(spool: Spool, id: String, _ limit: WaitLimit) {
-        self.init(spool: spool, id: id, deadline: limit.deadline, limitText: limit.text)
+        self.limit = limit
     }
 
     /// Blocks until the task has a result sidecar.
@@ -49,9 +41,9 @@ struct TaskWatch {
             } else {
                 missingSince = now()
             }
-            if let deadline, now() >= deadline {
+            if let deadline = limit.deadline, now() >= deadline {
                 let state = lastState.isEmpty ? "not finished" : "still \(lastState.split(separator: " ").first.map(String.init) ?? lastState)"
-                throw .failed("task '\(id)' is \(state) after --timeout \(limitText); it goes on — follow it again with 'mtor wait \(id)'")
+                throw .failed("task '\(id)' is \(state) after --timeout \(limit.text); it goes on — follow it again with 'mtor wait \(id)'")
             }
             Thread.sleep(forTimeInterval: 0.25)
         }
