@@ -32,10 +32,15 @@ public final class ChildProcess: @unchecked Sendable {
         if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
         for dir in searchPath.split(separator: ":") where !dir.isEmpty {
             let candidate = "\(dir)/\(program)"
-            var st = stat()
-            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+            if isExecutableFile(candidate) { return candidate }
         }
         return nil
+    }
+
+    /// Whether `path` is a regular file this process may execute.
+    public static func isExecutableFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
     }
 
     /// Spawns `argv`. `stdinFD` (read end or file; closed by the caller) becomes the child's stdin,

@@ -125,8 +125,7 @@ extension ProviderProbe {
     func send(_ request: ProbeRequest) -> Result<ProbeAnswer, ProbeFailure> {
         let environment = ProcessInfo.processInfo.environment
         let (exe, fromEnvironment) = Self.probeExecutable(environment: environment)
-        var st = stat()
-        guard stat(exe, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(exe, X_OK) == 0 else {
+        guard ChildProcess.isExecutableFile(exe) else {
             return .failure(.notInstalled(exe, fromEnvironment: fromEnvironment))
         }
         guard let input = try? JSONEncoder().encode(request) else { return .failure(.failed("cannot encode the request", latencyMs: 0)) }
