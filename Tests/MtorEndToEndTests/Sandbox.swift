@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import MtorCore
 import MtorPlatform
 
@@ -107,6 +108,17 @@ final class Sandbox {
 
     func listing() -> String {
         Spool.directories.map { dir in "\(dir)/: " + ((try? FileManager.default.contentsOfDirectory(atPath: "\(spool)/\(dir)"))?.sorted().joined(separator: " ") ?? "-") }.joined(separator: "; ")
+    }
+
+    /// `state/ledger.jsonl`, parsed; a line that does not parse is recorded as an issue.
+    func ledger() -> [LedgerEntry] {
+        read("state/ledger.jsonl").split(separator: "\n").compactMap { line in
+            guard let e = try? JSONDecoder().decode(LedgerEntry.self, from: Data(line.utf8)) else {
+                Issue.record("unparseable ledger line: \(line)")
+                return nil
+            }
+            return e
+        }
     }
 
     func read(_ relative: String) -> String {

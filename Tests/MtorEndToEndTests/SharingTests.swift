@@ -3,17 +3,6 @@ import Testing
 import MtorCore
 import MtorPlatform
 
-/// The ledger of a sandbox, parsed; a line that does not parse is recorded as an issue.
-func ledger(_ s: Sandbox) -> [LedgerEntry] {
-    s.read("state/ledger.jsonl").split(separator: "\n").compactMap { line in
-        guard let e = try? JSONDecoder().decode(LedgerEntry.self, from: Data(line.utf8)) else {
-            Issue.record("unparseable ledger line: \(line)")
-            return nil
-        }
-        return e
-    }
-}
-
 @Suite("Two workers share one spool", .serialized)
 struct SharingTests {
     @Test("two workers on one spool, recovering claimed/ five times a second, never run the same spec", .timeLimit(.minutes(10)))
@@ -44,7 +33,7 @@ struct SharingTests {
         #expect(twice.isEmpty, "specs run more than once: \(twice)")
         #expect(Set(ran) == Set(ids), "every spec ran")
         var byWorker: [Int32: Int] = [:]
-        let entries = ledger(s)
+        let entries = s.ledger()
         for id in ids {
             let r = try s.result(id)
             #expect(r.status == .succeeded && r.attempts.count == 1, "\(id): \(r.status.rawValue) after \(r.attempts.map(\.class.rawValue))")

@@ -74,13 +74,7 @@ struct TortureTests {
 
         // The ledger's last terminal event per task matches its directory.
         var terminal: [String: String] = [:]
-        for line in s.read("state/ledger.jsonl").split(separator: "\n") {
-            guard let e = try? JSONDecoder().decode(LedgerEntry.self, from: Data(line.utf8)) else {
-                Issue.record("unparseable ledger line: \(line)")
-                continue
-            }
-            if [.succeeded, .failed, .cancelled].contains(e.event) { terminal[e.id] = e.event.rawValue }
-        }
+        for e in s.ledger() where [.succeeded, .failed, .cancelled].contains(e.event) { terminal[e.id] = e.event.rawValue }
         for id in ids {
             let dir = location[id]?.first
             #expect(terminal[id] == (dir == "done" ? "succeeded" : "failed"), "ledger says \(terminal[id] ?? "nothing") for \(id) in \(dir ?? "?")")
