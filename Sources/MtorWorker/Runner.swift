@@ -133,7 +133,7 @@ struct Runner {
             })
             scanner.finish()
             // Nothing the attempt started outlives it (setsid, double forks, daemons).
-            evidence.leftoversKilled = containment?.killAll() ?? 0
+            evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)
             log.flush()
             control.update { $0.pid = nil }
             exitCode = termination.exitCode
