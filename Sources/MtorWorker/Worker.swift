@@ -10,6 +10,8 @@ public final class Worker: @unchecked Sendable {
     let logger: Logger
     let retryGate: RetryGate
     let health: ProviderHealth
+    /// Direct provider checks for silent attempts, one in flight per provider.
+    let triage = SilenceTriage()
     private(set) var settings: Settings
     private let wake: WakePipe
     private let lock = NSLock()
@@ -323,7 +325,7 @@ public final class Worker: @unchecked Sendable {
         guard let (id, claimLock) = claimed else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)
+                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock, triage: triage)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
