@@ -99,6 +99,11 @@ final class ProviderHealth: @unchecked Sendable {
         save()
     }
 
+    /// Providers that failed their last check, by name.
+    func unhealthy() -> [Entry] {
+        lock.withLock { entries.values.filter { $0.state == .unhealthy }.sorted { $0.provider < $1.provider } }
+    }
+
     var probing: Bool { lock.withLock { entries.values.contains { $0.state == .probing } } }
 
     /// `15:00:12` (UTC) from an ISO stamp, for "rate-limited until …".
