@@ -56,8 +56,16 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     public var provider: String?
     public var attempt: Int?
     public var pid: Int32?
+    /// Seconds from claim to result, on the line that ends a task.
+    public var durationS: Double?
 
-    public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case t, id, event, `class`, provider, attempt, pid, durationS = "duration_s"
+    }
+
+    public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil,
+                durationS: Double? = nil) {
+        self.durationS = durationS
         self.t = t
         self.id = id
         self.event = event
