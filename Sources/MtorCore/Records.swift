@@ -58,9 +58,14 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     public var pid: Int32?
     /// Seconds from claim to result, on the line that ends a task.
     public var durationS: Double?
+    /// Tokens and cost the task's harness reported (all attempts), on the line that ends a task.
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    public var costUSD: Double?
 
     enum CodingKeys: String, CodingKey {
         case t, id, event, `class`, provider, attempt, pid, durationS = "duration_s"
+        case inputTokens = "input_tokens", outputTokens = "output_tokens", costUSD = "cost_usd"
     }
 
     public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil,
