@@ -13,13 +13,11 @@ final class ProviderHealth: @unchecked Sendable {
     let idleLimit: Double
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
-    private let path: String
-    private let tmp: String
+    private let spool: Spool
 
     init(spool: Spool, idleLimit: Double = 30 * 60) {
         self.idleLimit = idleLimit
-        path = spool.state + "/providers.json"
-        tmp = spool.tmp
+        self.spool = spool
     }
 
     func readiness(_ provider: String) -> Readiness {
@@ -95,9 +93,7 @@ final class ProviderHealth: @unchecked Sendable {
 
     private func save() {
         let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
-        if let data = try? Stamp.encoder().encode(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso())) {
-            try? FileSystem.writeAtomically(Array(data), to: path, tmpDir: tmp, durable: false)
-        }
+        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
     }
 }
 
@@ -121,7 +117,7 @@ struct Preflight {
                         timeout: Preflight.budget, stall: Preflight.budget, retries: 0, verify: nil, prompt: Preflight.prompt)
         let id = ".preflight-\(provider)"
         FileSystem.remove(spool.log(id))
-        let log = TaskLog(path: spool.log(id), cap: 1 << 20, redactor: settings.redactor)
+        let log = TaskLog(spool: spool, id: id, cap: 1 << 20, redactor: settings.redactor)
         var runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2)
         let box = Containment.create(name: "w\(ProcessControl.pid)-preflight-\(provider)", preference: containment)
         defer { box.dispose() }

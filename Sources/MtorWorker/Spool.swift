@@ -7,8 +7,11 @@ public struct Spool: Sendable {
     public static let directories = ["inbox", "claimed", "done", "failed", "logs", "tmp", "cancel", "state"]
 
     public let root: String
+    /// The worker's redaction and hostile-entry gate; nil for commands that only read.
+    public let gate: SpoolGate?
 
-    public init(root: String) {
+    public init(root: String, gate: SpoolGate? = nil) {
+        self.gate = gate
         var path = root
         if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
@@ -62,8 +65,7 @@ public struct Spool: Sendable {
 
     /// Appends one state change to `state/ledger.jsonl`.
     public func record(_ entry: LedgerEntry) {
-        guard let data = try? Stamp.encoder(pretty: false).encode(entry) else { return }
-        try? FileSystem.appendLine(String(decoding: data, as: UTF8.self), to: ledger)
+        try? appendJSONLine(entry, to: ledger)
     }
 
     /// Where a task is now: the directory holding `<id>.md`.
@@ -77,7 +79,7 @@ public struct Spool: Sendable {
     /// Reads a finished task's sidecar.
     public func result(_ id: String) -> TaskResult? {
         for dir in [done, failed] {
-            if let bytes = try? FileSystem.read(sidecar(in: dir, id)),
+            if let bytes = readFile(sidecar(in: dir, id)),
                let r = try? JSONDecoder().decode(TaskResult.self, from: Data(bytes)) { return r }
         }
         return nil

@@ -59,7 +59,7 @@ final class TaskRun: @unchecked Sendable {
         defer { lockFD.map(FileSystem.closeDescriptor) }
         var attempts = spool.priorAttempts(id)
         var summary = TaskResult.SpecSummary(file: file)
-        let log = TaskLog(path: spool.log(id), cap: options.logCap, redactor: settings.redactor)
+        let log = TaskLog(spool: spool, id: id, cap: options.logCap, redactor: settings.redactor)
         switch preset {
         case .cancelled?:
             return conclude(status: .cancelled, verdict: Verdict(.cancelled, "cancelled by a user before it ran"), summary: summary, attempts: attempts, git: nil, verify: nil)
@@ -197,7 +197,7 @@ final class TaskRun: @unchecked Sendable {
                                             containment: containment) else {
             return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh")
         }
-        let output = settings.redactor.redact(String(decoding: r.stdout + r.stderr, as: UTF8.self))
+        let output = String(decoding: settings.redactor.redact(bytes: r.stdout + r.stderr), as: UTF8.self)
         log.note("verify output:\n\(output.suffix(8000))")
         let code: Int32? = r.timedOut ? nil : (r.0.exitCode ?? 128 + (r.0.signal ?? 0))
         return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
