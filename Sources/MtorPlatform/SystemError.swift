@@ -27,7 +27,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         if let refusedEntry, let path {
-            return "\(path) is \(refusedEntry), not a regular file; mtor never follows links or waits on FIFOs in the spool"
+            return "\(path) is \(refusedEntry), not a regular file (mtor never follows a link or waits on a FIFO there)"
         }
         let message = String(cString: strerror(errno))
         return path.map { "\(call)(\($0)): \(message)" } ?? "\(call): \(message)"
