@@ -141,7 +141,7 @@ struct Runner {
             take(held.stderr, isStdout: false)
             scanner.finish()
             // Nothing the attempt started outlives it (setsid, double forks, daemons).
-            evidence.leftoversKilled = containment?.killAll() ?? 0
+            evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)
             control.update { $0.pid = nil }
             exitCode = termination.exitCode
             signal = termination.signal
