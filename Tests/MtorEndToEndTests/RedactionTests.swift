@@ -63,7 +63,15 @@ struct RedactionTests {
             head -c 2040 /dev/zero | tr '\\0' c
             exit 3
             """),
+        // 6. The verify step's output, once cut at 1 MiB before it was redacted (the secret read from a file the agent wrote).
+        ("leak-verify", "keyed", """
+            printf '%s' "$ANTHROPIC_AUTH_TOKEN" > ../verify-key.txt
+            echo v > verify.txt && git add verify.txt && git commit -q -m verify
+            """),
     ]
+
+    /// Frontmatter beyond repo, provider and retries, per spec.
+    static let extraKeys = ["leak-verify": "verify: head -c 1048566 /dev/zero | tr '\\0' v; cat ../verify-key.txt; echo; echo verify done\n"]
 
     /// Every 8-byte piece of the secret found in `bytes`.
     static func leaks(in bytes: [UInt8]) -> [String] {
@@ -74,7 +82,7 @@ struct RedactionTests {
         }
     }
 
-    @Test("commit subjects, api_retry errors, combining marks, the log's flush boundary and the 2 KiB tail cut: 0 hits in the whole spool",
+    @Test("commit subjects, api_retry errors, combining marks, the log's flush boundary, the 2 KiB tail cut and a cut verify output: 0 hits in the whole spool",
           .timeLimit(.minutes(5)))
     func fiveLeakPaths() throws {
         let s = try Sandbox("redact")
@@ -89,7 +97,7 @@ struct RedactionTests {
                                    .init(name: "keyedstream", baseURL: "http://127.0.0.1:9", harness: "keystream")], extraHarnesses: harnesses))
         s.envFile("SCRIPTED_KEY=\(Self.secret)\n")
         for spec in Self.specs {
-            try s.submit("\(spec.id).md", "---\nrepo: ~/code/widget\nprovider: \(spec.provider)\nretries: 0\n---\n\(spec.body)\n")
+            try s.submit("\(spec.id).md", "---\nrepo: ~/code/widget\nprovider: \(spec.provider)\nretries: 0\n\(Self.extraKeys[spec.id] ?? "")---\n\(spec.body)\n")
         }
         let run = try s.drain(timeout: 240)
         #expect(run.code == 0, "\(run.err)")
@@ -108,6 +116,9 @@ struct RedactionTests {
         #expect(flushLog.utf8.count > 2 * 262_144 && flushLog.components(separatedBy: "***").count == 3, "\(flushLog.utf8.count) bytes")
         let tail = try s.result("leak-tail")
         #expect(tail.class == .agentFailed && tail.reason.contains("stderr:"), "\(tail.class): \(tail.reason)")
+
+        let verify = try s.result("leak-verify")
+        #expect(verify.status == .succeeded && verify.verify?.outputTail.hasSuffix("***\nverify done\n") == true, "\(String(describing: verify.verify))")
 
         // Nothing anywhere holds the secret, whole or in part.
         let files = try FileManager.default.subpathsOfDirectory(atPath: s.spool).filter { FileSystem.kind("\(s.spool)/\($0)").regularSize != nil }
