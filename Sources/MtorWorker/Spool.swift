@@ -42,6 +42,13 @@ public struct Spool: Sendable {
         } catch {
             throw .environment("cannot create the spool at \(root): \(error)")
         }
+        // The worker never follows a link below the spool's root: a linked directory would send its files elsewhere.
+        for dir in Spool.directories + ["state/attempts"] {
+            let kind = FileSystem.kind("\(root)/\(dir)")
+            if kind != .directory {
+                throw .environment("spool directory \(root)/\(dir) is \(kind), not a directory; mtor never writes through links below the spool — replace it with a real directory")
+            }
+        }
         try checkOneFilesystem()
     }
 

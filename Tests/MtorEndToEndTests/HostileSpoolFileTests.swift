@@ -126,4 +126,21 @@ struct HostileSpoolFileTests {
         #expect(s.ledger().contains { $0.id == "linked" && $0.event == .succeeded })
         #expect(run.err.contains("state/ledger.jsonl is a symlink"), "\(run.err)")
     }
+
+    @Test("a spool directory replaced by a symlink: the worker refuses to start and says which one, and writes nothing through it")
+    func symlinkedDirectory() throws {
+        let s = try Sandbox("link-dir")
+        s.lockfile(Lockfiles.make([]))
+        try Self.plantDirectories(s)
+        let elsewhere = s.root + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.removeItem(atPath: s.spool + "/logs")
+        try FileManager.default.createSymbolicLink(atPath: s.spool + "/logs", withDestinationPath: elsewhere)
+        try s.submit("never.md", "---\nrepo: ~/code/widget\n---\necho never\n")
+        let run = try s.drain(timeout: 60)
+        #expect(run.code == 3, "\(run.code): \(run.err)")
+        #expect(run.err.contains("\(s.spool)/logs is a symlink, not a directory"), "\(run.err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
+        #expect(s.exists("inbox/never.md"))
+    }
 }
