@@ -36,7 +36,7 @@ struct HostileSpoolFileTests {
     }
 
     @Test("a FIFO at logs/<id>.log: the task still runs and finishes, cancel and SIGTERM still stop it, and the FIFO is moved aside and reported",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(10)))
     func fifoLog() throws {
         let s = try Sandbox("fifo-log")
         s.lockfile(Lockfiles.make([]))
@@ -77,7 +77,7 @@ struct HostileSpoolFileTests {
     }
 
     @Test("a FIFO at state/ledger.jsonl: the heartbeat goes on, tasks finish, SIGTERM stops the worker, and the FIFO is moved aside and reported",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(10)))
     func fifoLedger() throws {
         let s = try Sandbox("fifo-ledger")
         s.lockfile(Lockfiles.make([]))
@@ -101,7 +101,7 @@ struct HostileSpoolFileTests {
     }
 
     @Test("symlinks at state/ledger.jsonl and state/worker.json pointing outside the spool: the targets stay unchanged, the links are moved aside and reported",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(10)))
     func symlinkLedger() throws {
         let s = try Sandbox("link-ledger")
         s.lockfile(Lockfiles.make([]))

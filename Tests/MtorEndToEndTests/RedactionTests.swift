@@ -83,7 +83,7 @@ struct RedactionTests {
     }
 
     @Test("commit subjects, api_retry errors, combining marks, the log's flush boundary, the 2 KiB tail cut and a cut verify output: 0 hits in the whole spool",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(10)))
     func fiveLeakPaths() throws {
         let s = try Sandbox("redact")
         let agentPath = s.root + "/agent.sh"

