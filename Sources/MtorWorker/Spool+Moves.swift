@@ -68,12 +68,12 @@ extension Spool {
     }
 
     /// Puts a claimed spec back in inbox/, keeping the attempts made so far.
-    func requeue(_ id: String, attempts: [TaskResult.Attempt]) throws(SystemError) {
+    func requeue(_ id: String, attempts: [TaskResult.Attempt], because cls: FailureClass? = nil) throws(SystemError) {
         try writeJSON(attempts, to: attemptsFile(id), tmpDir: tmp)
         try FileSystem.renameNoReplace(spec(in: claimed, id), spec(in: inbox, id))
         try FileSystem.syncDirectory(inbox)
         FileSystem.remove(claimFile(id))
-        record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
+        record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: cls ?? attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
     }
 
     /// `claimed/<id>.claim.json`, when it exists and parses.

@@ -10,6 +10,10 @@ public final class Worker: @unchecked Sendable {
     let logger: Logger
     let retryGate: RetryGate
     let health: ProviderHealth
+    /// READY, STATUS, WATCHDOG and STOPPING for systemd (nothing without `$NOTIFY_SOCKET`).
+    let notify = SdNotify()
+    /// Direct provider checks for silent attempts, one in flight per provider.
+    let triage = SilenceTriage()
     private(set) var settings: Settings
     private let wake: WakePipe
     private let lock = NSLock()
@@ -65,7 +69,10 @@ public final class Worker: @unchecked Sendable {
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
+        notify.ready(summary())
         while true {
+            notify.loopTurned()
+            TestHooks.blockWhileExists("MTOR_TEST_BLOCK_LOOP_FILE")
             collectFinished()
             ChildProcess.reapOrphans()
             if stopping {
@@ -90,7 +97,7 @@ public final class Worker: @unchecked Sendable {
             }
             writeState(force: stateDirty)
             stateDirty = false
-            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5))
+            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
@@ -146,6 +153,7 @@ public final class Worker: @unchecked Sendable {
                 lock.withLock { running.values.forEach { $0.control.requestShutdown() } }
             } else {
                 stopping = true
+                notify.stopping()
                 stopDeadline = now() + options.shutdownGrace
                 logger.info("stopping: no new claims; running tasks get \(DurationText.format(options.shutdownGrace)) to finish")
             }
@@ -326,7 +334,7 @@ public final class Worker: @unchecked Sendable {
         guard let (id, claimLock) = claimed else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)
+                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock, triage: triage)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
@@ -449,6 +457,15 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// One line for systemd's STATUS=: "3 running, 12 queued, zhipu unhealthy: auth_failed".
+    func summary() -> String {
+        let runningCount = lock.withLock { running.count }
+        var parts = ["\(runningCount) running", "\(queue.count + queue.deferredCount) queued"]
+        parts += health.unhealthy().map { "\($0.provider) unhealthy: \($0.class?.rawValue ?? "?")" }
+        if stopping { parts.append("stopping") }
+        return parts.joined(separator: ", ")
+    }
+
     /// Writes `state/worker.json`: heartbeat and live status.
     func writeState(force: Bool = false) {
         let t = now()
@@ -474,6 +491,7 @@ public final class Worker: @unchecked Sendable {
         let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
                                 queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
+        notify.status(summary())
         let path = spool.state + "/worker.json"
         do {
             // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
