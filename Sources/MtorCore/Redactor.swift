@@ -45,21 +45,27 @@ public struct Redactor: Sendable {
     /// the chunks are cut.
     public func stream() -> Stream { Stream(redactor: self) }
 
-    /// The length of the longest secret that occurs at `q` (all of it must be in `buffer`).
-    func longestMatch(_ buffer: [UInt8], at q: Int) -> Int? {
-        guard starts[Int(buffer[q])] else { return nil }
-        for p in patterns where q + p.count <= buffer.count {
-            var i = 1
-            while i < p.count && buffer[q + i] == p[i] { i += 1 }
-            if i == p.count { return p.count }
+    /// What is known at `q` of `buffer`: the longest secret found there, or (unless the stream
+    /// has ended) that a secret may start there and runs past what has arrived.
+    enum Match { case none, secret(Int), undecided }
+
+    func match(_ buffer: [UInt8], at q: Int, final: Bool) -> Match {
+        guard starts[Int(buffer[q])] else { return .none }
+        for p in patterns {
+            let available = min(p.count, buffer.count - q)
+            var i = 0
+            while i < available && buffer[q + i] == p[i] { i += 1 }
+            guard i == available else { continue }
+            if available == p.count { return .secret(p.count) }  // longest first: no longer one is pending
+            if !final { return .undecided }
         }
-        return nil
+        return .none
     }
 
     // MARK: - Stream
 
-    /// Redacts a byte stream chunk by chunk, holding back the last (longest secret − 1) bytes
-    /// until the next chunk shows whether they start a secret.
+    /// Redacts a byte stream chunk by chunk. Bytes that may be the start of a secret (at most
+    /// the longest secret's length − 1) are held back until the next chunk decides them.
     public struct Stream: Sendable {
         let redactor: Redactor
         private var carry: [UInt8] = []
@@ -75,13 +81,13 @@ public struct Redactor: Sendable {
             guard redactor.longest > 0 else { return Array(bytes) }
             var buffer = carry
             buffer.append(contentsOf: bytes)
-            return emit(buffer, upTo: max(0, buffer.count - (redactor.longest - 1)))
+            return emit(buffer, final: false)
         }
 
         /// Returns what was held back: the stream has ended.
         public mutating func finish() -> [UInt8] {
             guard redactor.longest > 0 else { return [] }
-            let out = emit(carry, upTo: carry.count)
+            let out = emit(carry, final: true)
             runOpen = false
             return out
         }
@@ -89,13 +95,17 @@ public struct Redactor: Sendable {
         /// Whether nothing is held back.
         public var isEmpty: Bool { carry.isEmpty }
 
-        /// Every position before `boundary` has all bytes a secret starting there could need.
-        private mutating func emit(_ buffer: [UInt8], upTo boundary: Int) -> [UInt8] {
+        /// Decides each position in turn and stops at the first one that needs bytes not yet arrived.
+        private mutating func emit(_ buffer: [UInt8], final: Bool) -> [UInt8] {
             var out: [UInt8] = []
-            out.reserveCapacity(boundary)
+            out.reserveCapacity(buffer.count)
             var q = 0
-            while q < boundary {
-                if let length = redactor.longestMatch(buffer, at: q) { coverEnd = max(coverEnd, q + length) }
+            scan: while q < buffer.count {
+                switch redactor.match(buffer, at: q, final: final) {
+                case .undecided: break scan
+                case .secret(let length): coverEnd = max(coverEnd, q + length)
+                case .none: break
+                }
                 if q < coverEnd {
                     if !runOpen { out += Redactor.mask }
                     runOpen = true
@@ -105,8 +115,8 @@ public struct Redactor: Sendable {
                 }
                 q += 1
             }
-            carry = Array(buffer[boundary...])
-            coverEnd = max(0, coverEnd - boundary)
+            carry = Array(buffer[q...])
+            coverEnd = max(0, coverEnd - q)
             return out
         }
     }

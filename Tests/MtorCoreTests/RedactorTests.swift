@@ -136,15 +136,60 @@ struct ByteRedactorTests {
         #expect(r.redact("abcdefg xxa") == "abcdefg xxa")
     }
 
-    @Test("the stream holds back less than the longest secret and gives it all back at the end")
+    @Test("the stream holds back only bytes that may start a secret, fewer than the longest one, and gives them back at the end")
     func carry() {
-        let r = Redactor(secrets: ["abcdefgh"])
+        let r = Redactor(secrets: ["abcdefgh", "xyz-secret"])
         var s = r.stream()
-        #expect(s.feed(Array("hello abcd".utf8)) == Array("hel".utf8))
-        #expect(!s.isEmpty)
-        #expect(s.feed(Array("efgh!".utf8)) == Array("lo ***".utf8))
-        #expect(s.finish() == Array("!".utf8))
+        #expect(s.feed(Array("plain output\n".utf8)) == Array("plain output\n".utf8))
         #expect(s.isEmpty)
+        #expect(s.feed(Array("hello abcd".utf8)) == Array("hello ".utf8))
+        #expect(!s.isEmpty)
+        #expect(s.feed(Array("efgh!".utf8)) == Array("***!".utf8))
+        #expect(s.feed(Array("abcdefg".utf8)) == [])
+        #expect(s.finish() == Array("abcdefg".utf8))
+        #expect(s.isEmpty)
+    }
+
+    /// The rule stated plainly: mark every byte of every occurrence of every secret, then write one `***` per marked run.
+    static func reference(_ text: [UInt8], _ secrets: [[UInt8]]) -> [UInt8] {
+        var marked = [Bool](repeating: false, count: text.count)
+        for s in secrets where s.count <= text.count {
+            for start in 0...(text.count - s.count) where Array(text[start..<(start + s.count)]) == s {
+                for i in start..<(start + s.count) { marked[i] = true }
+            }
+        }
+        var out: [UInt8] = []
+        for i in text.indices {
+            if !marked[i] { out.append(text[i]) } else if i == 0 || !marked[i - 1] { out += Array("***".utf8) }
+        }
+        return out
+    }
+
+    @Test("3000 random texts over a tiny alphabet, cut into random chunks, match the plain rule")
+    func randomAgainstReference() {
+        let secrets = ["abcd", "abcdefgh", "dabc", "bcbcbc", "xy-z"]
+        let r = Redactor(secrets: secrets)
+        let alphabet = Array("abcdefghxyz-".utf8)
+        var seed: UInt64 = 0x9E3779B97F4A7C15
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        for _ in 0..<3000 {
+            let text = (0..<next(48)).map { _ in alphabet[next(alphabet.count)] }
+            let expected = Self.reference(text, secrets.map { Array($0.utf8) })
+            var stream = r.stream()
+            var out: [UInt8] = []
+            var i = 0
+            while i < text.count {
+                let end = min(text.count, i + 1 + next(9))
+                out += stream.feed(text[i..<end])
+                i = end
+            }
+            out += stream.finish()
+            #expect(out == expected, "\(String(decoding: text, as: UTF8.self))")
+            #expect(r.redact(bytes: text) == expected)
+        }
     }
 
     @Test("encoded JSON: a secret the encoder escaped is hidden, the JSON still parses, numbers are left alone",
