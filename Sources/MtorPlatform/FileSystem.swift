@@ -222,9 +222,9 @@ public enum FileSystem {
     }
 
     /// Opens a file of the spool: never follows a symlink, never waits on a FIFO, and refuses
-    /// (with `SystemError.isNotRegular`) anything but a regular file, and, for writing, a file
-    /// with other hard links. The corresponding C functions are `open(2)` with
-    /// `O_NOFOLLOW | O_NONBLOCK` and `fstat(2)`.
+    /// (with `SystemError.isNotRegular`) anything but a regular file. Hard links are left to the
+    /// kernel's `fs.protected_hardlinks` (backup tools link spool files legitimately). The
+    /// corresponding C functions are `open(2)` with `O_NOFOLLOW | O_NONBLOCK` and `fstat(2)`.
     public static func openSpoolFile(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(SystemError) -> Int32 {
         let fd: Int32
         do {
@@ -246,10 +246,6 @@ public enum FileSystem {
         guard case .regular = found else {
             close(fd)
             throw .notRegular(path, found.description)
-        }
-        if flags & O_ACCMODE != O_RDONLY && st.st_nlink > 1 {
-            close(fd)
-            throw .notRegular(path, "a hard link (\(st.st_nlink) names for one file)")
         }
         return fd
     }

@@ -33,7 +33,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
         return path.map { "\(call)(\($0)): \(message)" } ?? "\(call): \(message)"
     }
 
-    /// The entry was refused for being a FIFO, symlink, socket, device, directory or hard link.
+    /// The entry was refused for being a FIFO, symlink, socket, device or directory.
     public var isNotRegular: Bool { refusedEntry != nil }
 
     public var isNotFound: Bool { errno == ENOENT }

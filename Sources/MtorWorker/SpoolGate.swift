@@ -3,8 +3,8 @@ import MtorCore
 import MtorPlatform
 
 /// The worker's one way into its spool files: every byte it writes there is redacted, and an
-/// entry that is not a regular file (a FIFO, symlink, socket, device, directory or hard link
-/// where a file should be) is moved aside to `<name>.bad-<time>` and reported, never followed
+/// entry that is not a regular file (a FIFO, symlink, socket, device or directory where a file
+/// should be) is moved aside to `<name>.bad-<time>` and reported, never followed
 /// and never waited on.
 public final class SpoolGate: @unchecked Sendable {
     private let lock = NSLock()
