@@ -16,15 +16,13 @@ final class ProviderHealth: @unchecked Sendable {
     let idleLimit: Double
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
-    private let path: String
-    private let tmp: String
+    private let spool: Spool
     /// Told when a provider turns unhealthy (it was not before): provider, class, reason.
     var onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
 
     init(spool: Spool, idleLimit: Double = 30 * 60) {
         self.idleLimit = idleLimit
-        path = spool.state + "/providers.json"
-        tmp = spool.tmp
+        self.spool = spool
     }
 
     func readiness(_ provider: String) -> Readiness {
@@ -124,9 +122,7 @@ final class ProviderHealth: @unchecked Sendable {
 
     private func save() {
         let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
-        if let data = try? Stamp.encoder().encode(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso())) {
-            try? FileSystem.writeAtomically(Array(data), to: path, tmpDir: tmp, durable: false)
-        }
+        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
     }
 }
 
@@ -150,7 +146,7 @@ struct Preflight {
                         timeout: Preflight.budget, stall: Preflight.budget, retries: 0, verify: nil, prompt: Preflight.prompt)
         let id = ".preflight-\(provider)"
         FileSystem.remove(spool.log(id))
-        let log = TaskLog(path: spool.log(id), cap: 1 << 20, redactor: settings.redactor)
+        let log = TaskLog(spool: spool, id: id, cap: 1 << 20, redactor: settings.redactor)
         var runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2)
         let box = Containment.create(name: "w\(ProcessControl.pid)-preflight-\(provider)", preference: containment)
         defer { box.dispose() }

@@ -61,7 +61,7 @@ final class TaskRun: @unchecked Sendable {
         defer { lockFD.map(FileSystem.closeDescriptor) }
         var attempts = spool.priorAttempts(id)
         var summary = TaskResult.SpecSummary(file: file)
-        let log = TaskLog(path: spool.log(id), cap: options.logCap, redactor: settings.redactor)
+        let log = TaskLog(spool: spool, id: id, cap: options.logCap, redactor: settings.redactor)
         switch preset {
         case .cancelled?:
             return conclude(status: .cancelled, verdict: Verdict(.cancelled, "cancelled by a user before it ran"), summary: summary, attempts: attempts, git: nil, verify: nil)
@@ -221,13 +221,26 @@ final class TaskRun: @unchecked Sendable {
         log.note("verify: \(command)")
         control.update { $0.phase = "verify" }
         let limit = max(60, spec.timeout)
-        guard let r = try? ChildProcess.run(["/bin/sh", "-c", command], environment: settings.baseEnvironment, directory: spec.repo, timeout: limit,
-                                            containment: containment) else {
-            return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh")
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: settings.baseEnvironment,
+                                     directory: spec.repo, containment: containment)
+        } catch {
+            return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh: \(error)")
         }
-        let output = settings.redactor.redact(String(decoding: r.stdout + r.stderr, as: UTF8.self))
-        log.note("verify output:\n\(output.suffix(8000))")
-        let code: Int32? = r.timedOut ? nil : (r.0.exitCode ?? 128 + (r.0.signal ?? 0))
+        // Output in arrival order through the redaction stream; only redacted bytes are kept and cut.
+        var redaction = settings.redactor.stream()
+        var tail = Tail(limit: 8000)
+        let deadline = now() + limit
+        var timedOut = false
+        let t = child.drive(grace: 2, onOutput: { _, bytes in tail.append(redaction.feed(bytes)) }, stop: {
+            if now() >= deadline { timedOut = true }
+            return timedOut
+        })
+        tail.append(redaction.finish())
+        let output = tail.text
+        log.note("verify output:\n\(output)")
+        let code: Int32? = timedOut ? nil : (t.exitCode ?? 128 + (t.signal ?? 0))
         return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
     }
 

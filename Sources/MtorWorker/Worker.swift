@@ -36,20 +36,20 @@ public final class Worker: @unchecked Sendable {
 
     public init(options: WorkerOptions, logger: Logger = Logger()) throws(WorkerError) {
         self.options = options
-        let plain = Spool(root: options.spool)
+        let spool = Spool(root: options.spool, gate: SpoolGate())
+        self.spool = spool
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
-        self.health = ProviderHealth(spool: Spool(root: options.spool), idleLimit: options.idleReprobe)
+        self.health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe)
         guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
-        try plain.prepare()
+        try spool.prepare()
         settings = try Settings.load(providers: options.providers, envPath: options.envFile)
         logger.setRedactor(settings.redactor)
+        spool.gate?.redactor = settings.redactor
         let hooks = Hooks(onFinish: options.onFinish ?? settings.lock.onFinish, onAttention: options.onAttention ?? settings.lock.onAttention,
                           logger: logger, home: settings.baseEnvironment["HOME"] ?? "/")
-        telemetry = Telemetry(spool: plain, metricsPath: options.metricsFile, hooks: hooks)
-        var observed = plain
-        observed.sink = telemetry
-        spool = observed
+        telemetry = Telemetry(spool: spool, metricsPath: options.metricsFile, hooks: hooks)
+        spool.gate?.sink = telemetry
         health.onUnhealthy = { provider, cls, reason in
             hooks.attention(event: "provider_unhealthy", provider: provider, cls: cls, reason: reason)
         }
@@ -150,6 +150,7 @@ public final class Worker: @unchecked Sendable {
             do {
                 settings = try Settings.load(providers: options.providers, envPath: options.envFile)
                 logger.setRedactor(settings.redactor)
+                spool.gate?.redactor = settings.redactor
                 health.reset()
                 logger.info("SIGHUP: reloaded \(settings.lockPath) and \(settings.envPath ?? "no env file")")
             } catch {
@@ -453,12 +454,16 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func warn(_ message: String) {
+        remember(warning: message)
+        writeState(force: true)
+    }
+
+    private func remember(warning message: String) {
         logger.warn(message)
         lock.withLock {
             warnings.append("\(Stamp.iso()) \(message)")
             if warnings.count > 50 { warnings.removeFirst(warnings.count - 50) }
         }
-        writeState(force: true)
     }
 
     /// One line for systemd's STATUS=: "3 running, 12 queued, zhipu unhealthy: auth_failed".
@@ -475,22 +480,37 @@ public final class Worker: @unchecked Sendable {
         let t = now()
         guard force || t - lastStateWrite >= 1 else { return }
         lastStateWrite = t
+        absorbGateReports()
+        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + queue.deferredCount, providers: health.snapshot(),
+                               retry: retryGate.use, startedAt: startedAt, force: force)
+        writeStateFile()
+        // Writing it may have moved a bad worker.json aside: that is told at once too.
+        if absorbGateReports() { writeStateFile() }
+    }
+
+    /// Spool entries the gate moved aside (a FIFO log, a symlinked ledger, ...) become warnings.
+    @discardableResult
+    private func absorbGateReports() -> Bool {
+        let reports = spool.gate?.takeReports() ?? []
+        for report in reports { remember(warning: report) }
+        return !reports.isEmpty
+    }
+
+    private func writeStateFile() {
         let snapshot = lock.withLock { (running.values.map { $0.control.live }.sorted { $0.id < $1.id }, warnings) }
         let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
                                 queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
         notify.status(summary())
-        telemetry.writeMetrics(running: snapshot.0.count, queued: queue.count + queue.deferredCount, providers: health.snapshot(),
-                               retry: retryGate.use, startedAt: startedAt, force: force)
         state.hooks = telemetry.hooks.snapshot
-        guard let data = try? Stamp.encoder().encode(state) else { return }
         let path = spool.state + "/worker.json"
         do {
             // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
-            try FileSystem.writeAtomically(Array(data), to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
-        } catch where error.isNoSpace && data.count <= WorkerState.reserve {
-            try? FileSystem.overwriteInPlace(Array(data), to: path)
+            try spool.writeJSON(state, to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
+        } catch where error.isNoSpace {
+            let data = spool.encode(state)
+            if data.count <= WorkerState.reserve { try? FileSystem.overwriteInPlace(data, to: path) }
         } catch {}
     }
 }
