@@ -16,7 +16,7 @@ enum DoctorCommand {
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let settings = try Settings.load(providers: args.providers, envPath: args.values["--env-file"])
-        let report = try Doctor(settings: settings, spool: Spool(root: args.spool)).run(only: args.values["--provider"])
+        let report = try Doctor(settings: settings, spool: Spool(root: args.spool)).run(only: args.values["--provider"], all: args.flags.contains("--all"))
         if args.json {
             Output.json(report)
         } else {
@@ -25,7 +25,8 @@ enum DoctorCommand {
                 print("\(mark)  \(c.area) \(c.name): \(settings.redactor.redact(c.summary))")
                 if !c.fix.isEmpty && c.status != .ok { print("      fix: \(c.fix)") }
             }
-            print(report.ok ? "doctor: all checks passed" : "doctor: \(report.checks.filter { $0.status == .fail }.count) problem(s)")
+            let warnings = report.checks.filter { $0.status == .warn }.count
+            print(report.ok ? "doctor: no problems\(warnings > 0 ? ", \(warnings) warning(s) above" : "")" : "doctor: \(report.checks.filter { $0.status == .fail }.count) problem(s)")
         }
         return report.ok ? 0 : 3
     }
