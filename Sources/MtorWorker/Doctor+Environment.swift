@@ -81,6 +81,6 @@ extension Doctor {
            state.exitedAt == nil, state.host == FileSystem.hostName(), ProcessControl.isAlive(state.pid) {
             return "send SIGHUP to the worker: kill -HUP \(state.pid)"
         }
-        return "restart the worker (none is running on \(spool.root))"
+        return "start the worker (none is running on \(spool.root) now)"
     }
 }

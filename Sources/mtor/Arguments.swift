@@ -61,7 +61,10 @@ struct Arguments {
                 } else if let inline {
                     args.values[flag.name] = inline
                 } else {
-                    guard i + 1 < words.count else { throw .usage("\(flag.name) needs a value: \(flag.name) \(flag.value!)") }
+                    let next = i + 1 < words.count ? words[i + 1] : nil
+                    guard let next, !command.allFlags.contains(where: { $0.name == next || $0.short == next }) else {
+                        throw .usage("\(flag.name) needs a value: \(flag.name) \(flag.value!)")
+                    }
                     args.values[flag.name] = words[i + 1]
                     i += 1
                 }

@@ -9,10 +9,9 @@ import MtorWorker
 struct LaptopTests {
     static let shSpec = "---\nrepo: ~/code/widget\nharness: sh\n---\n"
 
-    @Test("submit --to over rsync and scp lands in inbox/ through tmp/, and --wait prints the result", .timeLimit(.minutes(10)),
+    @Test("submit --to over rsync and scp lands in inbox/ through tmp/, and --wait prints the result", .timeLimit(.minutes(10)), .requiresSSH,
           arguments: ["rsync", "scp"])
     func submitAndWait(via: String) throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-\(via)")
         defer { withExtendedLifetime(world) {} }
         let (s, laptop, worker) = (world.sandbox, world.laptop, world.worker!)
@@ -48,10 +47,9 @@ struct LaptopTests {
         #expect(missing.code == 4, "exit code passes through ssh: \(missing.text)")
     }
 
-    @Test("a submit killed mid-transfer leaves nothing in inbox/ (and rsync leaves no partial file)", .timeLimit(.minutes(10)),
+    @Test("a submit killed mid-transfer leaves nothing in inbox/ (and rsync leaves no partial file)", .timeLimit(.minutes(10)), .requiresSSH,
           arguments: ["rsync", "scp"])
     func interruptedSubmit(via: String) throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-cut-\(via)", worker: false, throttle: 48 * 1024)
         defer { withExtendedLifetime(world) {} }
         let (s, laptop) = (world.sandbox, world.laptop)
@@ -80,9 +78,8 @@ struct LaptopTests {
         }
     }
 
-    @Test("an invalid spec fails locally with exit 1 and nothing is uploaded", .timeLimit(.minutes(10)))
+    @Test("an invalid spec fails locally with exit 1 and nothing is uploaded", .timeLimit(.minutes(10)), .requiresSSH)
     func invalidUploadsNothing() throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-invalid", worker: false)
         defer { withExtendedLifetime(world) {} }
         let (s, laptop) = (world.sandbox, world.laptop)
@@ -99,9 +96,8 @@ struct LaptopTests {
         #expect(empty.code == 2)
     }
 
-    @Test("cancel over ssh stops a running task's whole process group and it ends as cancelled", .timeLimit(.minutes(10)))
+    @Test("cancel over ssh stops a running task's whole process group and it ends as cancelled", .timeLimit(.minutes(10)), .requiresSSH)
     func cancelRunning() throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-cancel")
         defer { withExtendedLifetime(world) {} }
         let (s, laptop, worker) = (world.sandbox, world.laptop, world.worker!)
