@@ -90,7 +90,7 @@ struct EnvFileTests {
         EnvErrorCase(name: "text after the closing quote", text: "KEY=\"a\"b\n", line: 1, mentions: "after the closing quote"),
         EnvErrorCase(name: "export with nothing to export", text: "export FOO\n", line: 1, mentions: "write FOO=value"),
         EnvErrorCase(name: "a byte-order mark is named", text: "\u{FEFF}FIXTURE_KEY=x\n", line: 1, mentions: "byte-order mark (U+FEFF"),
-        EnvErrorCase(name: "an invisible character in a name is shown", text: "A=1\nKEY\u{200B}=x\n", line: 2, mentions: "'KEY<U+200B>'"),
+        EnvErrorCase(name: "an invisible character in a name is shown", text: "A=1\nKE\u{200B}Y=x\n", line: 2, mentions: "'KE<U+200B>Y'"),
     ]
 
     @Test("a malformed line is an error naming its line number, never skipped", arguments: errors)

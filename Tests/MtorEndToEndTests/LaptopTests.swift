@@ -89,6 +89,11 @@ struct LaptopTests {
         #expect(r.code == 1, "\(r.text)")
         #expect(r.text.contains("'harnes'") && r.text.contains("nothing was submitted"), "\(r.text)")
         for dir in ["inbox", "tmp"] { #expect(try FileManager.default.contentsOfDirectory(atPath: "\(s.spool)/\(dir)").isEmpty) }
+        // What only the worker's host can check (the repo there) is checked there, before anything reaches inbox/.
+        try laptop.write("nowhere.md", "---\nrepo: \(s.root)/no-repo-here\nharness: sh\n---\necho hi\n")
+        let there = try laptop.run(["submit", "nowhere.md", "--to", "mtor-test:\(s.spool)"])
+        #expect(there.code == 1 && there.text.contains("workdir_missing") && there.text.contains("nothing was submitted"), "\(there.text)")
+        for dir in ["inbox", "tmp"] { #expect(try FileManager.default.contentsOfDirectory(atPath: "\(s.spool)/\(dir)").isEmpty) }
         // Validation happens before any connection: an unreachable host still answers 1, not 3.
         let offline = try laptop.run(["submit", "typo.md", "--to", "unreachable.invalid:/srv/spool"])
         #expect(offline.code == 1, "\(offline.text)")

@@ -141,6 +141,24 @@ struct NewcomerTests {
         #expect(nosuch.code == 4, "\(nosuch.err)")
         #expect(Date().timeIntervalSince(start) < 5, "wait nosuch took \(Date().timeIntervalSince(start)) s")
         #expect(nosuch.err.contains("no task 'nosuch'"), "\(nosuch.err)")
+        writeFixture(s.spool + "/inbox/notes.txt", Data("a note".utf8))
+        let status = try s.mtor(["status", "--spool", s.spool])
+        #expect(status.out.contains("not .md specs and are never run: notes.txt"), "\(status.out)")
+    }
+
+    @Test("a SIGHUP re-probes only the providers whose entry, harness or key changed")
+    func changedProviders() throws {
+        let s = try Sandbox("changed")
+        s.lockfile(Lockfiles.make([.init(name: "a", baseURL: "http://127.0.0.1:1", secretEnv: "A_KEY"), .init(name: "b", baseURL: "http://127.0.0.1:2", secretEnv: "B_KEY")]))
+        s.envFile("A_KEY=1\nB_KEY=1\n")
+        let before = try Settings.load(providers: s.etc + "/providers.json", envPath: nil, processEnvironment: [:])
+        s.envFile("A_KEY=2\nB_KEY=1\n")
+        let after = try Settings.load(providers: s.etc + "/providers.json", envPath: nil, processEnvironment: [:])
+        #expect(after.changedProviders(since: before) == ["a"])
+        #expect(after.changedProviders(since: after).isEmpty)
+        s.lockfile(Lockfiles.make([.init(name: "a", baseURL: "http://127.0.0.1:1", secretEnv: "A_KEY"), .init(name: "b", baseURL: "http://127.0.0.1:3", secretEnv: "B_KEY")]))
+        let moved = try Settings.load(providers: s.etc + "/providers.json", envPath: nil, processEnvironment: [:])
+        #expect(moved.changedProviders(since: after) == ["b"])
     }
 
     @Test("a cancelled spec's sidecar keeps its provider, harness, model and repo as the spec said", .timeLimit(.minutes(5)))
