@@ -39,8 +39,9 @@ struct SpecChecks {
         let checkRepo = !args.flags.contains("--no-repo-check")
         if !checkRepo { skipped.append("that repo exists and is a git work tree: --no-repo-check") }
         let list = allowed.joined(separator: ":")
-        let basis: String = worker.map { "as the worker (pid \($0.pid) on \($0.host)) checks: its lockfile, HOME \(home) and --allow-repos \(list) from \(spool.state)/worker.json" }
-            ?? "with this shell's HOME \(home) and allow-list \(list)\(args.values["--allow-repos"] == nil && env["MTOR_ALLOWED_REPOS"] == nil ? " (the worker's default: its HOME)" : ""); no worker has run on \(spool.root), so a worker with another HOME or --allow-repos may decide otherwise"
+        let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in \(spool.state)/worker.json" }
+            ?? "this shell's HOME\(args.values["--allow-repos"] == nil && env["MTOR_ALLOWED_REPOS"] == nil ? " (the worker's default allow-list too)" : ""); no worker has run on \(spool.root), so one with another HOME or --allow-repos may decide otherwise"
+        let basis = "with lockfile \(settings?.lockPath ?? "none"), HOME \(home) and allow-list \(list), from \(origin)"
         return SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
     }
 }
@@ -54,6 +55,7 @@ struct SpecReport: Codable {
         var error: String?
         var repo: String?
         var provider: String?
+        var harness: String?
     }
 
     var entries: [Entry]
@@ -79,7 +81,7 @@ struct SpecReport: Codable {
         do {
             let (spec, targets) = try SpecCheck.check(bytes, home: checks.home, settings: checks.settings, checkRepo: checks.checkRepo)
             try SpecCheck.boundary(spec, allowed: checks.allowed)
-            return Entry(file: file, valid: true, repo: spec.repo, provider: targets.first?.providerName ?? spec.provider)
+            return Entry(file: file, valid: true, repo: spec.repo, provider: targets.first?.providerName ?? spec.provider, harness: targets.first?.harnessName ?? spec.harness)
         } catch {
             return Entry(file: file, valid: false, class: error.failureClass.rawValue, error: error.description)
         }
@@ -88,7 +90,10 @@ struct SpecReport: Codable {
     func print(json: Bool) {
         if json { return Output.json(self) }
         for e in entries {
-            if e.valid { Swift.print("ok      \(e.file) (repo \(e.repo ?? "?"), provider \(e.provider ?? "not checked"))") }
+            if e.valid {
+                let runs = e.harness.map { h in e.provider.map { "provider \($0), harness \(h)" } ?? "harness \(h), no provider" } ?? "provider \(e.provider ?? "default"), not checked"
+                Swift.print("ok      \(e.file) (repo \(e.repo ?? "?"), \(runs))")
+            }
             else { Swift.print("invalid \(e.file): \(e.class ?? ""): \(e.error ?? "")") }
         }
         if let basis { Swift.print("checked \(basis)") }

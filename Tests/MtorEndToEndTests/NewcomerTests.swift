@@ -3,6 +3,7 @@ import Testing
 import MtorCore
 import MtorPlatform
 import MtorWorker
+@testable import mtor
 
 /// What a newcomer meets first: validate agreeing with the worker, the worker's HOME, status after
 /// the worker is gone, ids as the file was named, and sidecars of specs that never ran.
@@ -40,7 +41,7 @@ struct NewcomerTests {
         let files = NewcomerTests.table.map { "\(dir)/\($0.name).md" }
         let v = try s.mtor(["validate", "--json", "--spool", s.spool, "--providers", s.etc + "/providers.json"] + files)
         #expect(v.code == 1, "\(v.out) \(v.err)")
-        let report = try JSONDecoder().decode(ValidateReport.self, from: Data(v.out.utf8))
+        let report = try JSONDecoder().decode(SpecReport.self, from: Data(v.out.utf8))
         for c in NewcomerTests.table { try s.submit("\(c.name).md", try String(contentsOfFile: "\(dir)/\(c.name).md", encoding: .utf8)) }
         let w = try s.drain()
         #expect(w.code == 0, "\(w.err)")
@@ -59,7 +60,7 @@ struct NewcomerTests {
         // With a worker.json there, validate uses the worker's allow-list: a wider one makes the outside repo fine.
         _ = try s.drain(["--allow-repos", s.root])
         let again = try s.mtor(["validate", "--spool", s.spool, "--providers", s.etc + "/providers.json", "\(dir)/outside-allow-list.md"])
-        #expect(again.code == 0 && again.out.contains("as the worker"), "\(again.out) \(again.err)")
+        #expect(again.code == 0 && again.out.contains("from the settings of the worker"), "\(again.out) \(again.err)")
     }
 
     @Test("validate without a lockfile says which checks it could not make")
@@ -173,15 +174,4 @@ struct NewcomerTests {
         #expect(r.status == .cancelled)
         #expect(r.spec.repo == s.repo && r.spec.harness == "sh" && r.spec.model == "m-1" && r.spec.provider == "local", "\(r.spec)")
     }
-}
-
-/// `mtor validate --json`.
-struct ValidateReport: Decodable {
-    struct Entry: Decodable {
-        var file: String
-        var valid: Bool
-        var `class`: String?
-        var error: String?
-    }
-    var entries: [Entry]
 }
