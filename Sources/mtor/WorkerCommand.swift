@@ -1,5 +1,6 @@
 import Foundation
 import MtorWorker
+import MtorPlatform
 
 /// `mtor worker`: the daemon.
 enum WorkerCommand {
@@ -15,6 +16,8 @@ enum WorkerCommand {
             Flag(name: "--reprobe-idle", value: "D", help: "preflight a provider again after it sat unused this long (default 30m)"),
             Flag(name: "--retries-per-minute", value: "N", help: "retries and fallback moves the whole worker may start in any 60 s (default 30)"),
             Flag(name: "--log-cap", value: "BYTES", help: "cap of each task's log (default 50 MiB)"),
+            Flag(name: "--silence-probe", value: "D", help: "after this long without agent activity, call the attempt's provider directly (default 60s, at most half the spec's stall)"),
+            Flag(name: "--containment", value: "auto|cgroup2|cgroup1|marker", help: "how each task's processes are kept together (default auto: the best this host allows)"),
         ],
         details: """
             SIGHUP re-reads the lockfile and the env file (a failed reload keeps the old settings and says so in
@@ -34,6 +37,13 @@ enum WorkerCommand {
         options.retriesPerMinute = try args.int("--retries-per-minute", default: options.retriesPerMinute)
         guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }
         options.logCap = try args.int("--log-cap", default: options.logCap)
+        options.silenceProbe = try args.seconds("--silence-probe", default: options.silenceProbe)
+        if let text = args.values["--containment"] {
+            guard let preference = Containment.Preference(rawValue: text) else {
+                throw .usage("--containment must be one of \(Containment.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            }
+            options.containment = preference
+        }
         if let roots = args.values["--allow-repos"] ?? ProcessInfo.processInfo.environment["MTOR_ALLOWED_REPOS"] {
             options.allowedRepos = roots.split(separator: ":").map(String.init)
         }
