@@ -60,6 +60,9 @@ extension Reference {
                 ["worker.host", "host name"],
                 ["worker.pid", "worker process id"],
                 ["worker.version", "mtor version"],
+                ["containment", "when the task ran: how its processes were kept together and ended"],
+                ["containment.method", "`cgroup2`, `cgroup1` or `marker` (`mtor worker --containment`)"],
+                ["containment.leftovers_killed", "processes still running when an attempt or verify ended, killed by mtor"],
                 ["claimed_at", "when a worker claimed the spec"],
                 ["finished_at", "when the sidecar was written"],
             ])

@@ -42,7 +42,8 @@ struct ReferenceTests {
                                 spec: .init(file: "x.md", repo: "/r", provider: "p", harness: "h", model: "m"), attempts: [attempt],
                                 git: .init(headBefore: "a", headAfter: "b", commits: [.init(sha: "s", subject: "j")]),
                                 verify: .init(command: "true", exitCode: 0, durationS: 1, outputTail: "o"), log: "logs/x.log",
-                                worker: .init(host: "h", pid: 1, version: "v"), claimedAt: "t", finishedAt: "t")
+                                worker: .init(host: "h", pid: 1, version: "v"), containment: .init(method: "cgroup2", leftoversKilled: 1),
+                                claimedAt: "t", finishedAt: "t")
         #expect(unset(result).isEmpty, "populate these in the sample so their keys are checked: \(unset(result))")
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result))
         for path in keyPaths(json) { #expect(Reference.sidecar.row(path) != nil, "sidecar field '\(path)' is not in Reference.sidecar") }
