@@ -49,6 +49,8 @@ extension Reference {
                 ["default", "top level", "the provider a spec without `provider:` uses"],
                 ["harnesses", "top level", "name → how to run a program"],
                 ["providers", "top level", "name → how to reach a model"],
+                ["on_finish", "top level", "a command run after each task's sidecar is written (`mtor worker --on-finish` wins)"],
+                ["on_attention", "top level", "a command run when a provider turns unhealthy or the success rate drops (`--on-attention` wins)"],
                 ["argv", "harness", "the command; may use `{model}`, `{base_url}`, `{repo}`, `{prompt_file}`"],
                 ["prompt", "harness", "`stdin` (default) or `file` (the prompt goes to a private temp file named by `{prompt_file}`)"],
                 ["stream", "harness", "the output format mtor reads evidence from: \(StreamScanner.formats.sorted().map { "`\($0)`" }.joined(separator: ", "))"],

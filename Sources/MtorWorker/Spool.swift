@@ -2,11 +2,18 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
+/// What wants to know each state change as the ledger records it.
+public protocol LedgerSink: AnyObject, Sendable {
+    func observe(_ entry: LedgerEntry)
+}
+
 /// The spool directory: state is which directory a spec is in (CONTRACT.md section 2).
 public struct Spool: Sendable {
     public static let directories = ["inbox", "claimed", "done", "failed", "logs", "tmp", "cancel", "state"]
 
     public let root: String
+    /// Told every ledger line this process appends (the worker's telemetry), after it is written.
+    public var sink: (any LedgerSink)?
 
     public init(root: String) {
         var path = root
@@ -64,6 +71,7 @@ public struct Spool: Sendable {
     public func record(_ entry: LedgerEntry) {
         guard let data = try? Stamp.encoder(pretty: false).encode(entry) else { return }
         try? FileSystem.appendLine(String(decoding: data, as: UTF8.self), to: ledger)
+        sink?.observe(entry)
     }
 
     /// Where a task is now: the directory holding `<id>.md`.

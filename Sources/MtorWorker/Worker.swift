@@ -12,6 +12,8 @@ public final class Worker: @unchecked Sendable {
     let health: ProviderHealth
     /// READY, STATUS, WATCHDOG and STOPPING for systemd (nothing without `$NOTIFY_SOCKET`).
     let notify = SdNotify()
+    /// Metrics file and hooks, fed by the ledger lines this worker appends.
+    let telemetry: Telemetry
     /// Direct provider checks for silent attempts, one in flight per provider.
     let triage = SilenceTriage()
     private(set) var settings: Settings
@@ -36,14 +38,23 @@ public final class Worker: @unchecked Sendable {
 
     public init(options: WorkerOptions, logger: Logger = Logger()) throws(WorkerError) {
         self.options = options
-        self.spool = Spool(root: options.spool)
+        let plain = Spool(root: options.spool)
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
         self.health = ProviderHealth(spool: Spool(root: options.spool), idleLimit: options.idleReprobe)
         guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
-        try spool.prepare()
+        try plain.prepare()
         settings = try Settings.load(providers: options.providers, envPath: options.envFile)
         logger.setRedactor(settings.redactor)
+        let hooks = Hooks(onFinish: options.onFinish ?? settings.lock.onFinish, onAttention: options.onAttention ?? settings.lock.onAttention,
+                          logger: logger, home: settings.baseEnvironment["HOME"] ?? "/")
+        telemetry = Telemetry(spool: plain, metricsPath: options.metricsFile, hooks: hooks)
+        var observed = plain
+        observed.sink = telemetry
+        spool = observed
+        health.onUnhealthy = { provider, cls, reason in
+            hooks.attention(event: "provider_unhealthy", provider: provider, cls: cls, reason: reason)
+        }
         do { wake = try WakePipe() } catch { throw .environment("cannot create the wake pipe: \(error)") }
     }
 
@@ -471,11 +482,14 @@ public final class Worker: @unchecked Sendable {
         lastStateWrite = t
         let snapshot = lock.withLock { (running.values.map { $0.control.live }.sorted { $0.id < $1.id }, warnings) }
         let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
-        let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
+        var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
                                 queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1,
                                 providers: FileSystem.realPath(settings.lockPath), envFile: settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: settings.baseEnvironment["HOME"], exitedAt: exited ? Stamp.iso() : nil)
         notify.status(summary())
+        telemetry.writeMetrics(running: snapshot.0.count, queued: queue.count + queue.deferredCount, providers: health.snapshot(),
+                               retry: retryGate.use, startedAt: startedAt, force: force)
+        state.hooks = telemetry.hooks.snapshot
         guard let data = try? Stamp.encoder().encode(state) else { return }
         let path = spool.state + "/worker.json"
         do {
@@ -513,9 +527,11 @@ public struct WorkerState: Codable, Sendable {
     public var home: String?
     /// When the worker exited; nil while it runs.
     public var exitedAt: String?
+    /// `--on-finish` / `--on-attention` runs, failures and the last error, when hooks are set.
+    var hooks: Hooks.Counts?
 
     enum CodingKeys: String, CodingKey {
-        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, providers
+        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
         case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
 }

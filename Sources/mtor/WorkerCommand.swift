@@ -18,6 +18,9 @@ enum WorkerCommand {
             Flag(name: "--log-cap", value: "BYTES", help: "cap of each task's log (default 50 MiB)"),
             Flag(name: "--silence-probe", value: "D", help: "after this long without agent activity, call the attempt's provider directly (default 60s, at most half the spec's stall)"),
             Flag(name: "--containment", value: "auto|cgroup2|cgroup1|marker", help: "how each task's processes are kept together (default auto: the best this host allows)"),
+            Flag(name: "--on-finish", value: "CMD", help: "run CMD when a task ends (also on_finish in the lockfile; 30 s limit, environment from scratch)"),
+            Flag(name: "--on-attention", value: "CMD", help: "run CMD when something needs a person (also on_attention in the lockfile)"),
+            Flag(name: "--metrics", value: "FILE", help: "Prometheus textfile to write (default state/metrics.prom)"),
         ],
         details: """
             SIGHUP re-reads the lockfile and the env file (a failed reload keeps the old settings and says so in
@@ -38,6 +41,9 @@ enum WorkerCommand {
         guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }
         options.logCap = try args.int("--log-cap", default: options.logCap)
         options.silenceProbe = try args.seconds("--silence-probe", default: options.silenceProbe)
+        options.onFinish = args.values["--on-finish"]
+        options.onAttention = args.values["--on-attention"]
+        options.metricsFile = args.values["--metrics"]
         if let text = args.values["--containment"] {
             guard let preference = Containment.Preference(rawValue: text) else {
                 throw .usage("--containment must be one of \(Containment.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")

@@ -37,13 +37,16 @@ struct ReferenceTests {
         let retry = StreamScanner.APIRetry(attempt: 1, status: 401, error: "authentication_failed", delayMs: 500)
         let attempt = TaskResult.Attempt(n: 1, provider: "p", harness: "h", model: "m", startedAt: "t", endedAt: "t", durationS: 1, exitCode: 1,
                                          signal: 9, stdoutBytes: 1, stderrTail: "e", class: .agentFailed, retryable: false, reason: "r",
-                                         stoppedBy: "timeout", apiRetries: [retry])
-        let result = TaskResult(id: "x", status: .failed, class: .agentFailed, reason: "r", hint: "h",
+                                         stoppedBy: "timeout", apiRetries: [retry],
+                                         usage: .init(inputTokens: 1, outputTokens: 1, cacheReadTokens: 1, cacheWriteTokens: 1, costUSD: 0.1,
+                                                      numTurns: 1, apiDurationS: 1, sessionID: "s"))
+        var result = TaskResult(id: "x", status: .failed, class: .agentFailed, reason: "r", hint: "h",
                                 spec: .init(file: "x.md", repo: "/r", provider: "p", harness: "h", model: "m"), attempts: [attempt],
                                 git: .init(headBefore: "a", headAfter: "b", commits: [.init(sha: "s", subject: "j")]),
                                 verify: .init(command: "true", exitCode: 0, durationS: 1, outputTail: "o"), log: "logs/x.log",
                                 worker: .init(host: "h", pid: 1, version: "v"), containment: .init(method: "cgroup2", leftoversKilled: 1),
                                 claimedAt: "t", finishedAt: "t")
+        result.usage?.sessionID = "s" // a sum has no session of its own; set so the walk sees every key
         #expect(unset(result).isEmpty, "populate these in the sample so their keys are checked: \(unset(result))")
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result))
         for path in keyPaths(json) { #expect(Reference.sidecar.row(path) != nil, "sidecar field '\(path)' is not in Reference.sidecar") }
@@ -55,7 +58,8 @@ struct ReferenceTests {
                                        versionArgv: ["a"], preflightPrompt: "p", tested: true, notes: "n")
         let provider = Lockfile.Provider(harness: "h", api: "anthropic", baseURL: "http://x", authEnv: "K", secretEnv: "S", model: "m", models: ["m"],
                                          concurrency: 1, env: ["A": "1"], tested: true, notes: "n")
-        let lock = Lockfile(schema: Lockfile.schemaName, default: "p", harnesses: ["h": harness], providers: ["p": provider])
+        let lock = Lockfile(schema: Lockfile.schemaName, default: "p", harnesses: ["h": harness], providers: ["p": provider],
+                            onFinish: "true", onAttention: "true")
         for value in [harness, provider, lock] as [Any] { #expect(unset(value).isEmpty, "populate these in the sample: \(unset(value))") }
         let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(lock)) as? [String: Any])
         let harnessKeys = ((json["harnesses"] as? [String: Any])?["h"] as? [String: Any])?.keys.sorted() ?? []
