@@ -101,9 +101,14 @@ final class ProviderHealth: @unchecked Sendable {
         save()
     }
 
-    /// Forgets every verdict (after SIGHUP: the key may have changed).
-    func reset() {
-        lock.withLock { for k in entries.keys where entries[k]?.state != .probing { entries[k]?.state = .unknown; entries[k]?.nextProbe = 0 } }
+    /// Forgets the verdicts of `providers` (after SIGHUP changed their settings), or of every provider.
+    func reset(_ providers: Set<String>? = nil) {
+        lock.withLock {
+            for k in entries.keys where entries[k]?.state != .probing && providers?.contains(k) != false {
+                entries[k]?.state = .unknown
+                entries[k]?.nextProbe = 0
+            }
+        }
         save()
     }
 

@@ -64,6 +64,8 @@ final class TaskRun: @unchecked Sendable {
         let log = TaskLog(spool: spool, id: id, cap: options.logCap, redactor: settings.redactor)
         switch preset {
         case .cancelled?:
+            let written = (try? FileSystem.read(spool.spec(in: spool.claimed, id), limit: Spec.maxBytes)) ?? bytes
+            summary = .asWritten(file: file, bytes: written, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings)
             return conclude(status: .cancelled, verdict: Verdict(.cancelled, "cancelled by a user before it ran"), summary: summary, attempts: attempts, git: nil, verify: nil)
         case .tooLarge(let size)?:
             return conclude(status: .failed, verdict: Verdict(.specInvalid, "the spec is \(size) bytes; the limit is 1 MiB (\(Spec.maxBytes) bytes)", hint: "put large context in the repository and refer to it from the spec"), summary: summary, attempts: attempts, git: nil, verify: nil)
@@ -78,7 +80,7 @@ final class TaskRun: @unchecked Sendable {
             (spec, targets) = try SpecCheck.check(bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings, checkRepo: true)
             try SpecCheck.boundary(spec, allowed: options.allowedRepos)
         } catch {
-            summary.repo = (try? Spec.parse(bytes, home: settings.baseEnvironment["HOME"] ?? "/"))?.repo
+            summary = .asWritten(file: file, bytes: bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings)
             log.note("spec refused: \(error.description)")
             return conclude(status: .failed, verdict: Verdict(error.failureClass, error.description, hint: error.failureClass == .workdirMissing ? "clone the repository on the worker or fix 'repo:'" : "fix the spec; `mtor validate` runs the same checks"), summary: summary, attempts: attempts, git: nil, verify: nil)
         }

@@ -27,6 +27,8 @@ public final class Worker: @unchecked Sendable {
     /// Why specs wait in inbox/, by file name.
     private var waiting: [String: String] = [:]
     private var stopping = false
+    /// Set just before the last write of worker.json, so `status` says "not running" at once.
+    private var exited = false
     private let startedAt = Date()
     private var lastStateWrite = 0.0
     /// Something a reader of worker.json should see at once changed.
@@ -74,7 +76,7 @@ public final class Worker: @unchecked Sendable {
         warnIfShared()
         recover()
         rescan()
-        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
@@ -134,6 +136,7 @@ public final class Worker: @unchecked Sendable {
                 nextRescan = now() + options.rescanInterval
             }
         }
+        exited = true
         writeState(force: true)
         logger.info("worker stopped after \(finishedCount) task(s)")
         return 0
@@ -148,13 +151,15 @@ public final class Worker: @unchecked Sendable {
         switch signal {
         case SIGHUP:
             do {
+                let previous = settings
                 settings = try Settings.load(providers: options.providers, envPath: options.envFile)
                 logger.setRedactor(settings.redactor)
                 spool.gate?.redactor = settings.redactor
-                health.reset()
-                logger.info("SIGHUP: reloaded \(settings.lockPath) and \(settings.envPath ?? "no env file")")
+                let changed = settings.changedProviders(since: previous)
+                health.reset(changed)
+                logger.info("SIGHUP: reloaded \(settings.lockPath) and \(settings.envPath ?? "no env file"); \(changed.isEmpty ? "no provider changed" : "re-probing " + changed.sorted().joined(separator: ", "))")
             } catch {
-                logger.error("SIGHUP: kept the previous settings: \(error)")
+                warn("SIGHUP: kept the previous settings: \(error)")
             }
         case SIGTERM, SIGINT:
             if stopping {
@@ -501,7 +506,8 @@ public final class Worker: @unchecked Sendable {
         let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
-                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
+                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1,
+                                providers: FileSystem.realPath(settings.lockPath), envFile: settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: settings.baseEnvironment["HOME"], exitedAt: exited ? Stamp.iso() : nil)
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
         let path = spool.state + "/worker.json"
@@ -534,11 +540,18 @@ public struct WorkerState: Codable, Sendable {
     /// Specs held in inbox/ and why (e.g. their provider failed preflight).
     public var waiting: [String]
     public var warnings: [String]
+    /// The lockfile, env file and allow-list this worker checks specs with (`mtor validate` uses them too).
+    public var providers: String?
+    public var envFile: String?
+    public var allowedRepos: [String]?
+    public var home: String?
+    /// When the worker exited; nil while it runs.
+    public var exitedAt: String?
     /// `--on-finish` / `--on-attention` runs, failures and the last error, when hooks are set.
     var hooks: Hooks.Counts?
 
     enum CodingKeys: String, CodingKey {
-        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks
-        case startedAt = "started_at", heartbeatAt = "heartbeat_at"
+        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
+        case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
 }

@@ -63,8 +63,7 @@ final class Hooks: @unchecked Sendable {
 
     private func run(_ command: String, what: String, stdin: [UInt8], variables: [String: String]) {
         let n: Int = lock.withLock { sequence += 1; return sequence }
-        var environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
-        environment.merge(variables) { _, new in new }
+        let environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"].merging(variables) { _, new in new }
         let logger = self.logger
         let thread = Thread { [weak self] in
             let box = Containment.create(name: "w\(ProcessControl.pid)-hook-\(n)")
