@@ -20,9 +20,11 @@ public struct SpoolStatus: Codable, Sendable {
         public var lastActivityAt: String?
         public var idleS: Double?
         public var nextAttemptAt: String?
+        /// Seconds since the provider last answered a direct check made while the agent was silent.
+        public var providerAnsweredAgoS: Double?
 
         enum CodingKeys: String, CodingKey {
-            case id, provider, attempt, phase
+            case id, provider, attempt, phase, providerAnsweredAgoS = "provider_answered_ago_s"
             case startedAt = "started_at", elapsedS = "elapsed_s", lastActivityAt = "last_activity_at", idleS = "idle_s", nextAttemptAt = "next_attempt_at"
         }
     }
@@ -114,7 +116,8 @@ extension Spool {
                 id: id, provider: l?.provider ?? claim?.provider, attempt: l.flatMap { $0.attempt > 0 ? $0.attempt : nil } ?? claim?.attempt, phase: l?.phase ?? (claim == nil ? "claimed" : nil),
                 startedAt: started, elapsedS: started.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
                 lastActivityAt: activity, idleS: activity.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
-                nextAttemptAt: l?.nextAttemptAt ?? claim?.nextAttemptAt)
+                nextAttemptAt: l?.nextAttemptAt ?? claim?.nextAttemptAt,
+                providerAnsweredAgoS: l?.providerAnsweredAt.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) })
         }
     }
 

@@ -2,6 +2,13 @@ import Foundation
 import Testing
 import MtorCore
 import MtorPlatform
+import MtorWorker
+
+/// 1234 as "1,234", as `mtor status` prints token counts.
+func groupedDigits(_ n: Int) -> String {
+    let d = String(n)
+    return d.enumerated().map { i, c in (i > 0 && (d.count - i) % 3 == 0 ? "," : "") + String(c) }.joined()
+}
 
 /// The last JSON line of a task log whose `type` is `type`, as the harness printed it.
 func lastEvent(_ log: String, type: String) -> [String: Any]? {
@@ -34,6 +41,13 @@ struct UsageTests {
         #expect(u.apiDurationS == (event["duration_api_ms"] as? Int).map { Double($0) / 1000 })
         #expect(u.sessionID == event["session_id"] as? String && u.sessionID != nil)
         #expect(r.usage?.inputTokens == u.inputTokens && r.usage?.costUSD == u.costUSD, "the task's total is its one attempt's")
+        // status: the last 24 h per provider, in text and JSON.
+        let text = try s.mtor(["status", "--spool", s.spool])
+        #expect(text.out.contains("metered: \(u.inputTokens ?? 0) in".replacingOccurrences(of: "\(u.inputTokens ?? 0)", with: groupedDigits(u.inputTokens ?? 0))), "\(text.out)")
+        let json = try s.mtor(["status", "--json", "--spool", s.spool])
+        let status = try JSONDecoder().decode(SpoolStatus.self, from: Data(json.out.utf8))
+        let metered = status.recent.usage?.first { $0.provider == "metered" }
+        #expect(metered?.inputTokens == u.inputTokens && metered?.outputTokens == u.outputTokens && metered?.costUSD == u.costUSD, "\(String(describing: metered))")
         print("claude usage: in \(u.inputTokens ?? -1), out \(u.outputTokens ?? -1), cache read \(u.cacheReadTokens ?? -1), cache write \(u.cacheWriteTokens ?? -1), cost \(u.costUSD ?? -1), turns \(u.numTurns ?? -1)")
     }
 
