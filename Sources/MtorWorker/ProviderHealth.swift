@@ -17,6 +17,8 @@ final class ProviderHealth: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     private let spool: Spool
+    /// Told when a provider turns unhealthy (it was not before): provider, class, reason.
+    var onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
 
     init(spool: Spool, idleLimit: Double = 30 * 60) {
         self.idleLimit = idleLimit
@@ -57,8 +59,9 @@ final class ProviderHealth: @unchecked Sendable {
     }
 
     func record(_ provider: String, verdict: Verdict) {
-        lock.withLock {
+        let turned: Bool = lock.withLock {
             var e = entries[provider] ?? Entry(provider: provider)
+            let wasUnhealthy = e.state == .unhealthy
             e.checkedAt = Stamp.iso()
             e.class = verdict.failureClass
             e.reason = verdict.reason
@@ -77,8 +80,15 @@ final class ProviderHealth: @unchecked Sendable {
                 e.nextProbeAt = Stamp.iso(Date().addingTimeInterval(wait))
             }
             entries[provider] = e
+            return e.state == .unhealthy && !wasUnhealthy
         }
         save()
+        if turned { onUnhealthy?(provider, verdict.failureClass, verdict.reason) }
+    }
+
+    /// Every provider's entry, for the metrics.
+    func snapshot() -> [Entry] {
+        lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
     }
 
     /// A task just used the provider: it answered (`ok`) or failed in a way that blames it.

@@ -189,7 +189,8 @@ struct Runner {
             exitCode: exit, signal: signal, stdoutBytes: evidence.stdoutBytes,
             stderrTail: String(evidence.stderrTail.suffix(1000)), class: verdict.failureClass,
             retryable: verdict.failureClass.isTransient || verdict.failureClass.movesToFallback, reason: verdict.reason,
-            stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries)
+            stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries,
+            usage: evidence.stream.usage)
         log.note("attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
         let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail
         return Outcome(attempt: attempt, verdict: verdict, answer: answer, leftoversKilled: evidence.leftoversKilled)

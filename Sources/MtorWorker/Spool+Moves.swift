@@ -49,8 +49,14 @@ extension Spool {
 
     /// The ledger line that says how a task ended.
     func recordOutcome(_ result: TaskResult) {
-        record(LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
-                           class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid))
+        let duration = Stamp.date(result.claimedAt).flatMap { start in Stamp.date(result.finishedAt).map { $0.timeIntervalSince(start) } }
+        var entry = LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
+                                class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid,
+                                durationS: duration.map { ($0 * 1000).rounded() / 1000 })
+        entry.inputTokens = result.usage?.inputTokens
+        entry.outputTokens = result.usage?.outputTokens
+        entry.costUSD = result.usage?.costUSD
+        record(entry)
     }
 
     /// Moves `claimed/<id>.md` next to its already-written sidecar and clears the claim.

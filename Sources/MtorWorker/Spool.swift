@@ -2,6 +2,11 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
+/// What wants to know each state change as the ledger records it.
+public protocol LedgerSink: AnyObject, Sendable {
+    func observe(_ entry: LedgerEntry)
+}
+
 /// The spool directory: state is which directory a spec is in (CONTRACT.md section 2).
 public struct Spool: Sendable {
     public static let directories = ["inbox", "claimed", "done", "failed", "logs", "tmp", "cancel", "state"]
@@ -73,6 +78,7 @@ public struct Spool: Sendable {
     /// Appends one state change to `state/ledger.jsonl`.
     public func record(_ entry: LedgerEntry) {
         try? appendJSONLine(entry, to: ledger)
+        gate?.sink?.observe(entry)
     }
 
     /// Where a task is now: the directory holding `<id>.md`.

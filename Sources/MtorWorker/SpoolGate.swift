@@ -13,6 +13,10 @@ public final class SpoolGate: @unchecked Sendable {
 
     public init(redactor: Redactor = Redactor(secrets: [])) { current = redactor }
 
+    /// Told every ledger line this process appends (the worker's telemetry), after it is written.
+    /// Set once, before any task runs.
+    public var sink: (any LedgerSink)?
+
     /// The secrets to hide; replaced when the worker reloads its env file.
     public var redactor: Redactor {
         get { lock.withLock { current } }

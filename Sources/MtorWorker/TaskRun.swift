@@ -279,6 +279,9 @@ public final class RetryGate: @unchecked Sendable {
     public init(perMinute: Int) { budget = RetryBudget(perMinute: perMinute) }
 
     /// Reserves a retry start no earlier than `after` seconds from now; returns the wait.
+    /// Retry starts reserved within the last and next minute, and the cap, for the metrics.
+    var use: (reserved: Int, perMinute: Int) { lock.withLock { (budget.reservedNear(now()), budget.perMinute) } }
+
     func reserve(after: Double) -> Double {
         lock.withLock {
             let t = now()

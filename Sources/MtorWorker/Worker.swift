@@ -12,6 +12,8 @@ public final class Worker: @unchecked Sendable {
     let health: ProviderHealth
     /// READY, STATUS, WATCHDOG and STOPPING for systemd (nothing without `$NOTIFY_SOCKET`).
     let notify = SdNotify()
+    /// Metrics file and hooks, fed by the ledger lines this worker appends.
+    let telemetry: Telemetry
     /// Direct provider checks for silent attempts, one in flight per provider.
     let triage = SilenceTriage()
     private(set) var settings: Settings
@@ -44,6 +46,13 @@ public final class Worker: @unchecked Sendable {
         settings = try Settings.load(providers: options.providers, envPath: options.envFile)
         logger.setRedactor(settings.redactor)
         spool.gate?.redactor = settings.redactor
+        let hooks = Hooks(onFinish: options.onFinish ?? settings.lock.onFinish, onAttention: options.onAttention ?? settings.lock.onAttention,
+                          logger: logger, home: settings.baseEnvironment["HOME"] ?? "/")
+        telemetry = Telemetry(spool: spool, metricsPath: options.metricsFile, hooks: hooks)
+        spool.gate?.sink = telemetry
+        health.onUnhealthy = { provider, cls, reason in
+            hooks.attention(event: "provider_unhealthy", provider: provider, cls: cls, reason: reason)
+        }
         do { wake = try WakePipe() } catch { throw .environment("cannot create the wake pipe: \(error)") }
     }
 
@@ -472,6 +481,8 @@ public final class Worker: @unchecked Sendable {
         guard force || t - lastStateWrite >= 1 else { return }
         lastStateWrite = t
         absorbGateReports()
+        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + queue.deferredCount, providers: health.snapshot(),
+                               retry: retryGate.use, startedAt: startedAt, force: force)
         writeStateFile()
         // Writing it may have moved a bad worker.json aside: that is told at once too.
         if absorbGateReports() { writeStateFile() }
@@ -488,10 +499,11 @@ public final class Worker: @unchecked Sendable {
     private func writeStateFile() {
         let snapshot = lock.withLock { (running.values.map { $0.control.live }.sorted { $0.id < $1.id }, warnings) }
         let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
-        let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
+        var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
                                 queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
         notify.status(summary())
+        state.hooks = telemetry.hooks.snapshot
         let path = spool.state + "/worker.json"
         do {
             // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
@@ -522,9 +534,11 @@ public struct WorkerState: Codable, Sendable {
     /// Specs held in inbox/ and why (e.g. their provider failed preflight).
     public var waiting: [String]
     public var warnings: [String]
+    /// `--on-finish` / `--on-attention` runs, failures and the last error, when hooks are set.
+    var hooks: Hooks.Counts?
 
     enum CodingKeys: String, CodingKey {
-        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings
+        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks
         case startedAt = "started_at", heartbeatAt = "heartbeat_at"
     }
 }

@@ -20,6 +20,11 @@ public struct WorkerOptions: Sendable {
     /// A healthy provider unused for this long is preflighted again before it gets work.
     public var idleReprobe: Double = 30 * 60
     public var host = FileSystem.hostName()
+    /// Run after each sidecar is written / when something needs a person (`--on-finish`, `--on-attention`).
+    public var onFinish: String?
+    public var onAttention: String?
+    /// The Prometheus textfile (`--metrics`); default `state/metrics.prom`.
+    public var metricsFile: String?
     /// Seconds of agent silence after which the provider is checked directly (`--silence-probe`).
     public var silenceProbe: Double = 60
     /// How each task's processes are kept together (`--containment`); `auto` takes the best this host allows.

@@ -15,6 +15,9 @@ enum WorkerCommand {
         guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }
         options.logCap = try args.int("--log-cap", default: options.logCap)
         options.silenceProbe = try args.seconds("--silence-probe", default: options.silenceProbe)
+        options.onFinish = args.values["--on-finish"]
+        options.onAttention = args.values["--on-attention"]
+        options.metricsFile = args.values["--metrics"]
         if let text = args.values["--containment"] {
             guard let preference = Containment.Preference(rawValue: text) else {
                 throw .usage("--containment must be one of \(Containment.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
