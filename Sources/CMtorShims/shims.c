@@ -22,9 +22,11 @@
 static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
                         int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int report_fd) {
     int err = 0;
-    /* Join the task's cgroup first: nothing this process starts can ever be outside it. */
-    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
+    /* Leave the worker's process group at once: a signal to the worker's group (systemd's or a
+       user's SIGTERM) must not reach a child still joining its cgroup, which can take milliseconds. */
     if (setpgid(0, 0) != 0) { err = errno; goto fail_early; }
+    /* Then join the task's cgroup, before anything else: nothing this process starts can ever be outside it. */
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
     /* Copies above every descriptor we place, so dup2 never overwrites a source. */
     int in = fcntl(stdin_fd, F_DUPFD_CLOEXEC, 10), out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 10);
     int er = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 10), rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
