@@ -37,10 +37,18 @@ static void spawn_child(const char *path, char *const argv[], char *const envp[]
     if (gate >= 0) { if (dup2(gate, 3) < 0) { err = errno; goto fail_early; } } else close(3);
     /* Drop every other descriptor now, so no other task's pipes are held while we wait. */
     syscall(SYS_close_range, 5U, ~0U, 0);
-    struct sigaction dfl;
+    /* Signals are still blocked here (the worker's mask). Ignoring each one first discards any
+       that arrived for the worker's process group before setpgid; then the default comes back. */
+    struct sigaction ign, dfl;
+    memset(&ign, 0, sizeof ign);
     memset(&dfl, 0, sizeof dfl);
+    ign.sa_handler = SIG_IGN;
     dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++) { if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); }
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        sigaction(s, &ign, NULL);
+        sigaction(s, &dfl, NULL);
+    }
     if (gate >= 0) {
         /* Wait until the parent has recorded us; EOF means it died first: never run unseen. */
         char go = 0;
