@@ -76,7 +76,9 @@ final class TaskRun: @unchecked Sendable {
             (spec, targets) = try SpecCheck.check(bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings, checkRepo: true)
             try SpecCheck.boundary(spec, allowed: options.allowedRepos)
         } catch {
-            summary.repo = (try? Spec.parse(bytes, home: settings.baseEnvironment["HOME"] ?? "/"))?.repo
+            let parsed = try? Spec.parse(bytes, home: settings.baseEnvironment["HOME"] ?? "/")
+            summary.repo = parsed?.repo
+            summary.meta = parsed?.meta ?? [:]
             log.note("spec refused: \(error.description)")
             return conclude(status: .failed, verdict: Verdict(error.failureClass, error.description, hint: error.failureClass == .workdirMissing ? "clone the repository on the worker or fix 'repo:'" : "fix the spec; `mtor validate` runs the same checks"), summary: summary, attempts: attempts, git: nil, verify: nil)
         }
@@ -84,6 +86,7 @@ final class TaskRun: @unchecked Sendable {
         summary.provider = targets[0].providerName
         summary.harness = targets[0].harnessName
         summary.model = targets[0].model
+        summary.meta = spec.meta
         let gitEnv = settings.baseEnvironment
         let headBefore = Git.head(spec.repo, environment: gitEnv)
         var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace, tracker: tracker)

@@ -10,6 +10,7 @@ enum CLI {
       submit SPEC... [--to [user@]host:SPOOL] [--via rsync|scp] [--wait [--timeout D]]
                                  validate, name and upload atomically (tmp/ then inbox/)
       validate SPEC...           check specs with the worker's own checks
+      convert SPEC... [--write]  rewrite another tool's spec keys into mtor's, printing each change
       status                     counts, running tasks, provider health, last 24 h
       show ID                    the result or live state of one task
       wait ID... [--timeout D]   follow tasks until they end (exit 0 only if all succeeded)
@@ -45,6 +46,7 @@ enum CLI {
             case "cancel": return try CancelCommand.run(args)
             case "worker": return try WorkerCommand.run(args)
             case "validate": return try ValidateCommand.run(args)
+            case "convert": return try ConvertCommand.run(args)
             case "show": return try ShowCommand.run(args)
             case "doctor": return try DoctorCommand.run(args)
             case "lock": return try LockCommand.run(args)
