@@ -117,3 +117,17 @@ struct SpecKeyTests {
         for key in Spec.knownKeys { #expect(Spec.keyReference.contains(key)) }
     }
 }
+
+@Suite("Spec reference docs")
+struct SpecDocsTests {
+    @Test("README's spec key table names every key of Spec.keys, and the metadata keys")
+    func readmeInStep() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        for key in Spec.knownKeys { #expect(readme.contains("| `\(key)` |"), "README lacks a row for \(key)") }
+        for key in Spec.metadataKeys { #expect(readme.contains("`\(key)`"), "README lacks metadata key \(key)") }
+        for foreign in ForeignKey.table where foreign.tool == ForeignKey.ccq || foreign.tool == ForeignKey.original {
+            #expect(readme.contains("`\(foreign.shown)`"), "README lacks \(foreign.shown)")
+        }
+    }
+}
