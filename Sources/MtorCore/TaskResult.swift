@@ -115,6 +115,18 @@ public struct TaskResult: Codable, Equatable, Sendable {
         }
     }
 
+    /// How the task's processes were kept together and ended (`cgroup2`, `cgroup1`, `marker`), and
+    /// how many were still running when an attempt or verify ended and had to be killed.
+    public struct Containment: Codable, Equatable, Sendable {
+        public var method: String
+        public var leftoversKilled: Int
+        enum CodingKeys: String, CodingKey { case method, leftoversKilled = "leftovers_killed" }
+        public init(method: String, leftoversKilled: Int) {
+            self.method = method
+            self.leftoversKilled = leftoversKilled
+        }
+    }
+
     public struct Worker: Codable, Equatable, Sendable {
         public var host: String
         public var pid: Int32
@@ -138,16 +150,19 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public var verify: Verify?
     public var log: String
     public var worker: Worker
+    public var containment: Containment?
     public var claimedAt: String
     public var finishedAt: String
 
     enum CodingKeys: String, CodingKey {
-        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker
+        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker, containment
         case claimedAt = "claimed_at", finishedAt = "finished_at"
     }
 
     public init(id: String, status: Status, class cls: FailureClass, reason: String, hint: String, spec: SpecSummary,
-                attempts: [Attempt], git: Git?, verify: Verify?, log: String, worker: Worker, claimedAt: String, finishedAt: String) {
+                attempts: [Attempt], git: Git?, verify: Verify?, log: String, worker: Worker, containment: Containment? = nil,
+                claimedAt: String, finishedAt: String) {
+        self.containment = containment
         self.id = id
         self.status = status
         self.class = cls
@@ -234,6 +249,7 @@ extension TaskResult {
         try c.encodeIfPresent(verify, forKey: .verify)
         try c.encode(log, forKey: .log)
         try c.encode(worker, forKey: .worker)
+        try c.encodeIfPresent(containment, forKey: .containment)
         try c.encode(claimedAt, forKey: .claimedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
     }

@@ -108,7 +108,7 @@ struct Preflight {
 
     let settings: Settings
     let spool: Spool
-    let tracker: PidTracker
+    let containment: Containment.Preference
 
     func probe(_ provider: String) -> Verdict {
         guard let p = settings.lock.providers[provider], let harness = settings.lock.harnesses[p.harness] else {
@@ -122,9 +122,18 @@ struct Preflight {
         let id = ".preflight-\(provider)"
         FileSystem.remove(spool.log(id))
         let log = TaskLog(path: spool.log(id), cap: 1 << 20, redactor: settings.redactor)
-        let runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2, tracker: tracker)
+        var runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2)
+        let box = Containment.create(name: "w\(ProcessControl.pid)-preflight-\(provider)", preference: containment)
+        defer { box.dispose() }
+        runner.containment = box
         let outcome = runner.run(id: id, n: 1, spec: spec, target: target)
         var verdict = outcome.verdict
+        if verdict.failureClass == .timedOut || verdict.failureClass == .stalled {
+            // No spec is involved in a preflight: the provider did not answer within the budget.
+            let printed = outcome.attempt.stdoutBytes > 0 ? "the harness started and printed \(outcome.attempt.stdoutBytes) bytes, but no model reply came" : "the harness started and printed nothing"
+            verdict = Verdict(.providerUnavailable, "no answer within \(Int(Preflight.budget)) s (\(printed))",
+                              hint: "check base_url of \(provider) in \(settings.lockPath) and the provider's status; `mtor doctor --provider \(provider)` makes one direct call")
+        }
         if verdict.failureClass == .ok, outcome.answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             verdict = Verdict(.unknown, "the harness exited 0 but gave no answer to the preflight prompt", hint: "run the harness by hand; see logs/\(id).log")
         }

@@ -12,16 +12,18 @@ final class TaskRun: @unchecked Sendable {
     let settings: Settings
     let options: WorkerOptions
     let control: TaskControl
-    let tracker: PidTracker
     let retryGate: RetryGate
     let logger: Logger
     let preset: Preset?
     /// The provider of the chain to start on (a healthy fallback when the first is not).
     let startProvider: String?
     let health: ProviderHealth?
+    let triage: SilenceTriage?
     /// The flock on the claimed spec, taken at claim time; held until the task ends.
     let claimLock: Int32?
     let claimedAt = Date()
+    /// How the task's processes were contained, for the sidecar.
+    private var containmentSummary: TaskResult.Containment?
 
     /// An outcome decided before any attempt runs.
     enum Preset {
@@ -34,8 +36,9 @@ final class TaskRun: @unchecked Sendable {
     }
 
     init(id: String, file: String, bytes: [UInt8], spool: Spool, settings: Settings, options: WorkerOptions,
-         tracker: PidTracker, retryGate: RetryGate, logger: Logger, preset: Preset? = nil, startProvider: String? = nil,
-         health: ProviderHealth? = nil, claimLock: Int32? = nil) {
+         retryGate: RetryGate, logger: Logger, preset: Preset? = nil, startProvider: String? = nil,
+         health: ProviderHealth? = nil, claimLock: Int32? = nil, triage: SilenceTriage? = nil) {
+        self.triage = triage
         self.claimLock = claimLock
         self.preset = preset
         self.startProvider = startProvider
@@ -47,7 +50,6 @@ final class TaskRun: @unchecked Sendable {
         self.settings = settings
         self.options = options
         self.control = TaskControl(id: id)
-        self.tracker = tracker
         self.retryGate = retryGate
         self.logger = logger
     }
@@ -89,7 +91,19 @@ final class TaskRun: @unchecked Sendable {
         summary.meta = spec.meta
         let gitEnv = settings.baseEnvironment
         let headBefore = Git.head(spec.repo, environment: gitEnv)
-        var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace, tracker: tracker)
+        // Every process the task starts (agent, verify, and all they start) stays in this containment.
+        let box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
+        defer { box.dispose() }
+        var leftovers = 0
+        var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace)
+        runner.containment = box
+        runner.triage = triage
+        runner.silenceProbe = options.silenceProbe
+        var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: attempts.count + 1, startedAt: Stamp.iso(claimedAt), file: file)
+        claim.bootID = ProcessTable.bootID
+        claim.containment = box.method.rawValue
+        claim.cgroup = box.path
+        claim.marker = box.marker
         let policy = RetryPolicy(baseDelay: options.backoffBase)
         let chain = targets.map(\.providerName)
         var target = targets.first { $0.providerName != nil && $0.providerName == startProvider } ?? targets[0]
@@ -97,18 +111,27 @@ final class TaskRun: @unchecked Sendable {
         var verify: TaskResult.Verify? = nil
         while true {
             let n = attempts.count + 1
-            // Written once the agent runs, with its process group (the flock already guards the claim).
-            var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), provider: target.providerName, file: file)
+            // Written after the agent is spawned and before it may exec, with its process group and
+            // start time: a worker killed at any instant leaves no agent running unrecorded.
+            claim.attempt = n
+            claim.provider = target.providerName
+            claim.nextAttemptAt = nil
             runner.onSpawn = { [spool] pgid in
                 claim.agentPgid = pgid
-                try? spool.writeClaim(claim)
+                claim.agentStart = ProcessTable.startTime(pgid)
+                try spool.writeClaim(claim)
             }
             spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .attempt, provider: target.providerName, attempt: n, pid: ProcessControl.pid))
             logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
             let outcome = runner.run(id: id, n: n, spec: spec, target: target)
+            leftovers += outcome.leftoversKilled
             attempts.append(outcome.attempt)
             verdict = outcome.verdict
-            if let p = target.providerName { health?.taskEnded(p, verdict.failureClass) }
+            let namedByTriage = outcome.attempt.stoppedBy == AttemptEvidence.Stop.silence.rawValue
+            if let p = target.providerName {
+                // A direct check found the provider hung or refusing: it is unhealthy now, so queued specs wait or fall back.
+                if namedByTriage { health?.record(p, verdict: verdict) } else { health?.taskEnded(p, verdict.failureClass) }
+            }
             if verdict.failureClass == .interrupted {
                 if attempts.count < 1 + spec.retries + targets.count - 1 {
                     do {
@@ -122,7 +145,8 @@ final class TaskRun: @unchecked Sendable {
                 break
             }
             if verdict.failureClass == .ok, let command = spec.verify {
-                verify = runVerify(command, spec: spec, log: log)
+                verify = runVerify(command, spec: spec, log: log, containment: box)
+                leftovers += box.killAll()
                 if verify?.exitCode != 0 {
                     verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")", hint: "read the verify output tail in the sidecar or the task log")
                     attempts[attempts.count - 1].class = .verifyFailed
@@ -133,7 +157,13 @@ final class TaskRun: @unchecked Sendable {
             let history = attempts.enumerated().map { i, a in
                 (provider: a.provider, failureClass: a.class, retryAfter: i == attempts.count - 1 ? verdict.retryAfter : nil)
             }
-            switch policy.decide(history: history, chain: chain, retries: spec.retries, jitter: Double.random(in: 0...1)) {
+            var decision = policy.decide(history: history, chain: chain, retries: spec.retries, jitter: Double.random(in: 0...1))
+            if namedByTriage, case .retry(let provider, _) = decision, provider == target.providerName {
+                // Never again on a provider a direct check just found hung: its fallback, or the end.
+                let later = chain.drop { $0 != target.providerName }.dropFirst().first { $0 != target.providerName }
+                decision = later.map { .retry(provider: $0, after: 0) } ?? .finish
+            }
+            switch decision {
             case .finish:
                 break
             case .retry(let provider, let after):
@@ -143,7 +173,11 @@ final class TaskRun: @unchecked Sendable {
                 logger.info("\(id): \(verdict.failureClass.rawValue); next attempt on \(next.providerName ?? next.harnessName) in \(DurationText.format(wait))")
                 log.note("next attempt on \(next.providerName ?? next.harnessName) at \(Stamp.iso(at))")
                 control.update { $0.phase = "backoff"; $0.nextAttemptAt = Stamp.iso(at) }
-                try? spool.writeClaim(ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), nextAttemptAt: Stamp.iso(at), provider: next.providerName, file: file))
+                claim.agentPgid = nil
+                claim.agentStart = nil
+                claim.nextAttemptAt = Stamp.iso(at)
+                claim.provider = next.providerName
+                try? spool.writeClaim(claim)
                 if control.sleep(wait, cancelFile: "\(spool.cancel)/\(id)") {
                     target = next
                     continue
@@ -160,6 +194,9 @@ final class TaskRun: @unchecked Sendable {
             }
             break
         }
+        // Every process the task started is gone before its result is written.
+        box.dispose()
+        containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers)
         let headAfter = Git.head(spec.repo, environment: gitEnv)
         let git = TaskResult.Git(headBefore: headBefore, headAfter: headAfter, commits: Git.commits(spec.repo, from: headBefore, to: headAfter, environment: gitEnv))
         let status: TaskResult.Status = verdict.failureClass == .ok ? .succeeded : verdict.failureClass == .cancelled ? .cancelled : .failed
@@ -168,12 +205,13 @@ final class TaskRun: @unchecked Sendable {
 
     // MARK: - Steps
 
-    private func runVerify(_ command: String, spec: Spec, log: TaskLog) -> TaskResult.Verify {
+    private func runVerify(_ command: String, spec: Spec, log: TaskLog, containment: Containment) -> TaskResult.Verify {
         let start = now()
         log.note("verify: \(command)")
         control.update { $0.phase = "verify" }
         let limit = max(60, spec.timeout)
-        guard let r = try? ChildProcess.run(["/bin/sh", "-c", command], environment: settings.baseEnvironment, directory: spec.repo, timeout: limit) else {
+        guard let r = try? ChildProcess.run(["/bin/sh", "-c", command], environment: settings.baseEnvironment, directory: spec.repo, timeout: limit,
+                                            containment: containment) else {
             return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh")
         }
         let output = settings.redactor.redact(String(decoding: r.stdout + r.stderr, as: UTF8.self))
@@ -190,6 +228,7 @@ final class TaskRun: @unchecked Sendable {
             id: id, status: status, class: verdict.failureClass, reason: r.redact(verdict.reason), hint: r.redact(verdict.hint),
             spec: summary, attempts: attempts, git: git, verify: verify, log: "logs/\(id).log",
             worker: TaskResult.Worker(host: options.host, pid: ProcessControl.pid, version: mtorVersion),
+            containment: containmentSummary,
             claimedAt: Stamp.iso(claimedAt), finishedAt: Stamp.iso())
         var delay = 1.0
         while true {

@@ -8,9 +8,10 @@ public final class Worker: @unchecked Sendable {
     let options: WorkerOptions
     let spool: Spool
     let logger: Logger
-    let tracker = PidTracker()
     let retryGate: RetryGate
     let health: ProviderHealth
+    /// Direct provider checks for silent attempts, one in flight per provider.
+    let triage = SilenceTriage()
     private(set) var settings: Settings
     private let wake: WakePipe
     private let lock = NSLock()
@@ -48,6 +49,7 @@ public final class Worker: @unchecked Sendable {
         let signals: SignalReceiver
         do { signals = try SignalReceiver([SIGTERM, SIGINT, SIGHUP, SIGPIPE]) } catch { throw .environment("cannot receive signals: \(error)") }
         ProcessControl.becomeSubreaper()
+        Containment.pruneStale()
         let inotify: Inotify
         do {
             inotify = try Inotify()
@@ -59,13 +61,13 @@ public final class Worker: @unchecked Sendable {
         warnIfShared()
         recover()
         rescan()
-        logger.info("worker started: spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
         while true {
             collectFinished()
-            tracker.reap()
+            ChildProcess.reapOrphans()
             if stopping {
                 if lock.withLock({ running.isEmpty }) { break }
                 if now() >= stopDeadline {
@@ -97,6 +99,10 @@ public final class Worker: @unchecked Sendable {
                 for event in inotify.read() {
                     if event.overflow {
                         logger.warn("inotify queue overflowed; rescanning inbox/")
+                        rescan()
+                    } else if event.watchLost {
+                        rewatch(inotify, event.directory)
+                    } else if event.undecodable {
                         rescan()
                     } else if event.directory == spool.inbox {
                         queue.offer(event.name)
@@ -155,10 +161,44 @@ public final class Worker: @unchecked Sendable {
             run.control.requestCancel()
         } else if FileSystem.exists(spool.spec(in: spool.inbox, id)) {
             start(name: "\(id).md", bytes: [], preset: .cancelled)
+        } else if spool.locate(id) == nil || spool.result(id) != nil {
+            // Names no task (or a finished one): kept, it would cancel a future task of that name.
+            FileSystem.remove("\(spool.cancel)/\(id)")
+            warn("cancel/\(id) names no queued or running task in this spool; removed, so it cannot cancel a later task of that name")
+        }
+    }
+
+    /// A watched spool directory was removed or renamed: recreate it and watch it again, so pickup
+    /// never silently falls back to the rescan interval.
+    private func rewatch(_ inotify: Inotify, _ dir: String) {
+        do {
+            try FileSystem.makeDirectories(dir)
+            try inotify.watch(dir, mask: dir == spool.cancel ? UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) : UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR))
+            warn("\(dir) was removed or renamed while the worker watched it; it was recreated and is watched again")
+        } catch {
+            warn("\(dir) was removed or renamed and cannot be watched again (\(error)); new specs are seen only by the rescan every \(DurationText.format(options.rescanInterval))")
+        }
+        rescan()
+    }
+
+    /// Gives an inbox file whose name is not valid UTF-8 a valid name, so it can be claimed.
+    private func repairUndecodableNames() {
+        for raw in FileSystem.undecodableNames(spool.inbox) {
+            let shown = String(decoding: raw, as: UTF8.self)
+            var fixed = String(String.UnicodeScalarView(shown.unicodeScalars.map { $0 == "\u{FFFD}" ? "_" : $0 }))
+            if !fixed.hasSuffix(".md") && raw.suffix(3) == Array(".md".utf8) { fixed += ".md" }
+            let name = fixed.hasSuffix(".md") ? String(fixed.dropLast(3)) + "-\(UInt16.random(in: 0...UInt16.max)).md" : fixed
+            do {
+                try FileSystem.renameRaw(in: spool.inbox, raw, to: name)
+                warn("inbox/\(shown) had a name that is not valid UTF-8; renamed to inbox/\(name)")
+            } catch {
+                warnOnce(shown, "inbox/\(shown) has a name that is not valid UTF-8 and could not be renamed (\(error)); rename it by hand")
+            }
         }
     }
 
     private func rescan() {
+        repairUndecodableNames()
         guard let names = try? FileSystem.list(spool.inbox) else { return }
         for name in names.sorted() { queue.offer(name) }
         if let cancels = try? FileSystem.list(spool.cancel) {
@@ -253,7 +293,7 @@ public final class Worker: @unchecked Sendable {
 
     private func launchProbe(_ provider: String) {
         guard health.beginProbe(provider) else { return }
-        let preflight = Preflight(settings: settings, spool: spool, tracker: tracker)
+        let preflight = Preflight(settings: settings, spool: spool, containment: options.containment)
         let (health, logger, wake) = (self.health, self.logger, self.wake)
         logger.info("preflight of provider \(provider) started")
         let thread = Thread {
@@ -285,7 +325,7 @@ public final class Worker: @unchecked Sendable {
         guard let (id, claimLock) = claimed else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          tracker: tracker, retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)
+                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock, triage: triage)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
@@ -322,12 +362,11 @@ public final class Worker: @unchecked Sendable {
                 }
                 var attempts = spool.priorAttempts(id)
                 let claim = spool.claim(id)
-                if let pgid = claim?.agentPgid, pgid > 1, ProcessControl.groupExists(pgid) {
-                    ProcessControl.signalGroup(pgid, SIGKILL)
-                    logger.warn("\(id): killed process group \(pgid) left running by a dead worker")
-                }
+                if let claim { endLeftovers(of: claim, id: id) }
                 let stamp = Stamp.iso()
-                if claim != nil || attempts.isEmpty {
+                // Its owner died while holding the claim: that always counts as an interrupted attempt,
+                // even when it died before writing claim.json, so a spec that kills its worker cannot requeue forever.
+                do {
                     attempts.append(TaskResult.Attempt(n: attempts.count + 1, provider: claim?.provider, harness: nil, model: nil,
                         startedAt: claim?.startedAt ?? stamp, endedAt: stamp, durationS: 0, exitCode: nil, signal: nil, stdoutBytes: 0,
                         stderrTail: "", class: .interrupted, retryable: true,
@@ -336,7 +375,7 @@ public final class Worker: @unchecked Sendable {
                 let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
                 if attempts.filter({ $0.class == .interrupted }).count > retries {
                     let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], spool: spool, settings: settings, options: options,
-                                      tracker: tracker, retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
+                                      retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
                     _ = run.run()
                 } else {
                     try spool.requeue(id, attempts: attempts)
@@ -354,6 +393,35 @@ public final class Worker: @unchecked Sendable {
         for name in (try? FileSystem.list(spool.tmp)) ?? [] where (FileSystem.age("\(spool.tmp)/\(name)") ?? 0) > 86400 {
             FileSystem.remove("\(spool.tmp)/\(name)")
         }
+    }
+
+    /// Ends what a dead worker's task left running, but only what the claim proves is that task's:
+    /// on this host and this boot, the processes in the task's own cgroup or carrying its marker,
+    /// and the recorded group leader when its start time still matches. A claim from another host,
+    /// from before a reboot, or naming a cgroup or marker that is not the task's, signals nothing.
+    private func endLeftovers(of claim: ClaimRecord, id: String) {
+        guard claim.host == options.host else {
+            logger.info("\(id): claimed on host \(claim.host); its processes are not signalled from \(options.host)")
+            return
+        }
+        guard let boot = claim.bootID, boot == ProcessTable.bootID else {
+            logger.info("\(id): the claim is from \(claim.bootID == nil ? "a worker that recorded no boot id" : "before this host's last boot"); nothing of it can be running, nothing is signalled")
+            return
+        }
+        let name = "w\(claim.pid)-\(id)"
+        var killed = 0
+        if let marker = claim.marker, marker.hasPrefix(name + "."), let method = claim.containment.flatMap(Containment.Method.init(rawValue:)) {
+            // Only a cgroup this worker's hierarchy would have made for that task is trusted.
+            let path = claim.cgroup.flatMap { FileSystem.basename(of: $0) == name && $0.contains("/mtor/") ? $0 : nil }
+            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker)
+            killed += box.killAll()
+            box.dispose()
+        }
+        if let pgid = claim.agentPgid, pgid > 1, let start = claim.agentStart, ProcessTable.startTime(pgid) == start, ProcessTable.group(pgid) == pgid {
+            ProcessControl.signalGroup(pgid, SIGKILL)
+            killed += 1
+        }
+        if killed > 0 { logger.warn("\(id): killed \(killed) process(es) left running by a dead worker (pid \(claim.pid))") }
     }
 
     private func warnIfShared() {
