@@ -9,6 +9,9 @@ final class ProviderHealth: @unchecked Sendable {
     /// What the dispatcher may do with a provider now.
     enum Readiness: Equatable { case ready, probeNeeded, waiting(String) }
 
+    /// A provider-named rate-limit reset at least this far off holds the provider (shorter ones are retried).
+    static let holdThreshold: Double = 30
+
     /// A healthy provider unused for this long is preflighted again.
     let idleLimit: Double
     private let lock = NSLock()
@@ -34,6 +37,9 @@ final class ProviderHealth: @unchecked Sendable {
                 return .ready
             case .unhealthy:
                 if t >= e.nextProbe { return .probeNeeded }
+                if e.class == .rateLimited, e.heldByProvider == true {
+                    return .waiting("provider \(provider) is rate-limited until \(Self.clock(e.nextProbeAt)) (from the provider)")
+                }
                 return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")")
             }
         }
@@ -66,7 +72,9 @@ final class ProviderHealth: @unchecked Sendable {
             } else {
                 e.state = .unhealthy
                 e.failures += 1
-                let wait = min(30 * pow(2, Double(e.failures - 1)), 600)
+                // A reset the provider named holds it until then; otherwise capped exponential backoff.
+                e.heldByProvider = verdict.failureClass == .rateLimited && verdict.retryAfter != nil
+                let wait = verdict.retryAfter.map { max($0, 1) } ?? min(30 * pow(2, Double(e.failures - 1)), 600)
                 e.nextProbe = now() + wait
                 e.nextProbeAt = Stamp.iso(Date().addingTimeInterval(wait))
             }
@@ -91,7 +99,18 @@ final class ProviderHealth: @unchecked Sendable {
         save()
     }
 
+    /// Providers that failed their last check, by name.
+    func unhealthy() -> [Entry] {
+        lock.withLock { entries.values.filter { $0.state == .unhealthy }.sorted { $0.provider < $1.provider } }
+    }
+
     var probing: Bool { lock.withLock { entries.values.contains { $0.state == .probing } } }
+
+    /// `15:00:12` (UTC) from an ISO stamp, for "rate-limited until …".
+    static func clock(_ iso: String?) -> String {
+        guard let iso, let t = iso.firstIndex(of: "T") else { return iso ?? "?" }
+        return String(iso[iso.index(after: t)...].prefix(8)) + " UTC"
+    }
 
     private func save() {
         let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
@@ -159,6 +178,8 @@ public struct ProviderHealthEntry: Codable, Sendable {
     public var checkedAt: String?
     public var nextProbeAt: String?
     public var failures = 0
+    /// The provider itself named when its rate limit resets; it is held until then.
+    public var heldByProvider: Bool? = nil
     var lastGoodAt: Double? = nil
     var nextProbe: Double = 0
 
@@ -166,6 +187,6 @@ public struct ProviderHealthEntry: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case provider, state, `class`, reason, failures
-        case checkedAt = "checked_at", nextProbeAt = "next_probe_at"
+        case checkedAt = "checked_at", nextProbeAt = "next_probe_at", heldByProvider = "held_by_provider"
     }
 }

@@ -192,6 +192,13 @@ struct Runner {
 /// Pauses for tests only: `MTOR_TEST_PAUSE_AFTER_SPAWN=<seconds>` holds the worker at the
 /// instant named, so a test's SIGKILL lands there every time. Unset in production.
 enum TestHooks {
+    /// `MTOR_TEST_BLOCK_LOOP_FILE=<path>`: the caller blocks while that file exists (a main loop
+    /// stuck on purpose, so a test can see the watchdog pings stop).
+    static func blockWhileExists(_ variable: String) {
+        guard let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty else { return }
+        while FileSystem.exists(path) { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
     static func pause(_ variable: String) {
         guard let text = ProcessInfo.processInfo.environment[variable], let seconds = Double(text), seconds > 0 else { return }
         Thread.sleep(forTimeInterval: seconds)

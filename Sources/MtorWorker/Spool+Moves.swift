@@ -69,13 +69,13 @@ extension Spool {
     }
 
     /// Puts a claimed spec back in inbox/, keeping the attempts made so far.
-    func requeue(_ id: String, attempts: [TaskResult.Attempt]) throws(SystemError) {
+    func requeue(_ id: String, attempts: [TaskResult.Attempt], because cls: FailureClass? = nil) throws(SystemError) {
         let data = (try? Stamp.encoder().encode(attempts)) ?? Data()
         try FileSystem.writeAtomically(Array(data), to: attemptsFile(id), tmpDir: tmp)
         try FileSystem.renameNoReplace(spec(in: claimed, id), spec(in: inbox, id))
         try FileSystem.syncDirectory(inbox)
         FileSystem.remove(claimFile(id))
-        record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
+        record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: cls ?? attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
     }
 
     /// `claimed/<id>.claim.json`, when it exists and parses.

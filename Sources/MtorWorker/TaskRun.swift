@@ -127,6 +127,20 @@ final class TaskRun: @unchecked Sendable {
             leftovers += outcome.leftoversKilled
             attempts.append(outcome.attempt)
             verdict = outcome.verdict
+            // A reset the provider named holds the whole provider, and the task waits in inbox/
+            // without spending the attempt or the retry budget.
+            if verdict.failureClass == .rateLimited, let reset = verdict.retryAfter, reset >= ProviderHealth.holdThreshold,
+               let p = target.providerName, let health {
+                health.record(p, verdict: verdict)
+                log.note("provider \(p) is rate-limited for \(DurationText.format(reset.rounded())) (from the provider); the task waits in inbox/ and this attempt does not count")
+                do {
+                    try spool.requeue(id, attempts: Array(attempts.dropLast()), because: .rateLimited)
+                    logger.info("\(id): provider \(p) rate-limited until \(Stamp.iso(Date().addingTimeInterval(reset))); requeued without spending an attempt")
+                    return nil
+                } catch {
+                    logger.error("\(id): could not requeue: \(error)")
+                }
+            }
             let namedByTriage = outcome.attempt.stoppedBy == AttemptEvidence.Stop.silence.rawValue
             if let p = target.providerName {
                 // A direct check found the provider hung or refusing: it is unhealthy now, so queued specs wait or fall back.

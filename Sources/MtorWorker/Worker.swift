@@ -10,6 +10,8 @@ public final class Worker: @unchecked Sendable {
     let logger: Logger
     let retryGate: RetryGate
     let health: ProviderHealth
+    /// READY, STATUS, WATCHDOG and STOPPING for systemd (nothing without `$NOTIFY_SOCKET`).
+    let notify = SdNotify()
     /// Direct provider checks for silent attempts, one in flight per provider.
     let triage = SilenceTriage()
     private(set) var settings: Settings
@@ -65,7 +67,10 @@ public final class Worker: @unchecked Sendable {
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
+        notify.ready(summary())
         while true {
+            notify.loopTurned()
+            TestHooks.blockWhileExists("MTOR_TEST_BLOCK_LOOP_FILE")
             collectFinished()
             ChildProcess.reapOrphans()
             if stopping {
@@ -90,7 +95,7 @@ public final class Worker: @unchecked Sendable {
             }
             writeState(force: stateDirty)
             stateDirty = false
-            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5))
+            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
@@ -145,6 +150,7 @@ public final class Worker: @unchecked Sendable {
                 lock.withLock { running.values.forEach { $0.control.requestShutdown() } }
             } else {
                 stopping = true
+                notify.stopping()
                 stopDeadline = now() + options.shutdownGrace
                 logger.info("stopping: no new claims; running tasks get \(DurationText.format(options.shutdownGrace)) to finish")
             }
@@ -444,6 +450,15 @@ public final class Worker: @unchecked Sendable {
         writeState(force: true)
     }
 
+    /// One line for systemd's STATUS=: "3 running, 12 queued, zhipu unhealthy: auth_failed".
+    func summary() -> String {
+        let runningCount = lock.withLock { running.count }
+        var parts = ["\(runningCount) running", "\(queue.count + queue.deferredCount) queued"]
+        parts += health.unhealthy().map { "\($0.provider) unhealthy: \($0.class?.rawValue ?? "?")" }
+        if stopping { parts.append("stopping") }
+        return parts.joined(separator: ", ")
+    }
+
     /// Writes `state/worker.json`: heartbeat and live status.
     func writeState(force: Bool = false) {
         let t = now()
@@ -454,6 +469,7 @@ public final class Worker: @unchecked Sendable {
         let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
                                 queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
+        notify.status(summary())
         guard let data = try? Stamp.encoder().encode(state) else { return }
         let path = spool.state + "/worker.json"
         do {

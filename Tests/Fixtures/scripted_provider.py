@@ -66,7 +66,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SCENARIOS = ("ok", "commit", "401", "402", "429-then-ok", "500", "hang", "noauth",
-             "bearer-only", "apikey-only", "hang-midstream")
+             "bearer-only", "apikey-only", "hang-midstream", "usage-limit")
+# "usage-limit": every call is refused 429 until --reset-in seconds after start, with the reset
+# in the unified rate-limit headers and in the error text; after that, like "ok".
+START = time.time()
 
 ARGS = None
 LOG_LOCK = threading.Lock()
@@ -328,6 +331,8 @@ class Handler(BaseHTTPRequestHandler):
             return 402
         if sc == "500":
             return 500 if ARGS.api == "openai" else 529
+        if sc == "usage-limit" and time.time() < START + ARGS.reset_in:
+            return 429
         if sc == "429-then-ok":
             with COUNT_LOCK:
                 n = next(MESSAGE_COUNTER)
@@ -341,6 +346,20 @@ class Handler(BaseHTTPRequestHandler):
         if status == 429:
             headers["anthropic-ratelimit-requests-reset"] = time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+        if status == 429 and ARGS.scenario == "usage-limit":
+            reset = int(START + ARGS.reset_in)
+            headers = {"retry-after": str(max(1, reset - int(time.time()))),
+                       "anthropic-ratelimit-unified-status": "rejected",
+                       "anthropic-ratelimit-unified-reset": str(reset),
+                       "anthropic-ratelimit-unified-representative-claim": "five_hour",
+                       "anthropic-ratelimit-unified-5h-status": "rejected",
+                       "anthropic-ratelimit-unified-5h-reset": str(reset),
+                       "anthropic-ratelimit-unified-5h-utilization": "1.0"}
+            msg = "Usage limit reached for this account; resets at %s" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
+            if ARGS.no_retry:
+                headers["x-should-retry"] = "false"
+            return self.send(status, {"type": "error", "error": {"type": "rate_limit_error", "message": msg},
+                                      "request_id": new_id("req")}, headers=headers, log=log)
         if ARGS.no_retry:
             headers["x-should-retry"] = "false"
         self.send(status, {"type": "error", "error": {"type": etype, "message": msg},
@@ -585,6 +604,8 @@ def main():
     p.add_argument("--pass-preflight", action="store_true",
                    help="answer mtor's preflight prompt with 'ok' whatever the scenario, so the task itself meets the scenario")
     p.add_argument("--repo-file", default="hello.txt")
+    p.add_argument("--reset-in", type=float, default=60,
+                   help="usage-limit: seconds from start until the limit resets")
     p.add_argument("--delay-main", type=float, default=0,
                    help="wait this many seconds before answering each main-loop request (a slow but alive model)")
     p.add_argument("--no-retry", action="store_true",

@@ -70,3 +70,32 @@ struct SilenceTests {
         #expect(log.contains("mtor doctor --provider mute"))
     }
 }
+
+@Suite("A provider's rate-limit reset holds the provider", .serialized, .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+struct RateLimitResetTests {
+    @Test("a 429 naming a reset 40 s away (in the headers, or as Claude Code's usage-limit text): the provider is held until then, the task waits in inbox/ and then runs, with no attempt spent",
+          .timeLimit(.minutes(10)), arguments: ["headers", "usage-limit-text"])
+    func resetHoldsProvider(shape: String) throws {
+        let s = try Sandbox("reset")
+        // "headers": the CLI would sleep through retry-after itself; "usage-limit-text": x-should-retry false
+        // makes it give up at once with "API Error: Request rejected (429) · Usage limit reached …; resets at T".
+        let p = try ScriptedProvider(scenario: "usage-limit", passPreflight: true,
+                                     extra: ["--reset-in", "40"] + (shape == "usage-limit-text" ? ["--no-retry"] : []))
+        s.lockfile(Lockfiles.make([.init(name: "capped", baseURL: p.baseURL)]))
+        s.envFile("SCRIPTED_KEY=sk-capped-1\n")
+        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\n---\nSay ok.\n")
+        let worker = try BackgroundWorker(s)
+        defer { worker.stop() }
+        var sawHold = false
+        try worker.waitFor(timeout: 150) {
+            if s.read("state/worker.json").contains("rate-limited until") { sawHold = true }
+            return s.exists("done/capped.result.json") || s.exists("failed/capped.result.json")
+        }
+        let r = try s.result("capped")
+        #expect(r.status == .succeeded, "\(r.class.rawValue): \(r.reason)")
+        #expect(r.attempts.map(\.class) == [.ok], "no attempt spent on the limit: \(r.attempts.map(\.class))")
+        #expect(sawHold, "worker.json said the provider is rate-limited until its reset")
+        #expect(s.ledger().contains { $0.id == "capped" && $0.event == .requeued && $0.class == .rateLimited })
+        #expect(worker.stderr.contains("rate-limited until"))
+    }
+}
