@@ -98,7 +98,11 @@ public struct Spec: Equatable, Sendable {
         var meta: [String: FrontmatterValue] = [:]
         for entry in front.entries {
             if let key = key(named: entry.key) {
-                values[key.name] = try key.read(entry)
+                do {
+                    values[key.name] = try key.read(entry)
+                } catch {
+                    throw .invalid(key: key.name, "line \(entry.line): \(error.description)")
+                }
             } else if isMetadata(entry.key) {
                 meta[entry.key] = entry.value
             } else {

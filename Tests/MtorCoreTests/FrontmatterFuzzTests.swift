@@ -29,27 +29,29 @@ func checkVerdict(_ spec: String) {
 @Suite("Frontmatter fuzz")
 struct FrontmatterFuzzTests {
     static let alphabet = Array("ab:- #'\"[]{},|>&*!%?\\\t\n\n  xé標0123.~\r")
+    /// `MTOR_FUZZ_ROUNDS` scales the fuzz runs (default 1: 3000 random and 150 mutations per corpus row).
+    static let rounds = Int(ProcessInfo.processInfo.environment["MTOR_FUZZ_ROUNDS"] ?? "") ?? 1
 
-    @Test("random bytes never crash the reader", .timeLimit(.minutes(1)))
+    @Test("random bytes never crash the reader", .timeLimit(.minutes(30)))
     func random() {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("fuzz seed \(seed)")
         var rng = SplitMix(state: seed)
-        for _ in 0..<3000 {
+        for _ in 0..<3000 * Self.rounds {
             let length = Int.random(in: 0..<200, using: &rng)
             let body = String((0..<length).map { _ in Self.alphabet.randomElement(using: &rng)! })
             checkVerdict("---\n" + body + "\n---\nGo.\n")
         }
     }
 
-    @Test("mutated corpus frontmatters never crash the reader", .timeLimit(.minutes(1)))
+    @Test("mutated corpus frontmatters never crash the reader", .timeLimit(.minutes(30)))
     func mutated() {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("mutation seed \(seed)")
         var rng = SplitMix(state: seed)
         var count = 0
         for c in FrontmatterCorpus.cases {
-            for _ in 0..<150 {
+            for _ in 0..<150 * Self.rounds {
                 var chars = Array(c.spec)
                 for _ in 0..<Int.random(in: 1...4, using: &rng) where !chars.isEmpty {
                     let at = Int.random(in: 0..<chars.count, using: &rng)
