@@ -18,8 +18,6 @@ public struct SpecKey: Sendable {
         case duration
         /// An integer within the range.
         case wholeNumber(ClosedRange<Int>)
-        /// A mapping or any value the key's own code checks.
-        case any
     }
 
     public let name: String
@@ -42,7 +40,6 @@ public enum SpecValue: Equatable, Sendable {
     case names([String])
     case seconds(Double)
     case number(Int)
-    case other(FrontmatterValue)
 
     public var text: String? { if case .text(let s) = self { return s } else { return nil } }
     public var names: [String]? { if case .names(let n) = self { return n } else { return nil } }
@@ -60,7 +57,6 @@ extension SpecKey.Kind {
         case .command: return "a shell command"
         case .duration: return "a duration such as 90s, 15m or 2h (a bare number is seconds)"
         case .wholeNumber(let r): return "a whole number from \(r.lowerBound) to \(r.upperBound)"
-        case .any: return "a value"
         }
     }
 }
@@ -119,8 +115,6 @@ extension SpecKey {
                 throw SpecError.invalid(key: name, "'\(name)' must be between \(range.lowerBound) and \(range.upperBound), got \(n)")
             }
             return .number(n)
-        case .any:
-            return .other(value)
         }
     }
 
