@@ -69,7 +69,7 @@ struct FrontmatterFuzzTests {
         print("mutated inputs: \(count)")
     }
 
-    @Test("random values written as YAML read back equal", .timeLimit(.minutes(1)))
+    @Test("random values written as YAML read back equal", .timeLimit(.minutes(10)))
     func roundTrip() throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("round-trip seed \(seed)")
@@ -90,7 +90,7 @@ struct FrontmatterFuzzTests {
         }
     }
 
-    @Test("a 1 MiB frontmatter parses correctly; time is printed, not asserted", .timeLimit(.minutes(1)))
+    @Test("a 1 MiB frontmatter parses correctly; time is printed, not asserted", .timeLimit(.minutes(10)))
     func large() throws {
         for size in [1 << 18, 1 << 20] {
             var yaml = "repo: /srv/widget\nx-items:\n"
