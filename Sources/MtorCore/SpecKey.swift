@@ -122,13 +122,3 @@ extension SpecKey {
         .invalid(key: name, "'\(name)' must be \(kind.expected), but the frontmatter gives \(value.described) (\(name): \(doc))")
     }
 }
-
-extension Spec {
-    /// One line per key: name, type, default and meaning, for `mtor help spec` and the README.
-    public static var keyReference: String {
-        let width = keys.map(\.name.count).max() ?? 0
-        return keys.map { key in
-            key.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(key.doc) (\(key.kind.expected); default: \(key.defaultValue))"
-        }.joined(separator: "\n")
-    }
-}

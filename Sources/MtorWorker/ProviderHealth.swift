@@ -16,13 +16,13 @@ final class ProviderHealth: @unchecked Sendable {
     let idleLimit: Double
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
-    private let path: String
-    private let tmp: String
+    private let spool: Spool
+    /// Told when a provider turns unhealthy (it was not before): provider, class, reason.
+    var onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
 
     init(spool: Spool, idleLimit: Double = 30 * 60) {
         self.idleLimit = idleLimit
-        path = spool.state + "/providers.json"
-        tmp = spool.tmp
+        self.spool = spool
     }
 
     func readiness(_ provider: String) -> Readiness {
@@ -59,8 +59,9 @@ final class ProviderHealth: @unchecked Sendable {
     }
 
     func record(_ provider: String, verdict: Verdict) {
-        lock.withLock {
+        let turned: Bool = lock.withLock {
             var e = entries[provider] ?? Entry(provider: provider)
+            let wasUnhealthy = e.state == .unhealthy
             e.checkedAt = Stamp.iso()
             e.class = verdict.failureClass
             e.reason = verdict.reason
@@ -79,8 +80,15 @@ final class ProviderHealth: @unchecked Sendable {
                 e.nextProbeAt = Stamp.iso(Date().addingTimeInterval(wait))
             }
             entries[provider] = e
+            return e.state == .unhealthy && !wasUnhealthy
         }
         save()
+        if turned { onUnhealthy?(provider, verdict.failureClass, verdict.reason) }
+    }
+
+    /// Every provider's entry, for the metrics.
+    func snapshot() -> [Entry] {
+        lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
     }
 
     /// A task just used the provider: it answered (`ok`) or failed in a way that blames it.
@@ -93,9 +101,14 @@ final class ProviderHealth: @unchecked Sendable {
         save()
     }
 
-    /// Forgets every verdict (after SIGHUP: the key may have changed).
-    func reset() {
-        lock.withLock { for k in entries.keys where entries[k]?.state != .probing { entries[k]?.state = .unknown; entries[k]?.nextProbe = 0 } }
+    /// Forgets the verdicts of `providers` (after SIGHUP changed their settings), or of every provider.
+    func reset(_ providers: Set<String>? = nil) {
+        lock.withLock {
+            for k in entries.keys where entries[k]?.state != .probing && providers?.contains(k) != false {
+                entries[k]?.state = .unknown
+                entries[k]?.nextProbe = 0
+            }
+        }
         save()
     }
 
@@ -114,9 +127,7 @@ final class ProviderHealth: @unchecked Sendable {
 
     private func save() {
         let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
-        if let data = try? Stamp.encoder().encode(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso())) {
-            try? FileSystem.writeAtomically(Array(data), to: path, tmpDir: tmp, durable: false)
-        }
+        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
     }
 }
 
@@ -140,7 +151,7 @@ struct Preflight {
                         timeout: Preflight.budget, stall: Preflight.budget, retries: 0, verify: nil, prompt: Preflight.prompt)
         let id = ".preflight-\(provider)"
         FileSystem.remove(spool.log(id))
-        let log = TaskLog(path: spool.log(id), cap: 1 << 20, redactor: settings.redactor)
+        let log = TaskLog(spool: spool, id: id, cap: 1 << 20, redactor: settings.redactor)
         var runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2)
         let box = Containment.create(name: "w\(ProcessControl.pid)-preflight-\(provider)", preference: containment)
         defer { box.dispose() }

@@ -79,8 +79,10 @@ extension Spool {
         let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
         let worker = state.map { s -> SpoolStatus.WorkerInfo in
             let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
+            // Gone for sure: it wrote that it exited, or it ran here and its pid no longer exists.
+            let gone = s.exitedAt != nil || (s.host == FileSystem.hostName() && !ProcessControl.isAlive(s.pid))
             return SpoolStatus.WorkerInfo(host: s.host, pid: s.pid, version: s.version, heartbeatAt: s.heartbeatAt, heartbeatAgeS: age.map(round1),
-                                          alive: (age ?? .infinity) < Spool.heartbeatTimeout, stopping: s.stopping)
+                                          alive: !gone && (age ?? .infinity) < Spool.heartbeatTimeout, stopping: s.stopping)
         }
         let live = Dictionary((worker?.alive == true ? state?.running ?? [] : []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let running = runningTasks(live: live, at: date)
@@ -89,6 +91,11 @@ extension Spool {
         var status = SpoolStatus(spool: root, generatedAt: Stamp.iso(date), counts: counts, worker: worker, running: running,
                                  providers: providers, recent: recent, warnings: [])
         status.warnings = warnings(status)
+        if worker?.alive == true { status.warnings += (state?.warnings ?? []).map { "worker: \($0)" } }
+        let odd = ((try? FileSystem.list(inbox)) ?? []).filter { !$0.hasSuffix(".md") && !TaskID.isTemporary($0) && $0 != ".gitkeep" }.sorted()
+        if !odd.isEmpty {
+            status.warnings.append("inbox/ holds \(odd.count) file(s) that are not .md specs and are never run: \(odd.prefix(10).joined(separator: ", "))\(odd.count > 10 ? ", …" : "")")
+        }
         return status
     }
 

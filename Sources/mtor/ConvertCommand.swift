@@ -6,8 +6,18 @@ import MtorWorker
 /// `mtor convert SPEC... [--write]`: another tool's spec keys rewritten into mtor's; every change is
 /// printed (to stderr without `--write`, so stdout stays a clean spec).
 enum ConvertCommand {
+    static let command = Command(
+        name: "convert", operands: "SPEC...", count: 1...Int.max, summary: "rewrite another tool's spec keys into mtor's, printing each change",
+        flags: [Flag(name: "--write", help: "rewrite each file in place (only when the result passes mtor's checks)")],
+        details: """
+            Maps claude-code-queue's working_directory, max_retries and priority (lower first) and the original mtor's
+            tests.run, scope/files and priority words to mtor's keys; drops empty keys mtor has no use for and keeps the
+            others as x-... metadata; leaves unknown keys in place and names them. Without --write the spec goes to stdout
+            and the changes to stderr. Exit 1 when a result still fails mtor's checks.
+            """,
+        run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        guard !args.positional.isEmpty else { throw .usage("convert needs at least one spec file") }
         let write = args.flags.contains("--write")
         var allValid = true
         for file in args.positional {

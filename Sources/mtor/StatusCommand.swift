@@ -4,6 +4,10 @@ import MtorWorker
 
 /// `mtor status`: counts, running tasks, provider health, and the last 24 h from the ledger.
 enum StatusCommand {
+    static let command = Command(
+        name: "status", summary: "the worker, queue counts, running tasks, provider health, the last 24 h, warnings",
+        remote: true, run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let status = try Spool.existing(args).status()
         if args.json { Output.json(status) } else { print(StatusText.render(status)) }

@@ -26,9 +26,12 @@ struct TaskWatch {
         var lastState = ""
         var lastReport = 0.0
         var missingSince: Double? = nil
+        guard spool.knows(id) else {
+            throw .notFound("no task '\(id)' in \(spool.root) (not in inbox/, claimed/, done/ or failed/); `mtor status` lists the queue")
+        }
         while true {
             if let result = spool.result(id) { return result }
-            if let place = spool.locate(id) {
+            if let place = spool.locate(id) ?? spool.queuedUnderOriginalName(id).map({ _ in (spool.inbox, "inbox") }) {
                 missingSince = nil
                 let (state, line) = describe(place.name)
                 if let line, state != lastState || now() - lastReport >= reportEvery {

@@ -218,11 +218,19 @@ def sse(event, data):
     return ("event: %s\ndata: %s\n\n" % (event, json.dumps(data))).encode("utf-8")
 
 
+def reported_usage():
+    """(input, output, cache_read, cache_write) each answer reports: --usage, else small defaults."""
+    if ARGS is not None and ARGS.usage:
+        return tuple(int(x) for x in ARGS.usage.split(","))
+    return (10, 5, 0, 0)
+
+
 def message_events(msg_id, model, reply):
+    inp, out, cread, cwrite = reported_usage()
     start = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
              "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0,
-                       "cache_read_input_tokens": 0, "output_tokens": 1}}
+             "usage": {"input_tokens": inp, "cache_creation_input_tokens": cwrite,
+                       "cache_read_input_tokens": cread, "output_tokens": 1}}
     yield sse("message_start", {"type": "message_start", "message": start})
     for i, block in enumerate(reply["content"]):
         if block["type"] == "text":
@@ -242,7 +250,7 @@ def message_events(msg_id, model, reply):
         yield sse("content_block_stop", {"type": "content_block_stop", "index": i})
     yield sse("message_delta", {"type": "message_delta",
                                 "delta": {"stop_reason": reply["stop_reason"], "stop_sequence": None},
-                                "usage": {"output_tokens": 5}})
+                                "usage": {"output_tokens": out}})
     yield sse("message_stop", {"type": "message_stop"})
 
 
@@ -549,8 +557,9 @@ def response_events(resp_id, model, items):
         return {"id": resp_id, "object": "response", "created_at": created, "status": status,
                 "model": model, "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
                 "usage": None if status != "completed" else
-                {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
-                 "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}
+                {"input_tokens": reported_usage()[0], "input_tokens_details": {"cached_tokens": reported_usage()[2]},
+                 "output_tokens": reported_usage()[1], "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": reported_usage()[0] + reported_usage()[1]}}
 
     yield ev("response.created", response=response("in_progress", []))
     yield ev("response.in_progress", response=response("in_progress", []))
@@ -604,6 +613,8 @@ def main():
     p.add_argument("--pass-preflight", action="store_true",
                    help="answer mtor's preflight prompt with 'ok' whatever the scenario, so the task itself meets the scenario")
     p.add_argument("--repo-file", default="hello.txt")
+    p.add_argument("--usage", default=None,
+                   help="IN,OUT,CACHE_READ,CACHE_WRITE tokens each streamed answer reports (distinctive numbers for telemetry tests)")
     p.add_argument("--reset-in", type=float, default=60,
                    help="usage-limit: seconds from start until the limit resets")
     p.add_argument("--delay-main", type=float, default=0,

@@ -72,7 +72,7 @@ struct SdNotifyTests {
         #expect(listener.messages.contains { $0.text.contains("STATUS=1 running") }, "\(listener.messages.suffix(6).map(\.text))")
 
         // The main loop blocked on purpose: no ping while it is stuck.
-        FileManager.default.createFile(atPath: block, contents: nil)
+        writeFixture(block, Data())
         let blockedAt = now()
         listener.collect(for: 3)
         #expect(listener.count("WATCHDOG=1", after: blockedAt + 0.6) == 0, "pings went on while the loop was blocked")
