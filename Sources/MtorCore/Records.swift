@@ -45,6 +45,8 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     public var provider: String?
     public var attempt: Int?
     public var pid: Int32?
+    /// A finished task's review flags, comma-separated (absent when none).
+    public var flags: String? = nil
 
     public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil) {
         self.t = t

@@ -10,6 +10,7 @@ public struct Spec: Equatable, Sendable {
 
     /// The keys a spec's frontmatter may use.
     public static let knownKeys = ["repo", "provider", "fallback", "harness", "model", "timeout", "stall", "retries", "verify"]
+        + Spec.workspaceKeys
 
     /// `repo` exactly as written in the spec.
     public var repoAsWritten: String
@@ -23,6 +24,8 @@ public struct Spec: Equatable, Sendable {
     public var stall: Double
     public var retries: Int
     public var verify: String?
+    /// Where and how the agent works on the repo (Spec+Workspace.swift).
+    public var work = WorkSettings()
     /// The body with the frontmatter stripped; handed to the agent on stdin or in a file.
     public var prompt: String
 
@@ -93,7 +96,7 @@ public struct Spec: Equatable, Sendable {
         case .string(let one)?: fallback = [one]
         case let other?: throw wrongType("fallback", other, "a list of provider names, e.g. [infini, volcano]")
         }
-        return Spec(
+        var spec = Spec(
             repoAsWritten: repoWritten,
             repo: repo,
             provider: try string("provider", values),
@@ -106,6 +109,8 @@ public struct Spec: Equatable, Sendable {
             verify: try command("verify", values),
             prompt: front.body.drop(while: { $0 == "\n" }).description
         )
+        spec.work = try WorkSettings.read(values)
+        return spec
     }
 
     /// Expands a leading `~`, `~/`, `$HOME` or `${HOME}`.
@@ -120,7 +125,7 @@ public struct Spec: Equatable, Sendable {
 
     // MARK: - Typed access
 
-    private static func string(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> String? {
+    static func string(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> String? {
         switch values[key] {
         case nil, .null?: return nil
         case .string(let s)?:
@@ -133,7 +138,7 @@ public struct Spec: Equatable, Sendable {
     }
 
     /// A shell command: any scalar, so `verify: true` and `verify: false` are the commands.
-    private static func command(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> String? {
+    static func command(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> String? {
         if case .boolean(let b)? = values[key] { return b ? "true" : "false" }
         return try string(key, values)
     }
@@ -161,7 +166,7 @@ public struct Spec: Equatable, Sendable {
         }
     }
 
-    private static func wrongType(_ key: String, _ value: FrontmatterValue, _ expected: String) -> SpecError {
+    static func wrongType(_ key: String, _ value: FrontmatterValue, _ expected: String) -> SpecError {
         .invalid(key: key, "'\(key)' must be \(expected), but the frontmatter gives \(value.typeName)")
     }
 }

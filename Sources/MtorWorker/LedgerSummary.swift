@@ -15,6 +15,8 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
     public var since: String
     /// Tasks whose last outcome in the window was each status (a retried task counts once, as it ended).
     public var succeeded = 0
+    /// Successes whose review raised a flag (auto_committed, file_shrunk, ...): read them first.
+    public var flagged = 0
     public var failed = 0
     public var cancelled = 0
     /// succeeded / (succeeded + failed); nil when nothing finished.
@@ -25,7 +27,7 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
     public var unreadableLines = 0
 
     enum CodingKeys: String, CodingKey {
-        case since, succeeded, failed, cancelled
+        case since, succeeded, failed, cancelled, flagged
         case windowHours = "window_h", successRate = "success_rate", failureClasses = "failure_classes"
         case ledgerLines = "ledger_lines", unreadableLines = "unreadable_lines"
     }
@@ -50,7 +52,9 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
         var classes: [String: (count: Int, latestLine: Int, latest: String)] = [:]
         for (id, outcome) in tally.outcomes {
             switch outcome.event {
-            case .succeeded: summary.succeeded += 1
+            case .succeeded:
+                summary.succeeded += 1
+                if outcome.flagged { summary.flagged += 1 }
             case .cancelled: summary.cancelled += 1
             case .failed:
                 summary.failed += 1
@@ -78,6 +82,7 @@ private struct Tally {
         var event: LedgerEntry.Event
         var `class`: String?
         var line: Int
+        var flagged = false
     }
 
     let cutoff: [UInt8]
@@ -109,7 +114,7 @@ private struct Tally {
     private mutating func line(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) {
         guard end > start else { return }
         lines += 1
-        var t: Range<Int>?, event: Range<Int>?, id: Range<Int>?, cls: Range<Int>?
+        var t: Range<Int>?, event: Range<Int>?, id: Range<Int>?, cls: Range<Int>?, flags: Range<Int>?
         var i = start
         while i < end {
             guard b[i] == 34 else { i += 1; continue } // "
@@ -127,6 +132,7 @@ private struct Tally {
             case 2 where equals(b, key, "id"): id = value
             case 5 where equals(b, key, "event"): event = value
             case 5 where equals(b, key, "class"): cls = value
+            case 5 where equals(b, key, "flags"): flags = value
             default: break
             }
         }
@@ -139,7 +145,8 @@ private struct Tally {
         else { return }
         guard !before(b, t) else { return }
         let name = String(decoding: UnsafeBufferPointer(rebasing: b[id]), as: UTF8.self)
-        outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) }, line: lines)
+        outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) }, line: lines,
+                                 flagged: !(flags?.isEmpty ?? true))
     }
 
     /// The range of a JSON string's contents starting at `from`, up to its closing quote.

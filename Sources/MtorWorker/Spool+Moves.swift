@@ -50,8 +50,10 @@ extension Spool {
 
     /// The ledger line that says how a task ended.
     func recordOutcome(_ result: TaskResult) {
-        record(LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
-                           class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid))
+        var entry = LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
+                                class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid)
+        if let flags = result.review?.flags, !flags.isEmpty { entry.flags = flags.map(\.rawValue).joined(separator: ",") }
+        record(entry)
     }
 
     /// Moves `claimed/<id>.md` next to its already-written sidecar and clears the claim.

@@ -19,6 +19,8 @@ public final class Worker: @unchecked Sendable {
     private var finishedIDs: [String] = []
     private var queue = InboxQueue()
     private var warnings: [String] = []
+    /// Running in-place tasks: id → repo (one per repo at a time).
+    private var inPlace: [String: String] = [:]
     /// Why specs wait in inbox/, by file name.
     private var waiting: [String: String] = [:]
     private var stopping = false
@@ -58,6 +60,7 @@ public final class Worker: @unchecked Sendable {
         }
         warnIfShared()
         recover()
+        sweepWorkspaces()
         rescan()
         logger.info("worker started: spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
         var nextRescan = now() + options.rescanInterval
@@ -173,6 +176,7 @@ public final class Worker: @unchecked Sendable {
             for id in ids {
                 running[id] = nil
                 runningProvider[id] = nil
+                inPlace[id] = nil
             }
             return ids
         }
@@ -230,6 +234,7 @@ public final class Worker: @unchecked Sendable {
         guard let spec = try? Spec.parse(bytes, home: "/"), let targets = try? settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
+        if let why = inPlaceHold(spec) { return .hold(why) }
         // The first provider of the chain that has not failed preflight decides: it runs the spec,
         // or the spec waits for its preflight or its capacity. Only an unhealthy provider hands over.
         var reasons: [String] = []
@@ -289,6 +294,7 @@ public final class Worker: @unchecked Sendable {
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
+            if let spec = try? Spec.parse(bytes, home: "/"), spec.work.mode == .inPlace { inPlace[id] = repoKey(spec) }
         }
         logger.info("\(id): claimed from inbox/\(name)")
         let wake = self.wake
@@ -353,6 +359,27 @@ public final class Worker: @unchecked Sendable {
         }
         for name in (try? FileSystem.list(spool.tmp)) ?? [] where (FileSystem.age("\(spool.tmp)/\(name)") ?? 0) > 86400 {
             FileSystem.remove("\(spool.tmp)/\(name)")
+        }
+    }
+
+    /// Why an in-place spec must wait: another in-place task runs in the same repo.
+    private func inPlaceHold(_ spec: Spec) -> String? {
+        guard spec.work.mode == .inPlace else { return nil }
+        let repo = repoKey(spec)
+        guard let other = lock.withLock({ inPlace.first { $0.value == repo }?.key }) else { return nil }
+        return "in-place task \(other) is running in \(repo); in-place tasks on one repo run one at a time"
+    }
+
+    private func repoKey(_ spec: Spec) -> String {
+        let repo = Spec.expandHome(spec.repoAsWritten, home: settings.baseEnvironment["HOME"] ?? "/")
+        return FileSystem.realPath(repo) ?? repo
+    }
+
+    /// Removes worktrees left by tasks that are neither queued nor claimed any more.
+    private func sweepWorkspaces() {
+        guard !options.keepWorkspaces else { return }
+        Workspace.sweep(root: Workspace.root(options, spool), shell: GitShell(base: settings.baseEnvironment, tracker: tracker)) { [spool] id in
+            FileSystem.exists(spool.spec(in: spool.claimed, id)) || FileSystem.exists(spool.spec(in: spool.inbox, id))
         }
     }
 

@@ -7,6 +7,7 @@ enum CLI {
     usage: mtor COMMAND [--spool DIR] [--json]
       worker [--providers FILE] [--env-file FILE] [--once] [--concurrency N] [--grace S]
              [--allow-repos D:D] [--rescan S] [--reprobe-idle S] [--retries-per-minute N] [--log-cap BYTES]
+             [--workspaces DIR] [--keep-workspaces] [--review-max-lines N]
       submit SPEC... [--to [user@]host:SPOOL] [--via rsync|scp] [--wait [--timeout D]]
                                  validate, name and upload atomically (tmp/ then inbox/)
       validate SPEC...           check specs with the worker's own checks
@@ -18,6 +19,7 @@ enum CLI {
       cancel ID [--wait]         cancel a queued or running task
       doctor [--provider P]      real API calls, harness versions, env file, spool, inotify, disk
       lock check                 lockfile vs env file vs scripts and units in etc/
+      merge ID                   fast-forward a reviewed task's base branch to its branch (safe only)
     status, show, wait, logs, retry and cancel take --to [user@]host:SPOOL to run `mtor` there
     over ssh (--remote-mtor PATH names it; --ssh-config FILE or $MTOR_SSH_CONFIG is passed as -F).
     """
@@ -48,6 +50,7 @@ enum CLI {
             case "show": return try ShowCommand.run(args)
             case "doctor": return try DoctorCommand.run(args)
             case "lock": return try LockCommand.run(args)
+            case "merge": return try MergeCommand.run(args)
             case "version", "--version": print("mtor \(mtorVersion)"); return 0
             default: throw WorkerError.usage("unknown command '\(command)'\n\(usage)")
             }

@@ -16,6 +16,9 @@ enum WorkerCommand {
         if let roots = args.values["--allow-repos"] ?? ProcessInfo.processInfo.environment["MTOR_ALLOWED_REPOS"] {
             options.allowedRepos = roots.split(separator: ":").map(String.init)
         }
+        options.workspaces = args.values["--workspaces"]
+        options.keepWorkspaces = args.flags.contains("--keep-workspaces")
+        options.reviewMaxLines = try args.int("--review-max-lines", default: options.reviewMaxLines)
         let worker = try Worker(options: options)
         return try worker.run()
     }
