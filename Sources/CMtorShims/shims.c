@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sys/wait.h>
+#include <stdlib.h>
+#include <signal.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #include <linux/falloc.h>
@@ -15,25 +17,75 @@
 #include <sys/syscall.h>
 #endif
 
+#if defined(__linux__)
+/* The child side of mtor_spawn: only async-signal-safe calls from here to execve. */
+static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
+                        int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int report_fd) {
+    int err = 0;
+    /* Join the task's cgroup first: nothing this process starts can ever be outside it. */
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
+    if (setpgid(0, 0) != 0) { err = errno; goto fail_early; }
+    /* Copies above every descriptor we place, so dup2 never overwrites a source. */
+    int in = fcntl(stdin_fd, F_DUPFD_CLOEXEC, 10), out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 10);
+    int er = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 10), rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
+    int gate = gate_fd >= 0 ? fcntl(gate_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (in < 0 || out < 0 || er < 0 || rep < 0 || (gate_fd >= 0 && gate < 0)) { err = errno; goto fail_early; }
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0 || dup2(rep, 4) < 0) { err = errno; goto fail_early; }
+    fcntl(4, F_SETFD, FD_CLOEXEC);
+    if (gate >= 0) { if (dup2(gate, 3) < 0) { err = errno; goto fail_early; } } else close(3);
+    /* Drop every other descriptor now, so no other task's pipes are held while we wait. */
+    syscall(SYS_close_range, 5U, ~0U, 0);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) { if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); }
+    if (gate >= 0) {
+        /* Wait until the parent has recorded us; EOF means it died first: never run unseen. */
+        char go = 0;
+        ssize_t n;
+        do { n = read(3, &go, 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(125);
+        close(3);
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    if (cwd && chdir(cwd) != 0) { err = errno; goto fail; }
+    execve(path, argv, envp);
+    err = errno;
+fail:
+    report_fd = 4;
+fail_early:
+    while (write(report_fd, &err, sizeof err) < 0 && errno == EINTR) {}
+    _exit(127);
+}
+#endif
+
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
+               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int *report_out, pid_t *pid_out) {
+#if defined(__linux__)
+    /* fork, not posix_spawn: the child must join a cgroup and may wait at a gate before it execs. */
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(report[0]); close(report[1]); return e; }
+    if (pid == 0) spawn_child(path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, gate_fd, cgroup_fd, report[1]);
+    close(report[1]);
+    *pid_out = pid;
+    *report_out = report[0];
+    return 0;
+#else
+    (void)gate_fd; (void)cgroup_fd;
+    *report_out = -1;
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&actions);
     if (rc != 0) return rc;
     rc = posix_spawnattr_init(&attr);
     if (rc != 0) { posix_spawn_file_actions_destroy(&actions); return rc; }
-
     int fds[3] = { stdin_fd, stdout_fd, stderr_fd };
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        rc = posix_spawn_file_actions_adddup2(&actions, fds[i], i);
-    }
-#if defined(__linux__)
+    for (int i = 0; i < 3 && rc == 0; i++) rc = posix_spawn_file_actions_adddup2(&actions, fds[i], i);
     if (rc == 0 && cwd) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
-    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-#elif defined(__APPLE__)
-    if (rc == 0 && cwd) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
-#endif
     short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 #if defined(__APPLE__)
     flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
@@ -51,6 +103,16 @@ int mtor_spawn(const char *path, char *const argv[], char *const envp[], const c
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     return rc;
+#endif
+}
+
+int mtor_spawn_result(int report_fd) {
+    if (report_fd < 0) return 0;
+    int err = 0;
+    ssize_t n;
+    do { n = read(report_fd, &err, sizeof err); } while (n < 0 && errno == EINTR);
+    close(report_fd);
+    return n == (ssize_t)sizeof err ? err : 0;
 }
 
 int mtor_pipe_cloexec(int fds[2], int nonblock) {

@@ -24,6 +24,8 @@ public struct AttemptEvidence: Sendable {
     public var authEnv: String?
     public var timeoutLimit: Double
     public var stallLimit: Double
+    /// Processes the attempt started that were still running when it ended, and were killed.
+    public var leftoversKilled = 0
 
     public init(spawnFailure: String? = nil, exitCode: Int32? = nil, signal: Int32? = nil, stoppedBy: Stop? = nil,
                 stdoutBytes: Int = 0, stdoutTail: String = "", stderrTail: String = "", duration: Double = 0,

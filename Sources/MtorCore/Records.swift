@@ -14,10 +14,21 @@ public struct ClaimRecord: Codable, Equatable, Sendable {
     public var file: String
     /// The running agent's process group, so a new worker can kill what a dead one left.
     public var agentPgid: Int32?
+    /// The agent's start time in clock ticks since boot: with `bootID`, proof that a live
+    /// process with pid `agentPgid` is still that agent and not a reused pid.
+    public var agentStart: UInt64?
+    /// `/proc/sys/kernel/random/boot_id` of the claiming worker's host when it wrote this.
+    public var bootID: String?
+    /// How the task's processes are kept together: `cgroup2`, `cgroup1` or `marker`.
+    public var containment: String?
+    /// The task's cgroup directory (cgroup methods).
+    public var cgroup: String?
+    /// The value of `MTOR_TASK_MARKER` in every process of the task.
+    public var marker: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, host, pid, attempt, provider, file, agentPgid = "agent_pgid"
-        case startedAt = "started_at", nextAttemptAt = "next_attempt_at"
+        case id, host, pid, attempt, provider, file, containment, cgroup, marker, agentPgid = "agent_pgid"
+        case startedAt = "started_at", nextAttemptAt = "next_attempt_at", agentStart = "agent_start", bootID = "boot_id"
     }
 
     public init(id: String, host: String, pid: Int32, attempt: Int, startedAt: String, nextAttemptAt: String? = nil, provider: String? = nil, file: String) {

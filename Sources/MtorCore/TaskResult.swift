@@ -119,6 +119,18 @@ public struct TaskResult: Codable, Equatable, Sendable {
         }
     }
 
+    /// How the task's processes were kept together and ended (`cgroup2`, `cgroup1`, `marker`), and
+    /// how many were still running when an attempt or verify ended and had to be killed.
+    public struct Containment: Codable, Equatable, Sendable {
+        public var method: String
+        public var leftoversKilled: Int
+        enum CodingKeys: String, CodingKey { case method, leftoversKilled = "leftovers_killed" }
+        public init(method: String, leftoversKilled: Int) {
+            self.method = method
+            self.leftoversKilled = leftoversKilled
+        }
+    }
+
     public struct Worker: Codable, Equatable, Sendable {
         public var host: String
         public var pid: Int32
@@ -142,6 +154,7 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public var verify: Verify?
     public var log: String
     public var worker: Worker
+    public var containment: Containment?
     public var claimedAt: String
     public var finishedAt: String
     /// The spec's `setup:` command and how it went (worktree tasks with `setup:`).
@@ -152,13 +165,15 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public static let answerCap = 64 << 10
 
     enum CodingKeys: String, CodingKey {
-        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker
+        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker, containment
         case claimedAt = "claimed_at", finishedAt = "finished_at"
         case setup, review, answer
     }
 
     public init(id: String, status: Status, class cls: FailureClass, reason: String, hint: String, spec: SpecSummary,
-                attempts: [Attempt], git: Git?, verify: Verify?, log: String, worker: Worker, claimedAt: String, finishedAt: String) {
+                attempts: [Attempt], git: Git?, verify: Verify?, log: String, worker: Worker, containment: Containment? = nil,
+                claimedAt: String, finishedAt: String) {
+        self.containment = containment
         self.id = id
         self.status = status
         self.class = cls
@@ -244,6 +259,7 @@ extension TaskResult {
         try c.encodeIfPresent(answer, forKey: .answer)
         try c.encode(log, forKey: .log)
         try c.encode(worker, forKey: .worker)
+        try c.encodeIfPresent(containment, forKey: .containment)
         try c.encode(claimedAt, forKey: .claimedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
     }

@@ -16,15 +16,23 @@ public enum Termination: Equatable, Sendable {
     public var succeeded: Bool { self == .exited(0) }
 }
 
-/// A process spawned with `posix_spawn` in its own process group, with an empty signal
-/// mask, default signal handlers, stdout/stderr on pipes and every other descriptor closed.
+/// A process started in its own process group, with an empty signal mask, default signal
+/// handlers, stdout/stderr on pipes and every other descriptor closed.
+///
+/// Every child is registered while it is spawned, under the same lock the orphan reaper takes,
+/// so the reaper can never reap a child whose owner will wait for it (issue: a verify's exit
+/// taken by the reaper was recorded as -1).
 public final class ChildProcess: @unchecked Sendable {
     public enum Stream: Sendable { case stdout, stderr }
 
     public let pid: Int32
     public let executable: String
+    /// The task's containment, when the child belongs to one: stopping and reaping cover all of it.
+    public let containment: Containment?
     private var outFD: Int32
     private var errFD: Int32
+    private var gateFD: Int32 = -1
+    private var reportFD: Int32 = -1
     private var termination: Termination?
 
     /// Finds `program` on `searchPath` unless it already contains a slash.
@@ -43,44 +51,94 @@ public final class ChildProcess: @unchecked Sendable {
         return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
     }
 
-    /// Spawns `argv`. `stdinFD` (read end or file; closed by the caller) becomes the child's stdin,
+    /// Starts `argv`. `stdinFD` (read end or file; closed by the caller) becomes the child's stdin,
     /// `/dev/null` when nil. The environment is exactly `environment`, nothing inherited.
-    public init(executable: String, argv: [String], environment: [String: String], directory: String?, stdinFD: Int32? = nil) throws(SystemError) {
+    ///
+    /// The child joins `containment` before it execs. With `gated`, it waits before exec until
+    /// `release()` (so the caller can record it first); if this process dies before that, the
+    /// child ends without running anything.
+    public init(executable: String, argv: [String], environment: [String: String], directory: String?, stdinFD: Int32? = nil,
+                containment: Containment? = nil, gated: Bool = false) throws(SystemError) {
         self.executable = executable
-        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        self.containment = containment
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], gatePipe: [Int32] = [-1, -1]
         // Close-on-exec from birth: another thread's spawn must never inherit these.
         try syscall("pipe") { mtor_pipe_cloexec(&outPipe, 0) }
         do {
             try syscall("pipe") { mtor_pipe_cloexec(&errPipe, 0) }
+            if gated { try syscall("pipe") { mtor_pipe_cloexec(&gatePipe, 0) } }
         } catch {
-            close(outPipe[0]); close(outPipe[1])
+            for fd in outPipe + errPipe + gatePipe where fd >= 0 { close(fd) }
             throw error
         }
         let devNull = stdinFD == nil ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1
         defer {
             close(outPipe[1]); close(errPipe[1])
+            if gatePipe[0] >= 0 { close(gatePipe[0]) }
             if devNull >= 0 { close(devNull) }
         }
-        let envStrings = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        var withMarker = environment
+        if let containment { withMarker.merge(containment.environment) { _, new in new } }
+        let envStrings = withMarker.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var spawned: pid_t = 0
-        let rc = withCStrings(argv) { cargv in
-            withCStrings(envStrings) { cenv in
-                mtor_spawn(executable, cargv, cenv, directory, stdinFD ?? devNull, outPipe[1], errPipe[1], &spawned)
+        var report: Int32 = -1
+        let rc = ChildRegistry.shared.spawn { () -> (Int32, Int32) in
+            let rc = withCStrings(argv) { cargv in
+                withCStrings(envStrings) { cenv in
+                    mtor_spawn(executable, cargv, cenv, directory, stdinFD ?? devNull, outPipe[1], errPipe[1],
+                               gatePipe[0], containment?.procsFD ?? -1, &report, &spawned)
+                }
             }
+            return (rc, spawned)
         }
         if rc != 0 {
             close(outPipe[0]); close(errPipe[0])
-            throw SystemError("posix_spawn", path: executable, errno: rc)
+            if gatePipe[1] >= 0 { close(gatePipe[1]) }
+            throw SystemError("fork", path: executable, errno: rc)
         }
         pid = spawned
         outFD = outPipe[0]
         errFD = errPipe[0]
+        gateFD = gatePipe[1]
+        reportFD = report
         for fd in [outFD, errFD] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        if !gated { try confirmExec() }
+    }
+
+    /// Lets a gated child exec. Throws (and reaps it) when the exec failed.
+    public func release() throws(SystemError) {
+        guard gateFD >= 0 else { return }
+        var go: UInt8 = 1
+        _ = Glibc_write(gateFD, &go, 1)
+        close(gateFD)
+        gateFD = -1
+        try confirmExec()
+    }
+
+    /// Ends a gated child that was never released: it exits without running anything.
+    public func abandon() {
+        if gateFD >= 0 { close(gateFD); gateFD = -1 }
+        if reportFD >= 0 { close(reportFD); reportFD = -1 }
+        termination = reap(block: true)
+        closeStream(outFD)
+        closeStream(errFD)
+    }
+
+    private func confirmExec() throws(SystemError) {
+        let err = mtor_spawn_result(reportFD)
+        reportFD = -1
+        guard err != 0 else { return }
+        termination = reap(block: true)
+        closeStream(outFD)
+        closeStream(errFD)
+        throw SystemError(err == ENOENT || err == EACCES ? "execve" : "spawn", path: executable, errno: err)
     }
 
     deinit {
         if outFD >= 0 { close(outFD) }
         if errFD >= 0 { close(errFD) }
+        if gateFD >= 0 { close(gateFD) }
+        if reportFD >= 0 { close(reportFD) }
     }
 
     // MARK: - Driving
@@ -117,6 +175,8 @@ public final class ChildProcess: @unchecked Sendable {
                 leaderGoneAt = now()
                 ProcessControl.signalGroup(pid, SIGKILL)
                 reapGroup()
+                // Whatever it started outside its group (setsid, double forks) ends with it.
+                containment?.killAll()
             } else if termination == nil, open.isEmpty {
                 idleWaits += 1
                 usleep(UInt32(min(tick, 0.0005 * Double(idleWaits)) * 1_000_000))
@@ -129,9 +189,11 @@ public final class ChildProcess: @unchecked Sendable {
                 if stopRequestedAt == nil, stop() {
                     stopRequestedAt = now()
                     ProcessControl.signalGroup(pid, SIGTERM)
+                    containment?.signalAll(SIGTERM)
                 } else if let asked = stopRequestedAt, !killed, now() - asked >= grace {
                     killed = true
                     ProcessControl.signalGroup(pid, SIGKILL)
+                    containment?.signalAll(SIGKILL)
                 }
             }
         }
@@ -155,7 +217,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Runs `argv` with `environment` and captures its output: the one-call form for git, verify and `--version`.
     public static func run(_ argv: [String], environment: [String: String], directory: String? = nil, stdin: [UInt8]? = nil,
-                           timeout: Double = 60) throws(SystemError) -> (Termination, stdout: [UInt8], stderr: [UInt8], timedOut: Bool) {
+                           timeout: Double = 60, containment: Containment? = nil) throws(SystemError) -> (Termination, stdout: [UInt8], stderr: [UInt8], timedOut: Bool) {
         guard let exe = resolve(argv[0], searchPath: environment["PATH"] ?? "/usr/bin:/bin") else {
             throw SystemError("posix_spawn", path: argv[0], errno: ENOENT)
         }
@@ -164,23 +226,37 @@ public final class ChildProcess: @unchecked Sendable {
             inputFD = try PrivateFile.readable(bytes: stdin)
         }
         defer { if let inputFD { close(inputFD) } }
-        let child = try ChildProcess(executable: exe, argv: argv, environment: environment, directory: directory, stdinFD: inputFD)
+        let child = try ChildProcess(executable: exe, argv: argv, environment: environment, directory: directory, stdinFD: inputFD, containment: containment)
         return child.capture(timeout: timeout)
     }
 
     // MARK: - Reaping
 
     private func reap(block: Bool) -> Termination? {
+        if let termination { return termination }
         var status: Int32 = 0
         while true {
             let r = waitpid(pid, &status, block ? 0 : WNOHANG)
             if r == pid { break }
             if r == 0 { return nil }
             if errno == EINTR { continue }
+            // Only this object waits for its pid (the registry keeps the reaper away), so this is a bug.
+            ChildRegistry.shared.remove(pid)
             return .exited(-1)
         }
+        ChildRegistry.shared.remove(pid)
         if mtor_wifsignaled(status) != 0 { return .signaled(mtor_wtermsig(status)) }
         return .exited(mtor_wexitstatus(status))
+    }
+
+    /// Reaps exited children that no `ChildProcess` waits for: the orphans a subreaper inherits.
+    public static func reapOrphans() {
+        ChildRegistry.shared.reapOrphans()
+    }
+
+    /// Reaps `pid` if it is an exited child no `ChildProcess` owns.
+    public static func reapIfOrphan(_ pid: Int32) {
+        ChildRegistry.shared.reapIfOrphan(pid)
     }
 
     /// Reaps every member of the process group that became our child (we are a subreaper).
@@ -195,9 +271,52 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     private func closeStream(_ fd: Int32) {
+        guard fd >= 0 else { return }
         close(fd)
         if fd == outFD { outFD = -1 }
         if fd == errFD { errFD = -1 }
+    }
+}
+
+/// The pids `ChildProcess` objects will reap themselves. Spawning and orphan reaping both hold
+/// its lock, so a child is registered before the reaper can ever see it.
+final class ChildRegistry: @unchecked Sendable {
+    static let shared = ChildRegistry()
+    private let lock = NSLock()
+    private var pids: Set<Int32> = []
+
+    func spawn(_ body: () -> (rc: Int32, pid: Int32)) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        let (rc, pid) = body()
+        if rc == 0 { pids.insert(pid) }
+        return rc
+    }
+
+    func remove(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
+
+    func reapOrphans() {
+        #if canImport(Glibc)
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            var info = siginfo_t()
+            guard waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return }
+            let pid = info._sifields._sigchld.si_pid
+            // The first waitable child is one an owner will reap: leave it (and look again next turn).
+            if pid == 0 || pids.contains(pid) { return }
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+        #endif
+    }
+
+    func reapIfOrphan(_ pid: Int32) {
+        lock.withLock {
+            guard !pids.contains(pid) else { return }
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
     }
 }
 

@@ -52,19 +52,4 @@ public enum ProcessControl {
     public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
         _ = kill(-pgid, signal)
     }
-
-    /// Reaps exited children that no runner waits for (the subreaper's orphans).
-    /// `isTracked` says which pids a runner will reap itself.
-    public static func reapOrphans(isTracked: (Int32) -> Bool) {
-        #if canImport(Glibc)
-        while true {
-            var info = siginfo_t()
-            guard waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return }
-            let pid = info._sifields._sigchld.si_pid
-            if pid == 0 || isTracked(pid) { return }
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, WNOHANG)
-        }
-        #endif
-    }
 }

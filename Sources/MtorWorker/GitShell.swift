@@ -2,9 +2,9 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
-/// Runs git and set-up commands for a task: spawned through the `PidTracker`, so the worker's
-/// orphan reaper never takes their exit status, with a fixed environment and a time limit.
-struct GitShell: Sendable {
+/// Runs git and set-up commands for a task: inside the task's containment (when it has one),
+/// with a fixed environment and a time limit.
+struct GitShell {
     /// What a command did.
     struct Ran {
         var code: Int32?
@@ -24,9 +24,9 @@ struct GitShell: Sendable {
     let environment: [String: String]
     /// The minimal environment agents and `verify` get, for `setup:`.
     let base: [String: String]
-    let tracker: PidTracker?
+    let containment: Containment?
 
-    init(base: [String: String], tracker: PidTracker?) {
+    init(base: [String: String], containment: Containment?) {
         var env = base
         // Never wait for a password, never take optional locks in the user's checkout, stable messages.
         env["GIT_TERMINAL_PROMPT"] = "0"
@@ -34,7 +34,7 @@ struct GitShell: Sendable {
         env["LC_ALL"] = "C"
         self.environment = env
         self.base = base
-        self.tracker = tracker
+        self.containment = containment
     }
 
     /// `git -C dir ARGS`.
@@ -59,10 +59,7 @@ struct GitShell: Sendable {
         if let stdin { inputFD = try? PrivateFile.readable(bytes: stdin) }
         defer { inputFD.map(FileSystem.closeDescriptor) }
         do {
-            let child = try tracker.track { () throws(SystemError) in
-                try ChildProcess(executable: exe, argv: argv, environment: env, directory: dir, stdinFD: inputFD)
-            }
-            defer { tracker.untrack(child.pid) }
+            let child = try ChildProcess(executable: exe, argv: argv, environment: env, directory: dir, stdinFD: inputFD, containment: containment)
             let r = child.capture(timeout: timeout, limit: 16 << 20)
             return Ran(code: r.timedOut ? nil : (r.0.exitCode ?? 128 + (r.0.signal ?? 0)), out: r.stdout, err: r.stderr, timedOut: r.timedOut)
         } catch {

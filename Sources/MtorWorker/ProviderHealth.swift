@@ -108,7 +108,7 @@ struct Preflight {
 
     let settings: Settings
     let spool: Spool
-    let tracker: PidTracker
+    let containment: Containment.Preference
 
     func probe(_ provider: String) -> Verdict {
         guard let p = settings.lock.providers[provider], let harness = settings.lock.harnesses[p.harness] else {
@@ -122,7 +122,10 @@ struct Preflight {
         let id = ".preflight-\(provider)"
         FileSystem.remove(spool.log(id))
         let log = TaskLog(path: spool.log(id), cap: 1 << 20, redactor: settings.redactor)
-        let runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2, tracker: tracker)
+        var runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2)
+        let box = Containment.create(name: "w\(ProcessControl.pid)-preflight-\(provider)", preference: containment)
+        defer { box.dispose() }
+        runner.containment = box
         let outcome = runner.run(id: id, n: 1, spec: spec, target: target)
         var verdict = outcome.verdict
         if verdict.failureClass == .ok, outcome.answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

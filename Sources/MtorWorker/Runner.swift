@@ -11,16 +11,20 @@ struct Runner {
     let control: TaskControl
     let log: TaskLog
     let grace: Double
-    /// Tracks spawned pids so the orphan reaper leaves them to us.
-    let tracker: PidTracker?
-    /// Told the agent's pid (= its process group) right after spawn.
-    var onSpawn: (Int32) -> Void = { _ in }
+    /// Keeps every process of the attempt together; all of them are gone when `run` returns.
+    var containment: Containment?
+    /// Told the agent's pid (= its process group) after spawn and before it may exec: it records
+    /// the claim, so a worker killed at any instant leaves nothing running unseen. A throw means
+    /// the claim could not be recorded, and the agent never runs.
+    var onSpawn: (Int32) throws -> Void = { _ in }
 
     struct Outcome {
         var attempt: TaskResult.Attempt
         var verdict: Verdict
         /// The model's final answer (structured harnesses) or the tail of stdout.
         var answer: String
+        /// Processes still running when the attempt ended, killed by its containment.
+        var leftoversKilled = 0
     }
 
     func run(id: String, n: Int, spec: Spec, target: Settings.Target) -> Outcome {
@@ -72,16 +76,27 @@ struct Runner {
             let argv = settings.argv(for: target, repo: spec.repo, promptFile: promptFile)
             let child: ChildProcess
             do {
-                child = try tracker.track { () throws(SystemError) in
-                    try ChildProcess(executable: executable, argv: argv, environment: environment, directory: spec.repo, stdinFD: stdinFD)
-                }
+                child = try ChildProcess(executable: executable, argv: argv, environment: environment, directory: spec.repo, stdinFD: stdinFD,
+                                         containment: containment, gated: true)
             } catch {
                 evidence.spawnFailure = "harness '\(target.harnessName)' could not be started: \(error)"
                 break execute
             }
-            defer { tracker?.untrack(child.pid) }
+            TestHooks.pause("MTOR_TEST_PAUSE_AFTER_SPAWN")
+            do {
+                try onSpawn(child.pid)
+            } catch {
+                child.abandon()
+                let verdict = Verdict(.internalError, "could not record the claim before starting the agent: \(error)", hint: "check that the spool's disk is writable and has space")
+                return finish(n: n, target: target, started: started, startedMono: startedMono, exit: nil, signal: nil, evidence: evidence, verdict: verdict)
+            }
+            do {
+                try child.release()
+            } catch {
+                evidence.spawnFailure = "harness '\(target.harnessName)' could not be started: \(error)"
+                break execute
+            }
             control.update { $0.pid = child.pid }
-            onSpawn(child.pid)
             var outTail = Tail(), errTail = Tail()
             var scanner = StreamScanner()
             var lastActivity = now()
@@ -117,6 +132,8 @@ struct Runner {
                 return stopReason != nil
             })
             scanner.finish()
+            // Nothing the attempt started outlives it (setsid, double forks, daemons).
+            evidence.leftoversKilled = containment?.killAll() ?? 0
             log.flush()
             control.update { $0.pid = nil }
             exitCode = termination.exitCode
@@ -148,42 +165,15 @@ struct Runner {
             stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries)
         log.note("attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
         let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail
-        return Outcome(attempt: attempt, verdict: verdict, answer: answer)
+        return Outcome(attempt: attempt, verdict: verdict, answer: answer, leftoversKilled: evidence.leftoversKilled)
     }
 }
 
-/// The pids runners reap themselves; the worker's orphan reaper skips them.
-public final class PidTracker: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pids: Set<Int32> = []
-
-    public init() {}
-
-    /// Spawns under the lock so the reaper never sees an untracked runner child.
-    func track(_ spawn: () throws(SystemError) -> ChildProcess) throws(SystemError) -> ChildProcess {
-        lock.lock()
-        defer { lock.unlock() }
-        let child = try spawn()
-        pids.insert(child.pid)
-        return child
+/// Pauses for tests only: `MTOR_TEST_PAUSE_AFTER_SPAWN=<seconds>` holds the worker at the
+/// instant named, so a test's SIGKILL lands there every time. Unset in production.
+enum TestHooks {
+    static func pause(_ variable: String) {
+        guard let text = ProcessInfo.processInfo.environment[variable], let seconds = Double(text), seconds > 0 else { return }
+        Thread.sleep(forTimeInterval: seconds)
     }
-
-    func untrack(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
-
-    /// Runs the reaper while no runner can spawn.
-    public func reap() {
-        lock.lock()
-        defer { lock.unlock() }
-        ProcessControl.reapOrphans { pids.contains($0) }
-    }
-}
-
-extension Optional where Wrapped == PidTracker {
-    func track(_ spawn: () throws(SystemError) -> ChildProcess) throws(SystemError) -> ChildProcess {
-        switch self {
-        case .some(let t): return try t.track(spawn)
-        case .none: return try spawn()
-        }
-    }
-    func untrack(_ pid: Int32) { self?.untrack(pid) }
 }

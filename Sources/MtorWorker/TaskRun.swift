@@ -12,7 +12,6 @@ final class TaskRun: @unchecked Sendable {
     let settings: Settings
     let options: WorkerOptions
     let control: TaskControl
-    let tracker: PidTracker
     let retryGate: RetryGate
     let logger: Logger
     let preset: Preset?
@@ -22,6 +21,8 @@ final class TaskRun: @unchecked Sendable {
     /// The flock on the claimed spec, taken at claim time; held until the task ends.
     let claimLock: Int32?
     let claimedAt = Date()
+    /// How the task's processes were contained, for the sidecar.
+    private var containmentSummary: TaskResult.Containment?
 
     /// An outcome decided before any attempt runs.
     enum Preset {
@@ -34,7 +35,7 @@ final class TaskRun: @unchecked Sendable {
     }
 
     init(id: String, file: String, bytes: [UInt8], spool: Spool, settings: Settings, options: WorkerOptions,
-         tracker: PidTracker, retryGate: RetryGate, logger: Logger, preset: Preset? = nil, startProvider: String? = nil,
+         retryGate: RetryGate, logger: Logger, preset: Preset? = nil, startProvider: String? = nil,
          health: ProviderHealth? = nil, claimLock: Int32? = nil) {
         self.claimLock = claimLock
         self.preset = preset
@@ -47,7 +48,6 @@ final class TaskRun: @unchecked Sendable {
         self.settings = settings
         self.options = options
         self.control = TaskControl(id: id)
-        self.tracker = tracker
         self.retryGate = retryGate
         self.logger = logger
     }
@@ -84,8 +84,12 @@ final class TaskRun: @unchecked Sendable {
         summary.provider = targets[0].providerName
         summary.harness = targets[0].harnessName
         summary.model = targets[0].model
+        // Every process the task starts (set-up, agent, verify, and all they start) stays in this containment.
+        let box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
+        defer { box.dispose() }
+        var leftovers = 0
         // The agent works in the task's worktree (or in place): Workspace owns every git call.
-        let workspace = Workspace(id: id, spec: spec, root: workspaces, shell: GitShell(base: settings.baseEnvironment, tracker: tracker), log: log)
+        let workspace = Workspace(id: id, spec: spec, root: workspaces, shell: GitShell(base: settings.baseEnvironment, containment: box), log: log)
         var extras = Extras()
         control.update { $0.phase = "preparing workspace" }
         do {
@@ -99,7 +103,13 @@ final class TaskRun: @unchecked Sendable {
         var agentSpec = spec
         agentSpec.repo = workspace.directory
         var autoCommitted = false
-        var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace, tracker: tracker)
+        var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace)
+        runner.containment = box
+        var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: attempts.count + 1, startedAt: Stamp.iso(claimedAt), file: file)
+        claim.bootID = ProcessTable.bootID
+        claim.containment = box.method.rawValue
+        claim.cgroup = box.path
+        claim.marker = box.marker
         let policy = RetryPolicy(baseDelay: options.backoffBase)
         let chain = targets.map(\.providerName)
         var target = targets.first { $0.providerName != nil && $0.providerName == startProvider } ?? targets[0]
@@ -107,15 +117,20 @@ final class TaskRun: @unchecked Sendable {
         var verify: TaskResult.Verify? = nil
         while true {
             let n = attempts.count + 1
-            // Written once the agent runs, with its process group (the flock already guards the claim).
-            var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), provider: target.providerName, file: file)
+            // Written after the agent is spawned and before it may exec, with its process group and
+            // start time: a worker killed at any instant leaves no agent running unrecorded.
+            claim.attempt = n
+            claim.provider = target.providerName
+            claim.nextAttemptAt = nil
             runner.onSpawn = { [spool] pgid in
                 claim.agentPgid = pgid
-                try? spool.writeClaim(claim)
+                claim.agentStart = ProcessTable.startTime(pgid)
+                try spool.writeClaim(claim)
             }
             spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .attempt, provider: target.providerName, attempt: n, pid: ProcessControl.pid))
             logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
             let outcome = runner.run(id: id, n: n, spec: agentSpec, target: target)
+            leftovers += outcome.leftoversKilled
             attempts.append(outcome.attempt)
             verdict = outcome.verdict
             if let p = target.providerName { health?.taskEnded(p, verdict.failureClass) }
@@ -145,7 +160,8 @@ final class TaskRun: @unchecked Sendable {
                 }
             }
             if verdict.failureClass == .ok, let command = spec.verify {
-                verify = runVerify(command, spec: agentSpec, log: log)
+                verify = runVerify(command, spec: agentSpec, log: log, containment: box)
+                leftovers += box.killAll()
                 if verify?.exitCode != 0 {
                     verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")", hint: "read the verify output tail in the sidecar or the task log")
                     attempts[attempts.count - 1].class = .verifyFailed
@@ -166,7 +182,11 @@ final class TaskRun: @unchecked Sendable {
                 logger.info("\(id): \(verdict.failureClass.rawValue); next attempt on \(next.providerName ?? next.harnessName) in \(DurationText.format(wait))")
                 log.note("next attempt on \(next.providerName ?? next.harnessName) at \(Stamp.iso(at))")
                 control.update { $0.phase = "backoff"; $0.nextAttemptAt = Stamp.iso(at) }
-                try? spool.writeClaim(ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: n, startedAt: Stamp.iso(claimedAt), nextAttemptAt: Stamp.iso(at), provider: next.providerName, file: file))
+                claim.agentPgid = nil
+                claim.agentStart = nil
+                claim.nextAttemptAt = Stamp.iso(at)
+                claim.provider = next.providerName
+                try? spool.writeClaim(claim)
                 if control.sleep(wait, cancelFile: "\(spool.cancel)/\(id)") {
                     target = next
                     continue
@@ -183,6 +203,9 @@ final class TaskRun: @unchecked Sendable {
             }
             break
         }
+        // Every process the task started is gone before its result is written.
+        box.dispose()
+        containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers)
         let status: TaskResult.Status = verdict.failureClass == .ok ? .succeeded : verdict.failureClass == .cancelled ? .cancelled : .failed
         control.update { $0.phase = "reviewing" }
         extras.review = workspace.review(maxLines: options.reviewMaxLines, autoCommitted: autoCommitted)
@@ -203,12 +226,13 @@ final class TaskRun: @unchecked Sendable {
 
     // MARK: - Steps
 
-    private func runVerify(_ command: String, spec: Spec, log: TaskLog) -> TaskResult.Verify {
+    private func runVerify(_ command: String, spec: Spec, log: TaskLog, containment: Containment) -> TaskResult.Verify {
         let start = now()
         log.note("verify: \(command)")
         control.update { $0.phase = "verify" }
         let limit = max(60, spec.timeout)
-        guard let r = try? ChildProcess.run(["/bin/sh", "-c", command], environment: settings.baseEnvironment, directory: spec.repo, timeout: limit) else {
+        guard let r = try? ChildProcess.run(["/bin/sh", "-c", command], environment: settings.baseEnvironment, directory: spec.repo, timeout: limit,
+                                            containment: containment) else {
             return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh")
         }
         let output = settings.redactor.redact(String(decoding: r.stdout + r.stderr, as: UTF8.self))
@@ -236,12 +260,13 @@ final class TaskRun: @unchecked Sendable {
             id: id, status: status, class: verdict.failureClass, reason: r.redact(verdict.reason), hint: r.redact(verdict.hint),
             spec: summary, attempts: attempts, git: git, verify: verify, log: "logs/\(id).log",
             worker: TaskResult.Worker(host: options.host, pid: ProcessControl.pid, version: mtorVersion),
+            containment: containmentSummary,
             claimedAt: Stamp.iso(claimedAt), finishedAt: Stamp.iso())
         result.setup = extras.setup.map { var s = $0; s.outputTail = r.redact(s.outputTail); return s }
         result.review = extras.review
         result.answer = extras.answer
         defer {
-            if !options.keepWorkspaces { Workspace.discard(root: workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, tracker: tracker)) }
+            if !options.keepWorkspaces { Workspace.discard(root: workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil)) }
         }
         var delay = 1.0
         while true {

@@ -8,7 +8,6 @@ public final class Worker: @unchecked Sendable {
     let options: WorkerOptions
     let spool: Spool
     let logger: Logger
-    let tracker = PidTracker()
     let retryGate: RetryGate
     let health: ProviderHealth
     private(set) var settings: Settings
@@ -50,6 +49,7 @@ public final class Worker: @unchecked Sendable {
         let signals: SignalReceiver
         do { signals = try SignalReceiver([SIGTERM, SIGINT, SIGHUP, SIGPIPE]) } catch { throw .environment("cannot receive signals: \(error)") }
         ProcessControl.becomeSubreaper()
+        Containment.pruneStale()
         let inotify: Inotify
         do {
             inotify = try Inotify()
@@ -62,13 +62,13 @@ public final class Worker: @unchecked Sendable {
         recover()
         sweepWorkspaces()
         rescan()
-        logger.info("worker started: spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
         while true {
             collectFinished()
-            tracker.reap()
+            ChildProcess.reapOrphans()
             if stopping {
                 if lock.withLock({ running.isEmpty }) { break }
                 if now() >= stopDeadline {
@@ -258,7 +258,7 @@ public final class Worker: @unchecked Sendable {
 
     private func launchProbe(_ provider: String) {
         guard health.beginProbe(provider) else { return }
-        let preflight = Preflight(settings: settings, spool: spool, tracker: tracker)
+        let preflight = Preflight(settings: settings, spool: spool, containment: options.containment)
         let (health, logger, wake) = (self.health, self.logger, self.wake)
         logger.info("preflight of provider \(provider) started")
         let thread = Thread {
@@ -290,7 +290,7 @@ public final class Worker: @unchecked Sendable {
         guard let (id, claimLock) = claimed else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          tracker: tracker, retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)
+                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
@@ -328,12 +328,11 @@ public final class Worker: @unchecked Sendable {
                 }
                 var attempts = spool.priorAttempts(id)
                 let claim = spool.claim(id)
-                if let pgid = claim?.agentPgid, pgid > 1, ProcessControl.groupExists(pgid) {
-                    ProcessControl.signalGroup(pgid, SIGKILL)
-                    logger.warn("\(id): killed process group \(pgid) left running by a dead worker")
-                }
+                if let claim { endLeftovers(of: claim, id: id) }
                 let stamp = Stamp.iso()
-                if claim != nil || attempts.isEmpty {
+                // Its owner died while holding the claim: that always counts as an interrupted attempt,
+                // even when it died before writing claim.json, so a spec that kills its worker cannot requeue forever.
+                do {
                     attempts.append(TaskResult.Attempt(n: attempts.count + 1, provider: claim?.provider, harness: nil, model: nil,
                         startedAt: claim?.startedAt ?? stamp, endedAt: stamp, durationS: 0, exitCode: nil, signal: nil, stdoutBytes: 0,
                         stderrTail: "", class: .interrupted, retryable: true,
@@ -342,7 +341,7 @@ public final class Worker: @unchecked Sendable {
                 let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
                 if attempts.filter({ $0.class == .interrupted }).count > retries {
                     let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], spool: spool, settings: settings, options: options,
-                                      tracker: tracker, retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
+                                      retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
                     _ = run.run()
                 } else {
                     try spool.requeue(id, attempts: attempts)
@@ -378,9 +377,38 @@ public final class Worker: @unchecked Sendable {
     /// Removes worktrees left by tasks that are neither queued nor claimed any more.
     private func sweepWorkspaces() {
         guard !options.keepWorkspaces else { return }
-        Workspace.sweep(root: Workspace.root(options, spool), shell: GitShell(base: settings.baseEnvironment, tracker: tracker)) { [spool] id in
+        Workspace.sweep(root: Workspace.root(options, spool), shell: GitShell(base: settings.baseEnvironment, containment: nil)) { [spool] id in
             FileSystem.exists(spool.spec(in: spool.claimed, id)) || FileSystem.exists(spool.spec(in: spool.inbox, id))
         }
+    }
+
+    /// Ends what a dead worker's task left running, but only what the claim proves is that task's:
+    /// on this host and this boot, the processes in the task's own cgroup or carrying its marker,
+    /// and the recorded group leader when its start time still matches. A claim from another host,
+    /// from before a reboot, or naming a cgroup or marker that is not the task's, signals nothing.
+    private func endLeftovers(of claim: ClaimRecord, id: String) {
+        guard claim.host == options.host else {
+            logger.info("\(id): claimed on host \(claim.host); its processes are not signalled from \(options.host)")
+            return
+        }
+        guard let boot = claim.bootID, boot == ProcessTable.bootID else {
+            logger.info("\(id): the claim is from \(claim.bootID == nil ? "a worker that recorded no boot id" : "before this host's last boot"); nothing of it can be running, nothing is signalled")
+            return
+        }
+        let name = "w\(claim.pid)-\(id)"
+        var killed = 0
+        if let marker = claim.marker, marker.hasPrefix(name + "."), let method = claim.containment.flatMap(Containment.Method.init(rawValue:)) {
+            // Only a cgroup this worker's hierarchy would have made for that task is trusted.
+            let path = claim.cgroup.flatMap { FileSystem.basename(of: $0) == name && $0.contains("/mtor/") ? $0 : nil }
+            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker)
+            killed += box.killAll()
+            box.dispose()
+        }
+        if let pgid = claim.agentPgid, pgid > 1, let start = claim.agentStart, ProcessTable.startTime(pgid) == start, ProcessTable.group(pgid) == pgid {
+            ProcessControl.signalGroup(pgid, SIGKILL)
+            killed += 1
+        }
+        if killed > 0 { logger.warn("\(id): killed \(killed) process(es) left running by a dead worker (pid \(claim.pid))") }
     }
 
     private func warnIfShared() {

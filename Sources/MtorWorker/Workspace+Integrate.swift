@@ -91,7 +91,7 @@ public enum TaskMerge {
         guard let branch = result.git?.branch, result.git?.base != nil || result.git?.headBefore != nil, let repo = result.spec.repo else {
             throw .failed("task \(result.id) ran in place (no branch of its own); its commits are already in the checkout")
         }
-        let shell = GitShell(base: environment, tracker: nil)
+        let shell = GitShell(base: environment, containment: nil)
         let base = result.git?.base.flatMap { shell.git(["show-ref", "--verify", "-q", "refs/heads/\($0)"], in: repo).ok ? $0 : nil }
         let done = Workspace.integrate(.merge, repo: repo, branch: branch, into: base, shell: shell)
         return Outcome(id: result.id, branch: branch, base: base ?? result.git?.base, integrated: done.integrated, reason: done.reason)

@@ -1,5 +1,6 @@
 import Foundation
 import MtorWorker
+import MtorPlatform
 
 /// `mtor worker`: the daemon.
 enum WorkerCommand {
@@ -13,6 +14,12 @@ enum WorkerCommand {
         options.retriesPerMinute = try args.int("--retries-per-minute", default: options.retriesPerMinute)
         guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }
         options.logCap = try args.int("--log-cap", default: options.logCap)
+        if let text = args.values["--containment"] {
+            guard let preference = Containment.Preference(rawValue: text) else {
+                throw .usage("--containment must be one of \(Containment.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            }
+            options.containment = preference
+        }
         if let roots = args.values["--allow-repos"] ?? ProcessInfo.processInfo.environment["MTOR_ALLOWED_REPOS"] {
             options.allowedRepos = roots.split(separator: ":").map(String.init)
         }

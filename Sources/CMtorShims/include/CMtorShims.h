@@ -3,11 +3,17 @@
 #include <sys/types.h>
 #include <signal.h>
 
-/// Spawns `path` in its own process group with an empty signal mask, default signal
-/// dispositions, the given fds as stdin/stdout/stderr, `cwd` as its directory (may be
-/// NULL), and every other descriptor closed. Returns 0 or an errno value.
+/// Starts `path` in its own process group with an empty signal mask, default signal
+/// dispositions, the given fds as stdin/stdout/stderr, `cwd` as its directory (may be NULL),
+/// and every other descriptor closed. On Linux the child first writes itself into
+/// `cgroup_fd` (an open `cgroup.procs`, or -1) and, when `gate_fd` >= 0, waits to read one
+/// byte from it before it execs; EOF there (the parent died) ends it unrun. `*report_out`
+/// gets a descriptor for `mtor_spawn_result`. Returns 0 or an errno value.
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-               int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int *report_out, pid_t *pid_out);
+
+/// Waits until the child of `mtor_spawn` has exec'd (0) or failed to (its errno); closes `report_fd`.
+int mtor_spawn_result(int report_fd);
 
 /// rename(2) that fails with EEXIST instead of replacing `to`. Returns 0 or -1 with errno.
 /* A pipe whose ends are close-on-exec from birth (pipe2 on Linux); nonblock sets O_NONBLOCK on both. */

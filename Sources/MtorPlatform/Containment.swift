@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Keeps every process a task starts together, so all of them can be found and ended.
+///
+/// Three methods, best first:
+/// - `cgroup2`: a cgroup of the unified hierarchy per task (`cgroup.kill` ends it at once);
+/// - `cgroup1`: a cgroup in a v1 hierarchy (`pids`, `freezer` or `memory`), emptied by SIGKILL rounds;
+/// - `marker`: no cgroup can be made (not root, no hierarchy): every process of the task carries
+///   `MTOR_TASK_MARKER=<token>` in its environment and is found through `/proc/PID/environ`.
+///
+/// A child joins the cgroup before it execs (`mtor_spawn` writes it into `cgroup.procs`), so no
+/// `setsid`, double fork or daemon can leave it. The marker survives `setsid` and double forks,
+/// but not a program that clears its environment; the README says so. This is the only code
+/// that touches `/sys/fs/cgroup`.
+public final class Containment: @unchecked Sendable {
+    public enum Method: String, Codable, Sendable, CaseIterable {
+        case cgroup2, cgroup1, marker
+    }
+
+    /// What the worker may use: `auto` picks the best method this host allows.
+    public enum Preference: String, Sendable, CaseIterable {
+        case auto, cgroup2, cgroup1, marker
+    }
+
+    /// The environment variable every process of a task carries.
+    public static let markerVariable = "MTOR_TASK_MARKER"
+
+    public let method: Method
+    /// The task's cgroup directory (cgroup methods only).
+    public let path: String?
+    /// The token in `MTOR_TASK_MARKER` (every method sets it).
+    public let marker: String
+    /// An open `cgroup.procs` of the task's cgroup, handed to each spawn; -1 for `marker`.
+    public private(set) var procsFD: Int32 = -1
+
+    /// `MTOR_TASK_MARKER=<token>` for the environment of every process the task starts.
+    public var environment: [String: String] { [Containment.markerVariable: marker] }
+
+    private init(method: Method, path: String?, marker: String) {
+        self.method = method
+        self.path = path
+        self.marker = marker
+    }
+
+    deinit { if procsFD >= 0 { close(procsFD) } }
+
+    /// Creates the containment for one task, named `name` (unique on this host), with the best
+    /// method `preference` allows. Never fails: without a usable cgroup it falls back to `marker`.
+    public static func create(name: String, preference: Preference = .auto) -> Containment {
+        let marker = "\(name).\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+        for method in candidates(preference) {
+            guard method != .marker else { break }
+            guard let base = Hierarchy.base(for: method) else { continue }
+            let dir = "\(base)/\(name)"
+            if mkdir(dir, 0o755) != 0 && errno != EEXIST { continue }
+            let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { rmdir(dir); continue }
+            let c = Containment(method: method, path: dir, marker: marker)
+            c.procsFD = fd
+            return c
+        }
+        return Containment(method: .marker, path: nil, marker: marker)
+    }
+
+    /// The containment a claim recorded, to end what a dead worker left (no new processes join it).
+    public static func recorded(method: Method, path: String?, marker: String) -> Containment {
+        Containment(method: method, path: path, marker: marker)
+    }
+
+    /// The method `preference` resolves to on this host, for the worker's start line.
+    public static func resolve(_ preference: Preference) -> Method {
+        candidates(preference).first { $0 == .marker || Hierarchy.base(for: $0) != nil } ?? .marker
+    }
+
+    private static func candidates(_ preference: Preference) -> [Method] {
+        switch preference {
+        case .auto: return [.cgroup2, .cgroup1, .marker]
+        case .cgroup2: return [.cgroup2, .marker]
+        case .cgroup1: return [.cgroup1, .marker]
+        case .marker: return [.marker]
+        }
+    }
+
+    // MARK: - Members
+
+    /// Every live process of the task: the cgroup's members, and every process carrying the marker.
+    public func members() -> [Int32] {
+        var pids = Set(ProcessTable.withMarker(Containment.markerVariable, marker))
+        if let path { pids.formUnion(Containment.cgroupMembers(path)) }
+        pids.remove(getpid())
+        return pids.sorted()
+    }
+
+    /// Sends `signal` to every member.
+    public func signalAll(_ signal: Int32) {
+        for pid in members() { kill(pid, signal) }
+    }
+
+    /// Ends every process of the task and waits (at most `timeout`) until none is left; zombies it
+    /// made are reaped unless a `ChildProcess` owns them. Returns how many processes it killed.
+    @discardableResult
+    public func killAll(timeout: Double = 10) -> Int {
+        var killed = Set<Int32>()
+        let deadline = now() + timeout
+        var pause: useconds_t = 1000
+        while true {
+            let left = members()
+            if left.isEmpty { break }
+            if method == .cgroup2, let path, Containment.write("1", to: path + "/cgroup.kill") {
+                killed.formUnion(left)
+            } else {
+                // A v1 cgroup (or the marker) has no kill switch: freeze when a freezer is there, kill, thaw.
+                let frozen = method == .cgroup1 && path.map { Containment.write("FROZEN", to: $0 + "/freezer.state") } == true
+                for pid in left where kill(pid, SIGKILL) == 0 { killed.insert(pid) }
+                if frozen, let path { _ = Containment.write("THAWED", to: path + "/freezer.state") }
+            }
+            for pid in left { ChildProcess.reapIfOrphan(pid) }
+            if now() >= deadline { break }
+            usleep(pause)
+            pause = min(pause * 2, 50_000)
+        }
+        return killed.count
+    }
+
+    /// Ends every member and removes the cgroup.
+    public func dispose() {
+        killAll()
+        if procsFD >= 0 { close(procsFD); procsFD = -1 }
+        if let path { rmdir(path) }
+    }
+
+    // MARK: - Files
+
+    static func cgroupMembers(_ dir: String) -> [Int32] {
+        guard let text = try? FileSystem.readText(dir + "/cgroup.procs", limit: 1 << 20) else { return [] }
+        return text.split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    static func write(_ text: String, to path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return text.withCString { Glibc_write(fd, $0, strlen($0)) } == text.utf8.count
+    }
+
+    /// Removes empty task cgroups of dead workers (`w<pid>-…` under mtor/), left by a crash.
+    public static func pruneStale() {
+        for method in [Method.cgroup2, .cgroup1] {
+            guard let base = Hierarchy.base(for: method, create: false), let names = try? FileSystem.list(base) else { continue }
+            for name in names where name.hasPrefix("w") {
+                let digits = name.dropFirst().prefix { $0.isNumber }
+                guard let pid = Int32(digits), pid != getpid(), !ProcessControl.isAlive(pid) else { continue }
+                let dir = "\(base)/\(name)"
+                if cgroupMembers(dir).isEmpty { rmdir(dir) }
+            }
+        }
+    }
+}
+
+// MARK: - Hierarchies
+
+/// Where this process's cgroups are, read from `/proc/self/cgroup` and `/proc/self/mountinfo`.
+enum Hierarchy {
+    /// `<mount><own cgroup>/mtor`, created when missing and writable; nil when the method is unusable here.
+    static func base(for method: Containment.Method, create: Bool = true) -> String? {
+        #if os(Linux)
+        guard method != .marker, let (mount, controllers) = mountPoint(for: method),
+              let own = ownPath(for: method, controllers: controllers) else { return nil }
+        var base = mount + (own == "/" ? "" : own) + "/mtor"
+        while base.contains("//") { base = base.replacingOccurrences(of: "//", with: "/") }
+        if case .directory = FileSystem.kind(base) { return access(base, W_OK) == 0 ? base : nil }
+        guard create, mkdir(base, 0o755) == 0 || errno == EEXIST else { return nil }
+        return base
+        #else
+        return nil
+        #endif
+    }
+
+    static let v1Controllers = ["pids", "freezer", "memory"]
+
+    /// The mount point of the unified hierarchy, or of the first v1 hierarchy with one of our
+    /// controllers, with that hierarchy's controllers.
+    private static func mountPoint(for method: Containment.Method) -> (String, [String])? {
+        guard let info = try? FileSystem.readText("/proc/self/mountinfo", limit: 1 << 20) else { return nil }
+        var found: [(String, [String])] = []
+        for line in info.split(separator: "\n") {
+            // "36 25 0:31 / /sys/fs/cgroup/unified rw,… - cgroup2 cgroup2 rw"
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " "), right = halves[1].split(separator: " ")
+            guard left.count >= 5, let fstype = right.first else { continue }
+            let point = String(left[4])
+            if method == .cgroup2, fstype == "cgroup2" { return (point, []) }
+            if method == .cgroup1, fstype == "cgroup", right.count >= 3 {
+                let options = right[2].split(separator: ",").map(String.init)
+                if options.contains(where: v1Controllers.contains) { found.append((point, options)) }
+            }
+        }
+        // Prefer pids, then freezer (it can stop a fork loop), then memory.
+        for controller in v1Controllers {
+            if let hit = found.first(where: { $0.1.contains(controller) }) { return hit }
+        }
+        return nil
+    }
+
+    /// This process's own cgroup in the hierarchy that has `controllers` (the unified one when empty).
+    private static func ownPath(for method: Containment.Method, controllers: [String]) -> String? {
+        guard let text = try? FileSystem.readText("/proc/self/cgroup", limit: 1 << 16) else { return nil }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            if method == .cgroup2, parts[0] == "0", parts[1].isEmpty { return String(parts[2]) }
+            if method == .cgroup1, !parts[1].isEmpty {
+                let mine = parts[1].split(separator: ",").map(String.init)
+                if mine.contains(where: { controllers.contains($0) && v1Controllers.contains($0) }) { return String(parts[2]) }
+            }
+        }
+        return nil
+    }
+}
+
+// MARK: - The process table
+
+/// Facts about other processes, from `/proc`.
+public enum ProcessTable {
+    /// Every pid on this host.
+    public static func all() -> [Int32] {
+        ((try? FileSystem.list("/proc")) ?? []).compactMap { Int32($0) }
+    }
+
+    /// Processes whose environment holds `name=value`.
+    public static func withMarker(_ name: String, _ value: String) -> [Int32] {
+        #if os(Linux)
+        let needle = Array("\(name)=\(value)".utf8)
+        return all().filter { pid in
+            guard let bytes = try? FileSystem.read("/proc/\(pid)/environ", limit: 1 << 22) else { return false }
+            return bytes.split(separator: 0, omittingEmptySubsequences: true).contains { $0.elementsEqual(needle) }
+        }
+        #else
+        return []
+        #endif
+    }
+
+    /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22): with the boot
+    /// id it names one process for good, where a pid alone may be reused.
+    public static func startTime(_ pid: Int32) -> UInt64? {
+        guard let text = try? FileSystem.readText("/proc/\(pid)/stat", limit: 4096),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); field 22 is fields[19].
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// The process group of `pid`.
+    public static func group(_ pid: Int32) -> Int32? {
+        let g = getpgid(pid)
+        return g < 0 ? nil : g
+    }
+
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`), so a claim from before a reboot is never acted on.
+    public static let bootID: String = {
+        (try? FileSystem.readText("/proc/sys/kernel/random/boot_id", limit: 256))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }()
+}
