@@ -15,11 +15,12 @@ extension Workspace {
     static let autoCommitMessage = "mtor: changes the agent left uncommitted"
 
     /// Commits what the agent left uncommitted in the worktree (never the `copy:` files), then
-    /// says whether the branch holds any change. In place nothing is committed.
+    /// says whether the branch holds any change. In place nothing is committed: a new commit or
+    /// any uncommitted change in the checkout counts, and `expect: nothing` costs no git call.
     func settle() -> Evidence {
         guard isWorktree, let record else {
-            let head = shell.value(["rev-parse", "--verify", "-q", "HEAD"], in: spec.repo)
-            return Evidence(changed: head != inPlaceHead || status(spec.repo) != inPlaceStatus)
+            guard spec.work.expect != .nothing else { return Evidence() }
+            return Evidence(changed: tip(nil) != inPlaceHead || !status(spec.repo).isEmpty)
         }
         var evidence = Evidence()
         if !status(directory).isEmpty {
@@ -38,7 +39,7 @@ extension Workspace {
 
     /// The branch tip (in place: HEAD).
     func tip(_ record: Record?) -> String? {
-        guard let record else { return shell.value(["rev-parse", "--verify", "-q", "HEAD"], in: spec.repo) }
+        guard let record else { return Git.readHead(spec.repo) ?? shell.value(["rev-parse", "--verify", "-q", "HEAD"], in: spec.repo) }
         return shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(record.branch)^{commit}"], in: spec.repo)
     }
 
@@ -54,8 +55,6 @@ extension Workspace {
             git.branch = record.branch
             git.base = record.base ?? record.baseSHA
             git.integrated = WorkSettings.Integrate.branch.rawValue
-        } else {
-            git.branch = shell.value(["symbolic-ref", "-q", "--short", "HEAD"], in: spec.repo)
         }
         return git
     }

@@ -20,6 +20,8 @@ final class Workspace: @unchecked Sendable {
         /// The branch `integrate: merge` fast-forwards (nil when the base is no branch).
         var baseBranch: String?
         var path: String
+        /// Whether the branch was there before this claim (not kept in the file).
+        var branchExisted: Bool? = nil
     }
 
     /// Why the workspace could not be made ready for the agent.
@@ -37,9 +39,8 @@ final class Workspace: @unchecked Sendable {
     /// The agent's working directory: the worktree, or the repo itself in place.
     let directory: String
     private(set) var record: Record?
-    /// In place: HEAD and `git status` before the agent ran.
+    /// In place: HEAD before the agent ran.
     private(set) var inPlaceHead: String?
-    private(set) var inPlaceStatus: String = ""
 
     var isWorktree: Bool { spec.work.mode == .worktree }
 
@@ -66,8 +67,8 @@ final class Workspace: @unchecked Sendable {
     /// command. Returns the set-up's record (nil without `setup:`).
     func prepare(timeout: Double) throws(Failure) -> TaskResult.Verify? {
         guard isWorktree else {
-            inPlaceHead = shell.value(["rev-parse", "--verify", "-q", "HEAD"], in: spec.repo)
-            inPlaceStatus = status(spec.repo)
+            // In place, nothing may slow the agent's start: HEAD is read from .git, no process.
+            inPlaceHead = Git.readHead(spec.repo) ?? shell.value(["rev-parse", "--verify", "-q", "HEAD"], in: spec.repo)
             return nil
         }
         let repo = spec.repo
@@ -105,10 +106,14 @@ final class Workspace: @unchecked Sendable {
         let branchSHA = shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(branch)^{commit}"], in: repo)
         if let data = try? FileSystem.read(Self.recordPath(root: root, id: id)), let old = try? JSONDecoder().decode(Record.self, from: Data(data)),
            old.repo == repo, old.branch == branch {
-            return old
+            var again = old
+            again.branchExisted = branchSHA != nil
+            return again
         }
         let baseRef = spec.work.base ?? "HEAD"
-        guard let baseSHA = shell.value(["rev-parse", "--verify", "-q", "\(baseRef)^{commit}"], in: repo) else {
+        // The checkout's HEAD is read from .git when it can be (no process on the way to the agent).
+        let fastHead = spec.work.base == nil ? Git.readHead(repo) : nil
+        guard let baseSHA = fastHead ?? shell.value(["rev-parse", "--verify", "-q", "\(baseRef)^{commit}"], in: repo) else {
             throw Failure(reason: spec.work.base.map { "'base: \($0)' names no commit in \(repo)" } ?? "\(repo) has no commit yet (HEAD is unborn), so there is nothing to branch from",
                           hint: spec.work.base == nil ? "commit something first" : "name an existing branch, tag or commit")
         }
@@ -116,14 +121,15 @@ final class Workspace: @unchecked Sendable {
         if let base = spec.work.base {
             if shell.git(["show-ref", "--verify", "-q", "refs/heads/\(base)"], in: repo).ok { baseBranch = base }
         } else {
-            baseBranch = shell.value(["symbolic-ref", "-q", "--short", "HEAD"], in: repo)
+            baseBranch = fastHead != nil ? Git.readHeadBranch(repo) : shell.value(["symbolic-ref", "-q", "--short", "HEAD"], in: repo)
         }
         var start = baseSHA
         if let tip = branchSHA {
             // A branch left by an earlier run of this task (mtor retry): continue on it.
             start = shell.value(["merge-base", tip, baseSHA], in: repo) ?? baseSHA
         }
-        return Record(id: id, repo: repo, branch: branch, base: spec.work.base ?? baseBranch, baseSHA: start, baseBranch: baseBranch, path: directory)
+        return Record(id: id, repo: repo, branch: branch, base: spec.work.base ?? baseBranch, baseSHA: start, baseBranch: baseBranch, path: directory,
+                      branchExisted: branchSHA != nil)
     }
 
     /// Puts the worktree at `directory` on the branch: reused when it is already there,
@@ -142,7 +148,7 @@ final class Workspace: @unchecked Sendable {
             _ = shell.run(["rm", "-rf", "--", directory], in: root, timeout: 300)
             shell.git(["worktree", "prune"], in: repo)
         }
-        let exists = shell.git(["show-ref", "--verify", "-q", "refs/heads/\(record.branch)"], in: repo).ok
+        let exists = record.branchExisted ?? shell.git(["show-ref", "--verify", "-q", "refs/heads/\(record.branch)"], in: repo).ok
         let args = exists ? ["worktree", "add", "-q", directory, record.branch]
                           : ["worktree", "add", "-q", "-b", record.branch, directory, record.baseSHA]
         let r = shell.git(args, in: repo)

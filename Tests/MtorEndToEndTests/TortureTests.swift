@@ -25,6 +25,7 @@ struct TortureTests {
                 repo: ~/code/widget
                 provider: leaky
                 retries: 5
+                expect: nothing
                 ---
                 echo "token=$MTOR_TOKEN"
                 sleep \(nap)
@@ -82,7 +83,8 @@ struct TortureTests {
 
         // No harness process is left running in the repo.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { pid in
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == s.repo
+            let cwd = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) ?? ""
+            return cwd == s.repo || cwd.hasPrefix(s.spool + "/work/")
         }
         #expect(leftovers.isEmpty, "processes still running in the repo: \(leftovers)")
 
