@@ -52,9 +52,11 @@ public struct SpoolStatus: Codable, Sendable {
     public var providers: [ProviderHealthEntry]?
     public var recent: LedgerSummary
     public var warnings: [String]
+    /// Specs the live worker holds in inbox/, each with why (worker.json's `waiting`).
+    public var waiting: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case spool, counts, worker, running, providers, recent, warnings
+        case spool, counts, worker, running, providers, recent, warnings, waiting
         case generatedAt = "generated_at"
     }
 }
@@ -89,6 +91,7 @@ extension Spool {
         var status = SpoolStatus(spool: root, generatedAt: Stamp.iso(date), counts: counts, worker: worker, running: running,
                                  providers: providers, recent: recent, warnings: [])
         status.warnings = warnings(status)
+        status.waiting = worker?.alive == true ? state?.waiting ?? [] : []
         return status
     }
 

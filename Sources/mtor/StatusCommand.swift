@@ -35,6 +35,10 @@ enum StatusText {
                 lines.append("  \(r.id)  " + parts.joined(separator: ", "))
             }
         }
+        if !s.waiting.isEmpty {
+            lines.append("waiting:")
+            lines += s.waiting.map { "  \($0)" }
+        }
         let providers = s.providers ?? []
         if !providers.isEmpty {
             lines.append("providers:")
