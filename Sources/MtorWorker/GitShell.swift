@@ -43,6 +43,40 @@ struct GitShell {
         run(["git", "-C", dir] + args, in: dir, timeout: timeout, stdin: stdin)
     }
 
+    /// `git worktree add`, `remove` and `prune` of one repo, one at a time: run side by side,
+    /// one deletes `.git/worktrees` under another, or reads another's half-made entry. An add
+    /// is kept short (`--no-checkout`; the files are checked out afterwards, in parallel).
+    @discardableResult
+    func worktreeAdmin(_ args: [String], repo: String) -> Ran {
+        let lock = GitShell.adminLock(repo)
+        lock.lock()
+        defer { lock.unlock() }
+        var r = git(["worktree"] + args, in: repo)
+        // Another process (a second worker) may still race us: try again, twice.
+        var tries = 0
+        while !r.ok, args.first == "add", tries < 2, ["could not create", "could not open", "failed to read", "No such file"].contains(where: r.said.contains) {
+            tries += 1
+            Thread.sleep(forTimeInterval: 0.05 * Double(tries))
+            git(["worktree", "prune"], in: repo)
+            r = git(["worktree"] + args, in: repo)
+        }
+        return r
+    }
+
+    private static let registry = NSLock()
+    nonisolated(unsafe) private static var locks: [String: NSLock] = [:]
+
+    /// The lock of `repo` (after symlinks).
+    private static func adminLock(_ repo: String) -> NSLock {
+        let key = FileSystem.realPath(repo) ?? repo
+        return registry.withLock {
+            if let l = locks[key] { return l }
+            let l = NSLock()
+            locks[key] = l
+            return l
+        }
+    }
+
     /// `git -C dir ARGS` when it succeeds, its stdout trimmed; nil otherwise.
     func value(_ args: [String], in dir: String) -> String? {
         let r = git(args, in: dir, timeout: 60)
@@ -67,3 +101,4 @@ struct GitShell {
         }
     }
 }
+

@@ -251,8 +251,8 @@ final class TaskRun: @unchecked Sendable {
     /// Where task worktrees live.
     var workspaces: String { Workspace.root(options, spool) }
 
-    /// Writes the sidecar and moves the spec (retried while the disk refuses: ENOSPC, read-only),
-    /// then removes the task's worktree; its branch stays.
+    /// Removes the task's worktree (its branch stays), then writes the sidecar and moves the spec,
+    /// retried while the disk refuses (ENOSPC, read-only).
     private func conclude(status: TaskResult.Status, verdict: Verdict, summary: TaskResult.SpecSummary, attempts: [TaskResult.Attempt],
                           git: TaskResult.Git?, verify: TaskResult.Verify?, extras: Extras = Extras()) -> FailureClass {
         let r = settings.redactor
@@ -265,9 +265,8 @@ final class TaskRun: @unchecked Sendable {
         result.setup = extras.setup.map { var s = $0; s.outputTail = r.redact(s.outputTail); return s }
         result.review = extras.review
         result.answer = extras.answer
-        defer {
-            if !options.keepWorkspaces { Workspace.discard(root: workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil)) }
-        }
+        // The worktree goes before the result appears (the branch stays); a kill in between reruns the task on its branch.
+        if !options.keepWorkspaces { Workspace.discard(root: workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil)) }
         var delay = 1.0
         while true {
             do {

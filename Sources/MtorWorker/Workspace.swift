@@ -20,8 +20,10 @@ final class Workspace: @unchecked Sendable {
         /// The branch `integrate: merge` fast-forwards (nil when the base is no branch).
         var baseBranch: String?
         var path: String
-        /// Whether the branch was there before this claim (not kept in the file).
+        /// Whether the branch was there before this claim.
         var branchExisted: Bool? = nil
+        /// The worktree's files were checked out (a worktree made but never filled is filled on reuse).
+        var ready: Bool? = nil
     }
 
     /// Why the workspace could not be made ready for the agent.
@@ -75,15 +77,19 @@ final class Workspace: @unchecked Sendable {
         do { try FileSystem.makeDirectories(root) } catch {
             throw Failure(reason: "cannot create the workspaces directory \(root): \(error)", hint: "make it writable or pass --workspaces DIR")
         }
-        shell.git(["worktree", "prune"], in: repo)
+        shell.worktreeAdmin(["prune"], repo: repo)
         let branch = spec.work.branchName(id: id)
         guard WorkSettings.isValidBranch(branch) else {
             throw Failure(reason: "'\(branch)' is not a valid branch name for task \(id)", hint: "set 'branch:' in the spec")
         }
-        let record = try startingPoint(branch: branch)
-        try? FileSystem.writeAtomically(Array((try? JSONEncoder().encode(record)) ?? Data()), to: Self.recordPath(root: root, id: id), durable: true)
-        self.record = record
+        var record = try startingPoint(branch: branch)
+        save(record)
         try attach(record)
+        if record.ready != true {
+            record.ready = true
+            save(record)
+        }
+        self.record = record
         try copyFiles()
         guard let command = spec.work.setup else { return nil }
         log?.note("setup: \(command)")
@@ -141,22 +147,36 @@ final class Workspace: @unchecked Sendable {
             let top = shell.value(["rev-parse", "--show-toplevel"], in: directory)
             if head == "refs/heads/\(record.branch)", let top, FileSystem.realPath(top) == FileSystem.realPath(directory) {
                 log?.note("workspace: reusing \(directory) on \(record.branch)")
+                if record.ready != true { try checkout(record) }
                 return
             }
             log?.note("workspace: \(directory) is not a worktree on \(record.branch); recreating it")
-            shell.git(["worktree", "remove", "--force", "--force", directory], in: repo)
+            shell.worktreeAdmin(["remove", "--force", "--force", directory], repo: repo)
             _ = shell.run(["rm", "-rf", "--", directory], in: root, timeout: 300)
-            shell.git(["worktree", "prune"], in: repo)
+            shell.worktreeAdmin(["prune"], repo: repo)
         }
         let exists = record.branchExisted ?? shell.git(["show-ref", "--verify", "-q", "refs/heads/\(record.branch)"], in: repo).ok
-        let args = exists ? ["worktree", "add", "-q", directory, record.branch]
-                          : ["worktree", "add", "-q", "-b", record.branch, directory, record.baseSHA]
-        let r = shell.git(args, in: repo)
+        let args = exists ? ["add", "-q", "--no-checkout", directory, record.branch]
+                          : ["add", "-q", "--no-checkout", "-b", record.branch, directory, record.baseSHA]
+        let r = shell.worktreeAdmin(args, repo: repo)
         guard r.ok else {
             throw Failure(reason: "could not create the worktree \(directory) on branch \(record.branch): \(r.said)",
                           hint: "if the branch is checked out elsewhere, switch that checkout away from it or set 'branch:'")
         }
         log?.note("workspace: \(directory) on \(record.branch) from \(record.baseSHA.prefix(10))\(exists ? " (existing branch)" : "")")
+        try checkout(record)
+    }
+
+    /// Fills a worktree made with `--no-checkout`: outside the repo's worktree lock, beside other tasks.
+    private func checkout(_ record: Record) throws(Failure) {
+        let files = shell.git(["reset", "-q", "--hard"], in: directory, timeout: 1800)
+        guard files.ok else {
+            throw Failure(reason: "could not check out \(record.branch) in \(directory): \(files.said)", hint: "check the disk space and the repo's filters (git lfs)")
+        }
+    }
+
+    private func save(_ record: Record) {
+        try? FileSystem.writeAtomically(Array((try? JSONEncoder().encode(record)) ?? Data()), to: Self.recordPath(root: root, id: id), durable: true)
     }
 
     /// Copies the `copy:` files from the repo's checkout into the worktree.
@@ -194,10 +214,10 @@ final class Workspace: @unchecked Sendable {
         let record = (try? FileSystem.read(recordPath)).flatMap { try? JSONDecoder().decode(Record.self, from: Data($0)) }
         let path = record?.path ?? "\(root)/\(id)"
         if let repo = record?.repo, FileSystem.exists(repo) {
-            shell.git(["worktree", "remove", "--force", "--force", path], in: repo)
+            shell.worktreeAdmin(["remove", "--force", "--force", path], repo: repo)
         }
         if FileSystem.exists(path) { _ = shell.run(["rm", "-rf", "--", path], in: root, timeout: 300) }
-        if let repo = record?.repo, FileSystem.exists(repo) { shell.git(["worktree", "prune"], in: repo) }
+        if let repo = record?.repo, FileSystem.exists(repo) { shell.worktreeAdmin(["prune"], repo: repo) }
         FileSystem.remove(recordPath)
     }
 
@@ -208,6 +228,11 @@ final class Workspace: @unchecked Sendable {
         for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
             let id = String(name.dropLast(5))
             if !isClaimed(id) { discard(root: root, id: id, shell: shell) }
+        }
+        // A record's temp file (.<id>.json.<pid>.<random>.tmp) whose writer died mid-write.
+        for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+            let parts = name.split(separator: ".")
+            if parts.count >= 4, let pid = Int32(parts[parts.count - 3]), !ProcessControl.isAlive(pid) { FileSystem.remove("\(root)/\(name)") }
         }
     }
 }
