@@ -11,11 +11,13 @@ let package = Package(
     ],
     targets: [
         .target(name: "CMtorShims"),
+        // mtor-probe's HTTP call through the system's libcurl, loaded at run time.
+        .target(name: "CMtorHTTP"),
         .target(name: "MtorCore"),
         .target(name: "MtorPlatform", dependencies: ["CMtorShims"]),
         .target(name: "MtorWorker", dependencies: ["MtorCore", "MtorPlatform"]),
         .executableTarget(name: "mtor", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker"]),
-        .executableTarget(name: "mtor-probe", dependencies: ["MtorCore"]),
+        .executableTarget(name: "mtor-probe", dependencies: ["MtorCore", "CMtorHTTP"]),
         .executableTarget(name: "mtor-bench", dependencies: ["MtorCore", "MtorPlatform"]),
         .testTarget(name: "MtorCoreTests", dependencies: ["MtorCore"]),
         .testTarget(name: "MtorPlatformTests", dependencies: ["MtorPlatform", "MtorCore"]),
@@ -23,7 +25,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.type != .system && target.name != "CMtorShims" {
+for target in package.targets where target.type != .system && !target.name.hasPrefix("CMtor") {
     var settings = target.swiftSettings ?? []
     settings.append(.swiftLanguageMode(.v5))
     settings.append(.enableUpcomingFeature("ExistentialAny"))

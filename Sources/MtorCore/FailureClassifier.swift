@@ -5,6 +5,8 @@ public struct AttemptEvidence: Sendable {
     /// Why the runner itself stopped the process, if it did.
     public enum Stop: String, Sendable {
         case timeout, stall, cancel, shutdown, earlyAbort = "early_abort"
+        /// The attempt was silent and a direct check found its provider hung or refusing.
+        case silence = "silence_probe"
     }
 
     public var spawnFailure: String?
@@ -24,6 +26,8 @@ public struct AttemptEvidence: Sendable {
     public var authEnv: String?
     public var timeoutLimit: Double
     public var stallLimit: Double
+    /// What the direct provider check found, when `stoppedBy` is `silence`.
+    public var silenceVerdict: Verdict?
     /// Processes the attempt started that were still running when it ended, and were killed.
     public var leftoversKilled = 0
 
@@ -123,6 +127,9 @@ public enum FailureClassifier {
             return Verdict(.stalled, "\(seen) for \(DurationText.format(e.stallLimit)) ('stall:'), so the agent was killed", hint: "check that the provider answers (`mtor doctor`); raise 'stall:' only if the agent legitimately works silently")
         case .earlyAbort?:
             if let evidence = streamVerdict(e) { return evidence }
+        case .silence?:
+            if let evidence = streamVerdict(e) { return evidence }
+            if let found = e.silenceVerdict { return found }
         case nil:
             break
         }

@@ -34,6 +34,8 @@ public final class ChildProcess: @unchecked Sendable {
     private var gateFD: Int32 = -1
     private var reportFD: Int32 = -1
     private var termination: Termination?
+    /// Processes of the containment still running when the leader exited, killed then.
+    public private(set) var leftoversKilled = 0
 
     /// Finds `program` on `searchPath` unless it already contains a slash.
     public static func resolve(_ program: String, searchPath: String) -> String? {
@@ -176,7 +178,7 @@ public final class ChildProcess: @unchecked Sendable {
                 ProcessControl.signalGroup(pid, SIGKILL)
                 reapGroup()
                 // Whatever it started outside its group (setsid, double forks) ends with it.
-                containment?.killAll()
+                leftoversKilled += containment?.killAll() ?? 0
             } else if termination == nil, open.isEmpty {
                 idleWaits += 1
                 usleep(UInt32(min(tick, 0.0005 * Double(idleWaits)) * 1_000_000))

@@ -256,6 +256,13 @@ public enum ProcessTable {
         return fields.count > 19 ? UInt64(fields[19]) : nil
     }
 
+    /// Whether `pid` is a process that still runs (not a zombie waiting to be reaped).
+    public static func isRunning(_ pid: Int32) -> Bool {
+        guard let text = try? FileSystem.readText("/proc/\(pid)/stat", limit: 4096), let close = text.lastIndex(of: ")") else { return false }
+        let state = text[text.index(after: close)...].dropFirst().first
+        return state != nil && state != "Z" && state != "X"
+    }
+
     /// The process group of `pid`.
     public static func group(_ pid: Int32) -> Int32? {
         let g = getpgid(pid)

@@ -76,6 +76,37 @@ public enum FileSystem {
         return names
     }
 
+    /// Names in a directory that are not valid UTF-8, as raw bytes (`list` can only repair them,
+    /// and a repaired name no longer opens the file).
+    public static func undecodableNames(_ path: String) -> [[UInt8]] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var out: [[UInt8]] = []
+        while let entry = readdir(dir) {
+            let raw: [UInt8] = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p in
+                    var bytes: [UInt8] = []
+                    var i = 0
+                    while i < 256 && p[i] != 0 { bytes.append(p[i]); i += 1 }
+                    return bytes
+                }
+            }
+            if String(validating: raw, as: UTF8.self) == nil { out.append(raw) }
+        }
+        return out
+    }
+
+    /// Renames the entry whose raw name is `raw` in `dir` to `name`, never replacing anything.
+    public static func renameRaw(in dir: String, _ raw: [UInt8], to name: String) throws(SystemError) {
+        let from = Array(dir.utf8) + [UInt8(ascii: "/")] + raw + [0]
+        let to = "\(dir)/\(name)"
+        try syscall("renameat2", path: to) {
+            from.withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { mtor_rename_noreplace(AT_FDCWD, $0.baseAddress!, AT_FDCWD, to) }
+            }
+        }
+    }
+
     /// Reads a regular file without following symlinks or blocking on FIFOs; refuses files over `limit`.
     public static func read(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
         let fd = try syscall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }

@@ -8,6 +8,10 @@ public final class Inotify: @unchecked Sendable {
         public var directory: String
         public var name: String
         public var overflow: Bool
+        /// The watched directory itself was removed, renamed or unmounted: its watch is gone.
+        public var watchLost = false
+        /// The name is not valid UTF-8; `name` is a repaired copy that names no file.
+        public var undecodable = false
     }
 
     public let fd: Int32
@@ -23,7 +27,10 @@ public final class Inotify: @unchecked Sendable {
     /// Watches `directory` for files renamed into it or closed after writing.
     /// The corresponding C function is `inotify_add_watch(2)`.
     public func watch(_ directory: String, mask: UInt32 = UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR)) throws(SystemError) {
-        let wd = try syscall("inotify_add_watch", path: directory) { inotify_add_watch(fd, directory, mask) }
+        // Told when the directory itself goes, so a removed and recreated inbox/ is watched again.
+        let full = mask | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
+        let wd = try syscall("inotify_add_watch", path: directory) { inotify_add_watch(fd, directory, full) }
+        for (old, dir) in watches where dir == directory && old != wd { watches[old] = nil }
         watches[wd] = directory
     }
 
@@ -44,9 +51,16 @@ public final class Inotify: @unchecked Sendable {
                 let mask = event.pointee.mask
                 if mask & UInt32(IN_Q_OVERFLOW) != 0 {
                     events.append(Event(directory: "", name: "", overflow: true))
+                } else if mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0, let dir = watches[event.pointee.wd] {
+                    if mask & UInt32(IN_IGNORED) != 0 { watches[event.pointee.wd] = nil }
+                    events.append(Event(directory: dir, name: "", overflow: false, watchLost: true))
                 } else if length > 0, let dir = watches[event.pointee.wd] {
                     let namePointer = buffer.advanced(by: offset + MemoryLayout<inotify_event>.size).assumingMemoryBound(to: CChar.self)
-                    events.append(Event(directory: dir, name: String(cString: namePointer), overflow: false))
+                    if let name = String(validatingCString: namePointer) {
+                        events.append(Event(directory: dir, name: name, overflow: false))
+                    } else {
+                        events.append(Event(directory: dir, name: String(cString: namePointer), overflow: false, undecodable: true))
+                    }
                 }
                 offset += MemoryLayout<inotify_event>.size + length
             }

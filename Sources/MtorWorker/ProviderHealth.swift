@@ -128,6 +128,12 @@ struct Preflight {
         runner.containment = box
         let outcome = runner.run(id: id, n: 1, spec: spec, target: target)
         var verdict = outcome.verdict
+        if verdict.failureClass == .timedOut || verdict.failureClass == .stalled {
+            // No spec is involved in a preflight: the provider did not answer within the budget.
+            let printed = outcome.attempt.stdoutBytes > 0 ? "the harness started and printed \(outcome.attempt.stdoutBytes) bytes, but no model reply came" : "the harness started and printed nothing"
+            verdict = Verdict(.providerUnavailable, "no answer within \(Int(Preflight.budget)) s (\(printed))",
+                              hint: "check base_url of \(provider) in \(settings.lockPath) and the provider's status; `mtor doctor --provider \(provider)` makes one direct call")
+        }
         if verdict.failureClass == .ok, outcome.answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             verdict = Verdict(.unknown, "the harness exited 0 but gave no answer to the preflight prompt", hint: "run the harness by hand; see logs/\(id).log")
         }

@@ -17,6 +17,9 @@ struct Runner {
     /// the claim, so a worker killed at any instant leaves nothing running unseen. A throw means
     /// the claim could not be recorded, and the agent never runs.
     var onSpawn: (Int32) throws -> Void = { _ in }
+    /// Checks a silent attempt's provider directly after `silenceProbe` seconds without activity.
+    var triage: SilenceTriage?
+    var silenceProbe: Double = 60
 
     struct Outcome {
         var attempt: TaskResult.Attempt
@@ -36,6 +39,7 @@ struct Runner {
             $0.attemptStartedAt = Stamp.iso(started)
             $0.lastActivityAt = Stamp.iso(started)
             $0.phase = "running"
+            $0.providerAnsweredAt = nil
             $0.nextAttemptAt = nil
         }
         log.note("attempt \(n): provider \(target.providerName ?? "-"), harness \(target.harnessName), model \(target.model ?? "-")")
@@ -105,6 +109,9 @@ struct Runner {
             let cancelFile = "\(spool.cancel)/\(id)"
             var stopReason: AttemptEvidence.Stop? = nil
             var lastCancelCheck = 0.0
+            // Well before the stall limit, so the direct check can answer first.
+            let probeAfter = min(silenceProbe, spec.stall / 2)
+            var lastAnswerPublished: Date? = nil
             let termination = child.drive(grace: grace, onOutput: { stream, bytes in
                 log.append(bytes)
                 lastActivity = now()
@@ -123,6 +130,19 @@ struct Runner {
                 if evidence.structured, FailureClassifier.earlyAbort(scanner, authEnv: target.provider?.authEnv) != nil { stopReason = .earlyAbort }
                 else if t >= deadline { stopReason = .timeout }
                 else if t - lastActivity >= spec.stall { stopReason = .stall }
+                else if t - lastActivity >= probeAfter, let triage, let provider = target.providerName, target.harness.needsProvider,
+                        let found = triage.finding(provider, settings: settings, since: lastActivity, freshFor: probeAfter, silentFor: t - lastActivity) {
+                    switch found {
+                    case .failed(let verdict):
+                        evidence.silenceVerdict = verdict
+                        stopReason = .silence
+                    case .answered(let at) where at != lastAnswerPublished:
+                        lastAnswerPublished = at
+                        control.update { $0.providerAnsweredAt = Stamp.iso(at) }
+                    case .answered:
+                        break
+                    }
+                }
                 else if control.cancelRequested { stopReason = .cancel }
                 else if control.shutdownRequested { stopReason = .shutdown }
                 else if t - lastCancelCheck > 0.5 {
@@ -133,7 +153,7 @@ struct Runner {
             })
             scanner.finish()
             // Nothing the attempt started outlives it (setsid, double forks, daemons).
-            evidence.leftoversKilled = containment?.killAll() ?? 0
+            evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)
             log.flush()
             control.update { $0.pid = nil }
             exitCode = termination.exitCode

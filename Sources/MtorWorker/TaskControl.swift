@@ -24,9 +24,11 @@ public final class TaskControl: @unchecked Sendable {
         public var pid: Int32?
         public var phase: String = "starting"
         public var nextAttemptAt: String?
+        /// When the provider last answered a direct check made because the agent was silent.
+        public var providerAnsweredAt: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, provider, attempt, pid, phase
+            case id, provider, attempt, pid, phase, providerAnsweredAt = "provider_answered_at"
             case startedAt = "started_at", attemptStartedAt = "attempt_started_at"
             case lastActivityAt = "last_activity_at", nextAttemptAt = "next_attempt_at"
         }

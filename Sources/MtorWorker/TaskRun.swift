@@ -18,6 +18,7 @@ final class TaskRun: @unchecked Sendable {
     /// The provider of the chain to start on (a healthy fallback when the first is not).
     let startProvider: String?
     let health: ProviderHealth?
+    let triage: SilenceTriage?
     /// The flock on the claimed spec, taken at claim time; held until the task ends.
     let claimLock: Int32?
     let claimedAt = Date()
@@ -36,7 +37,8 @@ final class TaskRun: @unchecked Sendable {
 
     init(id: String, file: String, bytes: [UInt8], spool: Spool, settings: Settings, options: WorkerOptions,
          retryGate: RetryGate, logger: Logger, preset: Preset? = nil, startProvider: String? = nil,
-         health: ProviderHealth? = nil, claimLock: Int32? = nil) {
+         health: ProviderHealth? = nil, claimLock: Int32? = nil, triage: SilenceTriage? = nil) {
+        self.triage = triage
         self.claimLock = claimLock
         self.preset = preset
         self.startProvider = startProvider
@@ -105,6 +107,8 @@ final class TaskRun: @unchecked Sendable {
         var autoCommitted = false
         var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace)
         runner.containment = box
+        runner.triage = triage
+        runner.silenceProbe = options.silenceProbe
         var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: attempts.count + 1, startedAt: Stamp.iso(claimedAt), file: file)
         claim.bootID = ProcessTable.bootID
         claim.containment = box.method.rawValue
@@ -133,7 +137,11 @@ final class TaskRun: @unchecked Sendable {
             leftovers += outcome.leftoversKilled
             attempts.append(outcome.attempt)
             verdict = outcome.verdict
-            if let p = target.providerName { health?.taskEnded(p, verdict.failureClass) }
+            let namedByTriage = outcome.attempt.stoppedBy == AttemptEvidence.Stop.silence.rawValue
+            if let p = target.providerName {
+                // A direct check found the provider hung or refusing: it is unhealthy now, so queued specs wait or fall back.
+                if namedByTriage { health?.record(p, verdict: verdict) } else { health?.taskEnded(p, verdict.failureClass) }
+            }
             if verdict.failureClass == .interrupted {
                 if attempts.count < 1 + spec.retries + targets.count - 1 {
                     do {
@@ -172,7 +180,13 @@ final class TaskRun: @unchecked Sendable {
             let history = attempts.enumerated().map { i, a in
                 (provider: a.provider, failureClass: a.class, retryAfter: i == attempts.count - 1 ? verdict.retryAfter : nil)
             }
-            switch policy.decide(history: history, chain: chain, retries: spec.retries, jitter: Double.random(in: 0...1)) {
+            var decision = policy.decide(history: history, chain: chain, retries: spec.retries, jitter: Double.random(in: 0...1))
+            if namedByTriage, case .retry(let provider, _) = decision, provider == target.providerName {
+                // Never again on a provider a direct check just found hung: its fallback, or the end.
+                let later = chain.drop { $0 != target.providerName }.dropFirst().first { $0 != target.providerName }
+                decision = later.map { .retry(provider: $0, after: 0) } ?? .finish
+            }
+            switch decision {
             case .finish:
                 break
             case .retry(let provider, let after):

@@ -10,6 +10,8 @@ public final class Worker: @unchecked Sendable {
     let logger: Logger
     let retryGate: RetryGate
     let health: ProviderHealth
+    /// Direct provider checks for silent attempts, one in flight per provider.
+    let triage = SilenceTriage()
     private(set) var settings: Settings
     private let wake: WakePipe
     private let lock = NSLock()
@@ -101,6 +103,10 @@ public final class Worker: @unchecked Sendable {
                     if event.overflow {
                         logger.warn("inotify queue overflowed; rescanning inbox/")
                         rescan()
+                    } else if event.watchLost {
+                        rewatch(inotify, event.directory)
+                    } else if event.undecodable {
+                        rescan()
                     } else if event.directory == spool.inbox {
                         queue.offer(event.name)
                     } else if event.directory == spool.cancel {
@@ -158,10 +164,44 @@ public final class Worker: @unchecked Sendable {
             run.control.requestCancel()
         } else if FileSystem.exists(spool.spec(in: spool.inbox, id)) {
             start(name: "\(id).md", bytes: [], preset: .cancelled)
+        } else if spool.locate(id) == nil || spool.result(id) != nil {
+            // Names no task (or a finished one): kept, it would cancel a future task of that name.
+            FileSystem.remove("\(spool.cancel)/\(id)")
+            warn("cancel/\(id) names no queued or running task in this spool; removed, so it cannot cancel a later task of that name")
+        }
+    }
+
+    /// A watched spool directory was removed or renamed: recreate it and watch it again, so pickup
+    /// never silently falls back to the rescan interval.
+    private func rewatch(_ inotify: Inotify, _ dir: String) {
+        do {
+            try FileSystem.makeDirectories(dir)
+            try inotify.watch(dir, mask: dir == spool.cancel ? UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) : UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR))
+            warn("\(dir) was removed or renamed while the worker watched it; it was recreated and is watched again")
+        } catch {
+            warn("\(dir) was removed or renamed and cannot be watched again (\(error)); new specs are seen only by the rescan every \(DurationText.format(options.rescanInterval))")
+        }
+        rescan()
+    }
+
+    /// Gives an inbox file whose name is not valid UTF-8 a valid name, so it can be claimed.
+    private func repairUndecodableNames() {
+        for raw in FileSystem.undecodableNames(spool.inbox) {
+            let shown = String(decoding: raw, as: UTF8.self)
+            var fixed = String(String.UnicodeScalarView(shown.unicodeScalars.map { $0 == "\u{FFFD}" ? "_" : $0 }))
+            if !fixed.hasSuffix(".md") && raw.suffix(3) == Array(".md".utf8) { fixed += ".md" }
+            let name = fixed.hasSuffix(".md") ? String(fixed.dropLast(3)) + "-\(UInt16.random(in: 0...UInt16.max)).md" : fixed
+            do {
+                try FileSystem.renameRaw(in: spool.inbox, raw, to: name)
+                warn("inbox/\(shown) had a name that is not valid UTF-8; renamed to inbox/\(name)")
+            } catch {
+                warnOnce(shown, "inbox/\(shown) has a name that is not valid UTF-8 and could not be renamed (\(error)); rename it by hand")
+            }
         }
     }
 
     private func rescan() {
+        repairUndecodableNames()
         guard let names = try? FileSystem.list(spool.inbox) else { return }
         for name in names.sorted() { queue.offer(name) }
         if let cancels = try? FileSystem.list(spool.cancel) {
@@ -290,7 +330,7 @@ public final class Worker: @unchecked Sendable {
         guard let (id, claimLock) = claimed else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock)
+                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock, triage: triage)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }

@@ -21,6 +21,8 @@ public struct WorkerOptions: Sendable {
     /// A healthy provider unused for this long is preflighted again before it gets work.
     public var idleReprobe: Double = 30 * 60
     public var host = FileSystem.hostName()
+    /// Seconds of agent silence after which the provider is checked directly (`--silence-probe`).
+    public var silenceProbe: Double = 60
     /// How each task's processes are kept together (`--containment`); `auto` takes the best this host allows.
     public var containment: Containment.Preference = .auto
     /// Directory prefixes a spec's `repo` (after symlinks) must be under; default: the worker's home.

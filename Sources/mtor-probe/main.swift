@@ -1,4 +1,6 @@
-/// `mtor-probe`: makes the one HTTP request `mtor doctor` sends to a provider, with URLSession.
+/// `mtor-probe`: makes the one HTTP request `mtor doctor` sends to a provider, through the
+/// system's libcurl (blocking in poll: waiting on a silent provider costs no CPU), or with
+/// URLSession where libcurl cannot be loaded (URLSession on Linux spins a core while it waits).
 ///
 /// It is a separate executable so that only it links FoundationNetworking (libcurl and ~30
 /// TLS/Kerberos/LDAP libraries, ~6 MB resident): the `mtor` binary, worker included, never
@@ -16,6 +18,7 @@
 /// was printed, 2 when the request on stdin cannot be read.
 import Foundation
 import MtorCore
+import CMtorHTTP
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -76,6 +79,34 @@ for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) {
 if let body = request.body { urlRequest.httpBody = Data(body.utf8) }
 
 let start = Date()
+/// The request through libcurl; nil when libcurl cannot be loaded here.
+func viaCurl() -> ProbeAnswer? {
+    let lines = request.headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+    var pointers: [UnsafePointer<CChar>?] = lines.map { UnsafePointer(strdup($0)!) }
+    pointers.append(nil)
+    defer { pointers.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+    var status = 0
+    var body = [CChar](repeating: 0, count: 400)
+    var length = 0
+    var error = [CChar](repeating: 0, count: 512)
+    let rc = pointers.withUnsafeBufferPointer { headers in
+        mtor_http_request(request.url, request.method, headers.baseAddress, request.body, Int(timeout * 1000), &status,
+                          &body, body.count, &length, &error, error.count)
+    }
+    let latency = Int(Date().timeIntervalSince(start) * 1000)
+    switch rc {
+    case 0:
+        let bytes = body.prefix(length).map { UInt8(bitPattern: $0) }
+        return ProbeAnswer(status: status, latencyMs: latency, body: String(decoding: bytes, as: UTF8.self), error: nil)
+    case 1:
+        let why = String(cString: error)
+        return ProbeAnswer(status: nil, latencyMs: latency, body: "", error: why.contains("timed out") || why.contains("Timeout") ? "no answer within \(Int(timeout)) s (\(why))" : why)
+    default:
+        return nil
+    }
+}
+if let curled = viaCurl() { answer(curled) }
+
 let box = ResponseBox()
 let session = URLSession(configuration: .ephemeral)
 let task = session.dataTask(with: urlRequest) { data, response, error in

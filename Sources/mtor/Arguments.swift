@@ -4,7 +4,7 @@ import MtorWorker
 
 /// Parsed command-line flags: `--name value`, `--flag`, and positional words.
 struct Arguments {
-    static let valued: Set<String> = ["--spool", "--providers", "--env-file", "--concurrency", "--to", "--via", "--provider", "--timeout", "--grace", "--log-cap", "--allow-repos", "--ssh-config", "--remote-mtor", "--rescan", "--reprobe-idle", "--retries-per-minute", "--containment",
+    static let valued: Set<String> = ["--spool", "--providers", "--env-file", "--concurrency", "--to", "--via", "--provider", "--timeout", "--grace", "--log-cap", "--allow-repos", "--ssh-config", "--remote-mtor", "--rescan", "--reprobe-idle", "--retries-per-minute", "--containment", "--silence-probe",
                                      "--workspaces", "--review-max-lines"]
     static let switches: Set<String> = ["--once", "--json", "--wait", "-f", "--follow", "--no-repo-check", "--help", "-h", "--keep-workspaces"]
 

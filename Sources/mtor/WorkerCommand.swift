@@ -14,6 +14,7 @@ enum WorkerCommand {
         options.retriesPerMinute = try args.int("--retries-per-minute", default: options.retriesPerMinute)
         guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }
         options.logCap = try args.int("--log-cap", default: options.logCap)
+        options.silenceProbe = try args.seconds("--silence-probe", default: options.silenceProbe)
         if let text = args.values["--containment"] {
             guard let preference = Containment.Preference(rawValue: text) else {
                 throw .usage("--containment must be one of \(Containment.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")

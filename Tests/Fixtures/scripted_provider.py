@@ -399,6 +399,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.refused(preflight, log, self.anthropic_error):
             return
 
+        if ARGS.delay_main and is_main_loop(req) and not preflight:
+            time.sleep(ARGS.delay_main)  # a slow model: other requests (mtor's direct check) are answered at once
         if preflight:
             reply, label = text_reply("ok"), "preflight:text"
         elif ARGS.scenario == "commit":
@@ -583,6 +585,8 @@ def main():
     p.add_argument("--pass-preflight", action="store_true",
                    help="answer mtor's preflight prompt with 'ok' whatever the scenario, so the task itself meets the scenario")
     p.add_argument("--repo-file", default="hello.txt")
+    p.add_argument("--delay-main", type=float, default=0,
+                   help="wait this many seconds before answering each main-loop request (a slow but alive model)")
     p.add_argument("--no-retry", action="store_true",
                    help="add `x-should-retry: false` to error answers: the CLI then fails at once "
                         "(result is_error true) instead of retrying 10 times")
