@@ -49,9 +49,13 @@ public struct WorkSettings: Equatable, Sendable {
 
     public init() {}
 
-    /// The branch of task `id`.
+    /// The branch of task `id`; an id git would refuse in a ref (`a..b`, `x.lock`, a leading or
+    /// trailing dot) is made safe with `_`.
     public func branchName(id: String) -> String {
-        branch.replacingOccurrences(of: "<id>", with: id)
+        var part = id.replacingOccurrences(of: "..", with: "._")
+        if part.hasPrefix(".") { part = "_" + part.dropFirst() }
+        if part.hasSuffix(".") || part.hasSuffix(".lock") { part += "_" }
+        return branch.replacingOccurrences(of: "<id>", with: part)
     }
 
     /// Reads the workspace keys from a spec's frontmatter values.

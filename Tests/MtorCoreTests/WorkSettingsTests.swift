@@ -13,6 +13,10 @@ struct WorkSettingsTests {
         #expect(w == WorkSettings())
         #expect(w.mode == .worktree && w.expect == .changes && w.integrate == .branch && w.base == nil)
         #expect(w.branchName(id: "20261121-fix-3f2a") == "mtor/20261121-fix-3f2a")
+        for id in ["a..b", "x.lock", "ends.", "a...b", "-lead", "1.2.3"] {
+            #expect(WorkSettings.isValidBranch(w.branchName(id: id)), "\(id) → \(w.branchName(id: id))")
+        }
+        #expect(w.branchName(id: "a..b") == "mtor/a._b")
     }
 
     @Test("every key read as written")

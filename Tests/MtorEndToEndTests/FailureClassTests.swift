@@ -186,7 +186,7 @@ struct CommandFailureTests {
     @Test("verify: false → verify_failed; verify: true → succeeded", .timeLimit(.minutes(10)))
     func verifyGate() throws {
         let s = try sandbox("verify")
-        let failed = try runSpec(s, "v-false", "harness: sh\nverify: false", body: "echo agent ok")
+        let failed = try runSpec(s, "v-false", "harness: sh\nverify: false\nexpect: nothing", body: "echo agent ok")
         #expect(failed.class == .verifyFailed)
         #expect(failed.status == .failed)
         #expect(failed.verify?.exitCode == 1)
