@@ -93,6 +93,10 @@ public enum FailureClassifier {
             return Verdict(.authFailed, "the provider rejected the credentials: HTTP \(last.status!) (\(last.error ?? "authentication_failed")) on the harness's first API call", hint: authHint(authEnv))
         case 402?:
             return Verdict(.quotaExhausted, "the provider answered HTTP 402: the plan or balance is exhausted", hint: "top up the provider account or move specs to a fallback provider")
+        case 429? where (last.delayMs ?? 0) >= 30_000:
+            // The provider named a reset far off: the harness would sleep through it in silence.
+            let wait = (last.delayMs ?? 0) / 1000
+            return Verdict(.rateLimited, "the provider answered HTTP 429 and asked the harness to wait \(DurationText.format(wait.rounded())) before retrying", hint: "mtor holds the provider until then; tasks wait in inbox/ without spending attempts", retryAfter: wait)
         case 429? where count >= 4:
             return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(count) times in a row", hint: "mtor retries with backoff; lower the provider's concurrency if this persists", retryAfter: last.delayMs.map { $0 / 1000 })
         case let status? where status >= 500 && count >= 3:
@@ -205,7 +209,8 @@ public enum FailureClassifier {
         if has("credit balance is too low", "insufficient_quota", "billing", "quota exceeded", "exceeded your current quota", "payment required", "api error: 402") {
             return Verdict(.quotaExhausted, "the provider's plan or balance is exhausted: \(excerpt)", hint: "top up the provider account or use a fallback provider")
         }
-        if has("rate_limit", "rate limit", "too many requests", "api error: 429") {
+        // Claude Code 2.1.332 prints a refused 429 as "API Error: Request rejected (429) · Usage limit reached …; resets at T".
+        if has("rate_limit", "rate limit", "too many requests", "api error: 429", "rejected (429)", "usage limit reached") {
             return Verdict(.rateLimited, "the provider rate-limited the harness: \(excerpt)", retryAfter: RetryPolicy.resetDelay(in: text))
         }
         if has("overloaded", "currently experiencing high demand", "connection failed", "error sending request", "connection refused", "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed", "api error: 5", "request timed out", "service unavailable", "bad gateway") {

@@ -60,6 +60,14 @@ public struct Lockfile: Codable, Equatable, Sendable {
     public var `default`: String?
     public var harnesses: [String: Harness]
     public var providers: [String: Provider]
+    /// A command run after each task's sidecar is written (`mtor worker --on-finish` wins).
+    public var onFinish: String?
+    /// A command run when a provider turns unhealthy or the success rate drops (`--on-attention` wins).
+    public var onAttention: String?
+
+    enum CodingKeys: String, CodingKey {
+        case schema, `default`, harnesses, providers, onFinish = "on_finish", onAttention = "on_attention"
+    }
 
     /// Decodes and validates a lockfile; every error names the key and the file.
     public static func parse(_ data: Data, file: String) throws(LockfileError) -> Lockfile {

@@ -56,10 +56,23 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     public var provider: String?
     public var attempt: Int?
     public var pid: Int32?
+    /// Seconds from claim to result, on the line that ends a task.
+    public var durationS: Double?
+    /// Tokens and cost the task's harness reported (all attempts), on the line that ends a task.
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    public var costUSD: Double?
     /// A finished task's review flags, comma-separated (absent when none).
     public var flags: String? = nil
 
-    public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case t, id, event, `class`, provider, attempt, pid, durationS = "duration_s"
+        case inputTokens = "input_tokens", outputTokens = "output_tokens", costUSD = "cost_usd", flags
+    }
+
+    public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil,
+                durationS: Double? = nil) {
+        self.durationS = durationS
         self.t = t
         self.id = id
         self.event = event

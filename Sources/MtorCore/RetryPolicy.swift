@@ -112,6 +112,11 @@ public struct RetryBudget: Sendable {
         return at
     }
 
+    /// Reservations within one window of `now`, either side: how much of the budget is in use.
+    public func reservedNear(_ now: Double) -> Int {
+        starts.filter { abs($0 - now) < window }.count
+    }
+
     /// Whether one more start at `c` keeps every window (e − 60, e] that contains it within the cap.
     private func fits(_ c: Double) -> Bool {
         let ends = [c] + starts.filter { $0 >= c && $0 < c + window }

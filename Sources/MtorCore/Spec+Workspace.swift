@@ -58,30 +58,29 @@ public struct WorkSettings: Equatable, Sendable {
         return branch.replacingOccurrences(of: "<id>", with: part)
     }
 
-    /// Reads the workspace keys from a spec's frontmatter values.
-    static func read(_ values: [String: FrontmatterValue]) throws(SpecError) -> WorkSettings {
+    /// Reads the workspace keys from a spec's type-checked values.
+    static func read(_ values: [String: SpecValue]) throws(SpecError) -> WorkSettings {
         var w = WorkSettings()
         w.mode = try choice("workspace", values, default: .worktree)
         w.expect = try choice("expect", values, default: .changes)
         w.integrate = try choice("integrate", values, default: .branch)
-        w.setup = try Spec.command("setup", values)
-        if let base = try Spec.string("base", values) {
+        w.setup = values["setup"]?.text
+        if let base = values["base"]?.text {
             guard WorkSettings.isPlausibleRevision(base) else {
-                throw .invalid(key: "base", "'base' must name a branch, tag or commit of the repo (e.g. main), got '\(base)'")
+                throw .invalid(key: "base", "'base' must name a branch, tag or commit of the repo (e.g. main), got '\(Spec.shown(base))'")
             }
             w.base = base
         }
-        if let branch = try Spec.string("branch", values) {
+        if let branch = values["branch"]?.text {
             guard WorkSettings.isValidBranch(branch.replacingOccurrences(of: "<id>", with: "id")) else {
-                throw .invalid(key: "branch", "'branch' must be a valid git branch name such as mtor/<id> (no spaces, '..', '~', '^', ':', '?', '*', '[', '\\\\', '@{', no leading '-' or trailing '/', '.' or '.lock'), got '\(branch)'")
+                throw .invalid(key: "branch", "'branch' must be a valid git branch name such as mtor/<id> (no spaces, '..', '~', '^', ':', '?', '*', '[', '\\', '@{', no leading '-' or trailing '/', '.' or '.lock'), got '\(Spec.shown(branch))'")
             }
             w.branch = branch
         }
         w.copy = try relativePaths("copy", values)
         w.paths = try relativePaths("paths", values)
         if w.mode == .inPlace {
-            let worktreeOnly = [("branch", values["branch"]), ("base", values["base"]), ("copy", values["copy"]), ("setup", values["setup"])]
-            if let (key, _) = worktreeOnly.first(where: { $0.1 != nil && $0.1 != .null }) {
+            if let key = ["branch", "base", "copy", "setup"].first(where: { values[$0] != nil }) {
                 throw .invalid(key: key, "'\(key)' needs a worktree, but the spec says 'workspace: in-place'; drop '\(key)' or use 'workspace: worktree'")
             }
             if w.integrate != .branch {
@@ -115,26 +114,19 @@ public struct WorkSettings: Equatable, Sendable {
 
     // MARK: - Typed access
 
-    private static func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ values: [String: FrontmatterValue], default value: T) throws(SpecError) -> T where T.RawValue == String {
-        guard let text = try Spec.string(key, values) else { return value }
+    private static func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ values: [String: SpecValue], default value: T) throws(SpecError) -> T where T.RawValue == String {
+        guard let text = values[key]?.text else { return value }
         guard let v = T(rawValue: text) else {
-            throw .invalid(key: key, "'\(key)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+            throw .invalid(key: key, "'\(key)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(Spec.shown(text))'")
         }
         return v
     }
 
-    private static func relativePaths(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> [String] {
-        let items: [String]
-        switch values[key] {
-        case nil, .null?: return []
-        case .list(let list)?: items = list
-        case .string(let one)?: items = [one]
-        case let other?: throw Spec.wrongType(key, other, "a list of paths inside the repo, e.g. [.env, config/local.yml]")
-        }
+    private static func relativePaths(_ key: String, _ values: [String: SpecValue]) throws(SpecError) -> [String] {
         var out: [String] = []
-        for item in items.map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        for item in (values[key]?.names ?? []).map({ $0.trimmingCharacters(in: .whitespaces) }) {
             guard isInsideRepo(item) else {
-                throw .invalid(key: key, "'\(key)' names '\(item)', which is not a relative path inside the repo; write paths like config/local.yml")
+                throw .invalid(key: key, "'\(key)' names '\(Spec.shown(item))', which is not a relative path inside the repo; write paths like config/local.yml")
             }
             var p = item
             while p.hasPrefix("./") { p.removeFirst(2) }
@@ -146,8 +138,17 @@ public struct WorkSettings: Equatable, Sendable {
 }
 
 extension Spec {
-    /// The keys of `WorkSettings`.
-    public static let workspaceKeys = ["workspace", "base", "branch", "copy", "setup", "expect", "integrate", "paths"]
+    /// The rows of `Spec.keys` that `WorkSettings` reads.
+    public static let workspaceKeys: [SpecKey] = [
+        SpecKey("workspace", .name, default: "worktree", "worktree (own worktree and branch) or in-place (the checkout itself)"),
+        SpecKey("base", .name, default: "the repo's HEAD at claim", "where the task's branch starts"),
+        SpecKey("branch", .name, default: WorkSettings.defaultBranch, "the task's branch; <id> is the task's id"),
+        SpecKey("copy", .names, default: "none", "untracked files copied from the checkout into the worktree"),
+        SpecKey("setup", .command, default: "none", "run in the worktree before the agent; failure = setup_failed"),
+        SpecKey("expect", .name, default: "changes", "changes, answer or nothing: what counts as evidence of success"),
+        SpecKey("integrate", .name, default: "branch", "branch (leave it for review), merge (safe fast-forward) or push"),
+        SpecKey("paths", .names, default: "anywhere", "the task's scope; changes elsewhere are flagged touched_outside"),
+    ]
 }
 
 extension WorkSettings {

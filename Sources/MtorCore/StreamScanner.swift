@@ -27,6 +27,9 @@ public struct StreamScanner: Sendable {
         public var text: String
     }
 
+    /// Token and cost figures the harness reported: Claude Code's `result` event, or the last
+    /// of Codex's `turn.completed` running totals. Fields it did not report stay nil.
+    public private(set) var usage: TaskResult.Usage?
     public private(set) var events = 0
     public private(set) var sawInit = false
     public private(set) var assistantMessages = 0
@@ -38,6 +41,8 @@ public struct StreamScanner: Sendable {
     private var pending: [UInt8] = []
     /// Codex: the text of the newest agent message, the answer when the turn completes.
     private var lastMessage = ""
+    /// Codex: the session's id, from `thread.started`.
+    private var threadID: String?
 
     public init() {}
 
@@ -93,6 +98,14 @@ public struct StreamScanner: Sendable {
             }
         case ("result", _):
             let text = object["result"] as? String ?? ""
+            let u = object["usage"] as? [String: Any]
+            usage = TaskResult.Usage(inputTokens: StreamScanner.int(u?["input_tokens"]), outputTokens: StreamScanner.int(u?["output_tokens"]),
+                                     cacheReadTokens: StreamScanner.int(u?["cache_read_input_tokens"]),
+                                     cacheWriteTokens: StreamScanner.int(u?["cache_creation_input_tokens"]),
+                                     costUSD: object["total_cost_usd"] as? Double ?? StreamScanner.int(object["total_cost_usd"]).map(Double.init),
+                                     numTurns: StreamScanner.int(object["num_turns"]),
+                                     apiDurationS: StreamScanner.int(object["duration_api_ms"]).map { Double($0) / 1000 },
+                                     sessionID: object["session_id"] as? String)
             result = ResultEvent(isError: object["is_error"] as? Bool ?? (subtype != "success"), subtype: subtype, text: text)
             if let denials = object["permission_denials"] as? [[String: Any]] {
                 permissionDenials = denials.compactMap { $0["tool_name"] as? String }
@@ -109,6 +122,14 @@ public struct StreamScanner: Sendable {
             }
         case ("turn.completed", _):
             result = ResultEvent(isError: false, subtype: "success", text: lastMessage)
+            // A running total over the session: the last one is the attempt's use, never a sum.
+            if let u = object["usage"] as? [String: Any] {
+                usage = TaskResult.Usage(inputTokens: StreamScanner.int(u["input_tokens"]), outputTokens: StreamScanner.int(u["output_tokens"]),
+                                         cacheReadTokens: StreamScanner.int(u["cached_input_tokens"]), cacheWriteTokens: nil,
+                                         costUSD: nil, numTurns: nil, apiDurationS: nil, sessionID: threadID)
+            }
+        case ("thread.started", _):
+            threadID = object["thread_id"] as? String
         case ("turn.failed", _):
             let message = (object["error"] as? [String: Any])?["message"] as? String ?? ""
             result = ResultEvent(isError: true, subtype: "turn.failed", text: message)
@@ -126,6 +147,13 @@ public struct StreamScanner: Sendable {
             break
         }
         return true
+    }
+
+    /// A JSON number as an Int (JSONSerialization gives Int, Double or NSNumber).
+    static func int(_ value: Any?) -> Int? {
+        if let i = value as? Int { return i }
+        if let d = value as? Double, d.isFinite, abs(d) < 9e15 { return Int(d) }
+        return nil
     }
 
     /// `N` of "Reconnecting... N/M".

@@ -14,12 +14,16 @@ public struct TaskResult: Codable, Equatable, Sendable {
         public var provider: String?
         public var harness: String?
         public var model: String?
-        public init(file: String, repo: String? = nil, provider: String? = nil, harness: String? = nil, model: String? = nil) {
+        /// The spec's metadata keys (`title`, `tags`, `x-…`, …) and their values; empty when it has none.
+        public var meta: [String: FrontmatterValue]
+        public init(file: String, repo: String? = nil, provider: String? = nil, harness: String? = nil, model: String? = nil,
+                    meta: [String: FrontmatterValue] = [:]) {
             self.file = file
             self.repo = repo
             self.provider = provider
             self.harness = harness
             self.model = model
+            self.meta = meta
         }
     }
 
@@ -42,17 +46,20 @@ public struct TaskResult: Codable, Equatable, Sendable {
         public var stoppedBy: String?
         /// The harness's own `api_retry` events: the provider failures it saw.
         public var apiRetries: [StreamScanner.APIRetry]?
+        /// What the harness reported using (null when it reports nothing, e.g. `sh`).
+        public var usage: Usage?
 
         enum CodingKeys: String, CodingKey {
             case n, provider, harness, model, signal, reason, retryable, `class`
             case startedAt = "started_at", endedAt = "ended_at", durationS = "duration_s", exitCode = "exit_code"
-            case stdoutBytes = "stdout_bytes", stderrTail = "stderr_tail", stoppedBy = "stopped_by", apiRetries = "api_retries"
+            case stdoutBytes = "stdout_bytes", stderrTail = "stderr_tail", stoppedBy = "stopped_by", apiRetries = "api_retries", usage
         }
 
         public init(n: Int, provider: String?, harness: String?, model: String?, startedAt: String, endedAt: String,
                     durationS: Double, exitCode: Int32?, signal: Int32?, stdoutBytes: Int, stderrTail: String,
                     class cls: FailureClass, retryable: Bool, reason: String, stoppedBy: String? = nil,
-                    apiRetries: [StreamScanner.APIRetry]? = nil) {
+                    apiRetries: [StreamScanner.APIRetry]? = nil, usage: Usage? = nil) {
+            self.usage = usage
             self.n = n
             self.provider = provider
             self.harness = harness
@@ -69,6 +76,60 @@ public struct TaskResult: Codable, Equatable, Sendable {
             self.reason = reason
             self.stoppedBy = stoppedBy
             self.apiRetries = apiRetries
+        }
+    }
+
+    /// Tokens, cost and turns as the harness reported them; a field it did not report is null.
+    public struct Usage: Codable, Equatable, Sendable {
+        public var inputTokens: Int?
+        public var outputTokens: Int?
+        public var cacheReadTokens: Int?
+        public var cacheWriteTokens: Int?
+        public var costUSD: Double?
+        public var numTurns: Int?
+        public var apiDurationS: Double?
+        public var sessionID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case inputTokens = "input_tokens", outputTokens = "output_tokens", cacheReadTokens = "cache_read_tokens"
+            case cacheWriteTokens = "cache_write_tokens", costUSD = "cost_usd", numTurns = "num_turns"
+            case apiDurationS = "api_duration_s", sessionID = "session_id"
+        }
+
+        public init(inputTokens: Int?, outputTokens: Int?, cacheReadTokens: Int?, cacheWriteTokens: Int?, costUSD: Double?,
+                    numTurns: Int?, apiDurationS: Double?, sessionID: String?) {
+            self.inputTokens = inputTokens
+            self.outputTokens = outputTokens
+            self.cacheReadTokens = cacheReadTokens
+            self.cacheWriteTokens = cacheWriteTokens
+            self.costUSD = costUSD
+            self.numTurns = numTurns
+            self.apiDurationS = apiDurationS
+            self.sessionID = sessionID
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(inputTokens, forKey: .inputTokens)
+            try c.encode(outputTokens, forKey: .outputTokens)
+            try c.encode(cacheReadTokens, forKey: .cacheReadTokens)
+            try c.encode(cacheWriteTokens, forKey: .cacheWriteTokens)
+            try c.encode(costUSD, forKey: .costUSD)
+            try c.encode(numTurns, forKey: .numTurns)
+            try c.encode(apiDurationS, forKey: .apiDurationS)
+            try c.encode(sessionID, forKey: .sessionID)
+        }
+
+        /// The sum of several attempts' use: a field is null only when no attempt reported it.
+        public static func total(_ parts: [Usage]) -> Usage? {
+            guard !parts.isEmpty else { return nil }
+            func sum<T: AdditiveArithmetic>(_ key: KeyPath<Usage, T?>) -> T? {
+                let known = parts.compactMap { $0[keyPath: key] }
+                return known.isEmpty ? nil : known.reduce(.zero, +)
+            }
+            return Usage(inputTokens: sum(\.inputTokens), outputTokens: sum(\.outputTokens), cacheReadTokens: sum(\.cacheReadTokens),
+                         cacheWriteTokens: sum(\.cacheWriteTokens), costUSD: sum(\.costUSD), numTurns: sum(\.numTurns),
+                         apiDurationS: sum(\.apiDurationS), sessionID: nil)
         }
     }
 
@@ -155,6 +216,8 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public var log: String
     public var worker: Worker
     public var containment: Containment?
+    /// The sum of the attempts' usage (null when no attempt reported any).
+    public var usage: Usage?
     public var claimedAt: String
     public var finishedAt: String
     /// The spec's `setup:` command and how it went (worktree tasks with `setup:`).
@@ -165,7 +228,7 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public static let answerCap = 64 << 10
 
     enum CodingKeys: String, CodingKey {
-        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker, containment
+        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker, containment, usage
         case claimedAt = "claimed_at", finishedAt = "finished_at"
         case setup, review, answer
     }
@@ -174,6 +237,7 @@ public struct TaskResult: Codable, Equatable, Sendable {
                 attempts: [Attempt], git: Git?, verify: Verify?, log: String, worker: Worker, containment: Containment? = nil,
                 claimedAt: String, finishedAt: String) {
         self.containment = containment
+        self.usage = Usage.total(attempts.compactMap(\.usage))
         self.id = id
         self.status = status
         self.class = cls
@@ -193,7 +257,15 @@ public struct TaskResult: Codable, Equatable, Sendable {
 // MARK: - Contract fields are always present (null when unknown)
 
 extension TaskResult.SpecSummary {
-    enum CodingKeys: String, CodingKey { case file, repo, provider, harness, model }
+    enum CodingKeys: String, CodingKey { case file, repo, provider, harness, model, meta }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(file: try c.decode(String.self, forKey: .file), repo: try c.decodeIfPresent(String.self, forKey: .repo),
+                  provider: try c.decodeIfPresent(String.self, forKey: .provider), harness: try c.decodeIfPresent(String.self, forKey: .harness),
+                  model: try c.decodeIfPresent(String.self, forKey: .model),
+                  meta: try c.decodeIfPresent([String: FrontmatterValue].self, forKey: .meta) ?? [:])
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -202,6 +274,7 @@ extension TaskResult.SpecSummary {
         try c.encode(provider, forKey: .provider)
         try c.encode(harness, forKey: .harness)
         try c.encode(model, forKey: .model)
+        try c.encode(meta, forKey: .meta)
     }
 }
 
@@ -224,6 +297,7 @@ extension TaskResult.Attempt {
         try c.encode(reason, forKey: .reason)
         try c.encodeIfPresent(stoppedBy, forKey: .stoppedBy)
         try c.encodeIfPresent(apiRetries, forKey: .apiRetries)
+        try c.encode(usage, forKey: .usage)
     }
 }
 
@@ -260,6 +334,7 @@ extension TaskResult {
         try c.encode(log, forKey: .log)
         try c.encode(worker, forKey: .worker)
         try c.encodeIfPresent(containment, forKey: .containment)
+        try c.encode(usage, forKey: .usage)
         try c.encode(claimedAt, forKey: .claimedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
     }

@@ -335,7 +335,7 @@ public enum PrivateFile {
     public static func readable(bytes: [UInt8], directory: String = NSTemporaryDirectory()) throws(SystemError) -> Int32 {
         let path = try create(bytes: bytes, directory: directory, name: "mtor-prompt")
         defer { unlink(path) }
-        return try syscall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        return try FileSystem.openSpoolFile(path, O_RDONLY)
     }
 
     /// Creates a 0600 file holding `bytes` under a fresh 0700 directory; returns its path.

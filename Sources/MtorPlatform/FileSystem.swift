@@ -16,6 +16,10 @@ public enum FileSystem {
     public static func kind(_ path: String) -> Kind {
         var st = stat()
         guard lstat(path, &st) == 0 else { return .missing }
+        return kind(of: st)
+    }
+
+    private static func kind(of st: stat) -> Kind {
         switch st.st_mode & S_IFMT {
         case S_IFREG: return .regular(size: Int64(st.st_size))
         case S_IFDIR: return .directory
@@ -109,11 +113,10 @@ public enum FileSystem {
 
     /// Reads a regular file without following symlinks or blocking on FIFOs; refuses files over `limit`.
     public static func read(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
-        let fd = try syscall("open", path: path) { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
+        let fd = try openSpoolFile(path, O_RDONLY)
         defer { close(fd) }
         var st = stat()
         try syscall("fstat", path: path) { fstat(fd, &st) }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw SystemError("open", path: path, errno: EINVAL) }
         guard Int(st.st_size) <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
         var out: [UInt8] = []
         out.reserveCapacity(Int(st.st_size))
@@ -151,7 +154,12 @@ public enum FileSystem {
                                        durable: Bool = true, reserve: Int = 0) throws(SystemError) {
         let dir = directory(of: path)
         let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        let fd = try syscall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode) }
+        // Never replaces a FIFO, symlink or directory silently: the caller moves it aside and says so.
+        switch kind(path) {
+        case .missing, .regular: break
+        case let other: throw .notRegular(path, other.description)
+        }
+        let fd = try syscall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) }
         do {
             defer { close(fd) }
             if reserve > 0 { _ = mtor_reserve(fd, Int64(reserve)) }
@@ -176,7 +184,7 @@ public enum FileSystem {
     /// give the reserved blocks back. Not atomic: for state that must still be told while the
     /// disk is full (JSON, padded with spaces), never for results.
     public static func overwriteInPlace(_ bytes: [UInt8], to path: String, pad: UInt8 = 0x20) throws(SystemError) {
-        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) }
+        let fd = try openSpoolFile(path, O_WRONLY)
         defer { close(fd) }
         var st = stat()
         try syscall("fstat", path: path) { fstat(fd, &st) }
@@ -202,15 +210,44 @@ public enum FileSystem {
     }
 
     /// Appends one line with a single `write(2)` on an `O_APPEND` descriptor.
-    public static func appendLine(_ line: String, to path: String) throws(SystemError) {
-        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }
+    public static func appendLine(_ line: some Collection<UInt8>, to path: String) throws(SystemError) {
+        let fd = try openForAppend(path)
         defer { close(fd) }
-        try writeAll(fd, Array((line + "\n").utf8), path: path)
+        try writeAll(fd, Array(line) + [UInt8(ascii: "\n")], path: path)
     }
 
-    /// Opens a file for appending (created 0600, symlinks refused).
+    /// Opens a file for appending (created 0600); anything but a regular file is refused.
     public static func openForAppend(_ path: String) throws(SystemError) -> Int32 {
-        try syscall("open", path: path) { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        try openSpoolFile(path, O_WRONLY | O_APPEND | O_CREAT)
+    }
+
+    /// Opens a file of the spool: never follows a symlink, never waits on a FIFO, and refuses
+    /// (with `SystemError.isNotRegular`) anything but a regular file. Hard links are left to the
+    /// kernel's `fs.protected_hardlinks` (backup tools link spool files legitimately). The
+    /// corresponding C functions are `open(2)` with `O_NOFOLLOW | O_NONBLOCK` and `fstat(2)`.
+    public static func openSpoolFile(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(SystemError) -> Int32 {
+        let fd: Int32
+        do {
+            fd = try syscall("open", path: path) { open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) }
+        } catch {
+            // ELOOP (a symlink), ENXIO (a FIFO with no reader, a socket), EISDIR: say what it is.
+            switch kind(path) {
+            case .missing, .regular: throw error
+            case let other: throw .notRegular(path, other.description)
+            }
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let code = errno
+            close(fd)
+            throw SystemError("fstat", path: path, errno: code)
+        }
+        let found = kind(of: st)
+        guard case .regular = found else {
+            close(fd)
+            throw .notRegular(path, found.description)
+        }
+        return fd
     }
 
     public static func closeDescriptor(_ fd: Int32) {
@@ -220,8 +257,7 @@ public enum FileSystem {
     /// Takes an exclusive `flock(2)` on `path` without blocking; returns the descriptor that
     /// holds it (close it to release), or nil when another process holds it.
     public static func tryLock(_ path: String) -> Int32? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? openSpoolFile(path, O_RDONLY) else { return nil }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
         close(fd)
         return nil
@@ -255,6 +291,20 @@ public enum FileSystem {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, 255)
         return String(cString: buffer)
+    }
+}
+
+extension FileSystem.Kind: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .regular: return "a regular file"
+        case .directory: return "a directory"
+        case .symlink: return "a symlink"
+        case .fifo: return "a FIFO"
+        case .socket: return "a socket"
+        case .device: return "a device"
+        case .missing: return "missing"
+        }
     }
 }
 

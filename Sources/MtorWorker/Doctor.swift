@@ -30,16 +30,26 @@ public struct Doctor {
         self.probe = probe
     }
 
-    public func run(only provider: String? = nil) throws(WorkerError) -> Report {
+    /// Checks `only` that provider, or every provider (`all`), or by default the providers in use
+    /// (the lockfile's `default` and every provider a queued spec or its `fallback` names).
+    public func run(only provider: String? = nil, all: Bool = false) throws(WorkerError) -> Report {
         if let provider, settings.lock.providers[provider] == nil {
-            throw .notFound("no provider '\(provider)' in \(settings.lockPath) (known: \(settings.lock.providers.keys.sorted().joined(separator: ", ")))")
+            var sentence = "no provider '\(provider)' in \(settings.lockPath)"
+            if let near = Spelling.closest(to: provider, in: Array(settings.lock.providers.keys)) { sentence += "; did you mean '\(near)'?" }
+            throw .notFound(sentence + " (known: \(settings.lock.providers.keys.sorted().joined(separator: ", ")))")
         }
+        let providers = provider.map { [$0] } ?? (all ? settings.lock.providers.keys.sorted() : providersInUse())
         var checks: [Check] = []
-        for name in settings.lock.providers.keys.sorted() where provider == nil || provider == name {
-            checks += providerChecks(name)
+        if provider == nil && !all {
+            let skipped = settings.lock.providers.count - providers.count
+            checks.append(Check(area: "scope", name: "providers", status: .ok,
+                summary: "checking \(providers.isEmpty ? "no provider" : providers.joined(separator: ", ")) (the default and those queued specs name)\(skipped > 0 ? "; \(skipped) other(s) in \(settings.lockPath) not checked (--all checks every one)" : "")", fix: ""))
         }
-        let harnessNames = Set(settings.lock.providers.filter { provider == nil || $0.key == provider }.map(\.value.harness))
+        for name in providers { checks += providerChecks(name) }
+        let harnessNames = Set(providers.compactMap { settings.lock.providers[$0]?.harness })
         for name in harnessNames.sorted() { checks.append(harnessCheck(name)) }
+        checks.append(homeCheck())
+        checks.append(gitIdentityCheck(providers: providers))
         checks += envFileChecks()
         checks += LockCheck(settings: settings).run().map { Check(area: "lock", name: $0.file, status: .fail, summary: $0.message, fix: $0.fix) }
         checks += spoolChecks()
@@ -68,8 +78,9 @@ public struct Doctor {
         }
         guard let secret = settings.secret(for: p) else {
             out.append(Check(area: "provider", name: name, status: .fail,
-                summary: "\(p.secretEnv ?? "its secret variable") is not set in \(settings.envPath ?? "an env file (none found)") or the worker's environment",
-                fix: "add \(p.secretEnv ?? "the key")=... to \(settings.envPath ?? "etc/mtor.env"), then `systemctl reload mtor-worker` (SIGHUP)"))
+                summary: settings.envFile.assignments.last(where: { $0.key == p.secretEnv && $0.value.isEmpty }).map { "\($0.key) is empty in \(settings.envPath ?? "the env file") line \($0.line); an empty value counts as not set" }
+                    ?? "\(p.secretEnv ?? "its secret variable") is not set in \(settings.envPath ?? "an env file (none found)") or the worker's environment",
+                fix: "add \(p.secretEnv ?? "the key")=... to \(settings.envPath ?? "etc/mtor.env"), then \(reloadHint)"))
             return out
         }
         let api = p.api ?? "anthropic"
@@ -124,23 +135,31 @@ public struct Doctor {
         var out: [Check] = []
         for a in settings.envFile.assignments {
             if let w = a.systemdWarning {
-                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn, summary: "\(a.key): \(w) (mtor reads it correctly itself)", fix: "drop 'export' if any unit still uses EnvironmentFile= for this file"))
+                let fix = a.exported ? "drop 'export' if any unit still uses EnvironmentFile= for this file" : "write \(a.key)=value without spaces around '='"
+                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn, summary: "\(a.key): \(w) (mtor reads it correctly itself)", fix: fix))
+            }
+            if a.value.isEmpty {
+                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn, summary: "\(a.key) is empty; an empty value counts as not set", fix: "give \(a.key) a value, or delete the line"))
             }
         }
         if let mode = FileSystem.mode(path), mode & 0o077 != 0 {
             out.append(Check(area: "env", name: path, status: .warn, summary: "the env file holds secrets but is readable by others (mode \(String(mode, radix: 8)))", fix: "chmod 600 \(path)"))
         }
-        if out.isEmpty { out.append(Check(area: "env", name: path, status: .ok, summary: "\(settings.envFile.assignments.count) variable(s), all parsed", fix: "")) }
+        if out.isEmpty { out.append(Check(area: "env", name: path, status: .ok, summary: "\(settings.envFile.assignments.count) variable(s), all parsed and set", fix: "")) }
         return out
     }
 
     func spoolChecks() -> [Check] {
         var out: [Check] = []
-        do {
-            try spool.checkOneFilesystem()
-            out.append(Check(area: "spool", name: spool.root, status: .ok, summary: "all directories on one filesystem", fix: ""))
-        } catch {
-            out.append(Check(area: "spool", name: spool.root, status: .fail, summary: error.description, fix: "create the spool with `mtor worker` once, on a single filesystem"))
+        if let missing = missingSpoolCheck() {
+            out.append(missing)
+        } else {
+            do {
+                try spool.checkOneFilesystem()
+                out.append(Check(area: "spool", name: spool.root, status: .ok, summary: "all directories on one filesystem", fix: ""))
+            } catch {
+                out.append(Check(area: "spool", name: spool.root, status: .fail, summary: error.description, fix: "create the spool with `mtor worker` once, on a single filesystem"))
+            }
         }
         let limits = ["max_user_watches", "max_user_instances", "max_queued_events"].map { key -> String in
             let value = (try? FileSystem.readText("/proc/sys/fs/inotify/\(key)"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"

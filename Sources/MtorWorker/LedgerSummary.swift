@@ -25,9 +25,23 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
     public var failureClasses: [ClassCount] = []
     public var ledgerLines = 0
     public var unreadableLines = 0
+    /// Tokens and cost per provider of the tasks that ended in the window (null where no harness reported them).
+    public var usage: [ProviderUsage]? = nil
+
+    /// One provider's use in the window.
+    public struct ProviderUsage: Codable, Sendable, Equatable {
+        public var provider: String
+        public var tasks: Int
+        public var inputTokens: Int?
+        public var outputTokens: Int?
+        public var costUSD: Double?
+        enum CodingKeys: String, CodingKey {
+            case provider, tasks, inputTokens = "input_tokens", outputTokens = "output_tokens", costUSD = "cost_usd"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case since, succeeded, failed, cancelled, flagged
+        case since, succeeded, failed, cancelled, usage, flagged
         case windowHours = "window_h", successRate = "success_rate", failureClasses = "failure_classes"
         case ledgerLines = "ledger_lines", unreadableLines = "unreadable_lines"
     }
@@ -50,6 +64,17 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
         summary.ledgerLines = tally.lines
         summary.unreadableLines = tally.unreadable
         var classes: [String: (count: Int, latestLine: Int, latest: String)] = [:]
+        var perProvider: [String: ProviderUsage] = [:]
+        for outcome in tally.outcomes.values where outcome.event != .retried {
+            let name = outcome.provider ?? "-"
+            var u = perProvider[name] ?? ProviderUsage(provider: name, tasks: 0)
+            u.tasks += 1
+            if let n = outcome.inputTokens { u.inputTokens = (u.inputTokens ?? 0) + n }
+            if let n = outcome.outputTokens { u.outputTokens = (u.outputTokens ?? 0) + n }
+            if let c = outcome.cost { u.costUSD = (u.costUSD ?? 0) + c }
+            perProvider[name] = u
+        }
+        summary.usage = perProvider.values.sorted { $0.provider < $1.provider }
         for (id, outcome) in tally.outcomes {
             switch outcome.event {
             case .succeeded:
@@ -82,6 +107,10 @@ private struct Tally {
         var event: LedgerEntry.Event
         var `class`: String?
         var line: Int
+        var provider: String?
+        var inputTokens: Int?
+        var outputTokens: Int?
+        var cost: Double?
         var flagged = false
     }
 
@@ -114,7 +143,8 @@ private struct Tally {
     private mutating func line(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) {
         guard end > start else { return }
         lines += 1
-        var t: Range<Int>?, event: Range<Int>?, id: Range<Int>?, cls: Range<Int>?, flags: Range<Int>?
+        var t: Range<Int>?, event: Range<Int>?, id: Range<Int>?, cls: Range<Int>?, provider: Range<Int>?, flags: Range<Int>?
+        var inTokens: Double?, outTokens: Double?, cost: Double?
         var i = start
         while i < end {
             guard b[i] == 34 else { i += 1; continue } // "
@@ -124,7 +154,19 @@ private struct Tally {
             guard i < end, b[i] == 58 else { continue } // :
             i += 1
             while i < end, b[i] == 32 { i += 1 }
-            guard i < end, b[i] == 34 else { continue }
+            guard i < end, b[i] == 34 else {
+                // A number: only the usage fields are read.
+                var j = i
+                while j < end, (b[j] >= 48 && b[j] <= 57) || b[j] == 46 || b[j] == 45 || b[j] == 43 || b[j] == 101 || b[j] == 69 { j += 1 }
+                if j > i {
+                    let number = Double(String(decoding: UnsafeBufferPointer(rebasing: b[i..<j]), as: UTF8.self))
+                    if equals(b, key, "input_tokens") { inTokens = number }
+                    else if equals(b, key, "output_tokens") { outTokens = number }
+                    else if equals(b, key, "cost_usd") { cost = number }
+                }
+                i = max(j, i + 1)
+                continue
+            }
             let value = string(b, from: i + 1, end: end)
             i = value.upperBound + 1
             switch key.count {
@@ -133,6 +175,7 @@ private struct Tally {
             case 5 where equals(b, key, "event"): event = value
             case 5 where equals(b, key, "class"): cls = value
             case 5 where equals(b, key, "flags"): flags = value
+            case 8 where equals(b, key, "provider"): provider = value
             default: break
             }
         }
@@ -146,6 +189,8 @@ private struct Tally {
         guard !before(b, t) else { return }
         let name = String(decoding: UnsafeBufferPointer(rebasing: b[id]), as: UTF8.self)
         outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) }, line: lines,
+                                 provider: provider.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) },
+                                 inputTokens: inTokens.map { Int($0) }, outputTokens: outTokens.map { Int($0) }, cost: cost,
                                  flagged: !(flags?.isEmpty ?? true))
     }
 

@@ -9,17 +9,20 @@ final class ProviderHealth: @unchecked Sendable {
     /// What the dispatcher may do with a provider now.
     enum Readiness: Equatable { case ready, probeNeeded, waiting(String) }
 
+    /// A provider-named rate-limit reset at least this far off holds the provider (shorter ones are retried).
+    static let holdThreshold: Double = 30
+
     /// A healthy provider unused for this long is preflighted again.
     let idleLimit: Double
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
-    private let path: String
-    private let tmp: String
+    private let spool: Spool
+    /// Told when a provider turns unhealthy (it was not before): provider, class, reason.
+    var onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
 
     init(spool: Spool, idleLimit: Double = 30 * 60) {
         self.idleLimit = idleLimit
-        path = spool.state + "/providers.json"
-        tmp = spool.tmp
+        self.spool = spool
     }
 
     func readiness(_ provider: String) -> Readiness {
@@ -34,7 +37,10 @@ final class ProviderHealth: @unchecked Sendable {
                 return .ready
             case .unhealthy:
                 if t >= e.nextProbe { return .probeNeeded }
-                return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")")
+                if e.class == .rateLimited, e.heldByProvider == true {
+                    return .waiting("provider \(provider) is rate-limited until \(Self.clock(e.nextProbeAt)) (from the provider)")
+                }
+                return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")\(e.hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")")
             }
         }
     }
@@ -53,11 +59,13 @@ final class ProviderHealth: @unchecked Sendable {
     }
 
     func record(_ provider: String, verdict: Verdict) {
-        lock.withLock {
+        let turned: Bool = lock.withLock {
             var e = entries[provider] ?? Entry(provider: provider)
+            let wasUnhealthy = e.state == .unhealthy
             e.checkedAt = Stamp.iso()
             e.class = verdict.failureClass
             e.reason = verdict.reason
+            e.hint = verdict.hint
             if verdict.failureClass == .ok {
                 e.state = .healthy
                 e.failures = 0
@@ -66,13 +74,22 @@ final class ProviderHealth: @unchecked Sendable {
             } else {
                 e.state = .unhealthy
                 e.failures += 1
-                let wait = min(30 * pow(2, Double(e.failures - 1)), 600)
+                // A reset the provider named holds it until then; otherwise capped exponential backoff.
+                e.heldByProvider = verdict.failureClass == .rateLimited && verdict.retryAfter != nil
+                let wait = verdict.retryAfter.map { max($0, 1) } ?? min(30 * pow(2, Double(e.failures - 1)), 600)
                 e.nextProbe = now() + wait
                 e.nextProbeAt = Stamp.iso(Date().addingTimeInterval(wait))
             }
             entries[provider] = e
+            return e.state == .unhealthy && !wasUnhealthy
         }
         save()
+        if turned { onUnhealthy?(provider, verdict.failureClass, verdict.reason) }
+    }
+
+    /// Every provider's entry, for the metrics.
+    func snapshot() -> [Entry] {
+        lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
     }
 
     /// A task just used the provider: it answered (`ok`) or failed in a way that blames it.
@@ -85,19 +102,33 @@ final class ProviderHealth: @unchecked Sendable {
         save()
     }
 
-    /// Forgets every verdict (after SIGHUP: the key may have changed).
-    func reset() {
-        lock.withLock { for k in entries.keys where entries[k]?.state != .probing { entries[k]?.state = .unknown; entries[k]?.nextProbe = 0 } }
+    /// Forgets the verdicts of `providers` (after SIGHUP changed their settings), or of every provider.
+    func reset(_ providers: Set<String>? = nil) {
+        lock.withLock {
+            for k in entries.keys where entries[k]?.state != .probing && providers?.contains(k) != false {
+                entries[k]?.state = .unknown
+                entries[k]?.nextProbe = 0
+            }
+        }
         save()
+    }
+
+    /// Providers that failed their last check, by name.
+    func unhealthy() -> [Entry] {
+        lock.withLock { entries.values.filter { $0.state == .unhealthy }.sorted { $0.provider < $1.provider } }
     }
 
     var probing: Bool { lock.withLock { entries.values.contains { $0.state == .probing } } }
 
+    /// `15:00:12` (UTC) from an ISO stamp, for "rate-limited until …".
+    static func clock(_ iso: String?) -> String {
+        guard let iso, let t = iso.firstIndex(of: "T") else { return iso ?? "?" }
+        return String(iso[iso.index(after: t)...].prefix(8)) + " UTC"
+    }
+
     private func save() {
         let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
-        if let data = try? Stamp.encoder().encode(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso())) {
-            try? FileSystem.writeAtomically(Array(data), to: path, tmpDir: tmp, durable: false)
-        }
+        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
     }
 }
 
@@ -121,7 +152,7 @@ struct Preflight {
                         timeout: Preflight.budget, stall: Preflight.budget, retries: 0, verify: nil, prompt: Preflight.prompt)
         let id = ".preflight-\(provider)"
         FileSystem.remove(spool.log(id))
-        let log = TaskLog(path: spool.log(id), cap: 1 << 20, redactor: settings.redactor)
+        let log = TaskLog(spool: spool, id: id, cap: 1 << 20, redactor: settings.redactor)
         var runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2)
         let box = Containment.create(name: "w\(ProcessControl.pid)-preflight-\(provider)", preference: containment)
         defer { box.dispose() }
@@ -159,13 +190,17 @@ public struct ProviderHealthEntry: Codable, Sendable {
     public var checkedAt: String?
     public var nextProbeAt: String?
     public var failures = 0
+    /// What to do about the last failure (the verdict's hint).
+    public var hint: String?
+    /// The provider itself named when its rate limit resets; it is held until then.
+    public var heldByProvider: Bool? = nil
     var lastGoodAt: Double? = nil
     var nextProbe: Double = 0
 
     init(provider: String) { self.provider = provider }
 
     enum CodingKeys: String, CodingKey {
-        case provider, state, `class`, reason, failures
-        case checkedAt = "checked_at", nextProbeAt = "next_probe_at"
+        case provider, state, `class`, reason, failures, hint
+        case checkedAt = "checked_at", nextProbeAt = "next_probe_at", heldByProvider = "held_by_provider"
     }
 }

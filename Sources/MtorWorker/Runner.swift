@@ -101,8 +101,19 @@ struct Runner {
                 break execute
             }
             control.update { $0.pid = child.pid }
+            var output = RedactedOutput(settings.redactor)
             var outTail = Tail(), errTail = Tail()
             var scanner = StreamScanner()
+            // Only redacted bytes go on: every tail, log line and stream fact is cut from them.
+            func take(_ clean: [UInt8], isStdout: Bool) {
+                log.append(redacted: clean)
+                if isStdout {
+                    outTail.append(clean)
+                    if evidence.structured { scanner.feed(clean) }
+                } else {
+                    errTail.append(clean)
+                }
+            }
             var lastActivity = now()
             var lastPublished = 0.0
             let deadline = startedMono + spec.timeout
@@ -113,14 +124,8 @@ struct Runner {
             let probeAfter = min(silenceProbe, spec.stall / 2)
             var lastAnswerPublished: Date? = nil
             let termination = child.drive(grace: grace, onOutput: { stream, bytes in
-                log.append(bytes)
+                take(output.feed(bytes, isStdout: stream == .stdout), isStdout: stream == .stdout)
                 lastActivity = now()
-                if stream == .stdout {
-                    outTail.append(bytes)
-                    if evidence.structured { scanner.feed(bytes) }
-                } else {
-                    errTail.append(bytes)
-                }
                 if lastActivity - lastPublished > 1 {
                     lastPublished = lastActivity
                     control.update { $0.lastActivityAt = Stamp.iso() }
@@ -151,19 +156,21 @@ struct Runner {
                 }
                 return stopReason != nil
             })
+            let held = output.finish()
+            take(held.stdout, isStdout: true)
+            take(held.stderr, isStdout: false)
             scanner.finish()
             // Nothing the attempt started outlives it (setsid, double forks, daemons).
             evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)
-            log.flush()
             control.update { $0.pid = nil }
             exitCode = termination.exitCode
             signal = termination.signal
             evidence.exitCode = exitCode
             evidence.signal = signal
             evidence.stoppedBy = stopReason
-            evidence.stdoutBytes = outTail.total
-            evidence.stdoutTail = settings.redactor.redact(outTail.text)
-            evidence.stderrTail = settings.redactor.redact(errTail.text)
+            evidence.stdoutBytes = output.stdoutBytes
+            evidence.stdoutTail = outTail.text
+            evidence.stderrTail = errTail.text
             evidence.stream = scanner
         }
         evidence.duration = now() - startedMono
@@ -182,7 +189,8 @@ struct Runner {
             exitCode: exit, signal: signal, stdoutBytes: evidence.stdoutBytes,
             stderrTail: String(evidence.stderrTail.suffix(1000)), class: verdict.failureClass,
             retryable: verdict.failureClass.isTransient || verdict.failureClass.movesToFallback, reason: verdict.reason,
-            stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries)
+            stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries,
+            usage: evidence.stream.usage)
         log.note("attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
         let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail
         return Outcome(attempt: attempt, verdict: verdict, answer: answer, leftoversKilled: evidence.leftoversKilled)
@@ -192,6 +200,13 @@ struct Runner {
 /// Pauses for tests only: `MTOR_TEST_PAUSE_AFTER_SPAWN=<seconds>` holds the worker at the
 /// instant named, so a test's SIGKILL lands there every time. Unset in production.
 enum TestHooks {
+    /// `MTOR_TEST_BLOCK_LOOP_FILE=<path>`: the caller blocks while that file exists (a main loop
+    /// stuck on purpose, so a test can see the watchdog pings stop).
+    static func blockWhileExists(_ variable: String) {
+        guard let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty else { return }
+        while FileSystem.exists(path) { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
     static func pause(_ variable: String) {
         guard let text = ProcessInfo.processInfo.environment[variable], let seconds = Double(text), seconds > 0 else { return }
         Thread.sleep(forTimeInterval: seconds)

@@ -65,6 +65,15 @@ public struct Settings: Sendable {
         return Settings(lock: lock, lockPath: providers, envFile: envFile, envPath: path, processEnvironment: processEnvironment)
     }
 
+    /// Providers whose entry, harness or secret differs from `old` (added and removed ones included).
+    public func changedProviders(since old: Settings) -> Set<String> {
+        let names = Set(lock.providers.keys).union(old.lock.providers.keys)
+        return names.filter { name in
+            guard let p = lock.providers[name], let q = old.lock.providers[name] else { return true }
+            return p != q || lock.harnesses[p.harness] != old.lock.harnesses[q.harness] || secret(for: p) != old.secret(for: q)
+        }
+    }
+
     // MARK: - Targets
 
     /// The targets a spec may run on, in order: its provider, then its fallbacks.

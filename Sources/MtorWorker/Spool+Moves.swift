@@ -31,18 +31,17 @@ extension Spool {
 
     /// Writes `claimed/<id>.claim.json`.
     func writeClaim(_ claim: ClaimRecord) throws(SystemError) {
-        let data = (try? Stamp.encoder().encode(claim)) ?? Data()
-        try FileSystem.writeAtomically(Array(data), to: claimFile(claim.id), tmpDir: tmp, durable: false)
+        try writeJSON(claim, to: claimFile(claim.id), tmpDir: tmp, durable: false)
     }
 
     /// Finishes a task: the sidecar is written durably first, then the spec moves beside it.
     func finish(_ result: TaskResult) throws(SystemError) {
         let dest = result.status == .succeeded ? done : failed
-        let data = (try? Stamp.encoder().encode(result)) ?? Data()
         let sidecarPath = sidecar(in: dest, result.id)
-        if !FileSystem.exists(sidecarPath) {
+        // Written once: an existing regular sidecar is a crash's finished write; anything else there is moved aside.
+        if FileSystem.kind(sidecarPath).regularSize == nil {
             // The temp name sits beside the sidecar: one directory, one rename, whatever happens to tmp/.
-            try FileSystem.writeAtomically(Array(data), to: sidecarPath)
+            try writeJSON(result, to: sidecarPath)
         }
         recordOutcome(result)
         try completeMove(result.id, to: dest)
@@ -50,8 +49,13 @@ extension Spool {
 
     /// The ledger line that says how a task ended.
     func recordOutcome(_ result: TaskResult) {
+        let duration = Stamp.date(result.claimedAt).flatMap { start in Stamp.date(result.finishedAt).map { $0.timeIntervalSince(start) } }
         var entry = LedgerEntry(t: Stamp.iso(), id: result.id, event: LedgerEntry.Event(rawValue: result.status.rawValue) ?? .failed,
-                                class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid)
+                                class: result.class, provider: result.spec.provider, attempt: result.attempts.count, pid: ProcessControl.pid,
+                                durationS: duration.map { ($0 * 1000).rounded() / 1000 })
+        entry.inputTokens = result.usage?.inputTokens
+        entry.outputTokens = result.usage?.outputTokens
+        entry.costUSD = result.usage?.costUSD
         if let flags = result.review?.flags, !flags.isEmpty { entry.flags = flags.map(\.rawValue).joined(separator: ",") }
         record(entry)
     }
@@ -71,23 +75,22 @@ extension Spool {
     }
 
     /// Puts a claimed spec back in inbox/, keeping the attempts made so far.
-    func requeue(_ id: String, attempts: [TaskResult.Attempt]) throws(SystemError) {
-        let data = (try? Stamp.encoder().encode(attempts)) ?? Data()
-        try FileSystem.writeAtomically(Array(data), to: attemptsFile(id), tmpDir: tmp)
+    func requeue(_ id: String, attempts: [TaskResult.Attempt], because cls: FailureClass? = nil) throws(SystemError) {
+        try writeJSON(attempts, to: attemptsFile(id), tmpDir: tmp)
         try FileSystem.renameNoReplace(spec(in: claimed, id), spec(in: inbox, id))
         try FileSystem.syncDirectory(inbox)
         FileSystem.remove(claimFile(id))
-        record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
+        record(LedgerEntry(t: Stamp.iso(), id: id, event: .requeued, class: cls ?? attempts.last?.class, attempt: attempts.count, pid: ProcessControl.pid))
     }
 
     /// `claimed/<id>.claim.json`, when it exists and parses.
     public func claim(_ id: String) -> ClaimRecord? {
-        (try? FileSystem.read(claimFile(id))).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
+        readFile(claimFile(id)).flatMap { try? JSONDecoder().decode(ClaimRecord.self, from: Data($0)) }
     }
 
     /// Attempts a task made before it was requeued.
     func priorAttempts(_ id: String) -> [TaskResult.Attempt] {
-        guard let bytes = try? FileSystem.read(attemptsFile(id)) else { return [] }
+        guard let bytes = readFile(attemptsFile(id)) else { return [] }
         return (try? JSONDecoder().decode([TaskResult.Attempt].self, from: Data(bytes))) ?? []
     }
 }

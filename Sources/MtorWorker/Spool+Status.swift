@@ -20,9 +20,11 @@ public struct SpoolStatus: Codable, Sendable {
         public var lastActivityAt: String?
         public var idleS: Double?
         public var nextAttemptAt: String?
+        /// Seconds since the provider last answered a direct check made while the agent was silent.
+        public var providerAnsweredAgoS: Double?
 
         enum CodingKeys: String, CodingKey {
-            case id, provider, attempt, phase
+            case id, provider, attempt, phase, providerAnsweredAgoS = "provider_answered_ago_s"
             case startedAt = "started_at", elapsedS = "elapsed_s", lastActivityAt = "last_activity_at", idleS = "idle_s", nextAttemptAt = "next_attempt_at"
         }
     }
@@ -81,8 +83,10 @@ extension Spool {
         let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
         let worker = state.map { s -> SpoolStatus.WorkerInfo in
             let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
+            // Gone for sure: it wrote that it exited, or it ran here and its pid no longer exists.
+            let gone = s.exitedAt != nil || (s.host == FileSystem.hostName() && !ProcessControl.isAlive(s.pid))
             return SpoolStatus.WorkerInfo(host: s.host, pid: s.pid, version: s.version, heartbeatAt: s.heartbeatAt, heartbeatAgeS: age.map(round1),
-                                          alive: (age ?? .infinity) < Spool.heartbeatTimeout, stopping: s.stopping)
+                                          alive: !gone && (age ?? .infinity) < Spool.heartbeatTimeout, stopping: s.stopping)
         }
         let live = Dictionary((worker?.alive == true ? state?.running ?? [] : []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let running = runningTasks(live: live, at: date)
@@ -91,6 +95,11 @@ extension Spool {
         var status = SpoolStatus(spool: root, generatedAt: Stamp.iso(date), counts: counts, worker: worker, running: running,
                                  providers: providers, recent: recent, warnings: [])
         status.warnings = warnings(status)
+        if worker?.alive == true { status.warnings += (state?.warnings ?? []).map { "worker: \($0)" } }
+        let odd = ((try? FileSystem.list(inbox)) ?? []).filter { !$0.hasSuffix(".md") && !TaskID.isTemporary($0) && $0 != ".gitkeep" }.sorted()
+        if !odd.isEmpty {
+            status.warnings.append("inbox/ holds \(odd.count) file(s) that are not .md specs and are never run: \(odd.prefix(10).joined(separator: ", "))\(odd.count > 10 ? ", …" : "")")
+        }
         status.waiting = worker?.alive == true ? state?.waiting ?? [] : []
         return status
     }
@@ -110,7 +119,8 @@ extension Spool {
                 id: id, provider: l?.provider ?? claim?.provider, attempt: l.flatMap { $0.attempt > 0 ? $0.attempt : nil } ?? claim?.attempt, phase: l?.phase ?? (claim == nil ? "claimed" : nil),
                 startedAt: started, elapsedS: started.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
                 lastActivityAt: activity, idleS: activity.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
-                nextAttemptAt: l?.nextAttemptAt ?? claim?.nextAttemptAt)
+                nextAttemptAt: l?.nextAttemptAt ?? claim?.nextAttemptAt,
+                providerAnsweredAgoS: l?.providerAnsweredAt.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) })
         }
     }
 

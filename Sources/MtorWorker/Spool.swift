@@ -2,13 +2,21 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
+/// What wants to know each state change as the ledger records it.
+public protocol LedgerSink: AnyObject, Sendable {
+    func observe(_ entry: LedgerEntry)
+}
+
 /// The spool directory: state is which directory a spec is in (CONTRACT.md section 2).
 public struct Spool: Sendable {
     public static let directories = ["inbox", "claimed", "done", "failed", "logs", "tmp", "cancel", "state"]
 
     public let root: String
+    /// The worker's redaction and hostile-entry gate; nil for commands that only read.
+    public let gate: SpoolGate?
 
-    public init(root: String) {
+    public init(root: String, gate: SpoolGate? = nil) {
+        self.gate = gate
         var path = root
         if !path.hasPrefix("/") { path = FileManager.default.currentDirectoryPath + "/" + path }
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
@@ -39,6 +47,13 @@ public struct Spool: Sendable {
         } catch {
             throw .environment("cannot create the spool at \(root): \(error)")
         }
+        // The worker never follows a link below the spool's root: a linked directory would send its files elsewhere.
+        for dir in Spool.directories + ["state/attempts"] {
+            let kind = FileSystem.kind("\(root)/\(dir)")
+            if kind != .directory {
+                throw .environment("spool directory \(root)/\(dir) is \(kind), not a directory; mtor never writes through links below the spool — replace it with a real directory")
+            }
+        }
         try checkOneFilesystem()
     }
 
@@ -62,8 +77,8 @@ public struct Spool: Sendable {
 
     /// Appends one state change to `state/ledger.jsonl`.
     public func record(_ entry: LedgerEntry) {
-        guard let data = try? Stamp.encoder(pretty: false).encode(entry) else { return }
-        try? FileSystem.appendLine(String(decoding: data, as: UTF8.self), to: ledger)
+        try? appendJSONLine(entry, to: ledger)
+        gate?.sink?.observe(entry)
     }
 
     /// Where a task is now: the directory holding `<id>.md`.
@@ -77,7 +92,7 @@ public struct Spool: Sendable {
     /// Reads a finished task's sidecar.
     public func result(_ id: String) -> TaskResult? {
         for dir in [done, failed] {
-            if let bytes = try? FileSystem.read(sidecar(in: dir, id)),
+            if let bytes = readFile(sidecar(in: dir, id)),
                let r = try? JSONDecoder().decode(TaskResult.self, from: Data(bytes)) { return r }
         }
         return nil

@@ -2,7 +2,7 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
-/// `logs/<id>.log`: the agent's output, redacted line by line and capped.
+/// `logs/<id>.log`: the agent's output (already redacted by the runner) and mtor's own notes, capped.
 final class TaskLog: @unchecked Sendable {
     static let defaultCap = 50 << 20
 
@@ -10,51 +10,35 @@ final class TaskLog: @unchecked Sendable {
     private let cap: Int
     private let redactor: Redactor
     private var fd: Int32 = -1
-    private var written: Int
+    private var written = 0
     private var cut = false
-    private var pending: [UInt8] = []
 
-    init(path: String, cap: Int, redactor: Redactor) {
-        self.path = path
+    /// Opens the log through the spool's gate: a FIFO or symlink in its place is moved aside, never waited on.
+    init(spool: Spool, id: String, cap: Int, redactor: Redactor) {
+        path = spool.log(id)
         self.cap = cap
         self.redactor = redactor
+        let path = self.path
+        fd = (try? spool.guarded(path) { () throws(SystemError) in try FileSystem.openForAppend(path) }) ?? -1
         written = Int(FileSystem.kind(path).regularSize ?? 0)
-        fd = (try? FileSystem.openForAppend(path)) ?? -1
     }
 
     deinit {
-        flush()
         if fd >= 0 { FileSystem.closeDescriptor(fd) }
     }
 
-    /// Writes a line of mtor's own (attempt headers and the like).
+    /// Writes a line of mtor's own (attempt headers and the like), redacted.
     func note(_ text: String) {
-        flush()
         emit(Array("[mtor \(Stamp.iso())] \(redactor.redact(text))\n".utf8))
     }
 
-    /// Appends agent output; whole lines are redacted before they are written.
-    func append(_ bytes: UnsafeRawBufferPointer) {
-        guard !cut else { return }
-        pending.append(contentsOf: bytes)
-        if let lastNewline = pending.lastIndex(of: UInt8(ascii: "\n")) {
-            let lines = Array(pending[...lastNewline])
-            pending.removeSubrange(...lastNewline)
-            emit(redactor.redact(bytes: lines))
-        } else if pending.count > 256 << 10 {
-            flush()
-        }
-    }
-
-    func flush() {
-        guard !pending.isEmpty else { return }
-        let rest = pending
-        pending.removeAll()
-        emit(redactor.redact(bytes: rest))
+    /// Appends agent output that has passed the runner's redaction stream.
+    func append(redacted bytes: [UInt8]) {
+        emit(bytes)
     }
 
     private func emit(_ bytes: [UInt8]) {
-        guard fd >= 0, !cut else { return }
+        guard fd >= 0, !cut, !bytes.isEmpty else { return }
         if written + bytes.count > cap {
             let room = max(0, cap - written)
             try? FileSystem.writeAll(fd, bytes.prefix(room), path: path)

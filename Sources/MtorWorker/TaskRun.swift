@@ -61,9 +61,11 @@ final class TaskRun: @unchecked Sendable {
         defer { lockFD.map(FileSystem.closeDescriptor) }
         var attempts = spool.priorAttempts(id)
         var summary = TaskResult.SpecSummary(file: file)
-        let log = TaskLog(path: spool.log(id), cap: options.logCap, redactor: settings.redactor)
+        let log = TaskLog(spool: spool, id: id, cap: options.logCap, redactor: settings.redactor)
         switch preset {
         case .cancelled?:
+            let written = (try? FileSystem.read(spool.spec(in: spool.claimed, id), limit: Spec.maxBytes)) ?? bytes
+            summary = .asWritten(file: file, bytes: written, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings)
             return conclude(status: .cancelled, verdict: Verdict(.cancelled, "cancelled by a user before it ran"), summary: summary, attempts: attempts, git: nil, verify: nil)
         case .tooLarge(let size)?:
             return conclude(status: .failed, verdict: Verdict(.specInvalid, "the spec is \(size) bytes; the limit is 1 MiB (\(Spec.maxBytes) bytes)", hint: "put large context in the repository and refer to it from the spec"), summary: summary, attempts: attempts, git: nil, verify: nil)
@@ -78,7 +80,7 @@ final class TaskRun: @unchecked Sendable {
             (spec, targets) = try SpecCheck.check(bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings, checkRepo: true)
             try SpecCheck.boundary(spec, allowed: options.allowedRepos)
         } catch {
-            summary.repo = (try? Spec.parse(bytes, home: settings.baseEnvironment["HOME"] ?? "/"))?.repo
+            summary = .asWritten(file: file, bytes: bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings)
             log.note("spec refused: \(error.description)")
             return conclude(status: .failed, verdict: Verdict(error.failureClass, error.description, hint: error.failureClass == .workdirMissing ? "clone the repository on the worker or fix 'repo:'" : "fix the spec; `mtor validate` runs the same checks"), summary: summary, attempts: attempts, git: nil, verify: nil)
         }
@@ -86,6 +88,7 @@ final class TaskRun: @unchecked Sendable {
         summary.provider = targets[0].providerName
         summary.harness = targets[0].harnessName
         summary.model = targets[0].model
+        summary.meta = spec.meta
         // Every process the task starts (set-up, agent, verify, and all they start) stays in this containment.
         let box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
         defer { box.dispose() }
@@ -137,6 +140,20 @@ final class TaskRun: @unchecked Sendable {
             leftovers += outcome.leftoversKilled
             attempts.append(outcome.attempt)
             verdict = outcome.verdict
+            // A reset the provider named holds the whole provider, and the task waits in inbox/
+            // without spending the attempt or the retry budget.
+            if verdict.failureClass == .rateLimited, let reset = verdict.retryAfter, reset >= ProviderHealth.holdThreshold,
+               let p = target.providerName, let health {
+                health.record(p, verdict: verdict)
+                log.note("provider \(p) is rate-limited for \(DurationText.format(reset.rounded())) (from the provider); the task waits in inbox/ and this attempt does not count")
+                do {
+                    try spool.requeue(id, attempts: Array(attempts.dropLast()), because: .rateLimited)
+                    logger.info("\(id): provider \(p) rate-limited until \(Stamp.iso(Date().addingTimeInterval(reset))); requeued without spending an attempt")
+                    return nil
+                } catch {
+                    logger.error("\(id): could not requeue: \(error)")
+                }
+            }
             let namedByTriage = outcome.attempt.stoppedBy == AttemptEvidence.Stop.silence.rawValue
             if let p = target.providerName {
                 // A direct check found the provider hung or refusing: it is unhealthy now, so queued specs wait or fall back.
@@ -245,13 +262,26 @@ final class TaskRun: @unchecked Sendable {
         log.note("verify: \(command)")
         control.update { $0.phase = "verify" }
         let limit = max(60, spec.timeout)
-        guard let r = try? ChildProcess.run(["/bin/sh", "-c", command], environment: settings.baseEnvironment, directory: spec.repo, timeout: limit,
-                                            containment: containment) else {
-            return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh")
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: settings.baseEnvironment,
+                                     directory: spec.repo, containment: containment)
+        } catch {
+            return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh: \(error)")
         }
-        let output = settings.redactor.redact(String(decoding: r.stdout + r.stderr, as: UTF8.self))
-        log.note("verify output:\n\(output.suffix(8000))")
-        let code: Int32? = r.timedOut ? nil : (r.0.exitCode ?? 128 + (r.0.signal ?? 0))
+        // Output in arrival order through the redaction stream; only redacted bytes are kept and cut.
+        var redaction = settings.redactor.stream()
+        var tail = Tail(limit: 8000)
+        let deadline = now() + limit
+        var timedOut = false
+        let t = child.drive(grace: 2, onOutput: { _, bytes in tail.append(redaction.feed(bytes)) }, stop: {
+            if now() >= deadline { timedOut = true }
+            return timedOut
+        })
+        tail.append(redaction.finish())
+        let output = tail.text
+        log.note("verify output:\n\(output)")
+        let code: Int32? = timedOut ? nil : (t.exitCode ?? 128 + (t.signal ?? 0))
         return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
     }
 
@@ -306,6 +336,9 @@ public final class RetryGate: @unchecked Sendable {
     public init(perMinute: Int) { budget = RetryBudget(perMinute: perMinute) }
 
     /// Reserves a retry start no earlier than `after` seconds from now; returns the wait.
+    /// Retry starts reserved within the last and next minute, and the cap, for the metrics.
+    var use: (reserved: Int, perMinute: Int) { lock.withLock { (budget.reservedNear(now()), budget.perMinute) } }
+
     func reserve(after: Double) -> Double {
         lock.withLock {
             let t = now()

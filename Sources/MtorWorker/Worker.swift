@@ -10,6 +10,10 @@ public final class Worker: @unchecked Sendable {
     let logger: Logger
     let retryGate: RetryGate
     let health: ProviderHealth
+    /// READY, STATUS, WATCHDOG and STOPPING for systemd (nothing without `$NOTIFY_SOCKET`).
+    let notify = SdNotify()
+    /// Metrics file and hooks, fed by the ledger lines this worker appends.
+    let telemetry: Telemetry
     /// Direct provider checks for silent attempts, one in flight per provider.
     let triage = SilenceTriage()
     private(set) var settings: Settings
@@ -25,6 +29,8 @@ public final class Worker: @unchecked Sendable {
     /// Why specs wait in inbox/, by file name.
     private var waiting: [String: String] = [:]
     private var stopping = false
+    /// Set just before the last write of worker.json, so `status` says "not running" at once.
+    private var exited = false
     private let startedAt = Date()
     private var lastStateWrite = 0.0
     /// Something a reader of worker.json should see at once changed.
@@ -34,14 +40,23 @@ public final class Worker: @unchecked Sendable {
 
     public init(options: WorkerOptions, logger: Logger = Logger()) throws(WorkerError) {
         self.options = options
-        self.spool = Spool(root: options.spool)
+        let spool = Spool(root: options.spool, gate: SpoolGate())
+        self.spool = spool
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
-        self.health = ProviderHealth(spool: Spool(root: options.spool), idleLimit: options.idleReprobe)
+        self.health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe)
         guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
         try spool.prepare()
         settings = try Settings.load(providers: options.providers, envPath: options.envFile)
         logger.setRedactor(settings.redactor)
+        spool.gate?.redactor = settings.redactor
+        let hooks = Hooks(onFinish: options.onFinish ?? settings.lock.onFinish, onAttention: options.onAttention ?? settings.lock.onAttention,
+                          logger: logger, home: settings.baseEnvironment["HOME"] ?? "/")
+        telemetry = Telemetry(spool: spool, metricsPath: options.metricsFile, hooks: hooks)
+        spool.gate?.sink = telemetry
+        health.onUnhealthy = { provider, cls, reason in
+            hooks.attention(event: "provider_unhealthy", provider: provider, cls: cls, reason: reason)
+        }
         do { wake = try WakePipe() } catch { throw .environment("cannot create the wake pipe: \(error)") }
     }
 
@@ -64,11 +79,14 @@ public final class Worker: @unchecked Sendable {
         recover()
         sweepWorkspaces()
         rescan()
-        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : "")")
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
+        notify.ready(summary())
         while true {
+            notify.loopTurned()
+            TestHooks.blockWhileExists("MTOR_TEST_BLOCK_LOOP_FILE")
             collectFinished()
             ChildProcess.reapOrphans()
             if stopping {
@@ -93,7 +111,7 @@ public final class Worker: @unchecked Sendable {
             }
             writeState(force: stateDirty)
             stateDirty = false
-            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5))
+            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
@@ -121,6 +139,7 @@ public final class Worker: @unchecked Sendable {
                 nextRescan = now() + options.rescanInterval
             }
         }
+        exited = true
         writeState(force: true)
         logger.info("worker stopped after \(finishedCount) task(s)")
         return 0
@@ -135,12 +154,15 @@ public final class Worker: @unchecked Sendable {
         switch signal {
         case SIGHUP:
             do {
+                let previous = settings
                 settings = try Settings.load(providers: options.providers, envPath: options.envFile)
                 logger.setRedactor(settings.redactor)
-                health.reset()
-                logger.info("SIGHUP: reloaded \(settings.lockPath) and \(settings.envPath ?? "no env file")")
+                spool.gate?.redactor = settings.redactor
+                let changed = settings.changedProviders(since: previous)
+                health.reset(changed)
+                logger.info("SIGHUP: reloaded \(settings.lockPath) and \(settings.envPath ?? "no env file"); \(changed.isEmpty ? "no provider changed" : "re-probing " + changed.sorted().joined(separator: ", "))")
             } catch {
-                logger.error("SIGHUP: kept the previous settings: \(error)")
+                warn("SIGHUP: kept the previous settings: \(error)")
             }
         case SIGTERM, SIGINT:
             if stopping {
@@ -148,6 +170,7 @@ public final class Worker: @unchecked Sendable {
                 lock.withLock { running.values.forEach { $0.control.requestShutdown() } }
             } else {
                 stopping = true
+                notify.stopping()
                 stopDeadline = now() + options.shutdownGrace
                 logger.info("stopping: no new claims; running tasks get \(DurationText.format(options.shutdownGrace)) to finish")
             }
@@ -463,12 +486,25 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func warn(_ message: String) {
+        remember(warning: message)
+        writeState(force: true)
+    }
+
+    private func remember(warning message: String) {
         logger.warn(message)
         lock.withLock {
             warnings.append("\(Stamp.iso()) \(message)")
             if warnings.count > 50 { warnings.removeFirst(warnings.count - 50) }
         }
-        writeState(force: true)
+    }
+
+    /// One line for systemd's STATUS=: "3 running, 12 queued, zhipu unhealthy: auth_failed".
+    func summary() -> String {
+        let runningCount = lock.withLock { running.count }
+        var parts = ["\(runningCount) running", "\(queue.count + queue.deferredCount) queued"]
+        parts += health.unhealthy().map { "\($0.provider) unhealthy: \($0.class?.rawValue ?? "?")" }
+        if stopping { parts.append("stopping") }
+        return parts.joined(separator: ", ")
     }
 
     /// Writes `state/worker.json`: heartbeat and live status.
@@ -476,18 +512,38 @@ public final class Worker: @unchecked Sendable {
         let t = now()
         guard force || t - lastStateWrite >= 1 else { return }
         lastStateWrite = t
+        absorbGateReports()
+        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + queue.deferredCount, providers: health.snapshot(),
+                               retry: retryGate.use, startedAt: startedAt, force: force)
+        writeStateFile()
+        // Writing it may have moved a bad worker.json aside: that is told at once too.
+        if absorbGateReports() { writeStateFile() }
+    }
+
+    /// Spool entries the gate moved aside (a FIFO log, a symlinked ledger, ...) become warnings.
+    @discardableResult
+    private func absorbGateReports() -> Bool {
+        let reports = spool.gate?.takeReports() ?? []
+        for report in reports { remember(warning: report) }
+        return !reports.isEmpty
+    }
+
+    private func writeStateFile() {
         let snapshot = lock.withLock { (running.values.map { $0.control.live }.sorted { $0.id < $1.id }, warnings) }
         let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
-        let state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
+        var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
-                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1)
-        guard let data = try? Stamp.encoder().encode(state) else { return }
+                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1,
+                                providers: FileSystem.realPath(settings.lockPath), envFile: settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: settings.baseEnvironment["HOME"], exitedAt: exited ? Stamp.iso() : nil)
+        notify.status(summary())
+        state.hooks = telemetry.hooks.snapshot
         let path = spool.state + "/worker.json"
         do {
             // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
-            try FileSystem.writeAtomically(Array(data), to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
-        } catch where error.isNoSpace && data.count <= WorkerState.reserve {
-            try? FileSystem.overwriteInPlace(Array(data), to: path)
+            try spool.writeJSON(state, to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
+        } catch where error.isNoSpace {
+            let data = spool.encode(state)
+            if data.count <= WorkerState.reserve { try? FileSystem.overwriteInPlace(data, to: path) }
         } catch {}
     }
 }
@@ -511,9 +567,18 @@ public struct WorkerState: Codable, Sendable {
     /// Specs held in inbox/ and why (e.g. their provider failed preflight).
     public var waiting: [String]
     public var warnings: [String]
+    /// The lockfile, env file and allow-list this worker checks specs with (`mtor validate` uses them too).
+    public var providers: String?
+    public var envFile: String?
+    public var allowedRepos: [String]?
+    public var home: String?
+    /// When the worker exited; nil while it runs.
+    public var exitedAt: String?
+    /// `--on-finish` / `--on-attention` runs, failures and the last error, when hooks are set.
+    var hooks: Hooks.Counts?
 
     enum CodingKeys: String, CodingKey {
-        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings
-        case startedAt = "started_at", heartbeatAt = "heartbeat_at"
+        case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
+        case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
 }

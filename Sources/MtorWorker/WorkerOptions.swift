@@ -21,6 +21,11 @@ public struct WorkerOptions: Sendable {
     /// A healthy provider unused for this long is preflighted again before it gets work.
     public var idleReprobe: Double = 30 * 60
     public var host = FileSystem.hostName()
+    /// Run after each sidecar is written / when something needs a person (`--on-finish`, `--on-attention`).
+    public var onFinish: String?
+    public var onAttention: String?
+    /// The Prometheus textfile (`--metrics`); default `state/metrics.prom`.
+    public var metricsFile: String?
     /// Seconds of agent silence after which the provider is checked directly (`--silence-probe`).
     public var silenceProbe: Double = 60
     /// How each task's processes are kept together (`--containment`); `auto` takes the best this host allows.
@@ -39,5 +44,20 @@ public struct WorkerOptions: Sendable {
         self.spool = spool
         self.providers = providers
         self.envFile = envFile
+    }
+
+    /// The worker's HOME, refused when it is unset, `/`, relative or not a directory: the worker
+    /// expands `~` in specs with it, agents get it (git reads its identity there), and it is the
+    /// default `--allow-repos`.
+    public static func usableHome(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(WorkerError) -> String {
+        let why: String
+        switch environment["HOME"] {
+        case nil, ""?: why = "HOME is not set"
+        case "/"?: why = "HOME is /"
+        case let home? where !home.hasPrefix("/"): why = "HOME is '\(home)', not an absolute path"
+        case let home? where FileSystem.kind(home) != .directory: why = "HOME is \(home), which is not a directory"
+        case let home?: return home
+        }
+        throw .environment("\(why); the worker expands ~ in specs with HOME, agents get it (git finds its identity there), and it is the default --allow-repos. Under systemd, set User= in the unit (systemd then sets HOME); elsewhere export HOME=/home/USER")
     }
 }

@@ -2,39 +2,79 @@ import Foundation
 import MtorCore
 import MtorWorker
 
-/// Parsed command-line flags: `--name value`, `--flag`, and positional words.
-struct Arguments {
-    static let valued: Set<String> = ["--spool", "--providers", "--env-file", "--concurrency", "--to", "--via", "--provider", "--timeout", "--grace", "--log-cap", "--allow-repos", "--ssh-config", "--remote-mtor", "--rescan", "--reprobe-idle", "--retries-per-minute", "--containment", "--silence-probe",
-                                     "--workspaces", "--review-max-lines"]
-    static let switches: Set<String> = ["--once", "--json", "--wait", "-f", "--follow", "--no-repo-check", "--help", "-h", "--keep-workspaces"]
+/// One flag a command accepts: a switch (`value == nil`) or an option taking a value.
+struct Flag: Sendable {
+    /// The long name, e.g. `--spool`; parsed values are stored under it.
+    var name: String
+    /// A one-letter alias such as `-f`.
+    var short: String? = nil
+    /// The placeholder shown in usage (`DIR`), nil for a switch.
+    var value: String? = nil
+    var help: String
 
+    var shown: String { ([short].compactMap { $0 } + [name]).joined(separator: ", ") + (value.map { " \($0)" } ?? "") }
+
+    static let spool = Flag(name: "--spool", value: "DIR", help: "the spool (default ./spool, or $MTOR_SPOOL)")
+    static let json = Flag(name: "--json", help: "print JSON instead of text")
+    static let help = Flag(name: "--help", short: "-h", help: "print this usage and do nothing else")
+    static let providers = Flag(name: "--providers", value: "FILE", help: "the providers lockfile (default etc/providers.json)")
+    static let envFile = Flag(name: "--env-file", value: "FILE", help: "the env file with secrets (default etc/mtor.env next to the lockfile, when it exists)")
+    static let timeout = Flag(name: "--timeout", value: "D", help: "stop waiting after D (90s, 15m, 2h); the task goes on")
+    /// Flags of commands that can run on the worker's machine over ssh.
+    static let remote = [
+        Flag(name: "--to", value: "[user@]host:SPOOL", help: "run this command on the spool's machine over ssh"),
+        Flag(name: "--ssh-config", value: "FILE", help: "passed to ssh as -F (or $MTOR_SSH_CONFIG)"),
+        Flag(name: "--remote-mtor", value: "PATH", help: "the mtor binary on the other machine (default mtor, or $MTOR_REMOTE_MTOR)"),
+    ]
+}
+
+/// A command's words after parsing against the flags it declares.
+struct Arguments {
     var values: [String: String] = [:]
     var flags: Set<String> = []
     var positional: [String] = []
 
-    init(_ words: [String]) throws(WorkerError) {
+    /// What the words ask for: run the command, or print its usage.
+    enum Parsed { case run(Arguments), help }
+
+    /// Parses `words` for `command`. `-h`/`--help` anywhere (before `--`) wins over every other word,
+    /// so asking for help never acts; unknown flags and extra operands are usage errors.
+    static func parse(_ words: [String], for command: Command) throws(WorkerError) -> Parsed {
+        let beforeDashes = words.prefix { $0 != "--" }
+        if beforeDashes.contains(where: { $0 == "--help" || $0 == "-h" }) { return .help }
+        var args = Arguments()
         var i = 0
         while i < words.count {
             let w = words[i]
             if w == "--" {
-                positional += words[(i + 1)...]
+                args.positional += words[(i + 1)...]
                 break
             }
-            if let eq = w.firstIndex(of: "="), w.hasPrefix("--"), Arguments.valued.contains(String(w[..<eq])) {
-                values[String(w[..<eq])] = String(w[w.index(after: eq)...])
-            } else if Arguments.valued.contains(w) {
-                guard i + 1 < words.count else { throw .usage("\(w) needs a value") }
-                values[w] = words[i + 1]
-                i += 1
-            } else if Arguments.switches.contains(w) {
-                flags.insert(w)
-            } else if w.hasPrefix("-") && w.count > 1 {
-                throw .usage("unknown option '\(w)'")
+            if w.hasPrefix("-"), w.count > 1 {
+                let (name, inline) = w.hasPrefix("--") && w.contains("=") ? (String(w[..<w.firstIndex(of: "=")!]), String(w[w.index(after: w.firstIndex(of: "=")!)...])) : (w, nil)
+                guard let flag = command.allFlags.first(where: { $0.name == name || $0.short == name }) else {
+                    throw .usage(command.unknownFlag(name))
+                }
+                if flag.value == nil {
+                    guard inline == nil else { throw .usage("\(flag.name) takes no value (got '\(w)')") }
+                    args.flags.insert(flag.name)
+                } else if let inline {
+                    args.values[flag.name] = inline
+                } else {
+                    let next = i + 1 < words.count ? words[i + 1] : nil
+                    guard let next, !command.allFlags.contains(where: { $0.name == next || $0.short == next }) else {
+                        throw .usage("\(flag.name) needs a value: \(flag.name) \(flag.value!)")
+                    }
+                    args.values[flag.name] = words[i + 1]
+                    i += 1
+                }
             } else {
-                positional.append(w)
+                args.positional.append(w)
             }
             i += 1
         }
+        try command.checkOperands(args.positional)
+        return .run(args)
     }
 
     var json: Bool { flags.contains("--json") }

@@ -1,58 +1,50 @@
 import Foundation
+import MtorCore
 import MtorWorker
 
-/// `mtor COMMAND ...`: dispatches to one file per command and maps errors to exit codes.
+/// `mtor COMMAND ...`: finds the command in the registry, parses its words against the flags it
+/// declares (help, unknown flags and extra operands are handled here, before anything acts),
+/// then runs it and maps errors to exit codes.
 enum CLI {
-    static let usage = """
-    usage: mtor COMMAND [--spool DIR] [--json]
-      worker [--providers FILE] [--env-file FILE] [--once] [--concurrency N] [--grace S]
-             [--allow-repos D:D] [--rescan S] [--reprobe-idle S] [--retries-per-minute N] [--log-cap BYTES]
-             [--workspaces DIR] [--keep-workspaces] [--review-max-lines N]
-      submit SPEC... [--to [user@]host:SPOOL] [--via rsync|scp] [--wait [--timeout D]]
-                                 validate, name and upload atomically (tmp/ then inbox/)
-      validate SPEC...           check specs with the worker's own checks
-      status                     counts, running tasks, provider health, last 24 h
-      show ID                    the result or live state of one task
-      wait ID... [--timeout D]   follow tasks until they end (exit 0 only if all succeeded)
-      logs ID [-f]               the agent log, followed until the task ends with -f
-      retry ID                   requeue a failed task with its attempts reset
-      cancel ID [--wait]         cancel a queued or running task
-      doctor [--provider P]      real API calls, harness versions, env file, spool, inotify, disk
-      lock check                 lockfile vs env file vs scripts and units in etc/
-      merge ID                   fast-forward a reviewed task's base branch to its branch (safe only)
-    status, show, wait, logs, retry and cancel take --to [user@]host:SPOOL to run `mtor` there
-    over ssh (--remote-mtor PATH names it; --ssh-config FILE or $MTOR_SSH_CONFIG is passed as -F).
-    """
+    /// Every command, in the order `mtor help` lists them. A command exists only by being here.
+    static let commands: [Command] = [
+        WorkerCommand.command, SubmitCommand.command, ValidateCommand.command, ConvertCommand.command, StatusCommand.command,
+        ShowCommand.command, WaitCommand.command, LogsCommand.command, RetryCommand.command,
+        CancelCommand.command, DoctorCommand.command, LockCommand.command, MergeCommand.command, HelpCommand.command,
+        VersionCommand.command,
+    ]
 
-    /// Commands that run on the spool's machine when given `--to host:SPOOL`.
-    static let remoteCommands: Set<String> = ["status", "show", "wait", "logs", "retry", "cancel"]
+    static func command(named name: String) -> Command? { commands.first { $0.name == name } }
+
+    /// The global usage: one line per command, then the reference topics.
+    static var usage: String {
+        let width = ((commands.map(\.name) + Reference.topics.map(\.name)).map(\.count).max() ?? 0) + 2
+        var lines = ["usage: mtor COMMAND [options] ...", "", "commands:"]
+        lines += commands.map { "  " + $0.name.padding(toLength: width, withPad: " ", startingAt: 0) + $0.summary }
+        lines += ["", "reference (mtor help TOPIC):"]
+        lines += Reference.topics.map { "  " + $0.name.padding(toLength: width, withPad: " ", startingAt: 0) + $0.title }
+        lines += ["", "Every command takes --spool DIR, --json and -h/--help; `mtor help COMMAND` or `mtor COMMAND --help` lists its options."]
+        return lines.joined(separator: "\n")
+    }
 
     static func run(_ words: [String]) -> Int32 {
-        guard let command = words.first, command != "--help", command != "-h", command != "help" else {
-            print(usage)
-            return words.isEmpty ? 2 : 0
+        guard var name = words.first else {
+            Output.error("no command given\n\(usage)")
+            return 2
         }
+        if name == "--help" || name == "-h" { name = "help" }
+        if name == "--version" { name = "version" }
         do {
-            let args = try Arguments(Array(words.dropFirst()))
-            if let to = args.values["--to"], command != "submit" {
-                guard remoteCommands.contains(command) else { throw WorkerError.usage("\(command) does not take --to") }
-                return try SSH(args).forward(command, args, remote: RemoteSpool(to))
-            }
-            switch command {
-            case "submit": return try SubmitCommand.run(args)
-            case "status": return try StatusCommand.run(args)
-            case "wait": return try WaitCommand.run(args)
-            case "logs": return try LogsCommand.run(args)
-            case "retry": return try RetryCommand.run(args)
-            case "cancel": return try CancelCommand.run(args)
-            case "worker": return try WorkerCommand.run(args)
-            case "validate": return try ValidateCommand.run(args)
-            case "show": return try ShowCommand.run(args)
-            case "doctor": return try DoctorCommand.run(args)
-            case "lock": return try LockCommand.run(args)
-            case "merge": return try MergeCommand.run(args)
-            case "version", "--version": print("mtor \(mtorVersion)"); return 0
-            default: throw WorkerError.usage("unknown command '\(command)'\n\(usage)")
+            guard let command = command(named: name) else { throw WorkerError.usage(unknownCommand(name)) }
+            switch try Arguments.parse(Array(words.dropFirst()), for: command) {
+            case .help:
+                print(command.usage)
+                return 0
+            case .run(let args):
+                if command.remote, let to = args.values["--to"] {
+                    return try SSH(args).forward(command.name, args, remote: RemoteSpool(to))
+                }
+                return try command.run(args)
             }
         } catch let error as WorkerError {
             Output.error(error.description)
@@ -61,5 +53,25 @@ enum CLI {
             Output.error("internal error: \(error)")
             return 1
         }
+    }
+
+    /// The sentence for a word that is no command: the nearest command or topic, and where the list is.
+    static func unknownCommand(_ word: String) -> String {
+        if word.hasPrefix("-") { return "'\(word)' comes after a command: mtor COMMAND \(word) (`mtor help` lists the commands)" }
+        var sentence = "unknown command '\(word)'"
+        if let near = Spelling.closest(to: word, in: commands.map(\.name)) {
+            sentence += "; did you mean '\(near)'?"
+        } else if let topic = Spelling.closest(to: word, in: Reference.topics.map(\.name)) {
+            sentence += "; for the reference topic, run `mtor help \(topic)`"
+        }
+        return sentence + " (`mtor help` lists the commands)"
+    }
+}
+
+/// `mtor version`.
+enum VersionCommand {
+    static let command = Command(name: "version", summary: "print mtor's version") { _ throws(WorkerError) in
+        print("mtor \(mtorVersion)")
+        return 0
     }
 }

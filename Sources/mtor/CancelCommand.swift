@@ -6,6 +6,11 @@ import MtorWorker
 /// `mtor cancel ID [--wait]`: writes `cancel/<id>`; the worker fails a queued task as cancelled
 /// and stops a running one's whole process group.
 enum CancelCommand {
+    static let command = Command(
+        name: "cancel", operands: "ID", count: 1...1, summary: "cancel a queued or running task (writes cancel/<id>)",
+        flags: [Flag(name: "--wait", help: "follow the task until it has ended"), .timeout], remote: true,
+        details: "A queued task fails as cancelled at once; a running one's whole process group is stopped.", run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let id = try Spool.taskID(args, for: "cancel")
         let limit = try WaitLimit(args)

@@ -2,8 +2,12 @@ import MtorWorker
 
 /// `mtor lock check`: the lockfile, the env file and etc/ scripts agree; exit 1 when they don't.
 enum LockCommand {
+    static let command = Command(
+        name: "lock", operands: "check", count: 1...1, summary: "lock check: the lockfile, the env file and etc/ scripts and units agree",
+        flags: [.providers, .envFile], details: "Run by etc/hooks/pre-commit. Exit 1 when they disagree.", run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        guard args.positional.first == "check" else { throw .usage("usage: mtor lock check [--providers FILE] [--env-file FILE]") }
+        guard args.positional.first == "check" else { throw .usage("mtor lock has one subcommand, check, not '\(args.positional[0])'\n(usage: \(command.synopsis))") }
         let settings = try Settings.load(providers: args.providers, envPath: args.values["--env-file"])
         let problems = LockCheck(settings: settings).run()
         if args.json {

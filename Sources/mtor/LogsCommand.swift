@@ -5,11 +5,15 @@ import MtorWorker
 
 /// `mtor logs ID [-f]`: the agent log; with `-f`, followed until the task ends.
 enum LogsCommand {
+    static let command = Command(
+        name: "logs", operands: "ID", count: 1...1, summary: "print a task's agent log",
+        flags: [Flag(name: "--follow", short: "-f", help: "keep printing until the task ends")], remote: true, run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let id = try Spool.taskID(args, for: "logs")
         let spool = try Spool.existing(args)
         let path = spool.log(id)
-        let follow = args.flags.contains("-f") || args.flags.contains("--follow")
+        let follow = args.flags.contains("--follow")
         guard follow else {
             guard FileManager.default.fileExists(atPath: path) else {
                 guard spool.locate(id) != nil || spool.result(id) != nil else { throw .notFound("no task '\(id)' in \(spool.root)") }

@@ -4,10 +4,13 @@ import MtorWorker
 
 /// `mtor merge ID`: fast-forwards a reviewed task's base branch to its branch, when safe.
 enum MergeCommand {
-    static let usage = "usage: mtor merge ID [--spool DIR] [--json]   fast-forward the task's base branch to its branch (safe only)"
+    static let command = Command(
+        name: "merge", operands: "ID", count: 1...1, summary: "fast-forward a finished task's base branch to its branch, only when safe",
+        details: "Safe: the base branch has not moved on since the task started and, where it is checked out, that checkout is clean. Exit 1 with the reason otherwise.",
+        run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        guard let id = args.positional.first, args.positional.count == 1 else { throw .usage(usage) }
+        let id = args.positional[0]
         let spool = Spool(root: args.spool)
         guard let result = spool.result(id) else { throw .notFound("no finished task '\(id)' in \(spool.root); `mtor status` lists tasks") }
         let env = ProcessInfo.processInfo.environment

@@ -113,10 +113,10 @@ struct SSH {
     /// Runs `mtor COMMAND ...` on the spool's machine and passes its output and exit code through.
     func forward(_ command: String, _ args: Arguments, remote: RemoteSpool) throws(WorkerError) -> Int32 {
         let localOnly: Set<String> = ["--to", "--via", "--spool", "--ssh-config", "--remote-mtor"]
-        var words = [remoteMtor, command] + args.positional + ["--spool", remote.shellWord]
+        var words = [remoteMtor, command, "--spool", remote.shellWord]
         for (k, v) in args.values.sorted(by: { $0.key < $1.key }) where !localOnly.contains(k) { words += [k, v] }
-        words += args.flags.sorted()
-        let argv = self.command(remote, words, raw: [3 + args.positional.count])
+        words += args.flags.sorted() + ["--"] + args.positional
+        let argv = self.command(remote, words, raw: [3])
         return try check(SSH.stream(argv).code, remote: remote)
     }
 

@@ -6,6 +6,10 @@ import MtorWorker
 /// `mtor retry ID`: a failed (or cancelled) task goes back to inbox/ with its attempts reset;
 /// its old sidecar stays in failed/ as `<id>.result.N.json`.
 enum RetryCommand {
+    static let command = Command(
+        name: "retry", operands: "ID", count: 1...1, summary: "requeue a failed or cancelled task with its attempts reset",
+        remote: true, details: "Its previous sidecar stays in failed/ as <id>.result.N.json.", run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let id = try Spool.taskID(args, for: "retry")
         let spool = try Spool.existing(args)

@@ -5,17 +5,26 @@ import MtorWorker
 
 /// `mtor show ID`: the result, or the live state, of one task.
 enum ShowCommand {
+    static let command = Command(
+        name: "show", operands: "ID", count: 1...1, summary: "the result, or the live state, of one task",
+        remote: true, details: "With --json, a finished task's sidecar (`mtor help sidecar` explains its fields).", run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        guard let id = args.positional.first else { throw .usage("show needs a task id") }
+        let id = try Spool.taskID(args, for: "show")
         let spool = Spool(root: args.spool)
         if let result = spool.result(id) {
             if args.json { Output.json(result) } else { print(TaskSummary.text(result)) }
             return 0
         }
-        guard let place = spool.locate(id) else { throw .notFound("no task '\(id)' in \(spool.root)") }
+        guard let place = spool.locate(id) ?? spool.queuedUnderOriginalName(id).map({ (spool.inbox + "/" + $0, "inbox") }) else {
+            throw .notFound("no task '\(args.positional[0])' in \(spool.root) (not in inbox/, claimed/, done/ or failed/); `mtor status` lists the queue")
+        }
         let claim = spool.claim(id)
+        let held = place.name == "inbox" ? spool.heldReason(id) : nil
         if args.json {
-            Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim))
+            Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim, held: held))
+        } else if let held {
+            print("\(id): queued — held: \(held)")
         } else {
             print("\(id): \(place.name == "claimed" ? "running" : "queued")\(claim.map { ", attempt \($0.attempt) on \($0.provider ?? "-") since \($0.startedAt)\($0.nextAttemptAt.map { ", next attempt at \($0)" } ?? "")" } ?? "")")
         }
@@ -26,6 +35,8 @@ enum ShowCommand {
         var id: String
         var state: String
         var claim: ClaimRecord?
+        /// Why the worker holds it in inbox/ (failed preflight, capacity, pause, dependency).
+        var held: String?
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import MtorCore
 import MtorPlatform
 import MtorWorker
@@ -12,11 +13,50 @@ extension Spool {
         return spool
     }
 
-    /// A task id from the command line, checked so it can never name a path outside the spool.
+    /// The first operand as a task id (see `taskID(_:)`).
     static func taskID(_ args: Arguments, for command: String) throws(WorkerError) -> String {
-        guard let id = args.positional.first else { throw .usage("\(command) needs a task id") }
-        let trimmed = id.hasSuffix(".md") ? String(id.dropLast(3)) : id
-        guard TaskID.isValid(trimmed) else { throw .usage("'\(id)' is not a task id ([A-Za-z0-9._-], at most 100, not starting with '.')") }
-        return trimmed
+        try Spool(root: args.spool).taskID(args.positional[0])
+    }
+
+    /// A task id from the command line: an id, or the name of the file as it was dropped in inbox/
+    /// (`my task (1)` or `my task (1).md`, whose id is `my-task--1-`). Never a path outside the spool.
+    func taskID(_ word: String) throws(WorkerError) -> String {
+        let stem = word.hasSuffix(".md") ? String(word.dropLast(3)) : word
+        guard !stem.isEmpty, !stem.contains("/"), stem != ".", stem != ".." else {
+            throw .usage("'\(word)' is not a task id ([A-Za-z0-9._-], at most 100, not starting with '.') or the name of a spec file in inbox/")
+        }
+        if TaskID.isValid(stem) { return stem }
+        // The worker may have added a suffix on a collision: its claim record keeps the original name.
+        for name in (try? FileSystem.list(claimed)) ?? [] where name.hasSuffix(".claim.json") {
+            let id = String(name.dropLast(".claim.json".count))
+            if claim(id)?.file == stem + ".md" { return id }
+        }
+        return TaskID.from(fileName: stem + ".md")
+    }
+
+    /// Whether the task is anywhere in the spool: a directory, a claim, or still in inbox/ under its original name.
+    func knows(_ id: String) -> Bool {
+        if locate(id) != nil || result(id) != nil || claim(id) != nil { return true }
+        return queuedUnderOriginalName(id) != nil
+    }
+
+    /// Why the live worker holds a queued task in inbox/ (its `waiting` line in worker.json): a
+    /// provider that failed preflight with its class, reason and hint, capacity, a pause, a dependency.
+    func heldReason(_ id: String) -> String? {
+        guard let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap({ try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }),
+              state.exitedAt == nil else { return nil }
+        let names = Set(["\(id).md"] + [queuedUnderOriginalName(id)].compactMap { $0 })
+        for line in state.waiting {
+            // "inbox/<name>: <why>"
+            guard line.hasPrefix("inbox/"), let colon = line.range(of: ": ") else { continue }
+            let name = String(line[line.index(line.startIndex, offsetBy: 6)..<colon.lowerBound])
+            if names.contains(name) { return String(line[colon.upperBound...]) }
+        }
+        return nil
+    }
+
+    /// The inbox file whose id will be `id` when it is claimed, when its name is not the id itself.
+    func queuedUnderOriginalName(_ id: String) -> String? {
+        ((try? FileSystem.list(inbox)) ?? []).first { $0.hasSuffix(".md") && !TaskID.isTemporary($0) && TaskID.from(fileName: $0) == id }
     }
 }

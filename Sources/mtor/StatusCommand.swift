@@ -4,6 +4,10 @@ import MtorWorker
 
 /// `mtor status`: counts, running tasks, provider health, and the last 24 h from the ledger.
 enum StatusCommand {
+    static let command = Command(
+        name: "status", summary: "the worker, queue counts, running tasks, provider health, the last 24 h, warnings",
+        remote: true, run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let status = try Spool.existing(args).status()
         if args.json { Output.json(status) } else { print(StatusText.render(status)) }
@@ -13,6 +17,17 @@ enum StatusCommand {
 
 /// The human form of `SpoolStatus`.
 enum StatusText {
+    /// 1234567 as "1,234,567".
+    static func grouped(_ n: Int) -> String {
+        let digits = String(abs(n))
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
     static func render(_ s: SpoolStatus) -> String {
         let c = s.counts
         var lines = ["spool \(s.spool)"]
@@ -29,7 +44,14 @@ enum StatusText {
             for r in s.running {
                 var parts = ["attempt \(r.attempt.map(String.init) ?? "?") on \(r.provider ?? "-")"]
                 if let e = r.elapsedS { parts.append("\(DurationText.format(max(0, e))) elapsed") }
-                if let i = r.idleS { parts.append("last activity \(DurationText.format(max(0, i))) ago") }
+                if let i = r.idleS {
+                    // A silent agent whose provider answered a direct check is working, not hung.
+                    if let a = r.providerAnsweredAgoS, i >= 30 {
+                        parts.append("silent \(DurationText.format(max(0, i).rounded())), provider answered \(DurationText.format(max(0, a).rounded())) ago")
+                    } else {
+                        parts.append("last activity \(DurationText.format(max(0, i))) ago")
+                    }
+                }
                 if let p = r.phase, p != "running" { parts.append(p) }
                 if let n = r.nextAttemptAt { parts.append("next attempt at \(n)") }
                 lines.append("  \(r.id)  " + parts.joined(separator: ", "))
@@ -52,6 +74,11 @@ enum StatusText {
         lines.append("last \(Int(r.windowHours)) h: \(r.succeeded) succeeded\(r.flagged > 0 ? " (\(r.flagged) flagged for review)" : ""), \(r.failed) failed, \(r.cancelled) cancelled\(rate)")
         if !r.failureClasses.isEmpty {
             lines.append("  failures: " + r.failureClasses.prefix(5).map { "\($0.class) \($0.count) (latest \($0.latest))" }.joined(separator: ", "))
+        }
+        for u in r.usage ?? [] where u.inputTokens != nil || u.costUSD != nil {
+            let tokens = "\(u.inputTokens.map(StatusText.grouped) ?? "?") in / \(u.outputTokens.map(StatusText.grouped) ?? "?") out"
+            let cost = u.costUSD.map { String(format: ", $%.2f", $0) } ?? ""
+            lines.append("  \(u.provider): \(tokens) tokens\(cost) (\(u.tasks) task\(u.tasks == 1 ? "" : "s"))")
         }
         lines += s.warnings.map { "warning: \($0)" }
         return lines.joined(separator: "\n")

@@ -6,8 +6,22 @@ import MtorWorker
 /// `mtor submit SPEC... [--to [user@]host:SPOOL] [--via rsync|scp] [--wait]`: validate, name,
 /// upload atomically (tmp/ then rename into inbox/), and optionally follow to the result.
 enum SubmitCommand {
+    static let command = Command(
+        name: "submit", operands: "SPEC...", count: 1...Int.max, summary: "validate, name and upload specs atomically (tmp/ then inbox/)",
+        flags: [Flag(name: "--to", value: "[user@]host:SPOOL", help: "submit to a spool on another machine over ssh; validated there, where the repo, lockfile and allow-list are"),
+                Flag(name: "--via", value: "rsync|scp", help: "how to upload with --to (default rsync when installed, else scp)"),
+                Flag(name: "--wait", help: "follow the tasks to their results; exit 0 only if all succeeded"), .timeout,
+                .providers, .envFile,
+                Flag(name: "--allow-repos", value: "DIR:DIR", help: "the worker's allow-list for a local spool (default: from state/worker.json, else $MTOR_ALLOWED_REPOS, else HOME)"),
+                Flag(name: "--no-repo-check", help: "do not check that repo exists here (local spool only)"),
+                Flag.remote[1], Flag.remote[2]],
+        details: """
+            Each spec is named <UTC time>-<slug of its file name>-<4 hex>, written to tmp/ and renamed into inbox/,
+            so a worker never sees half a spec. Nothing is submitted unless every spec passes `mtor validate`'s checks.
+            """,
+        run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        guard !args.positional.isEmpty else { throw .usage("submit needs at least one spec file") }
         let remote = try args.values["--to"].map { (text) throws(WorkerError) in try RemoteSpool(text) }
         let via = try args.values["--via"].map { (text) throws(WorkerError) -> Upload.Via in
             guard let v = Upload.Via(rawValue: text) else { throw .usage("--via is rsync or scp, got '\(text)'") }
@@ -16,15 +30,13 @@ enum SubmitCommand {
         }
         guard args.values["--timeout"] == nil || args.flags.contains("--wait") else { throw .usage("--timeout only makes sense with --wait") }
         let limit = try WaitLimit(args)
-        // The repo lives on the worker, and so may the lockfile: check them here only for a local spool.
-        let providers = args.values["--providers"] ?? (remote == nil && FileSystem.exists(args.providers) ? args.providers : nil)
-        let settings = try providers.map { (p) throws(WorkerError) in try Settings.load(providers: p, envPath: args.values["--env-file"]) }
-        let report = SpecReport.check(args.positional, settings: settings, checkRepo: remote == nil && !args.flags.contains("--no-repo-check"))
-        guard report.allValid else {
-            report.print(json: args.json)
-            Output.error("nothing was submitted: fix the spec\(report.entries.count > 1 ? "s" : "") above (`mtor validate` runs the same checks)")
-            return 1
-        }
+        // The repo, the lockfile and the allow-list live on the worker: with --to, only the spec itself is
+        // checked here, and the rest on the worker's host once the specs are in its tmp/.
+        var checks = try remote == nil ? SpecChecks.from(args) : SpecChecks(settings: nil, home: "/", checkRepo: false, allowed: ["/"], basis: "")
+        if remote != nil, let lock = args.values["--providers"] { checks.settings = try Settings.load(providers: lock, envPath: args.values["--env-file"]) }
+        var report = SpecReport.check(args.positional, checks)
+        if remote == nil { report.warnUnhealthy(Spool(root: args.spool)) }
+        guard report.allValid else { return refuse(report, json: args.json, where: remote == nil ? "here" : "before upload") }
         var items: [Upload.Item] = []
         for file in args.positional {
             var name = SpecName.make(for: file)
@@ -33,9 +45,25 @@ enum SubmitCommand {
             items.append(Upload.Item(file: file, name: name, bytes: bytes))
         }
         let ssh = SSH(args)
-        let placed = if let remote { try Upload.remote(items, to: remote, via: via, ssh: ssh) } else { try Upload.local(items, spool: Spool.existing(args)) }
+        var refused: SpecReport? = nil
+        var warnings: SpecReport? = nil
+        let placed: [Upload.Placed]
+        do {
+            placed = if let remote {
+                try Upload.remote(items, to: remote, via: via, ssh: ssh) { (root, staged) throws(WorkerError) in
+                    (refused, warnings) = try validateRemotely(staged, files: items.map(\.file), root: root, remote: remote, ssh: ssh)
+                    if refused != nil { throw .failed("refused on \(remote.login)") }
+                }
+            } else {
+                try Upload.local(items, spool: Spool.existing(args))
+            }
+        } catch where refused != nil {
+            return refuse(refused!, json: args.json, where: "on \(remote!.login)")
+        }
         if !args.json {
             placed.forEach { print("submitted \($0.file) as \($0.id) → \($0.path)") }
+            report.printWarnings()
+            warnings?.printWarnings()
             fflush(stdout) // before --wait's progress lines on stderr
         }
         guard args.flags.contains("--wait") else {
@@ -46,6 +74,23 @@ enum SubmitCommand {
             else { try waitLocally(placed, spool: Spool.existing(args), json: args.json, limit: limit) }
         if args.json { Output.json(Outcome(submitted: placed, results: results)) }
         return results.allSatisfy { $0.status == .succeeded } ? 0 : 1
+    }
+
+    private static func refuse(_ report: SpecReport, json: Bool, where place: String) -> Int32 {
+        report.print(json: json)
+        Output.error("nothing was submitted: the spec\(report.entries.count > 1 ? "s" : "") above failed the worker's checks \(place) (`mtor validate` runs them)")
+        return 1
+    }
+
+    /// Runs `mtor validate --json` on the worker's host on the staged copies: the report when one is invalid, else nil.
+    private static func validateRemotely(_ staged: [String], files: [String], root: String, remote: RemoteSpool, ssh: SSH) throws(WorkerError) -> (refused: SpecReport?, report: SpecReport) {
+        let run = try SSH.run(ssh.command(remote, [ssh.remoteMtor, "validate", "--json", "--spool", root, "--"] + staged))
+        _ = try ssh.check(run.code, remote: remote, stderr: run.err)
+        guard var report = try? JSONDecoder().decode(SpecReport.self, from: Data(run.out.utf8)) else {
+            throw .environment("'\(ssh.remoteMtor) validate' on \(remote.login) exited \(run.code) without a report: \(run.err.trimmingCharacters(in: .whitespacesAndNewlines)); nothing was submitted")
+        }
+        for i in report.entries.indices where i < files.count { report.entries[i].file = files[i] }
+        return (report.allValid ? nil : report, report)
     }
 
     struct Outcome: Encodable {

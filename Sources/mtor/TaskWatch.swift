@@ -26,9 +26,12 @@ struct TaskWatch {
         var lastState = ""
         var lastReport = 0.0
         var missingSince: Double? = nil
+        guard spool.knows(id) else {
+            throw .notFound("no task '\(id)' in \(spool.root) (not in inbox/, claimed/, done/ or failed/); `mtor status` lists the queue")
+        }
         while true {
             if let result = spool.result(id) { return result }
-            if let place = spool.locate(id) {
+            if let place = spool.locate(id) ?? spool.queuedUnderOriginalName(id).map({ _ in (spool.inbox, "inbox") }) {
                 missingSince = nil
                 let (state, line) = describe(place.name)
                 if let line, state != lastState || now() - lastReport >= reportEvery {
@@ -52,7 +55,10 @@ struct TaskWatch {
     /// What counts as a change of state, and the line that tells it (nil: nothing to say yet).
     private func describe(_ dir: String) -> (state: String, line: String?) {
         switch dir {
-        case "inbox": return ("queued", "queued")
+        case "inbox":
+            // Said as soon as the worker knows why it holds the task, and again when that changes.
+            if let held = spool.heldReason(id) { return ("queued: \(held)", "queued — held: \(held)") }
+            return ("queued", "queued")
         case "claimed":
             let claim = spool.claim(id)
             let live = (try? FileSystem.read(spool.state + "/worker.json"))

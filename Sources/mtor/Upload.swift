@@ -90,7 +90,10 @@ enum Upload {
         done
         """
 
-    static func remote(_ items: [Item], to remote: RemoteSpool, via requested: Via?, ssh: SSH) throws(WorkerError) -> [Placed] {
+    /// Uploads into the remote tmp/, lets `check` refuse them there (given the spool's absolute path and the
+    /// staged paths), then moves them into inbox/; refused or failed, nothing is left in tmp/ or inbox/.
+    static func remote(_ items: [Item], to remote: RemoteSpool, via requested: Via?, ssh: SSH,
+                       check: (String, [String]) throws(WorkerError) -> Void = { _, _ in }) throws(WorkerError) -> [Placed] {
         let probe = try SSH.run(ssh.command(remote, ["sh", "-c", probeScript, "mtor-submit"] + [remote.shellWord], raw: [4]))
         guard probe.code == 0, let root = probe.out.split(separator: "\n").last.map(String.init), root.hasPrefix("/") else {
             _ = try ssh.check(probe.code, remote: remote, stderr: probe.err)
@@ -123,6 +126,12 @@ enum Upload {
             }
             _ = try ssh.check(sent.code, remote: remote, stderr: sent.err)
             throw .environment("\(via.rawValue) to \(remote.display) failed (exit \(sent.code)): \(sent.err.trimmingCharacters(in: .whitespacesAndNewlines)); nothing was put in inbox/")
+        }
+        do {
+            try check(root, items.map { "\(root)/tmp/\($0.name).md" })
+        } catch {
+            _ = try? SSH.run(ssh.command(remote, ["cd", root, "&&", "rm", "-f", "--"] + items.map { "tmp/\($0.name).md" }, raw: [2]))
+            throw error
         }
         let moved = try SSH.run(ssh.command(remote, ["sh", "-c", finishScript, "mtor-submit", root] + items.map { "\($0.name).md" }))
         let ids = moved.out.split(separator: "\n").map(String.init)

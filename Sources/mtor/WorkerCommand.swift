@@ -4,7 +4,36 @@ import MtorPlatform
 
 /// `mtor worker`: the daemon.
 enum WorkerCommand {
+    static let command = Command(
+        name: "worker", summary: "the daemon: watches inbox/, runs each spec, writes its result",
+        flags: [
+            .providers, .envFile,
+            Flag(name: "--once", help: "drain inbox/ and exit"),
+            Flag(name: "--concurrency", value: "N", help: "tasks at once (default 1)"),
+            Flag(name: "--grace", value: "D", help: "after SIGTERM, how long running tasks may finish before they are requeued (default 30s)"),
+            Flag(name: "--allow-repos", value: "DIR:DIR", help: "directories a spec's repo must be under (default: $MTOR_ALLOWED_REPOS, else the worker's HOME)"),
+            Flag(name: "--rescan", value: "D", help: "rescan inbox/ and recover claimed/ this often besides inotify (default 60s)"),
+            Flag(name: "--reprobe-idle", value: "D", help: "preflight a provider again after it sat unused this long (default 30m)"),
+            Flag(name: "--retries-per-minute", value: "N", help: "retries and fallback moves the whole worker may start in any 60 s (default 30)"),
+            Flag(name: "--log-cap", value: "BYTES", help: "cap of each task's log (default 50 MiB)"),
+            Flag(name: "--silence-probe", value: "D", help: "after this long without agent activity, call the attempt's provider directly (default 60s, at most half the spec's stall)"),
+            Flag(name: "--containment", value: "auto|cgroup2|cgroup1|marker", help: "how each task's processes are kept together (default auto: the best this host allows)"),
+            Flag(name: "--on-finish", value: "CMD", help: "run CMD when a task ends (also on_finish in the lockfile; 30 s limit, environment from scratch)"),
+            Flag(name: "--on-attention", value: "CMD", help: "run CMD when something needs a person (also on_attention in the lockfile)"),
+            Flag(name: "--metrics", value: "FILE", help: "Prometheus textfile to write (default state/metrics.prom)"),
+            Flag(name: "--workspaces", value: "DIR", help: "where task worktrees live (default <spool>/work)"),
+            Flag(name: "--keep-workspaces", help: "keep each task's worktree when it ends, for debugging (its branch always stays)"),
+            Flag(name: "--review-max-lines", value: "N", help: "changed lines above which a task's review flags large_diff (default 2000)"),
+        ],
+        details: """
+            SIGHUP re-reads the lockfile and the env file (a failed reload keeps the old settings and says so in
+            `mtor status`); SIGTERM or SIGINT stops claiming and gives running tasks --grace. The worker refuses to
+            start without a usable HOME (it expands `~` in specs and is the default --allow-repos).
+            """,
+        run: run)
+
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
+        _ = try WorkerOptions.usableHome()
         var options = WorkerOptions(spool: args.spool, providers: args.providers, envFile: args.values["--env-file"])
         options.concurrency = try args.int("--concurrency", default: 1)
         options.once = args.flags.contains("--once")
@@ -15,6 +44,9 @@ enum WorkerCommand {
         guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }
         options.logCap = try args.int("--log-cap", default: options.logCap)
         options.silenceProbe = try args.seconds("--silence-probe", default: options.silenceProbe)
+        options.onFinish = args.values["--on-finish"]
+        options.onAttention = args.values["--on-attention"]
+        options.metricsFile = args.values["--metrics"]
         if let text = args.values["--containment"] {
             guard let preference = Containment.Preference(rawValue: text) else {
                 throw .usage("--containment must be one of \(Containment.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")

@@ -66,7 +66,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SCENARIOS = ("ok", "commit", "401", "402", "429-then-ok", "500", "hang", "noauth",
-             "bearer-only", "apikey-only", "hang-midstream")
+             "bearer-only", "apikey-only", "hang-midstream", "usage-limit")
+# "usage-limit": every call is refused 429 until --reset-in seconds after start, with the reset
+# in the unified rate-limit headers and in the error text; after that, like "ok".
+START = time.time()
 
 ARGS = None
 LOG_LOCK = threading.Lock()
@@ -215,11 +218,19 @@ def sse(event, data):
     return ("event: %s\ndata: %s\n\n" % (event, json.dumps(data))).encode("utf-8")
 
 
+def reported_usage():
+    """(input, output, cache_read, cache_write) each answer reports: --usage, else small defaults."""
+    if ARGS is not None and ARGS.usage:
+        return tuple(int(x) for x in ARGS.usage.split(","))
+    return (10, 5, 0, 0)
+
+
 def message_events(msg_id, model, reply):
+    inp, out, cread, cwrite = reported_usage()
     start = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
              "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0,
-                       "cache_read_input_tokens": 0, "output_tokens": 1}}
+             "usage": {"input_tokens": inp, "cache_creation_input_tokens": cwrite,
+                       "cache_read_input_tokens": cread, "output_tokens": 1}}
     yield sse("message_start", {"type": "message_start", "message": start})
     for i, block in enumerate(reply["content"]):
         if block["type"] == "text":
@@ -239,7 +250,7 @@ def message_events(msg_id, model, reply):
         yield sse("content_block_stop", {"type": "content_block_stop", "index": i})
     yield sse("message_delta", {"type": "message_delta",
                                 "delta": {"stop_reason": reply["stop_reason"], "stop_sequence": None},
-                                "usage": {"output_tokens": 5}})
+                                "usage": {"output_tokens": out}})
     yield sse("message_stop", {"type": "message_stop"})
 
 
@@ -328,6 +339,8 @@ class Handler(BaseHTTPRequestHandler):
             return 402
         if sc == "500":
             return 500 if ARGS.api == "openai" else 529
+        if sc == "usage-limit" and time.time() < START + ARGS.reset_in:
+            return 429
         if sc == "429-then-ok":
             with COUNT_LOCK:
                 n = next(MESSAGE_COUNTER)
@@ -341,6 +354,20 @@ class Handler(BaseHTTPRequestHandler):
         if status == 429:
             headers["anthropic-ratelimit-requests-reset"] = time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+        if status == 429 and ARGS.scenario == "usage-limit":
+            reset = int(START + ARGS.reset_in)
+            headers = {"retry-after": str(max(1, reset - int(time.time()))),
+                       "anthropic-ratelimit-unified-status": "rejected",
+                       "anthropic-ratelimit-unified-reset": str(reset),
+                       "anthropic-ratelimit-unified-representative-claim": "five_hour",
+                       "anthropic-ratelimit-unified-5h-status": "rejected",
+                       "anthropic-ratelimit-unified-5h-reset": str(reset),
+                       "anthropic-ratelimit-unified-5h-utilization": "1.0"}
+            msg = "Usage limit reached for this account; resets at %s" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
+            if ARGS.no_retry:
+                headers["x-should-retry"] = "false"
+            return self.send(status, {"type": "error", "error": {"type": "rate_limit_error", "message": msg},
+                                      "request_id": new_id("req")}, headers=headers, log=log)
         if ARGS.no_retry:
             headers["x-should-retry"] = "false"
         self.send(status, {"type": "error", "error": {"type": etype, "message": msg},
@@ -530,8 +557,9 @@ def response_events(resp_id, model, items):
         return {"id": resp_id, "object": "response", "created_at": created, "status": status,
                 "model": model, "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
                 "usage": None if status != "completed" else
-                {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
-                 "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}
+                {"input_tokens": reported_usage()[0], "input_tokens_details": {"cached_tokens": reported_usage()[2]},
+                 "output_tokens": reported_usage()[1], "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": reported_usage()[0] + reported_usage()[1]}}
 
     yield ev("response.created", response=response("in_progress", []))
     yield ev("response.in_progress", response=response("in_progress", []))
@@ -585,6 +613,10 @@ def main():
     p.add_argument("--pass-preflight", action="store_true",
                    help="answer mtor's preflight prompt with 'ok' whatever the scenario, so the task itself meets the scenario")
     p.add_argument("--repo-file", default="hello.txt")
+    p.add_argument("--usage", default=None,
+                   help="IN,OUT,CACHE_READ,CACHE_WRITE tokens each streamed answer reports (distinctive numbers for telemetry tests)")
+    p.add_argument("--reset-in", type=float, default=60,
+                   help="usage-limit: seconds from start until the limit resets")
     p.add_argument("--delay-main", type=float, default=0,
                    help="wait this many seconds before answering each main-loop request (a slow but alive model)")
     p.add_argument("--no-retry", action="store_true",

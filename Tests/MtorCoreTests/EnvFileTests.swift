@@ -88,7 +88,9 @@ struct EnvFileTests {
         EnvErrorCase(name: "an unquoted value with spaces", text: "A=1\r\nB=2\r\nKEY=two words\r\n", line: 3, mentions: "quote it"),
         EnvErrorCase(name: "an unquoted value with a $", text: "KEY=$OTHER\n", line: 1, mentions: "quote it"),
         EnvErrorCase(name: "text after the closing quote", text: "KEY=\"a\"b\n", line: 1, mentions: "after the closing quote"),
-        EnvErrorCase(name: "export with nothing to export", text: "export FOO\n", line: 1, mentions: "KEY=value"),
+        EnvErrorCase(name: "export with nothing to export", text: "export FOO\n", line: 1, mentions: "write FOO=value"),
+        EnvErrorCase(name: "a byte-order mark is named", text: "\u{FEFF}FIXTURE_KEY=x\n", line: 1, mentions: "byte-order mark (U+FEFF"),
+        EnvErrorCase(name: "an invisible character in a name is shown", text: "A=1\nKE\u{200B}Y=x\n", line: 2, mentions: "'KE<U+200B>Y'"),
     ]
 
     @Test("a malformed line is an error naming its line number, never skipped", arguments: errors)

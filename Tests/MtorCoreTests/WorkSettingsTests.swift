@@ -55,7 +55,7 @@ struct WorkSettingsTests {
         ("copy: [/etc/passwd]", "copy", "relative path inside the repo"),
         ("copy: [../other/.env]", "copy", "relative path inside the repo"),
         ("paths: [src/../../x]", "paths", "relative path inside the repo"),
-        ("copy: 3", "copy", "a list of paths"),
+        ("copy: {a: 1}", "copy", "must be a list"),
         ("workspace: in-place\nbranch: x", "branch", "in-place"),
         ("workspace: in-place\nsetup: make", "setup", "in-place"),
         ("workspace: in-place\ncopy: [.env]", "copy", "in-place"),

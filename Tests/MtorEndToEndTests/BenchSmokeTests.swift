@@ -7,12 +7,9 @@ struct BenchSmokeTests {
     /// The built `mtor-bench` beside the `mtor` binary the other end-to-end tests use.
     static let benchBinary = FileSystem.directory(of: mtorBinary) + "/mtor-bench"
 
-    @Test("--quick drains real spools with mtor and both baselines and writes a table and its JSON", .timeLimit(.minutes(10)))
+    @Test("--quick drains real spools with mtor and both baselines and writes a table and its JSON", .timeLimit(.minutes(10)),
+          .enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary), "no mtor-bench beside mtor; run swift build first"))
     func quickRun() throws {
-        guard FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary) else {
-            print("skipped: no mtor-bench at \(BenchSmokeTests.benchBinary); run swift build first")
-            return
-        }
         let dir = NSTemporaryDirectory() + "mtor-bench-smoke-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

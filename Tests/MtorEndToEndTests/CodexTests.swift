@@ -9,11 +9,6 @@ let codexBinary: String? = {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
 }()
 
-func needsCodex() -> Bool {
-    if codexBinary == nil { print("skipped: the real Codex CLI is not installed; .ci/run installs it from the openai-codex-cli-bin wheel") }
-    return codexBinary != nil
-}
-
 /// The `codex` harness as observed with codex-cli 0.163.0:
 /// - `codex exec ... -` reads the prompt from stdin; `--json` prints a JSONL event stream.
 /// - `--full-auto` no longer exists (exit 2, "unexpected argument"); running as root with no
@@ -59,11 +54,10 @@ enum CodexLock {
     }
 }
 
-@Suite("The real Codex CLI as a second harness, against the scripted OpenAI Responses provider", .serialized)
+@Suite("The real Codex CLI as a second harness, against the scripted OpenAI Responses provider", .serialized, .requiresCodex)
 struct CodexTests {
     @Test("real codex: the agent writes a file and commits it; the commit is in the sidecar", .timeLimit(.minutes(10)))
     func codexCommits() throws {
-        guard needsCodex() else { return }
         let s = try CodexLock.sandbox("codex-commit")
         let p = try ScriptedProvider(scenario: "commit", key: "sk-codex-commit-4711", extra: ["--api", "openai"])
         s.lockfile(Lockfiles.make([CodexLock.entry("openai", p)], extraHarnesses: CodexLock.harness))
@@ -88,7 +82,6 @@ struct CodexTests {
 
     @Test("real codex, provider answers 401: auth_failed after 1 attempt, no commit", .timeLimit(.minutes(10)))
     func codexAuthFailed() throws {
-        guard needsCodex() else { return }
         let s = try CodexLock.sandbox("codex-401")
         let p = try ScriptedProvider(scenario: "401", passPreflight: true, extra: ["--api", "openai"])
         s.lockfile(Lockfiles.make([CodexLock.entry("openai", p)], extraHarnesses: CodexLock.harness))
@@ -112,7 +105,6 @@ struct CodexTests {
 
     @Test("real codex, provider answers 429 on every request: rate_limited", .timeLimit(.minutes(10)))
     func codexRateLimited() throws {
-        guard needsCodex() else { return }
         let s = try CodexLock.sandbox("codex-429")
         let p = try ScriptedProvider(scenario: "429-then-ok", count: 1000, passPreflight: true, extra: ["--api", "openai"])
         s.lockfile(Lockfiles.make([CodexLock.entry("openai", p)], extraHarnesses: CodexLock.harness))
@@ -123,7 +115,6 @@ struct CodexTests {
 
     @Test("`codex exec --full-auto` (gone in codex 0.163): harness_usage, the model never reached", .timeLimit(.minutes(10)))
     func codexFullAutoRejected() throws {
-        guard needsCodex() else { return }
         let s = try CodexLock.sandbox("codex-usage")
         let p = try ScriptedProvider(scenario: "ok", extra: ["--api", "openai"])
         s.lockfile(Lockfiles.make([CodexLock.entry("openai", p)], extraHarnesses: CodexLock.harness + ",\n" + CodexLock.fullAutoHarness))
@@ -140,7 +131,6 @@ struct CodexTests {
 
     @Test("real codex, provider answers HTTP 500 on every request: provider_unavailable", .timeLimit(.minutes(10)))
     func codexServerError() throws {
-        guard needsCodex() else { return }
         let s = try CodexLock.sandbox("codex-500")
         let p = try ScriptedProvider(scenario: "500", passPreflight: true, extra: ["--api", "openai"])
         s.lockfile(Lockfiles.make([CodexLock.entry("openai", p)], extraHarnesses: CodexLock.harness))
@@ -157,7 +147,6 @@ struct CodexTests {
 
     @Test("real codex, nothing listening on the base URL: preflight says provider_unavailable and the spec waits in inbox/", .timeLimit(.minutes(10)))
     func codexNothingListening() throws {
-        guard needsCodex() else { return }
         let s = try CodexLock.sandbox("codex-refused")
         s.lockfile(Lockfiles.make([.init(name: "down", baseURL: "http://127.0.0.1:\(closedPort())/v1", authEnv: "OPENAI_API_KEY", harness: "codex")],
                                   extraHarnesses: CodexLock.harness))

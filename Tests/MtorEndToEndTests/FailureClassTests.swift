@@ -11,16 +11,10 @@ func runSpec(_ s: Sandbox, _ id: String, _ frontmatter: String, body: String = "
     return try s.result(id)
 }
 
-func needsClaude() -> Bool {
-    if claudeBinary == nil { print("skipped: the real Claude Code CLI is not installed; .ci/run installs it") }
-    return claudeBinary != nil
-}
-
-@Suite("Failures are classified from evidence, with the real Claude Code CLI", .serialized)
+@Suite("Failures are classified from evidence, with the real Claude Code CLI", .serialized, .requiresClaude)
 struct ClaudeFailureTests {
     @Test("401: auth_failed within 15 s on that provider, after 1 attempt; the fallback then succeeds", .timeLimit(.minutes(10)))
     func authThenFallback() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("auth")
         let bad = try ScriptedProvider(scenario: "401", passPreflight: true)
         let good = try ScriptedProvider(scenario: "commit", key: "sk-good-0001")
@@ -39,7 +33,6 @@ struct ClaudeFailureTests {
 
     @Test("Bearer-only provider, lockfile maps the secret to ANTHROPIC_API_KEY: auth_failed, hint names the variable", .timeLimit(.minutes(10)))
     func wrongAuthVariable() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("bearer")
         let p = try ScriptedProvider(scenario: "bearer-only", key: "sk-bearer-77", passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: p.baseURL, authEnv: "ANTHROPIC_API_KEY")]))
@@ -54,7 +47,6 @@ struct ClaudeFailureTests {
 
     @Test("429 for the first requests, then success: the task succeeds and the sidecar shows the 429s", .timeLimit(.minutes(10)))
     func rateLimitedThenOK() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("429")
         let p = try ScriptedProvider(scenario: "429-then-ok", count: 2, passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "busy", baseURL: p.baseURL)]))
@@ -66,7 +58,6 @@ struct ClaudeFailureTests {
 
     @Test("a provider that accepts and never answers: stalled at the spec's stall, retried once", .timeLimit(.minutes(10)))
     func stalled() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("stall")
         let p = try ScriptedProvider(scenario: "hang", passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "silent", baseURL: p.baseURL)]))
@@ -82,7 +73,6 @@ struct ClaudeFailureTests {
 
     @Test("nothing listening on the base URL: preflight says provider_unavailable and the spec waits in inbox/", .timeLimit(.minutes(10)))
     func nothingListening() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("refused")
         s.lockfile(Lockfiles.make([.init(name: "down", baseURL: "http://127.0.0.1:\(closedPort())")]))
         s.envFile("SCRIPTED_KEY=sk-down-1\n")
@@ -93,7 +83,6 @@ struct ClaudeFailureTests {
 
     @Test("529 overloaded on every call during the task: provider_unavailable", .timeLimit(.minutes(10)))
     func overloaded() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("529")
         let p = try ScriptedProvider(scenario: "500", passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "hot", baseURL: p.baseURL)]))
@@ -106,7 +95,6 @@ struct ClaudeFailureTests {
 
     @Test("402 with billing text: quota_exhausted", .timeLimit(.minutes(10)))
     func quota() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("402")
         let p = try ScriptedProvider(scenario: "402", passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "broke", baseURL: p.baseURL)]))
@@ -118,7 +106,6 @@ struct ClaudeFailureTests {
 
     @Test("429 on every request: rate_limited", .timeLimit(.minutes(10)))
     func alwaysRateLimited() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("429-always")
         let p = try ScriptedProvider(scenario: "429-then-ok", count: 1000, passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "busy", baseURL: p.baseURL)]))
@@ -129,7 +116,6 @@ struct ClaudeFailureTests {
 
     @Test("a spec naming a harness whose argv has an unknown flag: harness_usage after exactly 1 attempt; 50 in a row finish fast and log little", .timeLimit(.minutes(10)))
     func poisonArgv() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("usage")
         let p = try ScriptedProvider(scenario: "ok")
         let badHarness = """

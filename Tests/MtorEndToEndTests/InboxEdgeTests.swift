@@ -33,7 +33,7 @@ struct InboxEdgeTests {
         let worker = try BackgroundWorker(s)
         defer { worker.stop() }
         try worker.waitUntilStarted()
-        FileManager.default.createFile(atPath: s.spool + "/cancel/later", contents: nil)
+        writeFixture(s.spool + "/cancel/later", Data())
         try worker.waitFor { !s.exists("cancel/later") }
         #expect(worker.stderr.contains("cancel/later names no queued or running task"))
         try s.submit("later.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n")

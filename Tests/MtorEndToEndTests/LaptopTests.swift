@@ -9,10 +9,9 @@ import MtorWorker
 struct LaptopTests {
     static let shSpec = "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\n"
 
-    @Test("submit --to over rsync and scp lands in inbox/ through tmp/, and --wait prints the result", .timeLimit(.minutes(10)),
+    @Test("submit --to over rsync and scp lands in inbox/ through tmp/, and --wait prints the result", .timeLimit(.minutes(10)), .requiresSSH,
           arguments: ["rsync", "scp"])
     func submitAndWait(via: String) throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-\(via)")
         defer { withExtendedLifetime(world) {} }
         let (s, laptop, worker) = (world.sandbox, world.laptop, world.worker!)
@@ -48,10 +47,9 @@ struct LaptopTests {
         #expect(missing.code == 4, "exit code passes through ssh: \(missing.text)")
     }
 
-    @Test("a submit killed mid-transfer leaves nothing in inbox/ (and rsync leaves no partial file)", .timeLimit(.minutes(10)),
+    @Test("a submit killed mid-transfer leaves nothing in inbox/ (and rsync leaves no partial file)", .timeLimit(.minutes(10)), .requiresSSH,
           arguments: ["rsync", "scp"])
     func interruptedSubmit(via: String) throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-cut-\(via)", worker: false, throttle: 48 * 1024)
         defer { withExtendedLifetime(world) {} }
         let (s, laptop) = (world.sandbox, world.laptop)
@@ -80,9 +78,8 @@ struct LaptopTests {
         }
     }
 
-    @Test("an invalid spec fails locally with exit 1 and nothing is uploaded", .timeLimit(.minutes(10)))
+    @Test("an invalid spec fails locally with exit 1 and nothing is uploaded", .timeLimit(.minutes(10)), .requiresSSH)
     func invalidUploadsNothing() throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-invalid", worker: false)
         defer { withExtendedLifetime(world) {} }
         let (s, laptop) = (world.sandbox, world.laptop)
@@ -92,6 +89,11 @@ struct LaptopTests {
         #expect(r.code == 1, "\(r.text)")
         #expect(r.text.contains("'harnes'") && r.text.contains("nothing was submitted"), "\(r.text)")
         for dir in ["inbox", "tmp"] { #expect(try FileManager.default.contentsOfDirectory(atPath: "\(s.spool)/\(dir)").isEmpty) }
+        // What only the worker's host can check (the repo there) is checked there, before anything reaches inbox/.
+        try laptop.write("nowhere.md", "---\nrepo: \(s.root)/no-repo-here\nharness: sh\n---\necho hi\n")
+        let there = try laptop.run(["submit", "nowhere.md", "--to", "mtor-test:\(s.spool)"])
+        #expect(there.code == 1 && there.text.contains("workdir_missing") && there.text.contains("nothing was submitted"), "\(there.text)")
+        for dir in ["inbox", "tmp"] { #expect(try FileManager.default.contentsOfDirectory(atPath: "\(s.spool)/\(dir)").isEmpty) }
         // Validation happens before any connection: an unreachable host still answers 1, not 3.
         let offline = try laptop.run(["submit", "typo.md", "--to", "unreachable.invalid:/srv/spool"])
         #expect(offline.code == 1, "\(offline.text)")
@@ -99,9 +101,8 @@ struct LaptopTests {
         #expect(empty.code == 2)
     }
 
-    @Test("cancel over ssh stops a running task's whole process group and it ends as cancelled", .timeLimit(.minutes(10)))
+    @Test("cancel over ssh stops a running task's whole process group and it ends as cancelled", .timeLimit(.minutes(10)), .requiresSSH)
     func cancelRunning() throws {
-        guard SSHServer.unavailable == nil else { print("skipped: \(SSHServer.unavailable!)"); return }
         let world = try RemoteWorld("laptop-cancel")
         defer { withExtendedLifetime(world) {} }
         let (s, laptop, worker) = (world.sandbox, world.laptop, world.worker!)

@@ -31,7 +31,7 @@ struct ProcessSafetyTests {
         let toucher = Thread {
             var n = 0
             while !noise.isSet {
-                FileManager.default.createFile(atPath: "\(s.spool)/inbox/.noise", contents: Data("\(n)".utf8))
+                writeFixture("\(s.spool)/inbox/.noise", Data("\(n)".utf8))
                 n += 1
                 usleep(2000)
             }
@@ -128,7 +128,7 @@ struct ProcessSafetyTests {
         let started = (try String(contentsOfFile: pids, encoding: .utf8)).split(separator: "\n").compactMap { Int32($0) }
         #expect(started.allSatisfy(ProcessTable.isRunning), "the agent outlives its worker's SIGKILL")
         try s.submit("cancel-me.md", "---\nrepo: ~/code/widget\n---\ntrue\n")
-        FileManager.default.createFile(atPath: "\(s.spool)/cancel/stuck", contents: nil)
+        writeFixture("\(s.spool)/cancel/stuck", Data())
         let r = try s.drain()
         #expect(r.code == 0, "\(r.err.suffix(1500))")
         Thread.sleep(forTimeInterval: 0.2)

@@ -9,11 +9,10 @@ func providerState(_ s: Sandbox, _ name: String) -> [String: Any]? {
     return (object["providers"] as? [[String: Any]])?.first { ($0["provider"] as? String) == name }
 }
 
-@Suite("Preflight proves a provider answers before it gets work", .serialized)
+@Suite("Preflight proves a provider answers before it gets work", .serialized, .requiresClaude)
 struct PreflightTests {
     @Test("a bad key: the spec stays in inbox/, providers.json says auth_failed, the real CLI is stopped within 15 s; after the key is fixed and SIGHUP, the spec runs", .timeLimit(.minutes(10)))
     func badKeyThenFixed() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("preflight")
         let p = try ScriptedProvider(scenario: "commit", key: "sk-right-key-2024")
         s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: p.baseURL)]))
@@ -55,7 +54,6 @@ struct PreflightTests {
 extension PreflightTests {
     @Test("a provider that fails preflight hands its specs to a healthy fallback, burning no attempt on itself", .timeLimit(.minutes(10)))
     func unhealthyToFallback() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("preflight-fallback")
         let bad = try ScriptedProvider(scenario: "401")
         let good = try ScriptedProvider(scenario: "commit", key: "sk-fallback-good")
@@ -145,7 +143,7 @@ struct LockCheckTests {
         s.envFile("ZHIPU_API_KEY=sk-lock-1\n")
         let clean = try s.mtor(["lock", "check", "--providers", s.etc + "/providers.json"])
         #expect(clean.code == 0, "\(clean.out)")
-        FileManager.default.createFile(atPath: s.etc + "/run-agent.sh", contents: Data("""
+        writeFixture(s.etc + "/run-agent.sh", Data("""
             #!/bin/sh
             export ANTHROPIC_API_KEY="$ZHIPU_API_KEY"
             unset ANTHROPIC_AUTH_TOKEN
@@ -169,15 +167,13 @@ struct LockCheckTests {
 
 @Suite("The canonical systemd unit")
 struct SystemdUnitTests {
-    @Test("systemd-analyze verify passes on etc/mtor-worker.service, which never uses EnvironmentFile=", .timeLimit(.minutes(10)))
+    @Test("systemd-analyze verify passes on etc/mtor-worker.service, which never uses EnvironmentFile=", .timeLimit(.minutes(10)),
+          .requires("systemd-analyze", at: ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"], install: "apt-get install systemd"))
     func verify() throws {
         let unit = try String(contentsOfFile: packageRoot + "/etc/mtor-worker.service", encoding: .utf8)
         #expect(!unit.split(separator: "\n").contains { $0.hasPrefix("EnvironmentFile=") })
         #expect(unit.contains("--env-file"))
-        guard let analyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            print("skipped: systemd-analyze is not installed (apt-get install systemd; .ci/run installs it)")
-            return
-        }
+        let analyze = try #require(systemdAnalyze)
         // verify insists that ExecStart exists: point it at the binary under test unless mtor is installed.
         var path = packageRoot + "/etc/mtor-worker.service"
         if !FileManager.default.isExecutableFile(atPath: "/usr/local/bin/mtor") {

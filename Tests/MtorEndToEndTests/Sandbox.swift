@@ -60,18 +60,18 @@ final class Sandbox {
 
     /// Writes `etc/providers.json`.
     func lockfile(_ json: String) {
-        FileManager.default.createFile(atPath: etc + "/providers.json", contents: Data(json.utf8))
+        writeFixture(etc + "/providers.json", Data(json.utf8))
     }
 
     func envFile(_ text: String) {
-        FileManager.default.createFile(atPath: etc + "/mtor.env", contents: Data(text.utf8))
+        writeFixture(etc + "/mtor.env", Data(text.utf8))
     }
 
     /// Drops a spec into inbox/ the way users should: write in tmp/, rename in.
     func submit(_ name: String, _ text: String, via stage: String = "tmp") throws {
         for dir in ["inbox", stage] { try FileManager.default.createDirectory(atPath: "\(spool)/\(dir)", withIntermediateDirectories: true) }
         let staged = "\(spool)/\(stage)/.\(name).staged"
-        FileManager.default.createFile(atPath: staged, contents: Data(text.utf8))
+        writeFixture(staged, Data(text.utf8))
         try FileSystem.renameNoReplace(staged, "\(spool)/inbox/\(name)")
     }
 

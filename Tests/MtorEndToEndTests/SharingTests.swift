@@ -94,7 +94,7 @@ struct SharingTests {
         #expect(s.exists("claimed/slow.md"), "the task goes on")
 
         let spec = s.root + "/quick.md"
-        FileManager.default.createFile(atPath: spec, contents: Data("---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n".utf8))
+        writeFixture(spec, Data("---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n".utf8))
         for bad in [["--timeout", "soon", "--wait"], ["--timeout", "5s"]] {
             let r = try s.mtor(["submit", spec, "--spool", s.spool] + bad)
             #expect(r.code == 2, "\(bad): \(r.err)")
@@ -108,9 +108,8 @@ struct SharingTests {
 }
 
 extension PreflightTests {
-    @Test("a healthy provider left idle longer than --reprobe-idle is preflighted again before its next task", .timeLimit(.minutes(10)))
+    @Test("a healthy provider left idle longer than --reprobe-idle is preflighted again before its next task", .timeLimit(.minutes(10)), .requiresClaude)
     func idleReprobe() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("idle-reprobe")
         let p = try ScriptedProvider(scenario: "ok", key: "sk-idle-2024")
         s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: p.baseURL)]))

@@ -70,3 +70,64 @@ struct SilenceTests {
         #expect(log.contains("mtor doctor --provider mute"))
     }
 }
+
+@Suite("A provider's rate-limit reset holds the provider", .serialized, .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+struct RateLimitResetTests {
+    @Test("a 429 naming a reset 40 s away (in the headers, or as Claude Code's usage-limit text): the provider is held until then, the task waits in inbox/ and then runs, with no attempt spent",
+          .timeLimit(.minutes(10)), arguments: ["headers", "usage-limit-text"])
+    func resetHoldsProvider(shape: String) throws {
+        let s = try Sandbox("reset")
+        // "headers": the CLI would sleep through retry-after itself; "usage-limit-text": x-should-retry false
+        // makes it give up at once with "API Error: Request rejected (429) · Usage limit reached …; resets at T".
+        let p = try ScriptedProvider(scenario: "usage-limit", passPreflight: true,
+                                     extra: ["--reset-in", "40"] + (shape == "usage-limit-text" ? ["--no-retry"] : []))
+        s.lockfile(Lockfiles.make([.init(name: "capped", baseURL: p.baseURL)]))
+        s.envFile("SCRIPTED_KEY=sk-capped-1\n")
+        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\n---\nSay ok.\n")
+        let worker = try BackgroundWorker(s)
+        defer { worker.stop() }
+        var sawHold = false
+        try worker.waitFor(timeout: 150) {
+            if s.read("state/worker.json").contains("rate-limited until") { sawHold = true }
+            return s.exists("done/capped.result.json") || s.exists("failed/capped.result.json")
+        }
+        let r = try s.result("capped")
+        #expect(r.status == .succeeded, "\(r.class.rawValue): \(r.reason)")
+        #expect(r.attempts.map(\.class) == [.ok], "no attempt spent on the limit: \(r.attempts.map(\.class))")
+        #expect(sawHold, "worker.json said the provider is rate-limited until its reset")
+        #expect(s.ledger().contains { $0.id == "capped" && $0.event == .requeued && $0.class == .rateLimited })
+        #expect(worker.stderr.contains("rate-limited until"))
+    }
+}
+
+@Suite("Every waiting task explains itself", .serialized, .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+struct HeldTaskTests {
+    @Test("a spec held by a provider whose key went in the wrong variable: submit --wait and show print auth_failed and name ANTHROPIC_AUTH_TOKEN within 5 s; a later submit warns at once", .timeLimit(.minutes(10)))
+    func wrongVariableExplained() throws {
+        let s = try Sandbox("held")
+        let p = try ScriptedProvider(scenario: "bearer-only")
+        s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: p.baseURL, authEnv: "ANTHROPIC_API_KEY")]))
+        s.envFile("SCRIPTED_KEY=sk-held-1\n")
+        let worker = try BackgroundWorker(s)
+        defer { worker.stop() }
+        try worker.waitUntilStarted()
+        let spec = s.root + "/fix-it.md"
+        try Data("---\nrepo: ~/code/widget\nprovider: zhipu\n---\nFix it.\n".utf8).write(to: URL(fileURLWithPath: spec))
+        let began = Date()
+        let submit = try s.mtor(["submit", "--spool", s.spool, "--providers", s.etc + "/providers.json", "--wait", "--timeout", "5s", spec], timeout: 60)
+        let took = Date().timeIntervalSince(began)
+        #expect(submit.code != 0, "still queued at --timeout")
+        #expect(submit.err.contains("queued — held: provider zhipu failed preflight (auth_failed)"), "\(submit.err)")
+        #expect(submit.err.contains("ANTHROPIC_AUTH_TOKEN"), "the hint names the variable the provider wants: \(submit.err)")
+        #expect(took < 10, "the explanation came within the 5 s wait: \(took) s")
+        let id = try #require(submit.out.split(separator: " ").dropFirst(3).first.map(String.init), "\(submit.out)")
+        let show = try s.mtor(["show", "--spool", s.spool, id])
+        #expect(show.out.contains("queued — held:") && show.out.contains("auth_failed") && show.out.contains("ANTHROPIC_AUTH_TOKEN"), "\(show.out)")
+        let json = try s.mtor(["show", "--json", "--spool", s.spool, id])
+        #expect(json.out.contains("\"held\"") && json.out.contains("auth_failed"), "\(json.out)")
+        // The worker already knows: the next submit says so at once.
+        let again = try s.mtor(["submit", "--spool", s.spool, "--providers", s.etc + "/providers.json", spec])
+        #expect(again.code == 0)
+        #expect(again.err.contains("warning:") && again.err.contains("holds provider zhipu as unhealthy (auth_failed"), "\(again.err)")
+    }
+}

@@ -34,9 +34,8 @@ func commitBody(_ file: String, subject: String, nap: String = "1") -> String {
 @Suite("Every task in its own worktree and branch", .serialized)
 struct WorkspaceTests {
     @Test("8 tasks at --concurrency 8 on one repo (2 on the real Claude Code CLI): each succeeds with exactly its own commit on its own branch; the checkout is untouched",
-          .timeLimit(.minutes(10)))
+          .requiresClaude, .timeLimit(.minutes(10)))
     func eightAtOnce() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("ws-eight")
         // Two providers writing different files: identical content would make identical commits.
         let providers = try (0..<2).map { try ScriptedProvider(scenario: "commit", key: "sk-ws-eight", extra: ["--repo-file", "hello-\($0).txt"]) }
@@ -157,9 +156,8 @@ struct WorkspaceTests {
     }
 
     @Test("the real Claude Code CLI answering with text only: no_changes after exactly one retry; with expect: answer its result text is the sidecar's answer",
-          .timeLimit(.minutes(10)))
+          .requiresClaude, .timeLimit(.minutes(10)))
     func claudeTextOnly() throws {
-        guard needsClaude() else { return }
         let s = try Sandbox("ws-claude-text")
         let p = try ScriptedProvider(scenario: "ok", key: "sk-ws-text")
         s.lockfile(Lockfiles.make([.init(name: "scripted", baseURL: p.baseURL)]))

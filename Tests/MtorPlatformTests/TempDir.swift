@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A fresh directory per test, removed afterwards.
 final class TempDir {
@@ -13,7 +14,7 @@ final class TempDir {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     func write(_ name: String, _ text: String) {
-        FileManager.default.createFile(atPath: "\(path)/\(name)", contents: Data(text.utf8))
+        if !FileManager.default.createFile(atPath: "\(path)/\(name)", contents: Data(text.utf8)) { Issue.record("cannot write \(path)/\(name)") }
     }
 }
 

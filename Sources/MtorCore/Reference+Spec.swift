@@ -1,0 +1,114 @@
+// MARK: - What users write: spec frontmatter, the lockfile, the env file
+
+extension Reference {
+    public static var spec: ReferenceTopic {
+        ReferenceTopic(
+            name: "spec", title: "Spec keys",
+            intro: """
+                A spec is a Markdown file: optional frontmatter between `---` lines, then the prompt. The frontmatter is \
+                stripped and the prompt reaches the agent on stdin (or in a file), never on its command line. Unknown keys, \
+                wrong types, a missing or non-git `repo`, a `repo` outside the worker's `--allow-repos`, an unknown provider, \
+                an empty body, more than 1 MiB or text that is not UTF-8 fail at once (`spec_invalid` or `workdir_missing`), \
+                never retried. `mtor validate SPEC` runs these checks and says which it could not make.
+                """,
+            columns: ["key", "type", "default", "meaning"],
+            rows: [
+                ["repo", "path (`~`, `$HOME`, `${HOME}` expanded on the worker)", "required",
+                 "the git work tree the agent works in; it must be under one of the worker's `--allow-repos` directories (default: the worker's HOME)"],
+                ["provider", "name from the lockfile", "the lockfile's `default`", "which provider (API, key, harness, model) runs the task"],
+                ["fallback", "list of provider names, or one name", "none",
+                 "tried in order when the provider fails with `auth_failed`, `quota_exhausted`, `rate_limited` or `provider_unavailable`, or is unhealthy"],
+                ["harness", "name from the lockfile", "the provider's harness (`sh` when no provider)",
+                 "the program that runs the prompt; `sh` runs the prompt with /bin/sh and needs no provider"],
+                ["model", "string", "the provider's `model`", "the model name put into the harness's `{model}`"],
+                ["timeout", "duration (`90s`, `15m`, `2h`, or seconds)", DurationText.format(Spec.defaultTimeout),
+                 "wall-clock limit of one attempt; reaching it is `timed_out`"],
+                ["stall", "duration", DurationText.format(Spec.defaultStall),
+                 "stop an attempt after this long without output or stream events; reaching it is `stalled`"],
+                ["retries", "whole number 0–\(Spec.maxRetries)", "\(Spec.defaultRetries)",
+                 "extra attempts for transient failures (see `mtor help classes`)"],
+                ["verify", "shell command", "none",
+                 "run in `repo` after the agent exits 0; it must exit 0 for the task to succeed (else `verify_failed`)"],
+                ["priority", "whole number", "0", "higher runs first; the same priority keeps arrival order (`priority: high` is refused: it is a number)"],
+                ["depends_on", "list of task ids, or one id", "none", "tasks that must succeed before this one starts"],
+                ["workspace", "`worktree` or `in-place`", "worktree",
+                 "worktree: the agent works in `spool/work/<id>` on its own branch, the checkout untouched; in-place: in the checkout (one such task per repo at a time)"],
+                ["base", "branch, tag or commit", "the repo's HEAD at claim", "where the task's branch starts"],
+                ["branch", "branch name (`<id>` is the task's id)", WorkSettings.defaultBranch, "the task's branch; it stays after the task (retries continue on it)"],
+                ["copy", "list of paths in the repo", "none", "untracked files copied from the checkout into the worktree (never committed by mtor)"],
+                ["setup", "shell command", "none", "run in the fresh worktree before the agent; failing is `setup_failed`, never retried"],
+                ["expect", "`changes`, `answer` or `nothing`", "changes",
+                 "the evidence of success: a change on the branch (leftovers are committed and flagged `auto_committed`; none is `no_changes`), a final answer, or a plain exit 0"],
+                ["integrate", "`branch`, `merge` or `push`", "branch", "leave the branch for review, fast-forward the base branch when safe, or push the branch to `origin`"],
+                ["paths", "list of paths in the repo", "anywhere", "the task's scope: changes elsewhere are flagged `touched_outside`"],
+                ["title, description, name, status, tags, created, created_at, revised, goal, type, owner, notes, x-…", "any YAML value", "none",
+                 "metadata: accepted, ignored by the scheduler, kept in the sidecar as `spec.meta`"],
+            ],
+            outro: Frontmatter.reference
+                + "\n\nExample:\n---\nrepo: ~/code/widget\nprovider: zhipu\nfallback: [infini]\ntimeout: 30m\nverify: swift test\n---\nAdd a guard against spanned cells in the table handler.")
+    }
+
+    public static var lockfile: ReferenceTopic {
+        ReferenceTopic(
+            name: "lockfile", title: "Lockfile keys (etc/providers.json)",
+            intro: """
+                The worker reads the lockfile at start and on SIGHUP (`--providers FILE`, default `etc/providers.json`). \
+                Each agent gets an environment built from scratch: PATH, HOME, USER, LANG, TMPDIR, the harness's and the \
+                provider's `env`, the provider's `base_url` under the harness's `base_url_env`, and the secret read from \
+                `secret_env` under exactly `auth_env`. `mtor lock check` checks that the lockfile, the env file and the \
+                scripts in etc/ agree.
+                """,
+            columns: ["key", "where", "meaning"],
+            rows: [
+                ["schema", "top level", "`\(Lockfile.schemaName)`"],
+                ["default", "top level", "the provider a spec without `provider:` uses"],
+                ["harnesses", "top level", "name → how to run a program"],
+                ["providers", "top level", "name → how to reach a model"],
+                ["on_finish", "top level", "a command run after each task's sidecar is written (`mtor worker --on-finish` wins)"],
+                ["on_attention", "top level", "a command run when a provider turns unhealthy or the success rate drops (`--on-attention` wins)"],
+                ["argv", "harness", "the command; may use `{model}`, `{base_url}`, `{repo}`, `{prompt_file}`"],
+                ["prompt", "harness", "`stdin` (default) or `file` (the prompt goes to a private temp file named by `{prompt_file}`)"],
+                ["stream", "harness", "the output format mtor reads evidence from: \(StreamScanner.formats.sorted().map { "`\($0)`" }.joined(separator: ", "))"],
+                ["auth_headers", "harness", "variable → header the harness sends it as (`bearer`, `x-api-key`); `doctor` calls the API the same way"],
+                ["base_url_env", "harness", "the variable the harness reads its API address from"],
+                ["env", "harness or provider", "extra variables for the agent"],
+                ["version_argv", "harness", "how `doctor` asks the harness for its version"],
+                ["preflight_prompt", "harness", "the trivial prompt of the preflight run"],
+                ["tested", "harness or provider", "true when the test suite drives it for real"],
+                ["notes", "harness or provider", "free text for people"],
+                ["harness", "provider", "which harness runs this provider's tasks"],
+                ["api", "provider", "`anthropic` or `openai`: how `doctor` makes its real call"],
+                ["base_url", "provider", "the API address"],
+                ["auth_env", "provider", "the variable the harness reads the key from (e.g. ANTHROPIC_AUTH_TOKEN)"],
+                ["secret_env", "provider", "the variable the worker reads the key from (env file, else its own environment)"],
+                ["model", "provider", "the default model"],
+                ["models", "provider", "other models people may name in `model:`"],
+                ["concurrency", "provider", "at most this many of its tasks at once"],
+            ])
+    }
+
+    public static var env: ReferenceTopic {
+        ReferenceTopic(
+            name: "env", title: "Env-file syntax (etc/mtor.env)",
+            intro: """
+                The worker reads its env file itself (`--env-file FILE`, default `etc/mtor.env` next to the lockfile), so \
+                systemd's `EnvironmentFile=` quirks cannot drop a key. A malformed line stops the worker (or a SIGHUP \
+                reload) with its line number; it is never skipped. Every value is a secret: it is replaced by `***` in \
+                sidecars, logs, the ledger and command output. Keep the file mode 600.
+                """,
+            columns: ["line", "meaning"],
+            rows: [
+                ["KEY=value", "sets KEY; unquoted values may not hold spaces, quotes, `$` or backticks"],
+                ["KEY=\"value\"", "double quotes: `\\\"`, `\\\\`, `\\n` and `\\t` are unescaped"],
+                ["KEY='value'", "single quotes: taken literally"],
+                ["export KEY=value", "read like KEY=value (doctor warns: systemd's EnvironmentFile= would ignore it)"],
+                ["KEY=", "an empty value: counts as not set, and doctor says so"],
+                ["# comment", "ignored, as are blank lines and ` # comments` after an unquoted value"],
+            ],
+            outro: """
+                Refused: a line without `=` (a bare `export KEY` included: write `KEY=value`), a name that is not \
+                letters, digits and `_` (a byte-order mark at the start of the file is named as such), an unclosed quote. \
+                `KEY = value` is read as KEY=value, with a warning, because shells read it differently.
+                """)
+    }
+}

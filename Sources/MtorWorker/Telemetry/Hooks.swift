@@ -1,0 +1,92 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// `--on-finish CMD` and `--on-attention CMD`: notifications, run off the main loop.
+///
+/// CMD runs under `/bin/sh -c` in a from-scratch environment (PATH, HOME, LANG and the
+/// `MTOR_*` variables, never a secret), in its own process group and containment, with the
+/// sidecar JSON (or the event as JSON) on stdin and a 30 s limit. A hook that fails or hangs
+/// is logged and counted in `state/worker.json`; it never changes a result or blocks the worker.
+final class Hooks: @unchecked Sendable {
+    static let limit: Double = 30
+
+    /// Counts for `state/worker.json`.
+    struct Counts: Codable, Sendable {
+        var ran = 0
+        var failed = 0
+        var timedOut = 0
+        var lastError: String?
+        enum CodingKeys: String, CodingKey { case ran, failed, lastError = "last_error", timedOut = "timed_out" }
+    }
+
+    let onFinish: String?
+    let onAttention: String?
+    private let logger: Logger
+    private let home: String
+    private let lock = NSLock()
+    private var counts = Counts()
+    private var sequence = 0
+
+    init(onFinish: String?, onAttention: String?, logger: Logger, home: String) {
+        self.onFinish = onFinish
+        self.onAttention = onAttention
+        self.logger = logger
+        self.home = home
+    }
+
+    var snapshot: Counts? {
+        guard onFinish != nil || onAttention != nil else { return nil }
+        return lock.withLock { counts }
+    }
+
+    /// A task's sidecar was written.
+    func finished(_ result: TaskResult, sidecar: [UInt8]) {
+        guard let onFinish else { return }
+        run(onFinish, what: "on-finish for \(result.id)", stdin: sidecar, variables: [
+            "MTOR_EVENT": "finished", "MTOR_ID": result.id, "MTOR_STATUS": result.status.rawValue,
+            "MTOR_CLASS": result.class.rawValue, "MTOR_REASON": result.reason,
+        ])
+    }
+
+    /// Something needs a person: a provider turned unhealthy, or the success rate dropped.
+    func attention(event: String, provider: String?, cls: FailureClass?, reason: String) {
+        guard let onAttention else { return }
+        var fields = ["event": event, "reason": reason]
+        if let provider { fields["provider"] = provider }
+        if let cls { fields["class"] = cls.rawValue }
+        let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map(Array.init) ?? []
+        run(onAttention, what: "on-attention (\(event))", stdin: json, variables: [
+            "MTOR_EVENT": event, "MTOR_PROVIDER": provider ?? "", "MTOR_CLASS": cls?.rawValue ?? "", "MTOR_REASON": reason,
+        ])
+    }
+
+    private func run(_ command: String, what: String, stdin: [UInt8], variables: [String: String]) {
+        let n: Int = lock.withLock { sequence += 1; return sequence }
+        let environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"].merging(variables) { _, new in new }
+        let logger = self.logger
+        let thread = Thread { [weak self] in
+            let box = Containment.create(name: "w\(ProcessControl.pid)-hook-\(n)")
+            defer { box.dispose() }
+            var outcome: (ok: Bool, timedOut: Bool, said: String)
+            do {
+                let r = try ChildProcess.run(["/bin/sh", "-c", command], environment: environment, stdin: stdin, timeout: Hooks.limit, containment: box)
+                let said = String(decoding: (r.stderr + r.stdout).suffix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                outcome = (r.0.succeeded && !r.timedOut, r.timedOut, r.timedOut ? "killed after \(Int(Hooks.limit)) s" : "exit \(r.0.exitCode.map(String.init) ?? "signal \(r.0.signal ?? 0)")\(said.isEmpty ? "" : ": " + said)")
+            } catch {
+                outcome = (false, false, "could not start /bin/sh: \(error)")
+            }
+            self?.lock.withLock {
+                self?.counts.ran += 1
+                if !outcome.ok {
+                    self?.counts.failed += 1
+                    if outcome.timedOut { self?.counts.timedOut += 1 }
+                    self?.counts.lastError = "\(Stamp.iso()) \(what): \(outcome.said)"
+                }
+            }
+            if !outcome.ok { logger.warn("\(what) failed (\(outcome.said)); the task's result is unchanged") }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}

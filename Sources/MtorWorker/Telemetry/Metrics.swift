@@ -1,0 +1,117 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// The worker's Prometheus metrics, in node_exporter's textfile format. Counters are fed by
+/// the ledger lines this worker appends; gauges are read when the file is written.
+final class Metrics: @unchecked Sendable {
+    /// Upper bounds of the task duration histogram, in seconds.
+    static let buckets: [Double] = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400]
+
+    private let lock = NSLock()
+    private var finished: [Label: Int] = [:]
+    private var attempts: [String: Int] = [:]
+    private var durationCounts = [Int](repeating: 0, count: Metrics.buckets.count)
+    private var durationSum = 0.0
+    private var durationCount = 0
+    private var tokens: [TokenLabel: Int] = [:]
+    private var cost: [String: Double] = [:]
+
+    struct Label: Hashable { var cls: String; var provider: String }
+    struct TokenLabel: Hashable { var provider: String; var kind: String }
+
+    /// What is read at write time.
+    struct Gauges {
+        var queue: [String: Int]
+        var running: Int
+        var providers: [ProviderHealthEntry]
+        var retryReserved: Int
+        var retryPerMinute: Int
+        var startTime: Date
+    }
+
+    func observe(_ entry: LedgerEntry) {
+        lock.withLock {
+            switch entry.event {
+            case .attempt:
+                attempts[entry.provider ?? "", default: 0] += 1
+            case .succeeded, .failed, .cancelled:
+                finished[Label(cls: entry.class?.rawValue ?? "unknown", provider: entry.provider ?? ""), default: 0] += 1
+                if let d = entry.durationS {
+                    durationSum += d
+                    durationCount += 1
+                    for (i, bound) in Metrics.buckets.enumerated() where d <= bound { durationCounts[i] += 1 }
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Adds one finished task's token and cost use.
+    func addUsage(provider: String, input: Int?, output: Int?, cacheRead: Int?, cacheWrite: Int?, costUSD: Double?) {
+        lock.withLock {
+            for (kind, n) in [("input", input), ("output", output), ("cache_read", cacheRead), ("cache_write", cacheWrite)] {
+                if let n { tokens[TokenLabel(provider: provider, kind: kind), default: 0] += n }
+            }
+            if let costUSD { cost[provider, default: 0] += costUSD }
+        }
+    }
+
+    /// The whole file.
+    func render(_ g: Gauges) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        func line(_ name: String, _ labels: [(String, String)], _ value: String) {
+            let text = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(Metrics.escape($0.1))\"" }.joined(separator: ",") + "}"
+            out += "\(name)\(text) \(value)\n"
+        }
+        lock.withLock {
+            family("mtor_tasks_total", "counter", "Tasks this worker finished, by failure class (ok for success) and provider.")
+            for (l, n) in finished.sorted(by: { ($0.key.cls, $0.key.provider) < ($1.key.cls, $1.key.provider) }) {
+                line("mtor_tasks_total", [("class", l.cls), ("provider", l.provider)], String(n))
+            }
+            family("mtor_attempts_total", "counter", "Attempts this worker started, by provider.")
+            for (p, n) in attempts.sorted(by: { $0.key < $1.key }) { line("mtor_attempts_total", [("provider", p)], String(n)) }
+            family("mtor_task_duration_seconds", "histogram", "Time from claim to result of the tasks this worker finished.")
+            for (i, bound) in Metrics.buckets.enumerated() {
+                line("mtor_task_duration_seconds_bucket", [("le", Metrics.number(bound))], String(durationCounts[i]))
+            }
+            line("mtor_task_duration_seconds_bucket", [("le", "+Inf")], String(durationCount))
+            line("mtor_task_duration_seconds_sum", [], Metrics.number(durationSum))
+            line("mtor_task_duration_seconds_count", [], String(durationCount))
+            family("mtor_tokens_total", "counter", "Tokens the harnesses reported, by provider and kind (input, output, cache_read, cache_write).")
+            for (l, n) in tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
+                line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
+            }
+            family("mtor_cost_usd_total", "counter", "Cost in US dollars the harnesses reported, by provider.")
+            for (p, c) in cost.sorted(by: { $0.key < $1.key }) { line("mtor_cost_usd_total", [("provider", p)], Metrics.number(c)) }
+        }
+        family("mtor_queue_depth", "gauge", "Specs in each spool directory.")
+        for (dir, n) in g.queue.sorted(by: { $0.key < $1.key }) { line("mtor_queue_depth", [("dir", dir)], String(n)) }
+        family("mtor_running_tasks", "gauge", "Tasks this worker is running now.")
+        line("mtor_running_tasks", [], String(g.running))
+        family("mtor_provider_healthy", "gauge", "1 when the provider passed its last check, 0 when it failed; the label class is the last check's class.")
+        for e in g.providers where e.state != .unknown && e.state != .probing {
+            line("mtor_provider_healthy", [("provider", e.provider), ("class", e.class?.rawValue ?? "")], e.state == .healthy ? "1" : "0")
+        }
+        family("mtor_retry_budget_reserved", "gauge", "Retry starts reserved within a minute of now.")
+        line("mtor_retry_budget_reserved", [], String(g.retryReserved))
+        family("mtor_retry_budget_per_minute", "gauge", "The worker-wide cap on retries per minute (--retries-per-minute).")
+        line("mtor_retry_budget_per_minute", [], String(g.retryPerMinute))
+        family("mtor_worker_start_time_seconds", "gauge", "When this worker started, in seconds since the Unix epoch.")
+        line("mtor_worker_start_time_seconds", [], Metrics.number(g.startTime.timeIntervalSince1970.rounded()))
+        return out
+    }
+
+    static func number(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+    }
+
+    /// A label value as the text format wants it: backslash, quote and newline escaped.
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// The worker's outward signals, fed by the ledger lines it appends: the metrics file, the
+/// finish and attention hooks. Nothing else in the worker calls them directly.
+final class Telemetry: LedgerSink, @unchecked Sendable {
+    let metrics = Metrics()
+    let hooks: Hooks
+    private let spool: Spool
+    private let metricsPath: String
+    private let tmp: String
+    private let lock = NSLock()
+    private var lastWrite = 0.0
+    private var lastListing = -Double.infinity
+    private var listed: [String: Int] = [:]
+    /// The newest finished tasks' outcomes (true = succeeded), for the success-rate warning.
+    private var recent: [Bool] = []
+    private var rateWarned = false
+
+    init(spool: Spool, metricsPath: String?, hooks: Hooks) {
+        self.spool = spool
+        self.hooks = hooks
+        self.metricsPath = metricsPath ?? spool.state + "/metrics.prom"
+        tmp = FileSystem.directory(of: self.metricsPath)
+    }
+
+    func observe(_ entry: LedgerEntry) {
+        metrics.observe(entry)
+        if [.succeeded, .failed, .cancelled].contains(entry.event) {
+            lock.withLock { listed[entry.event == .succeeded ? "done" : "failed", default: 0] += 1 }
+        }
+        guard [.succeeded, .failed, .cancelled].contains(entry.event), let result = spool.result(entry.id) else { return }
+        if let u = result.usage {
+            metrics.addUsage(provider: result.spec.provider ?? "", input: u.inputTokens, output: u.outputTokens,
+                             cacheRead: u.cacheReadTokens, cacheWrite: u.cacheWriteTokens, costUSD: u.costUSD)
+        }
+        noteOutcome(result)
+        let dir = result.status == .succeeded ? spool.done : spool.failed
+        hooks.finished(result, sidecar: (try? FileSystem.read(spool.sidecar(in: dir, entry.id))) ?? [])
+    }
+
+    /// Trips `--on-attention` once when fewer than half of the last 20 (at least 5) decided tasks
+    /// succeeded: "partially working" is the most expensive state. Re-arms when the rate recovers.
+    private func noteOutcome(_ result: TaskResult) {
+        guard result.status != .cancelled else { return }
+        let trip: (Int, Int)? = lock.withLock {
+            recent.append(result.status == .succeeded)
+            if recent.count > 20 { recent.removeFirst(recent.count - 20) }
+            let ok = recent.filter { $0 }.count
+            let low = recent.count >= 5 && ok * 2 < recent.count
+            defer { rateWarned = low }
+            return low && !rateWarned ? (ok, recent.count) : nil
+        }
+        if let (ok, n) = trip {
+            hooks.attention(event: "success_rate", provider: nil, cls: result.class,
+                            reason: "only \(ok) of the last \(n) tasks succeeded; the latest failed with \(result.class.rawValue): \(result.reason)")
+        }
+    }
+
+    /// Writes the metrics file atomically, at most once a second.
+    func writeMetrics(running: Int, queued: Int, providers: [ProviderHealthEntry], retry: (reserved: Int, perMinute: Int), startedAt: Date, force: Bool = false) {
+        let t = now()
+        let due: Bool = lock.withLock {
+            guard force || t - lastWrite >= 1 else { return false }
+            lastWrite = t
+            return true
+        }
+        guard due else { return }
+        // done/ and failed/ may hold many thousands of files: counted once a minute (other workers'
+        // results show up then) and kept current in between from this worker's own ledger lines.
+        if t - lastListing >= 60 {
+            lastListing = t
+            let counts = [("done", spool.done), ("failed", spool.failed)].map { ($0.0, ((try? FileSystem.list($0.1)) ?? []).filter { $0.hasSuffix(".md") }.count) }
+            lock.withLock { for (name, n) in counts { listed[name] = n } }
+        }
+        let finished = lock.withLock { listed }
+        let queue = ["inbox": queued, "claimed": running, "done": finished["done"] ?? 0, "failed": finished["failed"] ?? 0]
+        let text = metrics.render(Metrics.Gauges(queue: queue, running: running, providers: providers, retryReserved: retry.reserved,
+                                                 retryPerMinute: retry.perMinute, startTime: startedAt))
+        // Inside the spool it is private like every spool file; a --metrics file elsewhere is for node_exporter to read.
+        let mode: mode_t = metricsPath.hasPrefix(spool.root + "/") ? 0o600 : 0o644
+        try? FileSystem.writeAtomically(Array(text.utf8), to: metricsPath, tmpDir: tmp, mode: mode, durable: false)
+    }
+}

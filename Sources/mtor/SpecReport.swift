@@ -1,0 +1,121 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+import MtorWorker
+
+/// What `validate` and `submit` check specs against: the worker's own lockfile, HOME and allow-list when
+/// `state/worker.json` names them, else this shell's; and which checks cannot be made here, and why.
+struct SpecChecks {
+    var settings: Settings?
+    var home: String
+    var checkRepo: Bool
+    var allowed: [String]
+    /// Where the lockfile, HOME and allow-list came from, for the report.
+    var basis: String
+    /// Checks not made, each a sentence saying why.
+    var skipped: [String] = []
+
+    static func from(_ args: Arguments) throws(WorkerError) -> SpecChecks {
+        let env = ProcessInfo.processInfo.environment
+        let spool = Spool(root: args.spool)
+        let worker = (try? FileSystem.read(spool.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
+        let lockPath = args.values["--providers"] ?? worker?.providers.flatMap { FileSystem.exists($0) ? $0 : nil } ?? args.providers
+        var skipped: [String] = []
+        var settings: Settings? = nil
+        if FileSystem.exists(lockPath) {
+            settings = try Settings.load(providers: lockPath, envPath: args.values["--env-file"] ?? worker?.envFile)
+        } else {
+            skipped.append("provider, fallback and harness names: no lockfile at \(lockPath) (pass --providers FILE)")
+        }
+        let home = worker?.home ?? env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        if worker?.home == nil, (try? WorkerOptions.usableHome(env)) == nil {
+            skipped.append("'~' in repo: this shell has no usable HOME to expand it with")
+        }
+        let roots: (String) -> [String] = { $0.split(separator: ":").map(String.init) }
+        var allowed = [home]
+        if let flag = args.values["--allow-repos"] { allowed = roots(flag) }
+        else if let fromWorker = worker?.allowedRepos { allowed = fromWorker }
+        else if let fromEnv = env["MTOR_ALLOWED_REPOS"] { allowed = roots(fromEnv) }
+        let checkRepo = !args.flags.contains("--no-repo-check")
+        if !checkRepo { skipped.append("that repo exists and is a git work tree: --no-repo-check") }
+        let list = allowed.joined(separator: ":")
+        let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in \(spool.state)/worker.json" }
+            ?? "this shell's HOME\(args.values["--allow-repos"] == nil && env["MTOR_ALLOWED_REPOS"] == nil ? " (the worker's default allow-list too)" : ""); no worker has run on \(spool.root), so one with another HOME or --allow-repos may decide otherwise"
+        let basis = "with lockfile \(settings?.lockPath ?? "none"), HOME \(home) and allow-list \(list), from \(origin)"
+        return SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
+    }
+}
+
+/// The verdict on a list of spec files, shared by `validate` and `submit`.
+struct SpecReport: Codable {
+    struct Entry: Codable {
+        var file: String
+        var valid: Bool
+        var `class`: String?
+        var error: String?
+        var repo: String?
+        var provider: String?
+        var harness: String?
+        /// Valid, but the worker holds its provider as unhealthy: it will wait in inbox/.
+        var warning: String?
+    }
+
+    var entries: [Entry]
+    var basis: String?
+    var notChecked: [String]?
+    var allValid: Bool { entries.allSatisfy(\.valid) }
+
+    enum CodingKeys: String, CodingKey { case entries, basis, notChecked = "not_checked" }
+
+    static func check(_ files: [String], _ checks: SpecChecks) -> SpecReport {
+        SpecReport(entries: files.map { entry(for: $0, checks) }, basis: checks.basis, notChecked: checks.skipped)
+    }
+
+    /// The worker's checks, in its order: parse, repo, providers, then the allow-list.
+    static func entry(for file: String, _ checks: SpecChecks) -> Entry {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.read(file, limit: Spec.maxBytes)
+        } catch {
+            let why = error.errno == EFBIG ? "the spec is larger than 1 MiB" : "\(error)"
+            return Entry(file: file, valid: false, class: FailureClass.specInvalid.rawValue, error: why)
+        }
+        do {
+            let (spec, targets) = try SpecCheck.check(bytes, home: checks.home, settings: checks.settings, checkRepo: checks.checkRepo)
+            try SpecCheck.boundary(spec, allowed: checks.allowed)
+            return Entry(file: file, valid: true, repo: spec.repo, provider: targets.first?.providerName ?? spec.provider, harness: targets.first?.harnessName ?? spec.harness)
+        } catch {
+            return Entry(file: file, valid: false, class: error.failureClass.rawValue, error: error.description)
+        }
+    }
+
+    /// Marks valid specs whose provider the spool's worker holds as unhealthy (state/providers.json).
+    mutating func warnUnhealthy(_ spool: Spool) {
+        guard let bytes = try? FileSystem.read(spool.state + "/providers.json"),
+              let file = try? JSONDecoder().decode(ProviderHealthFile.self, from: Data(bytes)) else { return }
+        let sick = Dictionary(file.providers.filter { $0.state == .unhealthy }.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
+        for i in entries.indices where entries[i].valid {
+            guard let p = entries[i].provider, let e = sick[p] else { continue }
+            entries[i].warning = "the worker holds provider \(p) as unhealthy (\(e.class?.rawValue ?? "?"): \(e.reason ?? ""))\(e.hint.map { $0.isEmpty ? "" : "; hint: \($0)" } ?? ""); the spec stays queued until the provider passes its next preflight\(e.nextProbeAt.map { " (at \($0))" } ?? "")"
+        }
+    }
+
+    /// The warnings of valid specs, one line each, on stderr.
+    func printWarnings() {
+        for e in entries where e.valid { if let w = e.warning { Output.error("warning: \(e.file): \(w)") } }
+    }
+
+    func print(json: Bool) {
+        if json { return Output.json(self) }
+        for e in entries {
+            if e.valid {
+                let runs = e.harness.map { h in e.provider.map { "provider \($0), harness \(h)" } ?? "harness \(h), no provider" } ?? "provider \(e.provider ?? "default"), not checked"
+                Swift.print("ok      \(e.file) (repo \(e.repo ?? "?"), \(runs))")
+                if let w = e.warning { Swift.print("        warning: \(w)") }
+            }
+            else { Swift.print("invalid \(e.file): \(e.class ?? ""): \(e.error ?? "")") }
+        }
+        if let basis { Swift.print("checked \(basis)") }
+        for s in notChecked ?? [] { Swift.print("not checked: \(s)") }
+    }
+}
