@@ -83,7 +83,7 @@ struct RateLimitResetTests {
                                      extra: ["--reset-in", "40"] + (shape == "usage-limit-text" ? ["--no-retry"] : []))
         s.lockfile(Lockfiles.make([.init(name: "capped", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-capped-1\n")
-        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\n---\nSay ok.\n")
+        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\nexpect: answer\n---\nSay ok.\n")
         let worker = try BackgroundWorker(s)
         defer { worker.stop() }
         var sawHold = false
