@@ -24,7 +24,7 @@ public struct Spec: Equatable, Sendable {
         SpecKey("verify", .command, default: "none", "run in the repo after the agent exits 0; must pass for success"),
         SpecKey("priority", .wholeNumber(-1_000_000...1_000_000), default: "0", "higher runs first; same priority keeps arrival order"),
         SpecKey("depends_on", .names, default: "none", "ids of tasks that must succeed before this one starts"),
-    ]
+    ] + Spec.workspaceKeys
 
     /// The names in `keys`.
     public static var knownKeys: [String] { keys.map(\.name) }
@@ -57,6 +57,8 @@ public struct Spec: Equatable, Sendable {
     public var meta: [String: FrontmatterValue]
     /// The body with the frontmatter stripped; handed to the agent on stdin or in a file.
     public var prompt: String
+    /// Where and how the agent works on the repo (Spec+Workspace.swift).
+    public var work = WorkSettings()
 
     public init(repoAsWritten: String, repo: String, provider: String? = nil, fallback: [String] = [], harness: String? = nil, model: String? = nil,
                 timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries, verify: String? = nil, prompt: String,
@@ -120,7 +122,7 @@ public struct Spec: Equatable, Sendable {
         guard repo.hasPrefix("/") else {
             throw .invalid(key: "repo", "'repo' must be an absolute path (after ~ and $HOME expansion), got '\(shown(repoWritten))'")
         }
-        return Spec(
+        var spec = Spec(
             repoAsWritten: repoWritten,
             repo: repo,
             provider: values["provider"]?.text,
@@ -136,6 +138,8 @@ public struct Spec: Equatable, Sendable {
             dependsOn: values["depends_on"]?.names ?? [],
             meta: meta
         )
+        spec.work = try WorkSettings.read(values)
+        return spec
     }
 
     /// The sentence for a key mtor does not know: another tool's name for one of mtor's keys, or a typo.

@@ -56,6 +56,7 @@ extension Spool {
         entry.inputTokens = result.usage?.inputTokens
         entry.outputTokens = result.usage?.outputTokens
         entry.costUSD = result.usage?.costUSD
+        if let flags = result.review?.flags, !flags.isEmpty { entry.flags = flags.map(\.rawValue).joined(separator: ",") }
         record(entry)
     }
 

@@ -24,6 +24,8 @@ public final class Worker: @unchecked Sendable {
     private var finishedIDs: [String] = []
     private var queue = InboxQueue()
     private var warnings: [String] = []
+    /// Running in-place tasks: id → repo (one per repo at a time).
+    private var inPlace: [String: String] = [:]
     /// Why specs wait in inbox/, by file name.
     private var waiting: [String: String] = [:]
     private var stopping = false
@@ -75,6 +77,7 @@ public final class Worker: @unchecked Sendable {
         }
         warnIfShared()
         recover()
+        sweepWorkspaces()
         rescan()
         logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
@@ -236,6 +239,7 @@ public final class Worker: @unchecked Sendable {
             for id in ids {
                 running[id] = nil
                 runningProvider[id] = nil
+                inPlace[id] = nil
             }
             return ids
         }
@@ -293,6 +297,7 @@ public final class Worker: @unchecked Sendable {
         guard let spec = try? Spec.parse(bytes, home: "/"), let targets = try? settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
+        if let why = inPlaceHold(spec) { return .hold(why) }
         // The first provider of the chain that has not failed preflight decides: it runs the spec,
         // or the spec waits for its preflight or its capacity. Only an unhealthy provider hands over.
         var reasons: [String] = []
@@ -352,6 +357,7 @@ public final class Worker: @unchecked Sendable {
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
+            if let spec = try? Spec.parse(bytes, home: "/"), spec.work.mode == .inPlace { inPlace[id] = repoKey(spec) }
         }
         logger.info("\(id): claimed from inbox/\(name)")
         let wake = self.wake
@@ -415,6 +421,27 @@ public final class Worker: @unchecked Sendable {
         }
         for name in (try? FileSystem.list(spool.tmp)) ?? [] where (FileSystem.age("\(spool.tmp)/\(name)") ?? 0) > 86400 {
             FileSystem.remove("\(spool.tmp)/\(name)")
+        }
+    }
+
+    /// Why an in-place spec must wait: another in-place task runs in the same repo.
+    private func inPlaceHold(_ spec: Spec) -> String? {
+        guard spec.work.mode == .inPlace else { return nil }
+        let repo = repoKey(spec)
+        guard let other = lock.withLock({ inPlace.first { $0.value == repo }?.key }) else { return nil }
+        return "in-place task \(other) is running in \(repo); in-place tasks on one repo run one at a time"
+    }
+
+    private func repoKey(_ spec: Spec) -> String {
+        let repo = Spec.expandHome(spec.repoAsWritten, home: settings.baseEnvironment["HOME"] ?? "/")
+        return FileSystem.realPath(repo) ?? repo
+    }
+
+    /// Removes worktrees left by tasks that are neither queued nor claimed any more.
+    private func sweepWorkspaces() {
+        guard !options.keepWorkspaces else { return }
+        Workspace.sweep(root: Workspace.root(options, spool), shell: GitShell(base: settings.baseEnvironment, containment: nil)) { [spool] id in
+            FileSystem.exists(spool.spec(in: spool.claimed, id)) || FileSystem.exists(spool.spec(in: spool.inbox, id))
         }
     }
 

@@ -72,6 +72,7 @@ final class Bench {
         if sections.contains(.throughput) { try throughput() }
         if sections.contains(.memory) { try memory() }
         if sections.contains(.status) { try status() }
+        if sections.contains(.worktree) { try worktree() }
     }
 
     // MARK: - Shared steps

@@ -43,7 +43,9 @@ enum ShowCommand {
 /// The human summary of a finished task.
 enum TaskSummary {
     static func text(_ r: TaskResult) -> String {
-        var lines = ["\(r.id): \(r.status.rawValue) (\(r.class.rawValue))", "  reason: \(r.reason)"]
+        var lines = ["\(r.id): \(r.status.rawValue) (\(r.class.rawValue))"]
+        lines += ReviewSummary.lines(r)
+        lines.append("  reason: \(r.reason)")
         if !r.hint.isEmpty { lines.append("  hint:   \(r.hint)") }
         lines.append("  spec:   \(r.spec.file) repo \(r.spec.repo ?? "?") provider \(r.spec.provider ?? "-") harness \(r.spec.harness ?? "-") model \(r.spec.model ?? "-")")
         for a in r.attempts {

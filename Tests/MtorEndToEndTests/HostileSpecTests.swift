@@ -13,7 +13,7 @@ struct HostileSpecTests {
         let filler = String(repeating: "k", count: 1_000_000)
         try s.submit("huge-key.md", "---\nrepo: ~/code/widget\nharness: sh\n\(filler): 1\n---\necho never\n")
         try s.submit("endless.md", "---\nrepo: ~/code/widget\nharness: sh\ntimeout: \(String(repeating: "9", count: 400))s\n---\necho never\n")
-        try s.submit("normal.md", "---\nrepo: ~/code/widget\nharness: sh\ntitle: still runs\n---\necho ok\n")
+        try s.submit("normal.md", "---\nrepo: ~/code/widget\nharness: sh\ntitle: still runs\nexpect: nothing\n---\necho ok\n")
         let start = ContinuousClock.now
         let run = try s.drain()
         print("worker --once over a 1 MB hostile key, a 400-digit timeout and a normal spec: \(ContinuousClock.now - start)")

@@ -126,8 +126,8 @@ struct NewcomerTests {
     func idsAndWait() throws {
         let s = try Sandbox("ids")
         s.lockfile(Lockfiles.make([]))
-        try s.submit("my task (1).md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho hi\n")
-        try s.submit("later.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho later\n")
+        try s.submit("my task (1).md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho hi\n")
+        try s.submit("later.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho later\n")
         let queued = try s.mtor(["show", "my task (1)", "--spool", s.spool])
         #expect(queued.code == 0 && queued.out.contains("queued"), "\(queued.out) \(queued.err)")
         #expect(try s.drain().code == 0)

@@ -47,6 +47,14 @@ struct ReferenceTests {
                                 worker: .init(host: "h", pid: 1, version: "v"), containment: .init(method: "cgroup2", leftoversKilled: 1),
                                 claimedAt: "t", finishedAt: "t")
         result.usage?.sessionID = "s" // a sum has no session of its own; set so the walk sees every key
+        result.git?.branch = "mtor/x"
+        result.git?.base = "main"
+        result.git?.diffstat = .init(files: 1, insertions: 1, deletions: 1)
+        result.git?.integrated = "branch"
+        result.git?.integratedReason = "main has moved on"
+        result.setup = .init(command: "make", exitCode: 0, durationS: 1, outputTail: "o")
+        result.review = Review(flags: [.autoCommitted], diffstat: .init(files: 1, insertions: 1, deletions: 1), notes: ["n"])
+        result.answer = "a"
         #expect(unset(result).isEmpty, "populate these in the sample so their keys are checked: \(unset(result))")
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result))
         for path in keyPaths(json) { #expect(Reference.sidecar.row(path) != nil, "sidecar field '\(path)' is not in Reference.sidecar") }

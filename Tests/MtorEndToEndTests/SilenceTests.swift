@@ -40,7 +40,7 @@ struct SilenceTests {
         let p = try ScriptedProvider(scenario: "ok", extra: ["--delay-main", "20"])
         s.lockfile(Lockfiles.make([.init(name: "slow", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-slow-1\n")
-        try s.submit("slow.md", "---\nrepo: ~/code/widget\nprovider: slow\n---\nSay ok.\n")
+        try s.submit("slow.md", "---\nrepo: ~/code/widget\nprovider: slow\nexpect: answer\n---\nSay ok.\n")
         let worker = try BackgroundWorker(s, extra: ["--silence-probe", "5s"])
         defer { worker.stop() }
         var sawAnswer = false
@@ -83,7 +83,7 @@ struct RateLimitResetTests {
                                      extra: ["--reset-in", "40"] + (shape == "usage-limit-text" ? ["--no-retry"] : []))
         s.lockfile(Lockfiles.make([.init(name: "capped", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-capped-1\n")
-        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\n---\nSay ok.\n")
+        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\nexpect: answer\n---\nSay ok.\n")
         let worker = try BackgroundWorker(s)
         defer { worker.stop() }
         var sawHold = false

@@ -129,7 +129,7 @@ struct HookAndMetricsTests {
         s.lockfile(Lockfiles.make([.init(name: "leaky", baseURL: "http://127.0.0.1:9", authEnv: "MTOR_TOKEN", secretEnv: "HOOK_SECRET", harness: "sh")]))
         s.envFile("HOOK_SECRET=hook-secret-31337\n")
         let receiver = try WebhookReceiver()
-        try s.submit("good.md", "---\nrepo: ~/code/widget\nprovider: leaky\n---\ntrue\n")
+        try s.submit("good.md", "---\nrepo: ~/code/widget\nprovider: leaky\nexpect: nothing\n---\ntrue\n")
         try s.submit("bad.md", "---\nrepo: ~/code/widget\nprovider: leaky\n---\nexit 3\n")
         let hook = "\(packageRoot)/etc/hooks/on-finish.example http://127.0.0.1:\(receiver.port)/mtor; env > \(s.root)/hook-env-$MTOR_ID"
         let r = try s.drain(["--on-finish", hook])
@@ -157,10 +157,10 @@ struct HookAndMetricsTests {
         let pids = s.root + "/hook-pids"
         let worker = try BackgroundWorker(s, extra: ["--on-finish", "echo $$ >> \(pids); exec sleep 600"])
         defer { worker.stop() }
-        try s.submit("first.md", "---\nrepo: ~/code/widget\n---\ntrue\n")
+        try s.submit("first.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n")
         try worker.waitFor { s.exists("done/first.result.json") }
         let first = Date()
-        try s.submit("second.md", "---\nrepo: ~/code/widget\n---\ntrue\n")
+        try s.submit("second.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n")
         try worker.waitFor { s.exists("done/second.result.json") }
         #expect(Date().timeIntervalSince(first) < 10, "the second task did not wait for the first one's hook")
         try worker.waitFor(timeout: 60) { s.read("state/worker.json").contains("\"timed_out\" : 2") }
@@ -175,7 +175,7 @@ struct HookAndMetricsTests {
     func metricsFile() throws {
         let s = try Sandbox("metrics")
         s.lockfile(Lockfiles.make([.init(name: "down", baseURL: "http://127.0.0.1:\(closedPort())")]))
-        for i in 0..<3 { try s.submit("ok\(i).md", "---\nrepo: ~/code/widget\nprovider: local\n---\ntrue\n") }
+        for i in 0..<3 { try s.submit("ok\(i).md", "---\nrepo: ~/code/widget\nprovider: local\nexpect: nothing\n---\ntrue\n") }
         for i in 0..<2 { try s.submit("bad\(i).md", "---\nrepo: ~/code/widget\nprovider: local\n---\nexit 4\n") }
         try s.submit("held.md", "---\nrepo: ~/code/widget\nprovider: down\n---\nanything\n")
         let worker = try BackgroundWorker(s, extra: ["--concurrency", "2"])
