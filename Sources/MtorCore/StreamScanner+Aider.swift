@@ -21,12 +21,13 @@ extension StreamScanner {
     ]
 
     /// Banner lines Aider prints before the model's reply.
-    static let aiderBanner = ["Aider v", "Model: ", "Git repo: ", "Repo-map: ", "Weak model: ", "Editor model: "]
+    static let aiderBanner = ["Aider v", "Model: ", "Main model: ", "Git repo: ", "Repo-map: ", "Weak model: ", "Editor model: "]
 
     /// Reads one line of Aider's stdout; returns whether it was evidence.
     mutating func scanAider(line raw: String) -> Bool {
         let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         if line.hasPrefix("litellm.") {
+            aiderReply.removeAll()
             let name = line.dropFirst("litellm.".count).prefix { $0 != ":" }
             if let status = StreamScanner.aiderErrorStatus[String(name)] {
                 retries.append(APIRetry(attempt: retries.count + 1, status: status, error: line, delayMs: nil))
@@ -38,6 +39,7 @@ extension StreamScanner {
         if line.hasPrefix("Retrying in "), let last = retries.indices.last {
             let seconds = line.dropFirst("Retrying in ".count).prefix { $0.isNumber || $0 == "." }
             retries[last].delayMs = Double(seconds).map { $0 * 1000 }
+            aiderReply.removeAll()  // the error's wrapped lines are not the model's reply
             return true
         }
         if line.hasPrefix("Tokens: ") {

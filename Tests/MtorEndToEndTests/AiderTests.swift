@@ -96,6 +96,22 @@ struct AiderTests {
         #expect(!s.read("done/aider-hello.result.json").contains("sk-aider-commit-4711"))
     }
 
+    @Test("real aider with a model it knows (openai/gpt-4o: diff edit format): a SEARCH/REPLACE block creates the file, aider commits it", .timeLimit(.minutes(10)))
+    func aiderCommitsSearchReplace() throws {
+        let s = try AiderLock.sandbox("aider-diff")
+        let p = try ScriptedProvider(scenario: "commit", key: "sk-aider-diff-1")
+        s.lockfile(AiderLock.lockfile(p))
+        s.envFile("SCRIPTED_KEY=sk-aider-diff-1\n")
+        let r = try runSpec(s, "aider-diff", "provider: aider-p\nmodel: openai/gpt-4o\ntimeout: 3m\nstall: 90s")
+        #expect(r.status == .succeeded, "\(r.reason) / \(s.read("logs/aider-diff.log"))")
+        #expect(r.spec.model == "openai/gpt-4o")
+        #expect(r.git?.commits.map(\.subject) == ["Add hello.txt"])
+        let head = try #require(r.git?.headAfter)
+        #expect(try s.git(["show", "\(head):hello.txt"]) == "hello from the mtor scripted provider\n")
+        let main = AiderLock.calls(p).filter { ($0["kind"] as? String) == "main" }
+        #expect(main.map { $0["reply"] as? String } == ["edit-search-replace"], "\(main)")
+    }
+
     @Test("real aider, provider answers 401: aider exits 0, mtor still says auth_failed from its 'litellm.AuthenticationError' line", .timeLimit(.minutes(10)))
     func aiderAuthFailed() throws {
         let s = try AiderLock.sandbox("aider-401")
