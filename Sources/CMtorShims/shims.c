@@ -22,9 +22,11 @@
 static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
                         int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int report_fd) {
     int err = 0;
-    /* Join the task's cgroup first: nothing this process starts can ever be outside it. */
-    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
+    /* Leave the worker's process group at once: a signal to the worker's group (systemd's or a
+       user's SIGTERM) must not reach a child still joining its cgroup, which can take milliseconds. */
     if (setpgid(0, 0) != 0) { err = errno; goto fail_early; }
+    /* Then join the task's cgroup, before anything else: nothing this process starts can ever be outside it. */
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
     /* Copies above every descriptor we place, so dup2 never overwrites a source. */
     int in = fcntl(stdin_fd, F_DUPFD_CLOEXEC, 10), out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 10);
     int er = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 10), rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
@@ -35,10 +37,18 @@ static void spawn_child(const char *path, char *const argv[], char *const envp[]
     if (gate >= 0) { if (dup2(gate, 3) < 0) { err = errno; goto fail_early; } } else close(3);
     /* Drop every other descriptor now, so no other task's pipes are held while we wait. */
     syscall(SYS_close_range, 5U, ~0U, 0);
-    struct sigaction dfl;
+    /* Signals are still blocked here (the worker's mask). Ignoring each one first discards any
+       that arrived for the worker's process group before setpgid; then the default comes back. */
+    struct sigaction ign, dfl;
+    memset(&ign, 0, sizeof ign);
     memset(&dfl, 0, sizeof dfl);
+    ign.sa_handler = SIG_IGN;
     dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++) { if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); }
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        sigaction(s, &ign, NULL);
+        sigaction(s, &dfl, NULL);
+    }
     if (gate >= 0) {
         /* Wait until the parent has recorded us; EOF means it died first: never run unseen. */
         char go = 0;

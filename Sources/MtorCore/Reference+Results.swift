@@ -23,6 +23,7 @@ extension Reference {
                 ["spec.provider", "`provider` as the spec named it (or the default it resolved to)"],
                 ["spec.harness", "`harness` as named, or the provider's"],
                 ["spec.model", "`model` as named, or the provider's"],
+                ["spec.meta", "the spec's metadata keys (`title`, `tags`, `x-…`, …) and their values; `{}` when it has none"],
                 ["attempts", "one entry per run of the agent, oldest first"],
                 ["attempts[].n", "1, 2, …"],
                 ["attempts[].provider", "the provider of this attempt (a fallback may differ from `spec.provider`)"],

@@ -29,8 +29,13 @@ extension Reference {
                  "extra attempts for transient failures (see `mtor help classes`)"],
                 ["verify", "shell command", "none",
                  "run in `repo` after the agent exits 0; it must exit 0 for the task to succeed (else `verify_failed`)"],
+                ["priority", "whole number", "0", "higher runs first; the same priority keeps arrival order (`priority: high` is refused: it is a number)"],
+                ["depends_on", "list of task ids, or one id", "none", "tasks that must succeed before this one starts"],
+                ["title, description, name, status, tags, created, created_at, revised, goal, type, owner, notes, x-…", "any YAML value", "none",
+                 "metadata: accepted, ignored by the scheduler, kept in the sidecar as `spec.meta`"],
             ],
-            outro: "Example:\n---\nrepo: ~/code/widget\nprovider: zhipu\nfallback: [infini]\ntimeout: 30m\nverify: swift test\n---\nAdd a guard against spanned cells in the table handler.")
+            outro: Frontmatter.reference
+                + "\n\nExample:\n---\nrepo: ~/code/widget\nprovider: zhipu\nfallback: [infini]\ntimeout: 30m\nverify: swift test\n---\nAdd a guard against spanned cells in the table handler.")
     }
 
     public static var lockfile: ReferenceTopic {

@@ -14,12 +14,16 @@ public struct TaskResult: Codable, Equatable, Sendable {
         public var provider: String?
         public var harness: String?
         public var model: String?
-        public init(file: String, repo: String? = nil, provider: String? = nil, harness: String? = nil, model: String? = nil) {
+        /// The spec's metadata keys (`title`, `tags`, `x-…`, …) and their values; empty when it has none.
+        public var meta: [String: FrontmatterValue]
+        public init(file: String, repo: String? = nil, provider: String? = nil, harness: String? = nil, model: String? = nil,
+                    meta: [String: FrontmatterValue] = [:]) {
             self.file = file
             self.repo = repo
             self.provider = provider
             self.harness = harness
             self.model = model
+            self.meta = meta
         }
     }
 
@@ -238,7 +242,15 @@ public struct TaskResult: Codable, Equatable, Sendable {
 // MARK: - Contract fields are always present (null when unknown)
 
 extension TaskResult.SpecSummary {
-    enum CodingKeys: String, CodingKey { case file, repo, provider, harness, model }
+    enum CodingKeys: String, CodingKey { case file, repo, provider, harness, model, meta }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(file: try c.decode(String.self, forKey: .file), repo: try c.decodeIfPresent(String.self, forKey: .repo),
+                  provider: try c.decodeIfPresent(String.self, forKey: .provider), harness: try c.decodeIfPresent(String.self, forKey: .harness),
+                  model: try c.decodeIfPresent(String.self, forKey: .model),
+                  meta: try c.decodeIfPresent([String: FrontmatterValue].self, forKey: .meta) ?? [:])
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -247,6 +259,7 @@ extension TaskResult.SpecSummary {
         try c.encode(provider, forKey: .provider)
         try c.encode(harness, forKey: .harness)
         try c.encode(model, forKey: .model)
+        try c.encode(meta, forKey: .meta)
     }
 }
 

@@ -88,6 +88,7 @@ final class TaskRun: @unchecked Sendable {
         summary.provider = targets[0].providerName
         summary.harness = targets[0].harnessName
         summary.model = targets[0].model
+        summary.meta = spec.meta
         let gitEnv = settings.baseEnvironment
         let headBefore = Git.head(spec.repo, environment: gitEnv)
         // Every process the task starts (agent, verify, and all they start) stays in this containment.

@@ -20,8 +20,11 @@ enum ShowCommand {
             throw .notFound("no task '\(args.positional[0])' in \(spool.root) (not in inbox/, claimed/, done/ or failed/); `mtor status` lists the queue")
         }
         let claim = spool.claim(id)
+        let held = place.name == "inbox" ? spool.heldReason(id) : nil
         if args.json {
-            Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim))
+            Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim, held: held))
+        } else if let held {
+            print("\(id): queued — held: \(held)")
         } else {
             print("\(id): \(place.name == "claimed" ? "running" : "queued")\(claim.map { ", attempt \($0.attempt) on \($0.provider ?? "-") since \($0.startedAt)\($0.nextAttemptAt.map { ", next attempt at \($0)" } ?? "")" } ?? "")")
         }
@@ -32,6 +35,8 @@ enum ShowCommand {
         var id: String
         var state: String
         var claim: ClaimRecord?
+        /// Why the worker holds it in inbox/ (failed preflight, capacity, pause, dependency).
+        var held: String?
     }
 }
 
