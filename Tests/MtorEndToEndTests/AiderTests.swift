@@ -40,7 +40,7 @@ enum AiderLock {
           "default": "aider-p",
           "harnesses": { \(AiderLock.harness), \(badFlagHarness) },
           "providers": {
-            "aider-p": { "harness": "aider", "api": "openai", "base_url": "\(provider.baseURL)/v1",
+            "aider-p": { "harness": "aider", "api": "openai-chat", "base_url": "\(provider.baseURL)/v1",
                          "auth_env": "OPENAI_API_KEY", "secret_env": "SCRIPTED_KEY",
                          "model": "openai/mtor-scripted", "concurrency": 1 }
           }
@@ -110,6 +110,27 @@ struct AiderTests {
         #expect(try s.git(["show", "\(head):hello.txt"]) == "hello from the mtor scripted provider\n")
         let main = AiderLock.calls(p).filter { ($0["kind"] as? String) == "main" }
         #expect(main.map { $0["reply"] as? String } == ["edit-search-replace"], "\(main)")
+    }
+
+    @Test("doctor's direct call for an `api: openai-chat` provider: POST /v1/chat/completions, the litellm prefix dropped; 401 → auth", .timeLimit(.minutes(2)))
+    func doctorChatCompletions() throws {
+        let s = try AiderLock.sandbox("aider-doctor")
+        let p = try ScriptedProvider(scenario: "ok", key: "sk-aider-doctor-1")
+        s.lockfile(AiderLock.lockfile(p))
+        let args = ["doctor", "--json", "--provider", "aider-p", "--spool", s.spool, "--providers", s.etc + "/providers.json"]
+        s.envFile("SCRIPTED_KEY=sk-aider-doctor-1\n")
+        let good = try s.mtor(args, timeout: 60)
+        #expect(good.out.contains("\"verdict\" : \"ok\"") || good.out.contains("\"verdict\":\"ok\""), "\(good.out) \(good.err)")
+        s.envFile("SCRIPTED_KEY=sk-aider-doctor-wrong\n")
+        let bad = try s.mtor(args, timeout: 60)
+        #expect(bad.code == 3)
+        #expect(bad.out.contains("\"verdict\" : \"auth\"") || bad.out.contains("\"verdict\":\"auth\""), "\(bad.out)")
+        let calls = p.requests.filter { ($0["method"] as? String) == "POST" }
+        // On a 401 doctor tries the other header once more (x-api-key), to say which one the key works with.
+        #expect(calls.count == 3 && calls.allSatisfy { ($0["path"] as? String) == "/v1/chat/completions" }, "\(calls)")
+        #expect(calls.allSatisfy { ($0["model"] as? String) == "mtor-scripted" })
+        #expect(calls.map { $0["status"] as? Int } == [200, 401, 401])
+        #expect(calls.map { $0["auth_header"] as? String } == ["Bearer sk-aider-doctor-1", "Bearer sk-aider-doctor-wrong", nil])
     }
 
     @Test("real aider, provider answers 401: aider exits 0, mtor still says auth_failed from its 'litellm.AuthenticationError' line", .timeLimit(.minutes(10)))
