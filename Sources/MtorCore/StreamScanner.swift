@@ -131,7 +131,8 @@ public struct StreamScanner: Sendable {
             // A running total over the session: the last one is the attempt's use, never a sum.
             if let u = object["usage"] as? [String: Any] {
                 usage = TaskResult.Usage(inputTokens: StreamScanner.int(u["input_tokens"]), outputTokens: StreamScanner.int(u["output_tokens"]),
-                                         cacheReadTokens: StreamScanner.int(u["cached_input_tokens"]), cacheWriteTokens: nil,
+                                         cacheReadTokens: StreamScanner.int(u["cached_input_tokens"]),
+                                         cacheWriteTokens: StreamScanner.int(u["cache_write_input_tokens"]),
                                          costUSD: nil, numTurns: nil, apiDurationS: nil, sessionID: threadID)
             }
         case ("thread.started", _):

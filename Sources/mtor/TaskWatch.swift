@@ -45,7 +45,7 @@ struct TaskWatch {
                 missingSince = now()
             }
             if let deadline = limit.deadline, now() >= deadline {
-                let state = lastState.isEmpty ? "not finished" : "still \(lastState.split(separator: " ").first.map(String.init) ?? lastState)"
+                let state = lastState.isEmpty ? "not finished" : "still \(lastState.split(whereSeparator: { $0 == " " || $0 == ":" }).first.map(String.init) ?? lastState)"
                 throw .failed("task '\(id)' is \(state) after --timeout \(limit.text); it goes on — follow it again with 'mtor wait \(id)'")
             }
             Thread.sleep(forTimeInterval: 0.25)

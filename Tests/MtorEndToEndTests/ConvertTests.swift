@@ -88,7 +88,7 @@ struct ConvertTests {
         #expect(s.read("done/plan-task.result.json").contains("\"meta\""))
     }
 
-    @Test("convert refuses to write a result that is still not a valid spec, and says why", .timeLimit(.minutes(2)))
+    @Test("convert refuses to write a result that is still not a valid spec, and says why", .timeLimit(.minutes(10)))
     func stillInvalid() throws {
         let s = try Sandbox("convert-bad")
         let path = s.root + "/bad.md"

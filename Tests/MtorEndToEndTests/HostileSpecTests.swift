@@ -6,7 +6,7 @@ import MtorCore
 @Suite("Hostile spec values")
 struct HostileSpecTests {
     @Test("a million-character unknown key and a 400-digit timeout are refused with short sentences; a normal spec still runs",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(10)))
     func refusedQuickly() throws {
         let s = try Sandbox("hostile-spec")
         s.lockfile(Lockfiles.make([]))
