@@ -86,6 +86,7 @@ struct AiderTests {
         #expect(try s.git(["show", "\(head):hello.txt"]) == "hello from the mtor scripted provider\n")
         #expect(try s.git(["show", "--name-only", "--format=", head]).trimmingCharacters(in: .whitespacesAndNewlines) == "hello.txt",
                 "only the edited file: no .aider* files, no .gitignore")
+        #expect(try s.git(["status", "--porcelain", "--untracked-files=all"]).isEmpty, "aider left nothing behind in the checkout")
         // One streamed edit request, one commit-message request, both with the key as a Bearer token.
         let calls = AiderLock.calls(p)
         #expect(calls.map { $0["reply"] as? String } == ["edit-whole", "commit-message"], "\(calls)")
