@@ -113,7 +113,7 @@ struct AiderTests {
         #expect(main.map { $0["reply"] as? String } == ["edit-search-replace"], "\(main)")
     }
 
-    @Test("doctor's direct call for an `api: openai-chat` provider: POST /v1/chat/completions, the litellm prefix dropped; 401 → auth", .timeLimit(.minutes(2)))
+    @Test("doctor's direct call for an `api: openai-chat` provider: POST /v1/chat/completions, the litellm prefix dropped; 401 → auth", .timeLimit(.minutes(10)))
     func doctorChatCompletions() throws {
         let s = try AiderLock.sandbox("aider-doctor")
         let p = try ScriptedProvider(scenario: "ok", key: "sk-aider-doctor-1")
