@@ -77,7 +77,7 @@ extension Reference {
                 ["tested", "harness or provider", "true when the test suite drives it for real"],
                 ["notes", "harness or provider", "free text for people"],
                 ["harness", "provider", "which harness runs this provider's tasks"],
-                ["api", "provider", "`anthropic` or `openai`: how `doctor` makes its real call"],
+                ["api", "provider", "`anthropic`, `openai` (Responses) or `openai-chat` (chat completions; a litellm `openai/` model prefix is dropped): how `doctor` makes its real call"],
                 ["base_url", "provider", "the API address"],
                 ["auth_env", "provider", "the variable the harness reads the key from (e.g. ANTHROPIC_AUTH_TOKEN)"],
                 ["secret_env", "provider", "the variable the worker reads the key from (env file, else its own environment)"],

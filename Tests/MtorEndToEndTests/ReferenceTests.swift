@@ -102,11 +102,11 @@ struct ReferenceTests {
         #expect(!citesContract, "README cites a CONTRACT.md that is not in the repository")
     }
 
-    @Test("the Claude Code and Codex versions README quotes are the ones .ci/run pins")
+    @Test("the Claude Code, Codex and Aider versions README quotes are the ones .ci/run pins")
     func pinnedVersions() throws {
         let run = try String(contentsOfFile: packageRoot + "/.ci/run", encoding: .utf8)
         let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
-        for name in ["CLAUDE_AGENT_SDK_VERSION", "CLAUDE_CODE_VERSION", "CODEX_CLI_BIN_VERSION", "CODEX_VERSION"] {
+        for name in ["CLAUDE_AGENT_SDK_VERSION", "CLAUDE_CODE_VERSION", "CODEX_CLI_BIN_VERSION", "CODEX_VERSION", "AIDER_CHAT_VERSION"] {
             let pin = try #require(run.firstMatch(of: try Regex("(?m)^\(name)=([0-9][0-9.]*)"))?.output[1].substring).description
             let quoted = readme.contains(" \(pin)")
             #expect(quoted, "README does not quote \(name)=\(pin) from .ci/run")
