@@ -37,6 +37,8 @@ public final class Containment: @unchecked Sendable {
     public let marker: String
     /// An open `cgroup.procs` of the task's cgroup, handed to each spawn; -1 for `marker`.
     public private(set) var procsFD: Int32 = -1
+    /// The task's cgroup v2 directory, open, so children are born in it (`clone3(CLONE_INTO_CGROUP)`); -1 otherwise.
+    public private(set) var directoryFD: Int32 = -1
 
     /// `MTOR_TASK_MARKER=<token>` for the environment of every process the task starts.
     public var environment: [String: String] { [Containment.markerVariable: marker] }
@@ -47,7 +49,10 @@ public final class Containment: @unchecked Sendable {
         self.marker = marker
     }
 
-    deinit { if procsFD >= 0 { close(procsFD) } }
+    deinit {
+        if procsFD >= 0 { close(procsFD) }
+        if directoryFD >= 0 { close(directoryFD) }
+    }
 
     /// Creates the containment for one task, named `name` (unique on this host), with the best
     /// method `preference` allows. Never fails: without a usable cgroup it falls back to `marker`.
@@ -62,6 +67,7 @@ public final class Containment: @unchecked Sendable {
             guard fd >= 0 else { rmdir(dir); continue }
             let c = Containment(method: method, path: dir, marker: marker)
             c.procsFD = fd
+            if method == .cgroup2 { c.directoryFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
             return c
         }
         return Containment(method: .marker, path: nil, marker: marker)
@@ -131,6 +137,7 @@ public final class Containment: @unchecked Sendable {
     public func dispose() {
         killAll()
         if procsFD >= 0 { close(procsFD); procsFD = -1 }
+        if directoryFD >= 0 { close(directoryFD); directoryFD = -1 }
         if let path { rmdir(path) }
     }
 
