@@ -173,8 +173,19 @@ public final class Containment: @unchecked Sendable {
 
 /// Where this process's cgroups are, read from `/proc/self/cgroup` and `/proc/self/mountinfo`.
 enum Hierarchy {
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var cache: [Containment.Method: String] = [:]
+
     /// `<mount><own cgroup>/mtor`, created when missing and writable; nil when the method is unusable here.
+    /// A base found once is remembered (mounts and this process's own cgroup do not change under it).
     static func base(for method: Containment.Method, create: Bool = true) -> String? {
+        if let known = cacheLock.withLock({ cache[method] }), case .directory = FileSystem.kind(known) { return known }
+        let found = lookUpBase(for: method, create: create)
+        if let found { cacheLock.withLock { cache[method] = found } }
+        return found
+    }
+
+    private static func lookUpBase(for method: Containment.Method, create: Bool) -> String? {
         #if os(Linux)
         guard method != .marker, let (mount, controllers) = mountPoint(for: method),
               let own = ownPath(for: method, controllers: controllers) else { return nil }
