@@ -37,6 +37,7 @@ public final class Containment: @unchecked Sendable {
     public let marker: String
     /// An open `cgroup.procs` of the task's cgroup, handed to each spawn; -1 for `marker`.
     public private(set) var procsFD: Int32 = -1
+    private var disposed = false
     /// The task's cgroup v2 directory, open, so children are born in it (`clone3(CLONE_INTO_CGROUP)`); -1 otherwise.
     public private(set) var directoryFD: Int32 = -1
 
@@ -94,10 +95,10 @@ public final class Containment: @unchecked Sendable {
 
     // MARK: - Members
 
-    /// Every live process of the task: the cgroup's members, and every process carrying the marker.
+    /// Every live process of the task: the cgroup's members (no descendant can leave a cgroup), or,
+    /// for the marker method, every process carrying the marker (a scan of /proc).
     public func members() -> [Int32] {
-        var pids = Set(ProcessTable.withMarker(Containment.markerVariable, marker))
-        if let path { pids.formUnion(Containment.cgroupMembers(path)) }
+        var pids = Set(path.map(Containment.cgroupMembers) ?? ProcessTable.withMarker(Containment.markerVariable, marker))
         pids.remove(getpid())
         return pids.sorted()
     }
@@ -133,8 +134,10 @@ public final class Containment: @unchecked Sendable {
         return killed.count
     }
 
-    /// Ends every member and removes the cgroup.
+    /// Ends every member and removes the cgroup (once; later calls do nothing).
     public func dispose() {
+        guard !disposed else { return }
+        disposed = true
         killAll()
         if procsFD >= 0 { close(procsFD); procsFD = -1 }
         if directoryFD >= 0 { close(directoryFD); directoryFD = -1 }
