@@ -25,7 +25,7 @@ struct SharingTests {
             }
         }
         defer { second?.stop() }
-        try first.waitFor(timeout: 150) {
+        try first.waitFor(timeout: 400) {
             ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/done"))?.filter { $0.hasSuffix(".result.json") }.count ?? 0) >= count
         }
         let ran = (try? String(contentsOfFile: runs, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
