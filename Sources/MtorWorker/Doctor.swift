@@ -72,11 +72,11 @@ public struct Doctor {
                 }
             }
         }
-        guard let baseURL = p.baseURL, let authEnv = p.authEnv else {
+        guard p.baseURL != nil, let authEnv = p.authEnv else {
             out.append(Check(area: "provider", name: name, status: .ok, summary: "no API behind this provider (harness \(p.harness)); nothing to call", fix: ""))
             return out
         }
-        guard let secret = settings.secret(for: p) else {
+        guard settings.secret(for: p) != nil else {
             out.append(Check(area: "provider", name: name, status: .fail,
                 summary: settings.envFile.assignments.last(where: { $0.key == p.secretEnv && $0.value.isEmpty }).map { "\($0.key) is empty in \(settings.envPath ?? "the env file") line \($0.line); an empty value counts as not set" }
                     ?? "\(p.secretEnv ?? "its secret variable") is not set in \(settings.envPath ?? "an env file (none found)") or the worker's environment",
@@ -85,7 +85,8 @@ public struct Doctor {
         }
         let api = p.api ?? "anthropic"
         let header = ProviderProbe.header(for: authEnv, harness: harness, api: api)
-        let outcome = probe.call(baseURL: baseURL, api: api, model: p.model ?? "", secret: secret, header: header)
+        // Both checked above, so the call is made.
+        guard let outcome = settings.directCall(name, probe: probe, headerOverride: header) else { return out }
         let via = "\(header) from \(authEnv)"
         switch outcome.verdict {
         case .ok:
@@ -94,7 +95,7 @@ public struct Doctor {
             var fix = "check the key in \(p.secretEnv ?? "the env file")"
             let otherHeader = header == "x-api-key" ? "Authorization: Bearer" : "x-api-key"
             let otherVariable = (harness.authHeaders ?? [:]).first { ($0.value == "x-api-key") == (otherHeader == "x-api-key") }?.key
-            let retry = probe.call(baseURL: baseURL, api: api, model: p.model ?? "", secret: secret, header: otherHeader)
+            let retry = settings.directCall(name, probe: probe, headerOverride: otherHeader) ?? outcome
             if retry.verdict == .ok || retry.verdict == .rate || retry.verdict == .quota {
                 fix = "the same key works as \(otherHeader)\(otherVariable.map { ": set auth_env to \($0) for \(name) in \(settings.lockPath)" } ?? "")"
             } else if let otherVariable {

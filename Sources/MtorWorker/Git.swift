@@ -1,7 +1,7 @@
 import MtorCore
 import MtorPlatform
 
-/// What the task did to its repository: HEAD before and after, and the new commits.
+/// Reading a repository without a process: HEAD, its branch, whether a path is a work tree.
 enum Git {
     /// HEAD's commit: read from `.git` directly (no process to spawn), else from `git rev-parse`.
     static func head(_ repo: String, environment: [String: String]) -> String? {
@@ -10,19 +10,6 @@ enum Git {
               r.0.succeeded else { return nil }
         let sha = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return sha.isEmpty ? nil : sha
-    }
-
-    /// Commits reachable from `after` but not from `before`, oldest first.
-    static func commits(_ repo: String, from before: String?, to after: String?, environment: [String: String]) -> [TaskResult.Commit] {
-        guard let after, after != before else { return [] }
-        let range = before.map { "\($0)..\(after)" } ?? after
-        guard let r = try? ChildProcess.run(["git", "log", "--reverse", "--format=%H%x09%s", "-n", "1000", range], environment: environment, directory: repo, timeout: 30),
-              r.0.succeeded else { return [] }
-        return String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: "\t", maxSplits: 1)
-            guard let sha = parts.first else { return nil }
-            return TaskResult.Commit(sha: String(sha), subject: parts.count > 1 ? String(parts[1]) : "")
-        }
     }
 
     /// Reads HEAD from a plain `.git` directory: a detached sha, or a branch ref that is loose

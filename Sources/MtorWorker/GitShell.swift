@@ -78,6 +78,11 @@ struct GitShell {
     }
 
     /// `git -C dir ARGS` when it succeeds, its stdout trimmed; nil otherwise.
+    /// HEAD's commit: read from `.git` directly (no process to spawn), else from `git rev-parse`.
+    func head(_ repo: String) -> String? {
+        Git.readHead(repo) ?? value(["rev-parse", "--verify", "-q", "HEAD"], in: repo)
+    }
+
     func value(_ args: [String], in dir: String) -> String? {
         let r = git(args, in: dir, timeout: 60)
         return r.ok && !r.text.isEmpty ? r.text : nil

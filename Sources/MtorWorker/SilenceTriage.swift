@@ -85,17 +85,3 @@ final class SilenceTriage: @unchecked Sendable {
         thread.start()
     }
 }
-
-extension Settings {
-    /// The direct API call `doctor` makes for `provider`: its base URL, secret, and the header
-    /// its harness sends for `auth_env`. Nil when the provider has no API behind it.
-    func directCall(_ provider: String, probe: ProviderProbe, headerOverride: String? = nil) -> ProviderProbe.Outcome? {
-        guard let p = lock.providers[provider], let harness = lock.harnesses[p.harness], let baseURL = p.baseURL, let authEnv = p.authEnv else { return nil }
-        guard let secret = secret(for: p) else {
-            return ProviderProbe.Outcome(verdict: .config, status: nil, latencyMs: 0, header: "", detail: "\(p.secretEnv ?? "its secret") is not set")
-        }
-        let api = p.api ?? "anthropic"
-        let header = headerOverride ?? ProviderProbe.header(for: authEnv, harness: harness, api: api)
-        return probe.call(baseURL: baseURL, api: api, model: p.model ?? "", secret: secret, header: header)
-    }
-}

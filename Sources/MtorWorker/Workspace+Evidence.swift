@@ -39,7 +39,7 @@ extension Workspace {
 
     /// The branch tip (in place: HEAD).
     func tip(_ record: Record?) -> String? {
-        guard let record else { return Git.readHead(spec.repo) ?? shell.value(["rev-parse", "--verify", "-q", "HEAD"], in: spec.repo) }
+        guard let record else { return shell.head(spec.repo) }
         return shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(record.branch)^{commit}"], in: spec.repo)
     }
 

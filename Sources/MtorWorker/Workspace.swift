@@ -70,7 +70,7 @@ final class Workspace: @unchecked Sendable {
     func prepare(timeout: Double) throws(Failure) -> TaskResult.Verify? {
         guard isWorktree else {
             // In place, nothing may slow the agent's start: HEAD is read from .git, no process.
-            inPlaceHead = Git.readHead(spec.repo) ?? shell.value(["rev-parse", "--verify", "-q", "HEAD"], in: spec.repo)
+            inPlaceHead = shell.head(spec.repo)
             return nil
         }
         let repo = spec.repo

@@ -44,8 +44,8 @@ struct ConvertTests {
         s.lockfile(Lockfiles.make([]))
         let dir = s.root + "/specs"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/queue-task.md", contents: Data(Self.claudeCodeQueue.utf8))
-        FileManager.default.createFile(atPath: dir + "/plan-task.md", contents: Data(Self.originalMtor.utf8))
+        writeFixture(dir + "/queue-task.md", Data(Self.claudeCodeQueue.utf8))
+        writeFixture(dir + "/plan-task.md", Data(Self.originalMtor.utf8))
 
         let before = try s.mtor(["validate", dir + "/queue-task.md", dir + "/plan-task.md"])
         #expect(before.code == 1)
@@ -59,7 +59,7 @@ struct ConvertTests {
         #expect(queue.err.contains("dropped context_files"), "\(queue.err)")
         #expect(queue.err.contains("dropped estimated_tokens"), "\(queue.err)")
         #expect(queue.err.contains("max_retries: 3 to retries: 3"), "\(queue.err)")
-        FileManager.default.createFile(atPath: dir + "/queue-task.md", contents: Data(queue.out.utf8))
+        writeFixture(dir + "/queue-task.md", Data(queue.out.utf8))
 
         let plan = try s.mtor(["convert", "--write", dir + "/plan-task.md"])
         #expect(plan.code == 0, "\(plan.err)")
@@ -93,7 +93,7 @@ struct ConvertTests {
         let s = try Sandbox("convert-bad")
         let path = s.root + "/bad.md"
         let source = "---\nworking_directory: /srv/x\ncolour: red\n---\nGo.\n"
-        FileManager.default.createFile(atPath: path, contents: Data(source.utf8))
+        writeFixture(path, Data(source.utf8))
         let r = try s.mtor(["convert", "--write", path])
         #expect(r.code == 1)
         #expect(r.out.contains("left 'colour'"), "\(r.out)")

@@ -108,7 +108,7 @@ struct HostileSpoolFileTests {
         try Self.plantDirectories(s)
         let outside = s.root + "/outside-ledger.txt", outsideState = s.root + "/outside-state.txt"
         let original = "precious content, not a ledger\n"
-        for target in [outside, outsideState] { FileManager.default.createFile(atPath: target, contents: Data(original.utf8)) }
+        for target in [outside, outsideState] { writeFixture(target, Data(original.utf8)) }
         try FileManager.default.createSymbolicLink(atPath: s.spool + "/state/ledger.jsonl", withDestinationPath: outside)
         try FileManager.default.createSymbolicLink(atPath: s.spool + "/state/worker.json", withDestinationPath: outsideState)
         try s.submit("linked.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho fine\n")

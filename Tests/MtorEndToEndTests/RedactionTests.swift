@@ -87,7 +87,8 @@ struct RedactionTests {
     func fiveLeakPaths() throws {
         let s = try Sandbox("redact")
         let agentPath = s.root + "/agent.sh"
-        FileManager.default.createFile(atPath: agentPath, contents: Data(Self.agent.utf8), attributes: [.posixPermissions: 0o755])
+        writeFixture(agentPath, Data(Self.agent.utf8))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: agentPath)
         let harnesses = """
             "keysh": { "argv": ["\(agentPath)"], "prompt": "stdin", "base_url_env": "FAKE_BASE_URL" },
             "keystream": { "argv": ["\(agentPath)"], "prompt": "stdin", "stream": "claude-stream-json", "base_url_env": "FAKE_BASE_URL",

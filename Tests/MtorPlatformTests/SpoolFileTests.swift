@@ -18,7 +18,7 @@ struct SpoolFileTests {
             #expect(mkfifo(path, 0o600) == 0)
             return open(path, O_RDONLY | O_NONBLOCK)
         case .symlink:
-            FileManager.default.createFile(atPath: dir + "/target", contents: Data("target\n".utf8))
+            #expect(FileManager.default.createFile(atPath: dir + "/target", contents: Data("target\n".utf8)))
             try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: dir + "/target")
         case .directory:
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
@@ -33,7 +33,7 @@ struct SpoolFileTests {
             #expect(bound == 0)
             return fd
         case .hardLink:
-            FileManager.default.createFile(atPath: dir + "/target", contents: Data("target\n".utf8))
+            #expect(FileManager.default.createFile(atPath: dir + "/target", contents: Data("target\n".utf8)))
             #expect(link(dir + "/target", path) == 0)
         }
         return -1
