@@ -263,6 +263,18 @@ public enum FileSystem {
         return nil
     }
 
+    /// Takes an exclusive `flock(2)` on `path` (created when missing, never through a symlink),
+    /// waiting for it; returns the descriptor that holds it (close it to release), or nil when
+    /// the file cannot be opened.
+    public static func lockWaiting(_ path: String) -> Int32? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return nil }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { close(fd); return nil }
+        }
+        return fd
+    }
+
     /// Free bytes for unprivileged users on the filesystem of `path`.
     public static func freeBytes(_ path: String) -> UInt64? {
         var st = statvfs()

@@ -44,20 +44,39 @@ struct GitShell {
     }
 
     /// `git worktree add`, `remove` and `prune` of one repo, one at a time: run side by side,
-    /// one deletes `.git/worktrees` under another, or reads another's half-made entry. An add
-    /// is kept short (`--no-checkout`; the files are checked out afterwards, in parallel).
+    /// one deletes `.git/worktrees` under another, or reads another's half-made entry. One at a
+    /// time within this worker (a lock per repo) and across workers on this host (an flock on
+    /// `.git/mtor-worktrees.lock`). An add is kept short (`--no-checkout`; the files are checked
+    /// out afterwards, in parallel).
     @discardableResult
     func worktreeAdmin(_ args: [String], repo: String) -> Ran {
         let lock = GitShell.adminLock(repo)
         lock.lock()
         defer { lock.unlock() }
+        var held: Int32? = nil
+        if FileSystem.kind(repo + "/.git") == .directory { held = FileSystem.lockWaiting(repo + "/.git/mtor-worktrees.lock") }
+        defer { held.map(FileSystem.closeDescriptor) }
+        var args = args
         var r = git(["worktree"] + args, in: repo)
-        // Another process (a second worker) may still race us: try again, twice.
+        // Something else (git run by hand, a worker on another host sharing the repo) may still
+        // race us: try again, twice.
         var tries = 0
         while !r.ok, args.first == "add", tries < 2, ["could not create", "could not open", "failed to read", "No such file"].contains(where: r.said.contains) {
             tries += 1
             Thread.sleep(forTimeInterval: 0.05 * Double(tries))
             git(["worktree", "prune"], in: repo)
+            // A failed `add -b` may have made the branch before it failed: attach to it then,
+            // when it is still where this add put it.
+            if let b = args.firstIndex(of: "-b"), b + 2 < args.count {
+                let branch = args[b + 1], start = args.last!
+                if let tip = value(["rev-parse", "--verify", "-q", "refs/heads/\(branch)^{commit}"], in: repo),
+                   tip == value(["rev-parse", "--verify", "-q", "\(start)^{commit}"], in: repo) {
+                    var plain = args
+                    plain.removeSubrange(b...(b + 1))
+                    plain.removeLast()
+                    args = plain + [branch]
+                }
+            }
             r = git(["worktree"] + args, in: repo)
         }
         return r

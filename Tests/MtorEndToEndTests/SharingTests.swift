@@ -25,8 +25,11 @@ struct SharingTests {
             }
         }
         defer { second?.stop() }
+        // Every spec ends, in done/ or failed/ (a failure is reported below with its reason, not as a time-out).
         try first.waitFor(timeout: 400) {
-            ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/done"))?.filter { $0.hasSuffix(".result.json") }.count ?? 0) >= count
+            ["done", "failed"].reduce(0) { n, dir in
+                n + ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/" + dir))?.filter { $0.hasSuffix(".result.json") }.count ?? 0)
+            } >= count
         }
         let ran = (try? String(contentsOfFile: runs, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
         let twice = Dictionary(grouping: ran, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
@@ -36,7 +39,7 @@ struct SharingTests {
         let entries = s.ledger()
         for id in ids {
             let r = try s.result(id)
-            #expect(r.status == .succeeded && r.attempts.count == 1, "\(id): \(r.status.rawValue) after \(r.attempts.map(\.class.rawValue))")
+            #expect(r.status == .succeeded && r.attempts.count == 1, "\(id): \(r.status.rawValue) after \(r.attempts.map(\.class.rawValue)): \(r.reason)")
             let claims = entries.filter { $0.id == id && $0.event == .claimed }
             #expect(claims.count == 1, "\(id) claimed \(claims.count) times")
             if let pid = claims.first?.pid { byWorker[pid, default: 0] += 1 }
