@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CMtorShims
+
+/// Which file a name leads to, and how many names it has: on a shared spool, two names of one
+/// file are the trace of a move reported failed that in fact happened.
+public struct FileIdentity: Equatable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var links: UInt64
+
+    /// The same file (links aside).
+    public func isSameFile(as other: FileIdentity) -> Bool { device == other.device && inode == other.inode }
+
+    /// The corresponding C function is `lstat(2)`; nil when the name is missing.
+    public static func of(_ path: String) -> FileIdentity? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), links: UInt64(st.st_nlink))
+    }
+
+    /// The file an open descriptor holds; the corresponding C function is `fstat(2)`.
+    public static func of(descriptor fd: Int32) -> FileIdentity? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), links: UInt64(st.st_nlink))
+    }
+}
+
+extension FileSystem {
+    /// The move `renameNoReplace` makes where `renameat2` is refused (FUSE, NFS, CephFS): link,
+    /// then unlink, with a call reported failed that in fact happened settled by the file's
+    /// identity. Public so tests can drive it on any filesystem.
+    public static func linkThenUnlink(_ from: String, _ to: String) throws(SystemError) {
+        try syscall("link+unlink", path: "\(from) -> \(to)") { mtor_link_then_unlink(AT_FDCWD, from, AT_FDCWD, to) }
+    }
+}
