@@ -10,7 +10,16 @@ extension Spool {
         // worker's recovery, which takes a free lock to mean a dead owner, can never requeue it.
         // Two workers racing for one spec: one gets the lock, the other skips it.
         guard let lock = FileSystem.tryLock("\(inbox)/\(name)") else { return nil }
-        var id = freeID(for: TaskID.from(fileName: name))
+        let wanted = TaskID.from(fileName: name)
+        // claimed/<id>.md already naming this very file is a move cut between its link and its
+        // unlink (a requeue whose worker died): finish it under the same id, never as a new task.
+        let held = FileIdentity.of(descriptor: lock)
+        let interrupted = held.flatMap { me in FileIdentity.of(spec(in: claimed, wanted)).map { $0.isSameFile(as: me) } } ?? false
+        if interrupted {
+            FileSystem.remove("\(inbox)/\(name)")
+            return (wanted, lock)
+        }
+        var id = freeID(for: wanted)
         for _ in 0..<100 {
             do {
                 try FileSystem.renameNoReplace("\(inbox)/\(name)", spec(in: claimed, id))
