@@ -105,6 +105,7 @@ extension Spool {
         status.warnings = warnings(status)
         if worker?.alive == true { status.warnings += (state?.warnings ?? []).map { "worker: \($0)" } }
         let odd = ((try? FileSystem.list(inbox)) ?? []).filter { !$0.hasSuffix(".md") && !TaskID.isTemporary($0) && $0 != ".gitkeep" }.sorted()
+        status.warnings += RepoPresence.notes(states.filter { Spool.isAlive($0, at: date) }, spool: self)
         if !odd.isEmpty {
             status.warnings.append("inbox/ holds \(odd.count) file(s) that are not .md specs and are never run: \(odd.prefix(10).joined(separator: ", "))\(odd.count > 10 ? ", …" : "")")
         }
@@ -115,10 +116,7 @@ extension Spool {
     /// or it has been silent for 3× its heartbeat interval.
     private func workerInfo(_ s: WorkerState, at date: Date) -> SpoolStatus.WorkerInfo {
         let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
-        // Gone for sure: it wrote that it exited, or it ran here and its pid no longer exists.
-        let gone = s.exitedAt != nil || (s.host == FileSystem.hostName() && !ProcessControl.isAlive(s.pid))
-        let limit = s.heartbeatIntervalS.map { 3 * $0 } ?? Spool.heartbeatTimeout
-        let alive = !gone && (age ?? .infinity) < limit
+        let alive = Spool.isAlive(s, at: date)
         var info = SpoolStatus.WorkerInfo(host: s.host, pid: s.pid, version: s.version, heartbeatAt: s.heartbeatAt, heartbeatAgeS: age.map(round1),
                                           alive: alive, stopping: s.stopping)
         info.stale = !alive
@@ -128,8 +126,18 @@ extension Spool {
         return info
     }
 
+    /// Whether a worker's state file speaks for a running worker: it has not exited, its pid still
+    /// exists when it ran on this host, and its heartbeat is younger than 3× its interval.
+    static func isAlive(_ s: WorkerState, at date: Date = Date()) -> Bool {
+        let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
+        // Gone for sure: it wrote that it exited, or it ran here and its pid no longer exists.
+        let gone = s.exitedAt != nil || (s.host == FileSystem.hostName() && !ProcessControl.isAlive(s.pid))
+        let limit = s.heartbeatIntervalS.map { 3 * $0 } ?? Spool.heartbeatTimeout
+        return !gone && (age ?? .infinity) < limit
+    }
+
     /// `state/workers/*.json`, newest heartbeat first.
-    private func workerStates() -> [WorkerState] {
+    func workerStates() -> [WorkerState] {
         let names = ((try? FileSystem.list(workers)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
         return names.compactMap { name in
             (try? FileSystem.read("\(workers)/\(name)", limit: 4 << 20)).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }

@@ -19,6 +19,8 @@ public final class Worker: @unchecked Sendable {
     private(set) var settings: Settings
     /// The spool's filesystem and the inbox poll it needs (a network filesystem: inotify misses other hosts).
     private var sharing: SpoolSharing
+    /// Queued specs whose repo this host lacks: left for a host that has it.
+    private var repos = RepoPresence()
     private let wake: WakePipe
     private let lock = NSLock()
     private var running: [String: TaskRun] = [:]
@@ -271,7 +273,9 @@ public final class Worker: @unchecked Sendable {
                     continue
                 }
                 guard let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { continue }
-                switch choose(bytes) {
+                let home = settings.baseEnvironment["HOME"] ?? "/"
+                let elsewhere = repos.hold(name, bytes: bytes, home: home, spool: spool, host: options.host, pid: ProcessControl.pid)
+                switch elsewhere.map(Choice.hold) ?? choose(bytes) {
                 case .start(let provider):
                     waiting[name] = nil
                     start(name: name, bytes: bytes, preset: nil, provider: provider)
@@ -536,6 +540,7 @@ public final class Worker: @unchecked Sendable {
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
         state.filesystem = sharing.mount?.description
+        state.missingRepos = repos.current(spool).nilIfEmpty
         state.pollS = sharing.poll.interval
         state.pollSummary = sharing.poll.summary
         // worker.json for one worker; with several, each also keeps its own file that `status` lists.
@@ -583,13 +588,19 @@ public struct WorkerState: Codable, Sendable {
     public var filesystem: String?
     public var pollS: Double?
     public var pollSummary: String?
+    /// inbox/ specs whose repo is missing on this host (name → repo), left for other hosts.
+    public var missingRepos: [String: String]?
     /// The heartbeat is rewritten at least this often; `status` calls a worker stale after 3× this.
     public var heartbeatIntervalS: Double? = WorkerState.heartbeatInterval
     public static let heartbeatInterval = 10.0
 
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
-        case filesystem, pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
+        case filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
         case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
+}
+
+extension Dictionary {
+    var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

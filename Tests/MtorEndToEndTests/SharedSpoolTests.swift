@@ -68,4 +68,36 @@ struct SharedSpoolTests {
         #expect(status.recent.succeeded == 3 && status.recent.failed == 1, "a, b and d succeeded last; c failed: \(status.recent)")
         #expect(status.recent.ledgerLines == 7)
     }
+
+    @Test("a worker lacking a spec's repo leaves it in inbox/ for a live worker that may have it, and fails it when none does", .timeLimit(.minutes(2)))
+    func repoOnAnotherHost() throws {
+        let s = try Sandbox("repos")
+        s.lockfile(Lockfiles.make([]))
+        let bare = s.root + "/bare-home"
+        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+        // A has the repo but is busy; B's HOME has no ~/code/widget.
+        try s.submit("busy.md", "---\nrepo: ~/code/widget\n---\nsleep 3\n")
+        let a = try BackgroundWorker(s)
+        defer { a.stop() }
+        try a.waitFor { s.exists("claimed/busy.md") }
+        let b = try BackgroundWorker(s, env: ["HOME": bare])
+        defer { b.stop() }
+        try b.waitUntilStarted()
+        try s.submit("needs.md", "---\nrepo: ~/code/widget\n---\necho ran\n")
+        let bState = "state/workers/\(FileSystem.hostName())-\(b.child.pid).json"
+        do { try b.waitFor(timeout: 10) { s.read(bState).contains("needs.md") } } catch { Issue.record("B's state: \(s.read(bState))\nA: \(a.stderr)\nB: \(b.stderr)"); throw error }
+        #expect(s.exists("inbox/needs.md"), "B left it queued: \(s.listing())")
+        let status = try s.mtor(["status", "--spool", s.spool])
+        #expect(status.out.contains("inbox/needs.md: repo \(bare)/code/widget is missing on \(FileSystem.hostName())"), "\(status.out)")
+        let doctor = try s.mtor(["doctor", "--json", "--spool", s.spool, "--providers", s.etc + "/providers.json"], extraEnv: ["HOME": bare])
+        #expect(doctor.out.contains("\(bare)/code/widget, which is not a git work tree"), "\(doctor.out.prefix(3000))")
+        try a.waitFor(timeout: 30) { (try? s.result("needs")) != nil }
+        let done = try s.result("needs")
+        #expect(done.status == .succeeded && done.worker.pid == a.child.pid, "A ran it: \(done.class) by \(done.worker.pid)")
+        // Without A, nobody can run it: B fails it as before, with the reason.
+        a.stop()
+        try s.submit("orphan.md", "---\nrepo: ~/code/widget\n---\necho ran\n")
+        try b.waitFor(timeout: 30) { (try? s.result("orphan")) != nil }
+        #expect(try s.result("orphan").class == .workdirMissing)
+    }
 }
