@@ -90,6 +90,16 @@ final class GlusterCluster: @unchecked Sendable {
         "glusterfs --process-name fuse --volfile-server=\(server) --volfile-id=\(volume) -p \(pidFile) --log-file=\(root)/run/\(FileSystem.basename(of: pidFile)).log \(path)"
     }
 
+    /// A second client of the volume in the test's own namespace (another "host's" mount).
+    func secondMount() throws -> String {
+        let path = root + "/vol2"
+        if FileSystem.kind(path) == .missing {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try mountClient(at: path, pidFile: root + "/run/second-client.pid")
+        }
+        return path
+    }
+
     private func mountClient(at path: String, pidFile: String) throws {
         try sh(clientCommand(at: path, pidFile: pidFile) + " && for i in $(seq 100); do grep -q ' \(path) fuse' /proc/self/mounts && exit 0; sleep 0.1; done; exit 1")
     }
@@ -155,9 +165,11 @@ final class GlusterCluster: @unchecked Sendable {
             if host.holder.isRunning { kill(host.holder.pid, SIGKILL); host.holder.waitGone() }
         }
         hosts = []
-        _ = try? sh("umount -l \(mount) 2>/dev/null; true")
-        if let pid = (try? String(contentsOfFile: root + "/run/test-client.pid", encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
-           ProcessControl.isAlive(pid) { kill(pid, SIGTERM) }
+        _ = try? sh("umount -l \(mount) 2>/dev/null; umount -l \(root)/vol2 2>/dev/null; true")
+        for client in ["test-client", "second-client"] {
+            if let pid = (try? String(contentsOfFile: "\(root)/run/\(client).pid", encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+               ProcessControl.isAlive(pid) { kill(pid, SIGTERM) }
+        }
         _ = try? sh("gluster --mode=script volume stop \(volume) force; gluster --mode=script volume delete \(volume); true")
         if let pid = startedGlusterd {
             kill(pid, SIGTERM)

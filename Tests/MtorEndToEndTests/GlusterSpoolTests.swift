@@ -206,6 +206,30 @@ struct GlusterSpoolTests {
         print("GlusterFS host death: \(theirs.count) claims of \(victim.name) recovered \(String(format: "%.1f", recoveredAfter ?? -1)) s after its worker and FUSE client were killed (--rescan 1)")
     }
 
+    @Test("mtor-bench --shared-spool measures pickup through another client's mount", .timeLimit(.minutes(3)),
+          .enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary), "no mtor-bench beside mtor; run swift build first"))
+    func benchSharedSpool() throws {
+        let cluster = try #require(sharedCluster).get()
+        let second = try cluster.secondMount()
+        let dir = NSTemporaryDirectory() + "mtor-bench-shared-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let json = dir + "/bench.json"
+        let quick = ProcessInfo.processInfo.environment["MTOR_BENCH_SHARED_FULL"] == nil
+        let r = try ChildProcess.run([BenchSmokeTests.benchBinary] + (quick ? ["--quick"] : []) + ["--only", "shared", "--shared-spool", "\(cluster.mount):\(second)",
+                                      "--mtor", mtorBinary, "--dir", dir, "--json-out", json],
+                                     environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": dir, "LANG": "C.UTF-8", "TMPDIR": dir], timeout: quick ? 120 : 400)
+        let out = String(decoding: r.stdout, as: UTF8.self), err = String(decoding: r.stderr, as: UTF8.self)
+        #expect(r.0 == .exited(0), "mtor-bench said:\n\(err.suffix(3000))")
+        let data = try #require(FileManager.default.contents(atPath: json))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let figures = try #require(report["figures"] as? [[String: Any]])
+        let pickup = figures.filter { ($0["figure"] as? String ?? "").hasPrefix("shared spool pickup") }
+        #expect(pickup.count == 2 && pickup.allSatisfy { ($0["mtor"] as? Double ?? 0) > 0 }, "\(pickup)")
+        #expect(out.contains("polled: network filesystem detected"), "the worker saw a network filesystem: \(out)")
+        print(out.split(separator: "\n").filter { $0.contains("shared spool") }.joined(separator: "\n"))
+    }
+
     @Test("appends through one client stay whole lines; the per-host ledger relies on it", .timeLimit(.minutes(2)))
     func appendsThroughOneClient() throws {
         let cluster = try #require(sharedCluster).get()
