@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CMtorShims.h"
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -24,9 +25,11 @@
 static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
                         int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int hold_fd, int report_fd) {
     int err = 0;
-    /* Join the task's cgroup first: nothing this process starts can ever be outside it. */
-    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
+    /* Leave the worker's process group at once: a signal to the worker's group (systemd's or a
+       user's SIGTERM) must not reach a child still joining its cgroup, which can take milliseconds. */
     if (setpgid(0, 0) != 0) { err = errno; goto fail_early; }
+    /* Then join the task's cgroup, before anything else: nothing this process starts can ever be outside it. */
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
     /* Copies above every descriptor we place, so dup2 never overwrites a source. */
     int in = fcntl(stdin_fd, F_DUPFD_CLOEXEC, 10), out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 10);
     int er = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 10), rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
@@ -40,10 +43,18 @@ static void spawn_child(const char *path, char *const argv[], char *const envp[]
     if (hold >= 0 && dup2(hold, 5) < 0) { err = errno; goto fail_early; }
     /* Drop every other descriptor now, so no other task's pipes are held while we wait. */
     syscall(SYS_close_range, hold >= 0 ? 6U : 5U, ~0U, 0);
-    struct sigaction dfl;
+    /* Signals are still blocked here (the worker's mask). Ignoring each one first discards any
+       that arrived for the worker's process group before setpgid; then the default comes back. */
+    struct sigaction ign, dfl;
+    memset(&ign, 0, sizeof ign);
     memset(&dfl, 0, sizeof dfl);
+    ign.sa_handler = SIG_IGN;
     dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++) { if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL); }
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        sigaction(s, &ign, NULL);
+        sigaction(s, &dfl, NULL);
+    }
     if (gate >= 0) {
         /* Wait until the parent has recorded us; EOF means it died first: never run unseen. */
         char go = 0;
@@ -156,6 +167,28 @@ static int same_file(const struct statx *a, const struct statx *b) {
     return a->stx_ino == b->stx_ino && a->stx_dev_major == b->stx_dev_major && a->stx_dev_minor == b->stx_dev_minor;
 }
 
+/* Whether the listing of `path`'s directory (from the server, on a network filesystem) gives its
+   name the inode `ino`. A lookup by path may be answered from a client's cache for a second after
+   another host moved the file; only this answer may decide to drop a name. Absolute paths only. */
+static int listed_as(int dirfd, const char *path, unsigned long long ino) {
+    if (dirfd != AT_FDCWD || path[0] != '/') return 0;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) return 0;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, slash + 1) == 0) { found = (unsigned long long)e->d_ino == ino; break; }
+    }
+    closedir(d);
+    return found;
+}
+
 /* rename without replacing, as link + unlink. On a network filesystem a call reported failed may
    have happened (NFS answers a retransmitted request after the first one took effect), and a name
    looked up through a stale cache may name a file that has moved on: the file's identity, asked of
@@ -165,14 +198,19 @@ int mtor_link_then_unlink(int from_dirfd, const char *from, int to_dirfd, const 
     if (fresh_stat(from_dirfd, from, &src) != 0) return -1;
     if (linkat(from_dirfd, from, to_dirfd, to, 0) != 0) {
         int e = errno;
-        /* EEXIST naming this very file: the link happened (reported lost) or an interrupted move made it. */
-        if (!(e == EEXIST && fresh_stat(to_dirfd, to, &dst) == 0 && same_file(&src, &dst))) { errno = e; return -1; }
+        /* EEXIST naming this very file, by the directory's listing: the link happened (reported lost)
+           or an interrupted move made it. */
+        if (!(e == EEXIST && fresh_stat(to_dirfd, to, &dst) == 0 && same_file(&src, &dst) && listed_as(to_dirfd, to, src.stx_ino))) { errno = e; return -1; }
     }
     if (unlinkat(from_dirfd, from, 0) == 0) return 0;
     int e = errno;
     if (e == ENOENT && fresh_stat(to_dirfd, to, &dst) == 0 && same_file(&src, &dst)) {
         /* Only `to` names the file: the unlink happened and its answer was lost. */
-        if (dst.stx_nlink <= 1) return 0;
+        if (dst.stx_nlink <= 1) {
+            if (listed_as(to_dirfd, to, src.stx_ino)) return 0;
+            errno = e;   /* unsure: leave every name as it is (recovery finds the spec) */
+            return -1;
+        }
         /* The old name was gone before the link (a stale lookup) and the file lives on under another
            name (done/, another claim): take back the name just made, so it is not run twice. */
         unlinkat(to_dirfd, to, 0);
@@ -192,6 +230,16 @@ int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const 
 #if defined(__linux__)
     long rc = syscall(SYS_renameat2, from_dirfd, from, to_dirfd, to, 1 /* RENAME_NOREPLACE */);
     if (rc == 0) return 0;
+    if (errno == EEXIST) {
+        /* `to` already names this very file (a move cut between its link and its unlink): finish it. */
+        struct statx a, b;
+        if (fresh_stat(from_dirfd, from, &a) == 0 && fresh_stat(to_dirfd, to, &b) == 0 && same_file(&a, &b) && listed_as(to_dirfd, to, a.stx_ino)) {
+            if (unlinkat(from_dirfd, from, 0) == 0 || errno == ENOENT) return 0;
+            return -1;
+        }
+        errno = EEXIST;
+        return -1;
+    }
     if (errno != EINVAL && errno != ENOSYS) return -1;
     /* The filesystem cannot do it atomically (FUSE, NFS, CephFS): link, then unlink the old name. */
     return mtor_link_then_unlink(from_dirfd, from, to_dirfd, to);

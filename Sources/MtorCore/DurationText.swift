@@ -3,7 +3,11 @@ import Foundation
 /// Parsing and printing of the human durations specs use: `90s`, `15m`, `2h`, `1h30m`, `500ms`.
 public enum DurationText {
     /// Parses a duration such as `90s`, `15m`, `2h`, `1h30m` or a bare number of seconds.
+    ///
+    /// The result is always finite: a duration too large for a `Double` (`<400 digits>s`) is nil,
+    /// and so is anything over 200 characters, which keeps the work bounded.
     public static func parse(_ text: String) -> Double? {
+        guard text.utf8.count <= 200 else { return nil }
         let s = text.trimmingCharacters(in: .whitespaces).lowercased()
         guard !s.isEmpty else { return nil }
         if let plain = Double(s), plain >= 0, plain.isFinite { return plain }
@@ -34,8 +38,15 @@ public enum DurationText {
             number = ""
             index = s.index(index, offsetBy: unit.count)
         }
-        guard number.isEmpty, sawUnit else { return nil }
+        guard number.isEmpty, sawUnit, total.isFinite else { return nil }
         return total
+    }
+
+    /// True when `text` is written like a duration (digits, '.', units) even if `parse` refused it
+    /// as too large, so the refusal can say "too long" rather than "not a duration".
+    public static func looksLikeDuration(_ text: String) -> Bool {
+        let s = text.trimmingCharacters(in: .whitespaces).lowercased()
+        return s.contains(where: \.isNumber) && s.allSatisfy { $0.isASCII && ($0.isNumber || ".smhd".contains($0)) }
     }
 
     /// Formats seconds the way a person would write them (`1.5s`, `15m`, `2h5m`).

@@ -118,3 +118,24 @@ public struct EnvFileError: Error, Equatable, Sendable, CustomStringConvertible 
     }
     public var description: String { "\(file) line \(line): \(message)" }
 }
+
+/// Resolves backslash escapes inside a double-quoted env-file value (`\n`, `\t`, `\"`, `\\`).
+func unescapeDoubleQuoted(_ s: String) -> String {
+    var out = ""
+    var escaping = false
+    for c in s {
+        if escaping {
+            switch c {
+            case "n": out.append("\n")
+            case "t": out.append("\t")
+            default: out.append(c)
+            }
+            escaping = false
+        } else if c == "\\" {
+            escaping = true
+        } else {
+            out.append(c)
+        }
+    }
+    return out
+}

@@ -17,6 +17,10 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     case interrupted
     case unknown
     case internalError = "internal_error"
+    /// The agent exited 0 but changed nothing (with `expect: changes`).
+    case noChanges = "no_changes"
+    /// The spec's `setup:` command (or the worktree it runs in) failed.
+    case setupFailed = "setup_failed"
 
     /// Whether the provider itself is at fault, so the next fallback provider should take over.
     public var movesToFallback: Bool {
@@ -29,7 +33,7 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     /// Whether another attempt on the same provider may succeed.
     public var isTransient: Bool {
         switch self {
-        case .rateLimited, .providerUnavailable, .stalled, .unknown, .interrupted: return true
+        case .rateLimited, .providerUnavailable, .stalled, .unknown, .interrupted, .noChanges: return true
         default: return false
         }
     }
@@ -38,7 +42,7 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     public func attemptLimit(retries: Int) -> Int {
         switch self {
         case .rateLimited, .providerUnavailable, .interrupted: return 1 + retries
-        case .stalled, .unknown: return min(2, 1 + retries)
+        case .stalled, .unknown, .noChanges: return min(2, 1 + retries)
         default: return 1
         }
     }

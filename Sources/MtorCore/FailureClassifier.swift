@@ -203,10 +203,13 @@ public enum FailureClassifier {
         if has("command not found") {
             return Verdict(.harnessMissing, "a program was not found: \(excerpt)", hint: "install it or fix PATH in etc/providers.json")
         }
-        if has("not logged in", "please run /login", "authentication_error", "authentication_failed", "invalid api key", "invalid x-api-key", "invalid_api_key", "401 unauthorized", "status 401", "api error: 401", "api error: 403", "permission_error") {
+        if has("not logged in", "please run /login", "authentication_error", "authentication_failed", "invalid api key", "invalid x-api-key", "invalid_api_key", "401 unauthorized", "status 401", "api error: 401", "api error: 403", "permission_error",
+               // Aider (litellm): "litellm.AuthenticationError: …" + "The API provider is not able to authenticate you."
+               "litellm.authenticationerror", "not able to authenticate you") {
             return Verdict(.authFailed, "the provider rejected the credentials: \(excerpt)", hint: authHint(e.authEnv))
         }
-        if has("credit balance is too low", "insufficient_quota", "billing", "quota exceeded", "exceeded your current quota", "payment required", "api error: 402") {
+        if has("credit balance is too low", "insufficient_quota", "billing", "quota exceeded", "exceeded your current quota", "payment required", "api error: 402",
+               "insufficient credits with the api provider") {
             return Verdict(.quotaExhausted, "the provider's plan or balance is exhausted: \(excerpt)", hint: "top up the provider account or use a fallback provider")
         }
         // Claude Code 2.1.332 prints a refused 429 as "API Error: Request rejected (429) · Usage limit reached …; resets at T".

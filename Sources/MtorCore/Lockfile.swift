@@ -126,8 +126,8 @@ public struct Lockfile: Codable, Equatable, Sendable {
             guard let h = harnesses[p.harness] else {
                 throw LockfileError(file: file, "providers.\(name).harness is '\(p.harness)', which is not under 'harnesses' (have: \(harnesses.keys.sorted().joined(separator: ", ")))")
             }
-            if let api = p.api, api != "anthropic", api != "openai" {
-                throw LockfileError(file: file, "providers.\(name).api is '\(api)'; use 'anthropic' or 'openai'")
+            if let api = p.api, !["anthropic", "openai", "openai-chat"].contains(api) {
+                throw LockfileError(file: file, "providers.\(name).api is '\(api)'; use 'anthropic', 'openai' or 'openai-chat'")
             }
             if (p.authEnv == nil) != (p.secretEnv == nil) {
                 throw LockfileError(file: file, "providers.\(name) needs both 'auth_env' and 'secret_env' (or neither)")

@@ -62,10 +62,12 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     public var inputTokens: Int?
     public var outputTokens: Int?
     public var costUSD: Double?
+    /// A finished task's review flags, comma-separated (absent when none).
+    public var flags: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case t, id, event, `class`, provider, attempt, pid, durationS = "duration_s"
-        case inputTokens = "input_tokens", outputTokens = "output_tokens", costUSD = "cost_usd"
+        case inputTokens = "input_tokens", outputTokens = "output_tokens", costUSD = "cost_usd", flags
     }
 
     public init(t: String, id: String, event: Event, class cls: FailureClass? = nil, provider: String? = nil, attempt: Int? = nil, pid: Int32? = nil,

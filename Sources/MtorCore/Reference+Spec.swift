@@ -29,8 +29,23 @@ extension Reference {
                  "extra attempts for transient failures (see `mtor help classes`)"],
                 ["verify", "shell command", "none",
                  "run in `repo` after the agent exits 0; it must exit 0 for the task to succeed (else `verify_failed`)"],
+                ["priority", "whole number", "0", "higher runs first; the same priority keeps arrival order (`priority: high` is refused: it is a number)"],
+                ["depends_on", "list of task ids, or one id", "none", "tasks that must succeed before this one starts"],
+                ["workspace", "`worktree` or `in-place`", "worktree",
+                 "worktree: the agent works in `spool/work/<id>` on its own branch, the checkout untouched; in-place: in the checkout (one such task per repo at a time)"],
+                ["base", "branch, tag or commit", "the repo's HEAD at claim", "where the task's branch starts"],
+                ["branch", "branch name (`<id>` is the task's id)", WorkSettings.defaultBranch, "the task's branch; it stays after the task (retries continue on it)"],
+                ["copy", "list of paths in the repo", "none", "untracked files copied from the checkout into the worktree (never committed by mtor)"],
+                ["setup", "shell command", "none", "run in the fresh worktree before the agent; failing is `setup_failed`, never retried"],
+                ["expect", "`changes`, `answer` or `nothing`", "changes",
+                 "the evidence of success: a change on the branch (leftovers are committed and flagged `auto_committed`; none is `no_changes`), a final answer, or a plain exit 0"],
+                ["integrate", "`branch`, `merge` or `push`", "branch", "leave the branch for review, fast-forward the base branch when safe, or push the branch to `origin`"],
+                ["paths", "list of paths in the repo", "anywhere", "the task's scope: changes elsewhere are flagged `touched_outside`"],
+                ["title, description, name, status, tags, created, created_at, revised, goal, type, owner, notes, x-…", "any YAML value", "none",
+                 "metadata: accepted, ignored by the scheduler, kept in the sidecar as `spec.meta`"],
             ],
-            outro: "Example:\n---\nrepo: ~/code/widget\nprovider: zhipu\nfallback: [infini]\ntimeout: 30m\nverify: swift test\n---\nAdd a guard against spanned cells in the table handler.")
+            outro: Frontmatter.reference
+                + "\n\nExample:\n---\nrepo: ~/code/widget\nprovider: zhipu\nfallback: [infini]\ntimeout: 30m\nverify: swift test\n---\nAdd a guard against spanned cells in the table handler.")
     }
 
     public static var lockfile: ReferenceTopic {
@@ -62,7 +77,7 @@ extension Reference {
                 ["tested", "harness or provider", "true when the test suite drives it for real"],
                 ["notes", "harness or provider", "free text for people"],
                 ["harness", "provider", "which harness runs this provider's tasks"],
-                ["api", "provider", "`anthropic` or `openai`: how `doctor` makes its real call"],
+                ["api", "provider", "`anthropic`, `openai` (Responses) or `openai-chat` (chat completions; a litellm `openai/` model prefix is dropped): how `doctor` makes its real call"],
                 ["base_url", "provider", "the API address"],
                 ["auth_env", "provider", "the variable the harness reads the key from (e.g. ANTHROPIC_AUTH_TOKEN)"],
                 ["secret_env", "provider", "the variable the worker reads the key from (env file, else its own environment)"],

@@ -8,8 +8,34 @@ public struct Spec: Equatable, Sendable {
     public static let defaultRetries = 2
     public static let maxRetries = 5
 
-    /// The keys a spec's frontmatter may use.
-    public static let knownKeys = ["repo", "provider", "fallback", "harness", "model", "timeout", "stall", "retries", "verify"]
+    /// The longest `timeout` or `stall` a spec may ask for.
+    public static let maxDuration: Double = 30 * 86400
+
+    /// The keys a spec's frontmatter may use, with their types, defaults and meaning.
+    public static let keys: [SpecKey] = [
+        SpecKey("repo", .path, default: "required", "git working tree on the worker; ~ and $HOME expanded"),
+        SpecKey("provider", .name, default: "the lockfile's default", "a provider from the lockfile"),
+        SpecKey("fallback", .names, default: "none", "providers tried in order when the provider fails or is unhealthy"),
+        SpecKey("harness", .name, default: "the provider's", "override the provider's harness"),
+        SpecKey("model", .name, default: "the provider's", "override the provider's model"),
+        SpecKey("timeout", .duration, default: "2h", "wall-clock limit per attempt"),
+        SpecKey("stall", .duration, default: "15m", "kill after this long with no agent activity"),
+        SpecKey("retries", .wholeNumber(0...maxRetries), default: "2", "extra attempts for transient failures"),
+        SpecKey("verify", .command, default: "none", "run in the repo after the agent exits 0; must pass for success"),
+        SpecKey("priority", .wholeNumber(-1_000_000...1_000_000), default: "0", "higher runs first; same priority keeps arrival order"),
+        SpecKey("depends_on", .names, default: "none", "ids of tasks that must succeed before this one starts"),
+    ] + Spec.workspaceKeys
+
+    /// The names in `keys`.
+    public static var knownKeys: [String] { keys.map(\.name) }
+
+    /// Keys accepted, ignored by the scheduler, and kept in the sidecar as `spec.meta` (also any `x-...` key).
+    public static let metadataKeys = ["title", "description", "name", "status", "tags", "created", "created_at",
+                                      "revised", "goal", "type", "owner", "notes"]
+
+    public static func key(named name: String) -> SpecKey? { keys.first { $0.name == name } }
+
+    public static func isMetadata(_ key: String) -> Bool { metadataKeys.contains(key) || (key.hasPrefix("x-") && key.count > 2) }
 
     /// `repo` exactly as written in the spec.
     public var repoAsWritten: String
@@ -23,11 +49,20 @@ public struct Spec: Equatable, Sendable {
     public var stall: Double
     public var retries: Int
     public var verify: String?
+    /// Higher runs first (default 0).
+    public var priority: Int
+    /// Ids of tasks that must succeed first.
+    public var dependsOn: [String]
+    /// The metadata keys' values, for the sidecar's `spec.meta`.
+    public var meta: [String: FrontmatterValue]
     /// The body with the frontmatter stripped; handed to the agent on stdin or in a file.
     public var prompt: String
+    /// Where and how the agent works on the repo (Spec+Workspace.swift).
+    public var work = WorkSettings()
 
     public init(repoAsWritten: String, repo: String, provider: String? = nil, fallback: [String] = [], harness: String? = nil, model: String? = nil,
-                timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries, verify: String? = nil, prompt: String) {
+                timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries, verify: String? = nil, prompt: String,
+                priority: Int = 0, dependsOn: [String] = [], meta: [String: FrontmatterValue] = [:]) {
         self.repoAsWritten = repoAsWritten
         self.repo = repo
         self.provider = provider
@@ -39,6 +74,9 @@ public struct Spec: Equatable, Sendable {
         self.retries = retries
         self.verify = verify
         self.prompt = prompt
+        self.priority = priority
+        self.dependsOn = dependsOn
+        self.meta = meta
     }
 
     /// Parses and validates a spec's bytes; `home` expands `~` and `$HOME` in `repo`.
@@ -58,54 +96,70 @@ public struct Spec: Equatable, Sendable {
     /// Parses and validates a spec's text; `home` expands `~` and `$HOME` in `repo`.
     public static func parse(_ text: String, home: String) throws(SpecError) -> Spec {
         let front = try Frontmatter.split(text)
-        var values: [String: FrontmatterValue] = [:]
+        var values: [String: SpecValue] = [:]
+        var meta: [String: FrontmatterValue] = [:]
         for entry in front.entries {
-            guard knownKeys.contains(entry.key) else {
-                var sentence = "unknown key '\(entry.key)' on line \(entry.line) of the frontmatter"
-                if let near = Spelling.closest(to: entry.key, in: knownKeys) {
-                    sentence += "; did you mean '\(near)'?"
-                } else {
-                    sentence += "; valid keys are \(knownKeys.joined(separator: ", "))"
+            if let key = key(named: entry.key) {
+                do {
+                    values[key.name] = try key.read(entry)
+                } catch {
+                    throw .invalid(key: key.name, "line \(entry.line): \(error.description)")
                 }
-                throw .invalid(key: entry.key, sentence)
+            } else if isMetadata(entry.key) {
+                meta[entry.key] = entry.value
+            } else {
+                throw unknownKey(entry)
             }
-            values[entry.key] = entry.value
         }
         let body = front.body.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !body.isEmpty else {
             throw .invalid(key: nil, "the spec has no prompt: its body after the frontmatter is empty")
         }
-        guard let repoWritten = try string("repo", values) else {
+        guard let repoWritten = values["repo"]?.text else {
             throw .invalid(key: "repo", "the frontmatter has no 'repo' key; name the git working tree the agent works in, e.g. 'repo: ~/code/widget'")
         }
         let repo = expandHome(repoWritten, home: home)
         guard repo.hasPrefix("/") else {
-            throw .invalid(key: "repo", "'repo' must be an absolute path (after ~ and $HOME expansion), got '\(repoWritten)'")
+            throw .invalid(key: "repo", "'repo' must be an absolute path (after ~ and $HOME expansion), got '\(shown(repoWritten))'")
         }
-        let retries = try integer("retries", values) ?? defaultRetries
-        guard (0...maxRetries).contains(retries) else {
-            throw .invalid(key: "retries", "'retries' must be between 0 and \(maxRetries), got \(retries)")
-        }
-        var fallback: [String] = []
-        switch values["fallback"] {
-        case nil, .null?: break
-        case .list(let items)?: fallback = items
-        case .string(let one)?: fallback = [one]
-        case let other?: throw wrongType("fallback", other, "a list of provider names, e.g. [infini, volcano]")
-        }
-        return Spec(
+        var spec = Spec(
             repoAsWritten: repoWritten,
             repo: repo,
-            provider: try string("provider", values),
-            fallback: fallback,
-            harness: try string("harness", values),
-            model: try string("model", values),
-            timeout: try duration("timeout", values) ?? defaultTimeout,
-            stall: try duration("stall", values) ?? defaultStall,
-            retries: retries,
-            verify: try command("verify", values),
-            prompt: front.body.drop(while: { $0 == "\n" }).description
+            provider: values["provider"]?.text,
+            fallback: values["fallback"]?.names ?? [],
+            harness: values["harness"]?.text,
+            model: values["model"]?.text,
+            timeout: values["timeout"]?.seconds ?? defaultTimeout,
+            stall: values["stall"]?.seconds ?? defaultStall,
+            retries: values["retries"]?.number ?? defaultRetries,
+            verify: values["verify"]?.text,
+            prompt: front.body.drop(while: { $0 == "\n" }).description,
+            priority: values["priority"]?.number ?? 0,
+            dependsOn: values["depends_on"]?.names ?? [],
+            meta: meta
         )
+        spec.work = try WorkSettings.read(values)
+        return spec
+    }
+
+    /// The sentence for a key mtor does not know: another tool's name for one of mtor's keys, or a typo.
+    static func unknownKey(_ entry: Frontmatter.Entry) -> SpecError {
+        if let foreign = ForeignKey.matching(entry) {
+            return .invalid(key: entry.key, foreign.sentence(line: entry.line))
+        }
+        var sentence = "unknown key '\(shown(entry.key))' on line \(entry.line) of the frontmatter"
+        if let near = Spelling.closest(to: entry.key, in: knownKeys + metadataKeys) {
+            sentence += "; did you mean '\(near)'?"
+        } else {
+            sentence += "; valid keys are \(knownKeys.joined(separator: ", ")), metadata keys are \(metadataKeys.joined(separator: ", ")) and x-..."
+        }
+        return .invalid(key: entry.key, sentence)
+    }
+
+    /// `text` cut to 60 characters for a sentence, so a hostile million-character key stays a short message.
+    public static func shown(_ text: String) -> String {
+        guard text.utf8.count > 60 else { return text }
+        return String(text.prefix(60)) + "… (\(text.utf8.count) bytes)"
     }
 
     /// Expands a leading `~`, `~/`, `$HOME` or `${HOME}`.
@@ -116,52 +170,5 @@ public struct Spec: Equatable, Sendable {
             return home + "/" + path.dropFirst(prefix.count)
         }
         return path
-    }
-
-    // MARK: - Typed access
-
-    private static func string(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> String? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .string(let s)?:
-            let t = s.trimmingCharacters(in: .whitespaces)
-            if t.isEmpty { throw .invalid(key: key, "'\(key)' is empty") }
-            return t
-        case .integer(let n)?: return String(n)
-        case let other?: throw wrongType(key, other, "a string")
-        }
-    }
-
-    /// A shell command: any scalar, so `verify: true` and `verify: false` are the commands.
-    private static func command(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> String? {
-        if case .boolean(let b)? = values[key] { return b ? "true" : "false" }
-        return try string(key, values)
-    }
-
-    private static func integer(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> Int? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .integer(let n)?: return n
-        case let other?: throw wrongType(key, other, "a whole number")
-        }
-    }
-
-    private static func duration(_ key: String, _ values: [String: FrontmatterValue]) throws(SpecError) -> Double? {
-        switch values[key] {
-        case nil, .null?: return nil
-        case .integer(let n)?:
-            guard n > 0 else { throw .invalid(key: key, "'\(key)' must be positive, got \(n)") }
-            return Double(n)
-        case .string(let s)?:
-            guard let d = DurationText.parse(s), d > 0 else {
-                throw .invalid(key: key, "'\(key)' must be a duration like 90s, 15m or 2h, got '\(s)'")
-            }
-            return d
-        case let other?: throw wrongType(key, other, "a duration like 90s, 15m or 2h")
-        }
-    }
-
-    private static func wrongType(_ key: String, _ value: FrontmatterValue, _ expected: String) -> SpecError {
-        .invalid(key: key, "'\(key)' must be \(expected), but the frontmatter gives \(value.typeName)")
     }
 }

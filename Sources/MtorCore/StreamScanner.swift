@@ -3,10 +3,11 @@ import Foundation
 /// Reads a harness's structured output line by line and keeps the positive evidence the
 /// classifier needs. Two formats, told apart by their event types: Claude Code's
 /// `stream-json` (`system`/`assistant`/`result`) and Codex CLI's `exec --json`
-/// (`thread.started`, `item.completed`, `turn.completed`/`turn.failed`, `error`).
+/// (`thread.started`, `item.completed`, `turn.completed`/`turn.failed`, `error`); Aider's plain
+/// text (`aider-text`, see `StreamScanner+Aider.swift`) is read only when the scanner is made for it.
 public struct StreamScanner: Sendable {
     /// The `stream` values of the lockfile this scanner understands.
-    public static let formats: Set<String> = ["claude-stream-json", "codex-json"]
+    public static let formats: Set<String> = ["claude-stream-json", "codex-json", aiderText]
 
     /// One `api_retry` event: the harness failed to reach the model and will try again.
     public struct APIRetry: Equatable, Codable, Sendable {
@@ -29,22 +30,26 @@ public struct StreamScanner: Sendable {
 
     /// Token and cost figures the harness reported: Claude Code's `result` event, or the last
     /// of Codex's `turn.completed` running totals. Fields it did not report stay nil.
-    public private(set) var usage: TaskResult.Usage?
+    public internal(set) var usage: TaskResult.Usage?
     public private(set) var events = 0
     public private(set) var sawInit = false
-    public private(set) var assistantMessages = 0
-    public private(set) var retries: [APIRetry] = []
-    public private(set) var result: ResultEvent?
+    public internal(set) var assistantMessages = 0
+    public internal(set) var retries: [APIRetry] = []
+    public internal(set) var result: ResultEvent?
     public private(set) var permissionDenials: [String] = []
     /// Error texts found in the stream (assistant "API Error" messages and the like).
-    public private(set) var errorTexts: [String] = []
+    public internal(set) var errorTexts: [String] = []
     private var pending: [UInt8] = []
     /// Codex: the text of the newest agent message, the answer when the turn completes.
     private var lastMessage = ""
     /// Codex: the session's id, from `thread.started`.
     private var threadID: String?
+    /// The lockfile's `stream` value; only `aider-text` changes how lines are read.
+    let format: String?
+    /// Aider: the lines printed since its banner or its last `Tokens:` line (the model's reply).
+    var aiderReply: [String] = []
 
-    public init() {}
+    public init(format: String? = nil) { self.format = format }
 
     /// Whether the model itself answered at least once.
     public var modelReached: Bool { assistantMessages > 0 || (result.map { !$0.isError } ?? false) }
@@ -72,6 +77,7 @@ public struct StreamScanner: Sendable {
 
     @discardableResult
     private mutating func scan(line: [UInt8]) -> Bool {
+        if format == StreamScanner.aiderText { return scanAider(line: String(decoding: line, as: UTF8.self)) }
         let body = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
         guard body.first == UInt8(ascii: "{"),
               let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
@@ -125,7 +131,8 @@ public struct StreamScanner: Sendable {
             // A running total over the session: the last one is the attempt's use, never a sum.
             if let u = object["usage"] as? [String: Any] {
                 usage = TaskResult.Usage(inputTokens: StreamScanner.int(u["input_tokens"]), outputTokens: StreamScanner.int(u["output_tokens"]),
-                                         cacheReadTokens: StreamScanner.int(u["cached_input_tokens"]), cacheWriteTokens: nil,
+                                         cacheReadTokens: StreamScanner.int(u["cached_input_tokens"]),
+                                         cacheWriteTokens: StreamScanner.int(u["cache_write_input_tokens"]),
                                          costUSD: nil, numTurns: nil, apiDurationS: nil, sessionID: threadID)
             }
         case ("thread.started", _):

@@ -14,12 +14,16 @@ public struct TaskResult: Codable, Equatable, Sendable {
         public var provider: String?
         public var harness: String?
         public var model: String?
-        public init(file: String, repo: String? = nil, provider: String? = nil, harness: String? = nil, model: String? = nil) {
+        /// The spec's metadata keys (`title`, `tags`, `x-…`, …) and their values; empty when it has none.
+        public var meta: [String: FrontmatterValue]
+        public init(file: String, repo: String? = nil, provider: String? = nil, harness: String? = nil, model: String? = nil,
+                    meta: [String: FrontmatterValue] = [:]) {
             self.file = file
             self.repo = repo
             self.provider = provider
             self.harness = harness
             self.model = model
+            self.meta = meta
         }
     }
 
@@ -142,8 +146,16 @@ public struct TaskResult: Codable, Equatable, Sendable {
         public var headBefore: String?
         public var headAfter: String?
         public var commits: [Commit]
+        /// The task's branch and the base it started from (worktree tasks).
+        public var branch: String? = nil
+        public var base: String? = nil
+        public var diffstat: Review.Diffstat? = nil
+        /// `branch`, `merged` or `pushed`; `integratedReason` says why not when integration was asked for.
+        public var integrated: String? = nil
+        public var integratedReason: String? = nil
         enum CodingKeys: String, CodingKey {
             case headBefore = "head_before", headAfter = "head_after", commits
+            case branch, base, diffstat, integrated, integratedReason = "integrated_reason"
         }
         public init(headBefore: String?, headAfter: String?, commits: [Commit]) {
             self.headBefore = headBefore
@@ -208,10 +220,17 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public var usage: Usage?
     public var claimedAt: String
     public var finishedAt: String
+    /// The spec's `setup:` command and how it went (worktree tasks with `setup:`).
+    public var setup: Verify? = nil
+    public var review: Review? = nil
+    /// The agent's final answer, capped at `answerCap` bytes.
+    public var answer: String? = nil
+    public static let answerCap = 64 << 10
 
     enum CodingKeys: String, CodingKey {
         case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker, containment, usage
         case claimedAt = "claimed_at", finishedAt = "finished_at"
+        case setup, review, answer
     }
 
     public init(id: String, status: Status, class cls: FailureClass, reason: String, hint: String, spec: SpecSummary,
@@ -238,7 +257,15 @@ public struct TaskResult: Codable, Equatable, Sendable {
 // MARK: - Contract fields are always present (null when unknown)
 
 extension TaskResult.SpecSummary {
-    enum CodingKeys: String, CodingKey { case file, repo, provider, harness, model }
+    enum CodingKeys: String, CodingKey { case file, repo, provider, harness, model, meta }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(file: try c.decode(String.self, forKey: .file), repo: try c.decodeIfPresent(String.self, forKey: .repo),
+                  provider: try c.decodeIfPresent(String.self, forKey: .provider), harness: try c.decodeIfPresent(String.self, forKey: .harness),
+                  model: try c.decodeIfPresent(String.self, forKey: .model),
+                  meta: try c.decodeIfPresent([String: FrontmatterValue].self, forKey: .meta) ?? [:])
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -247,6 +274,7 @@ extension TaskResult.SpecSummary {
         try c.encode(provider, forKey: .provider)
         try c.encode(harness, forKey: .harness)
         try c.encode(model, forKey: .model)
+        try c.encode(meta, forKey: .meta)
     }
 }
 
@@ -279,6 +307,11 @@ extension TaskResult.Git {
         try c.encode(headBefore, forKey: .headBefore)
         try c.encode(headAfter, forKey: .headAfter)
         try c.encode(commits, forKey: .commits)
+        try c.encodeIfPresent(branch, forKey: .branch)
+        try c.encodeIfPresent(base, forKey: .base)
+        try c.encodeIfPresent(diffstat, forKey: .diffstat)
+        try c.encodeIfPresent(integrated, forKey: .integrated)
+        try c.encodeIfPresent(integratedReason, forKey: .integratedReason)
     }
 }
 
@@ -295,6 +328,9 @@ extension TaskResult {
         try c.encode(attempts, forKey: .attempts)
         try c.encode(git, forKey: .git)
         try c.encodeIfPresent(verify, forKey: .verify)
+        try c.encodeIfPresent(setup, forKey: .setup)
+        try c.encodeIfPresent(review, forKey: .review)
+        try c.encodeIfPresent(answer, forKey: .answer)
         try c.encode(log, forKey: .log)
         try c.encode(worker, forKey: .worker)
         try c.encodeIfPresent(containment, forKey: .containment)

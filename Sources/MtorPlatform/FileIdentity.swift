@@ -30,6 +30,24 @@ public struct FileIdentity: Equatable, Sendable {
     }
 }
 
+extension FileIdentity {
+    /// The inode number `dir`'s listing gives `name`, or nil when the listing lacks it. On a network
+    /// filesystem a listing comes from the server, while a lookup by path may be answered from a
+    /// client's cache for a second after another host moved the file: where a stale answer would
+    /// run a spec twice or drop its last name, ask the listing. The corresponding C function is `readdir(3)`.
+    public static func listed(_ dir: String, _ name: String) -> UInt64? {
+        guard let d = opendir(dir) else { return nil }
+        defer { closedir(d) }
+        while let entry = readdir(d) {
+            let found = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if found == name { return UInt64(entry.pointee.d_ino) }
+        }
+        return nil
+    }
+}
+
 extension FileSystem {
     /// The move `renameNoReplace` makes where `renameat2` is refused (FUSE, NFS, CephFS): link,
     /// then unlink, with a call reported failed that in fact happened settled by the file's

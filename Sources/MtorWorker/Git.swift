@@ -50,6 +50,15 @@ enum Git {
         return nil
     }
 
+    /// The branch a plain `.git` directory's HEAD names (`main` for `ref: refs/heads/main`); nil when
+    /// detached or unusual.
+    static func readHeadBranch(_ repo: String) -> String? {
+        guard case .directory = FileSystem.kind(repo + "/.git"),
+              let head = try? FileSystem.readText(repo + "/.git/HEAD", limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines),
+              head.hasPrefix("ref: refs/heads/") else { return nil }
+        return String(head.dropFirst("ref: refs/heads/".count))
+    }
+
     private static func isSHA(_ s: String) -> Bool {
         (s.count == 40 || s.count == 64) && s.allSatisfy { $0.isHexDigit }
     }

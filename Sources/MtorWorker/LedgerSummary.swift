@@ -15,6 +15,8 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
     public var since: String
     /// Tasks whose last outcome in the window was each status (a retried task counts once, as it ended).
     public var succeeded = 0
+    /// Successes whose review raised a flag (auto_committed, file_shrunk, ...): read them first.
+    public var flagged = 0
     public var failed = 0
     public var cancelled = 0
     /// succeeded / (succeeded + failed); nil when nothing finished.
@@ -39,7 +41,7 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case since, succeeded, failed, cancelled, usage
+        case since, succeeded, failed, cancelled, usage, flagged
         case windowHours = "window_h", successRate = "success_rate", failureClasses = "failure_classes"
         case ledgerLines = "ledger_lines", unreadableLines = "unreadable_lines"
     }
@@ -83,7 +85,9 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
         summary.usage = perProvider.values.sorted { $0.provider < $1.provider }
         for (id, outcome) in tally.outcomes {
             switch outcome.event {
-            case .succeeded: summary.succeeded += 1
+            case .succeeded:
+                summary.succeeded += 1
+                if outcome.flagged { summary.flagged += 1 }
             case .cancelled: summary.cancelled += 1
             case .failed:
                 summary.failed += 1
@@ -117,6 +121,7 @@ private struct Tally {
         var inputTokens: Int?
         var outputTokens: Int?
         var cost: Double?
+        var flagged = false
     }
 
     let cutoff: [UInt8]
@@ -149,7 +154,7 @@ private struct Tally {
     private mutating func line(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) {
         guard end > start else { return }
         lines += 1
-        var t: Range<Int>?, event: Range<Int>?, id: Range<Int>?, cls: Range<Int>?, provider: Range<Int>?
+        var t: Range<Int>?, event: Range<Int>?, id: Range<Int>?, cls: Range<Int>?, provider: Range<Int>?, flags: Range<Int>?
         var inTokens: Double?, outTokens: Double?, cost: Double?
         var i = start
         while i < end {
@@ -180,6 +185,7 @@ private struct Tally {
             case 2 where equals(b, key, "id"): id = value
             case 5 where equals(b, key, "event"): event = value
             case 5 where equals(b, key, "class"): cls = value
+            case 5 where equals(b, key, "flags"): flags = value
             case 8 where equals(b, key, "provider"): provider = value
             default: break
             }
@@ -198,7 +204,8 @@ private struct Tally {
         if lineBase > 0, let known = outcomes[name], known.t > stamp { return }
         outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) }, line: lines, t: stamp,
                                  provider: provider.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) },
-                                 inputTokens: inTokens.map { Int($0) }, outputTokens: outTokens.map { Int($0) }, cost: cost)
+                                 inputTokens: inTokens.map { Int($0) }, outputTokens: outTokens.map { Int($0) }, cost: cost,
+                                 flagged: !(flags?.isEmpty ?? true))
     }
 
     /// The range of a JSON string's contents starting at `from`, up to its closing quote.

@@ -40,7 +40,7 @@ final class ProviderHealth: @unchecked Sendable {
                 if e.class == .rateLimited, e.heldByProvider == true {
                     return .waiting("provider \(provider) is rate-limited until \(Self.clock(e.nextProbeAt)) (from the provider)")
                 }
-                return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")")
+                return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")\(e.hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")")
             }
         }
     }
@@ -65,6 +65,7 @@ final class ProviderHealth: @unchecked Sendable {
             e.checkedAt = Stamp.iso()
             e.class = verdict.failureClass
             e.reason = verdict.reason
+            e.hint = verdict.hint
             if verdict.failureClass == .ok {
                 e.state = .healthy
                 e.failures = 0
@@ -189,6 +190,8 @@ public struct ProviderHealthEntry: Codable, Sendable {
     public var checkedAt: String?
     public var nextProbeAt: String?
     public var failures = 0
+    /// What to do about the last failure (the verdict's hint).
+    public var hint: String?
     /// The provider itself named when its rate limit resets; it is held until then.
     public var heldByProvider: Bool? = nil
     var lastGoodAt: Double? = nil
@@ -197,7 +200,7 @@ public struct ProviderHealthEntry: Codable, Sendable {
     init(provider: String) { self.provider = provider }
 
     enum CodingKeys: String, CodingKey {
-        case provider, state, `class`, reason, failures
+        case provider, state, `class`, reason, failures, hint
         case checkedAt = "checked_at", nextProbeAt = "next_probe_at", heldByProvider = "held_by_provider"
     }
 }

@@ -26,14 +26,14 @@ public struct ProviderProbe: Sendable {
 
     /// The header name a harness sends for an auth variable, per `auth_headers`.
     public static func header(for authEnv: String, harness: Lockfile.Harness, api: String) -> String {
-        let kind = harness.authHeaders?[authEnv] ?? (api == "openai" ? "bearer" : authEnv.hasSuffix("API_KEY") && api == "anthropic" ? "x-api-key" : "bearer")
+        let kind = harness.authHeaders?[authEnv] ?? (api.hasPrefix("openai") ? "bearer" : authEnv.hasSuffix("API_KEY") && api == "anthropic" ? "x-api-key" : "bearer")
         return kind == "x-api-key" ? "x-api-key" : "Authorization: Bearer"
     }
 
     /// Sends the smallest request the provider's API accepts and classifies the answer.
     public func call(baseURL: String, api: String, model: String, secret: String, header: String) -> Outcome {
         let trimmed = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        let path = api == "openai" ? "/responses" : "/v1/messages"
+        let path = api == "openai" ? "/responses" : api == "openai-chat" ? "/chat/completions" : "/v1/messages"
         guard let url = URL(string: trimmed + path) else {
             return Outcome(verdict: .config, status: nil, latencyMs: 0, header: header, detail: "base_url '\(baseURL)' is not a URL")
         }
@@ -46,6 +46,10 @@ public struct ProviderProbe: Sendable {
         let body: [String: Any]
         if api == "openai" {
             body = ["model": model, "input": "ping", "max_output_tokens": 16]
+        } else if api == "openai-chat" {
+            // Aider's litellm names ("openai/deepseek-chat") carry a routing prefix the API never sees.
+            let name = model.hasPrefix("openai/") ? String(model.dropFirst("openai/".count)) : model
+            body = ["model": name, "messages": [["role": "user", "content": "ping"]], "max_tokens": 1]
         } else {
             headers["anthropic-version"] = "2023-06-01"
             body = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]

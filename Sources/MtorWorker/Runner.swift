@@ -106,7 +106,7 @@ struct Runner {
             control.update { $0.pid = child.pid }
             var output = RedactedOutput(settings.redactor)
             var outTail = Tail(), errTail = Tail()
-            var scanner = StreamScanner()
+            var scanner = StreamScanner(format: target.harness.stream)
             // Only redacted bytes go on: every tail, log line and stream fact is cut from them.
             func take(_ clean: [UInt8], isStdout: Bool) {
                 log.append(redacted: clean)

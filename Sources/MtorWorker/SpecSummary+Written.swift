@@ -13,9 +13,18 @@ extension TaskResult.SpecSummary {
             summary.provider = spec.provider ?? first?.providerName
             summary.harness = spec.harness ?? first?.harnessName
             summary.model = spec.model ?? first?.model
+            summary.meta = spec.meta
             return summary
         }
-        let written = frontmatterScalars(String(decoding: bytes.prefix(64 << 10), as: UTF8.self))
+        let text = String(decoding: bytes, as: UTF8.self)
+        let written: [String: String]
+        if let front = try? Frontmatter.split(text) {
+            // Valid YAML refused for another reason: the reader's scalars as written, and the metadata.
+            written = Dictionary(front.entries.compactMap { e in e.text.map { (e.key, $0) } }, uniquingKeysWith: { a, _ in a })
+            summary.meta = Dictionary(front.entries.filter { Spec.isMetadata($0.key) }.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        } else {
+            written = frontmatterScalars(String(decoding: bytes.prefix(64 << 10), as: UTF8.self))
+        }
         summary.repo = written["repo"].map { Spec.expandHome($0, home: home) }
         summary.provider = written["provider"]
         summary.harness = written["harness"]

@@ -10,14 +10,27 @@ extension Spool {
         // worker's recovery, which takes a free lock to mean a dead owner, can never requeue it.
         // Two workers racing for one spec: one gets the lock, the other skips it.
         guard let lock = FileSystem.tryLock("\(inbox)/\(name)") else { return nil }
+        // The lock is on the file the name led to; on a network filesystem that lookup may be a
+        // second stale (the file already moved on by another host). The listing, from the server,
+        // says whether it is still here; holding its lock, no one else moves it from now on.
+        guard let me = FileIdentity.of(descriptor: lock), !networked || FileIdentity.listed(inbox, name) == me.inode else {
+            FileSystem.closeDescriptor(lock)
+            return nil
+        }
         let wanted = TaskID.from(fileName: name)
-        // claimed/<id>.md already naming this very file is a move cut between its link and its
-        // unlink (a requeue whose worker died): finish it under the same id, never as a new task.
-        let held = FileIdentity.of(descriptor: lock)
-        let interrupted = held.flatMap { me in FileIdentity.of(spec(in: claimed, wanted)).map { $0.isSameFile(as: me) } } ?? false
-        if interrupted {
-            FileSystem.remove("\(inbox)/\(name)")
-            return (wanted, lock)
+        // claimed/<id>.md seeming to name this very file is a move cut between its link and its unlink
+        // (a requeue whose worker died), or a stale lookup on a network filesystem: the move settles
+        // which, by the server's word, and the task keeps its id either way.
+        let there = networked ? FileIdentity.listed(claimed, "\(wanted).md") : FileIdentity.of(spec(in: claimed, wanted)).map(\.inode)
+        if there == me.inode {
+            do {
+                try FileSystem.linkThenUnlink("\(inbox)/\(name)", spec(in: claimed, wanted))
+                return (wanted, lock)
+            } catch {
+                FileSystem.closeDescriptor(lock)
+                if error.isNotFound { return nil }
+                throw error
+            }
         }
         var id = freeID(for: wanted)
         for _ in 0..<100 {
@@ -28,6 +41,12 @@ extension Spool {
                 FileSystem.closeDescriptor(lock)
                 return nil
             } catch where error.isExists {
+                // A name just gone from claimed/ may still answer from this client's cache for up to
+                // a second (the FUSE entry timeout): the listing tells; wait it out, keep the id.
+                if networked, FileIdentity.listed(claimed, "\(id).md") == nil {
+                    Thread.sleep(forTimeInterval: 0.1)
+                    continue
+                }
                 id = freeID(for: id + "-x")
             } catch {
                 FileSystem.closeDescriptor(lock)
@@ -65,6 +84,7 @@ extension Spool {
         entry.inputTokens = result.usage?.inputTokens
         entry.outputTokens = result.usage?.outputTokens
         entry.costUSD = result.usage?.costUSD
+        if let flags = result.review?.flags, !flags.isEmpty { entry.flags = flags.map(\.rawValue).joined(separator: ",") }
         record(entry)
     }
 

@@ -62,9 +62,11 @@ public struct SpoolStatus: Codable, Sendable {
     public var providers: [ProviderHealthEntry]?
     public var recent: LedgerSummary
     public var warnings: [String]
+    /// Specs the live worker holds in inbox/, each with why (worker.json's `waiting`).
+    public var waiting: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case spool, counts, worker, workers, running, providers, recent, warnings
+        case spool, counts, worker, workers, running, providers, recent, warnings, waiting
         case generatedAt = "generated_at"
     }
 }
@@ -109,6 +111,7 @@ extension Spool {
         if !odd.isEmpty {
             status.warnings.append("inbox/ holds \(odd.count) file(s) that are not .md specs and are never run: \(odd.prefix(10).joined(separator: ", "))\(odd.count > 10 ? ", …" : "")")
         }
+        status.waiting = worker?.alive == true ? state?.waiting ?? [] : []
         return status
     }
 

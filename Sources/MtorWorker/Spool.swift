@@ -16,6 +16,9 @@ public struct Spool: Sendable {
     public let gate: SpoolGate?
     /// The ledger `record` appends to: `ledger`, or this host's own on a shared spool (see `SpoolSharing`).
     public var appendLedger: String?
+    /// On a network filesystem (other hosts write it): where a lookup by path may be a second
+    /// stale, claims ask the directory listing instead (see `claim(name:)`).
+    public var networked = false
 
     public init(root: String, gate: SpoolGate? = nil) {
         self.gate = gate
@@ -104,7 +107,13 @@ public struct Spool: Sendable {
     public func freeID(for wanted: String) -> String {
         var candidate = wanted
         var n = 1
-        while [claimed, done, failed].contains(where: { FileSystem.exists(spec(in: $0, candidate)) || FileSystem.exists(sidecar(in: $0, candidate)) }) {
+        // claimed/ is asked by listing on a network filesystem: a name that just left it may still
+        // answer a lookup from this client's cache, and the task would get a new id for nothing.
+        let taken: (String) -> Bool = { id in
+            if networked ? FileIdentity.listed(claimed, "\(id).md") != nil : FileSystem.exists(spec(in: claimed, id)) { return true }
+            return [done, failed].contains { FileSystem.exists(spec(in: $0, id)) || FileSystem.exists(sidecar(in: $0, id)) }
+        }
+        while taken(candidate) {
             n += 1
             candidate = "\(wanted.prefix(95))-\(n)"
         }

@@ -29,6 +29,13 @@ struct SpoolSharing: Sendable {
         isNetwork ? "\(spool.ledgers)/\(SpoolSharing.fileName(host)).jsonl" : spool.ledger
     }
 
+    /// Worktrees belong on this host's disk: git worktrees of each host's own repos, on a filesystem
+    /// other hosts share, are slow and another host's sweep could meet them.
+    func workspaceWarning(_ workRoot: String, spool: Spool) -> String? {
+        guard isNetwork, workRoot == spool.root || workRoot.hasPrefix(spool.root + "/") else { return nil }
+        return "task worktrees go to \(workRoot), on the shared spool (\(mount?.type ?? "a network filesystem")); pass --workspaces DIR on this host's own disk"
+    }
+
     /// A host name as a file name: anything but `[A-Za-z0-9._-]` becomes `_`.
     static func fileName(_ host: String) -> String {
         let safe = String(host.unicodeScalars.map { c -> Character in
@@ -58,27 +65,5 @@ extension Spool {
         for name in (try? FileSystem.list(workers)) ?? [] where name.hasSuffix(".json") {
             if let age = FileSystem.age("\(workers)/\(name)"), age > 86400 { FileSystem.remove("\(workers)/\(name)") }
         }
-    }
-}
-
-extension Spool {
-    /// Removes `claimed/<id>.md` when its file has another name in inbox/, claimed/, done/ or
-    /// failed/, and returns that name. Two names of one file are the trace of a claim or move that
-    /// was reported failed yet happened (an NFS retransmit, a stale lookup on FUSE), or of a worker
-    /// killed between the link and the unlink of a move: the other name is where the spec really is,
-    /// so dropping the claimed/ one neither loses it nor runs it twice. Call it only while holding
-    /// the spec's flock (its owner is gone).
-    func dropSecondName(_ id: String) -> String? {
-        let path = spec(in: claimed, id)
-        guard let me = FileIdentity.of(path), me.links > 1 else { return nil }
-        for dir in [inbox, done, failed, claimed] {
-            for name in (try? FileSystem.list(dir)) ?? [] where name.hasSuffix(".md") && "\(dir)/\(name)" != path {
-                guard let other = FileIdentity.of("\(dir)/\(name)"), other.isSameFile(as: me) else { continue }
-                FileSystem.remove(path)
-                FileSystem.remove(claimFile(id))
-                return "\(dir)/\(name)"
-            }
-        }
-        return nil
     }
 }

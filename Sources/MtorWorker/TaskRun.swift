@@ -88,12 +88,26 @@ final class TaskRun: @unchecked Sendable {
         summary.provider = targets[0].providerName
         summary.harness = targets[0].harnessName
         summary.model = targets[0].model
-        let gitEnv = settings.baseEnvironment
-        let headBefore = Git.head(spec.repo, environment: gitEnv)
-        // Every process the task starts (agent, verify, and all they start) stays in this containment.
+        summary.meta = spec.meta
+        // Every process the task starts (set-up, agent, verify, and all they start) stays in this containment.
         let box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
         defer { box.dispose() }
         var leftovers = 0
+        // The agent works in the task's worktree (or in place): Workspace owns every git call.
+        let workspace = Workspace(id: id, spec: spec, root: workspaces, shell: GitShell(base: settings.baseEnvironment, containment: box), log: log)
+        var extras = Extras()
+        control.update { $0.phase = "preparing workspace" }
+        do {
+            extras.setup = try workspace.prepare(timeout: spec.timeout)
+        } catch {
+            extras.setup = error.setup
+            log.note("workspace: \(error.reason)")
+            return conclude(status: .failed, verdict: Verdict(.setupFailed, error.reason, hint: error.hint), summary: summary, attempts: attempts,
+                            git: workspace.record.map { _ in workspace.gitSection(diffstat: nil) }, verify: nil, extras: extras)
+        }
+        var agentSpec = spec
+        agentSpec.repo = workspace.directory
+        var autoCommitted = false
         var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace)
         runner.containment = box
         runner.holdFD = claimLock
@@ -123,7 +137,7 @@ final class TaskRun: @unchecked Sendable {
             }
             spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .attempt, provider: target.providerName, attempt: n, pid: ProcessControl.pid))
             logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
-            let outcome = runner.run(id: id, n: n, spec: spec, target: target)
+            let outcome = runner.run(id: id, n: n, spec: agentSpec, target: target)
             leftovers += outcome.leftoversKilled
             attempts.append(outcome.attempt)
             verdict = outcome.verdict
@@ -158,8 +172,21 @@ final class TaskRun: @unchecked Sendable {
                 }
                 break
             }
+            if verdict.failureClass == .ok {
+                // Success needs evidence: leftovers are committed, then the branch must hold a change (expect:).
+                let evidence = workspace.settle()
+                autoCommitted = autoCommitted || evidence.autoCommitted
+                extras.answer = outcome.answer.isEmpty ? nil : settings.redactor.redact(TaskResult.capAnswer(outcome.answer))
+                if let missing = spec.work.missingEvidence(changed: evidence.changed, answer: outcome.answer) {
+                    verdict = Verdict(.noChanges, missing, hint: "make sure the prompt asks for a change the agent can make; for questions and reviews use 'expect: answer'")
+                    attempts[attempts.count - 1].class = .noChanges
+                    attempts[attempts.count - 1].reason = verdict.reason
+                    attempts[attempts.count - 1].retryable = true
+                    log.note("attempt \(n): \(missing)")
+                }
+            }
             if verdict.failureClass == .ok, let command = spec.verify {
-                verify = runVerify(command, spec: spec, log: log, containment: box)
+                verify = runVerify(command, spec: agentSpec, log: log, containment: box)
                 leftovers += box.killAll()
                 if verify?.exitCode != 0 {
                     verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")", hint: "read the verify output tail in the sidecar or the task log")
@@ -211,10 +238,22 @@ final class TaskRun: @unchecked Sendable {
         // Every process the task started is gone before its result is written.
         box.dispose()
         containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers)
-        let headAfter = Git.head(spec.repo, environment: gitEnv)
-        let git = TaskResult.Git(headBefore: headBefore, headAfter: headAfter, commits: Git.commits(spec.repo, from: headBefore, to: headAfter, environment: gitEnv))
         let status: TaskResult.Status = verdict.failureClass == .ok ? .succeeded : verdict.failureClass == .cancelled ? .cancelled : .failed
-        return conclude(status: status, verdict: verdict, summary: summary, attempts: attempts, git: git, verify: verify)
+        control.update { $0.phase = "reviewing" }
+        extras.review = workspace.review(maxLines: options.reviewMaxLines, autoCommitted: autoCommitted)
+        var git = workspace.gitSection(diffstat: extras.review?.diffstat)
+        if status == .succeeded, let record = workspace.record, spec.work.integrate != .branch {
+            if git.commits.isEmpty {
+                git.integratedReason = "nothing to integrate: \(record.branch) has no commit of its own"
+            } else {
+                control.update { $0.phase = "integrating" }
+                let done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, into: record.baseBranch, shell: workspace.shell)
+                git.integrated = done.integrated
+                git.integratedReason = done.reason
+                log.note("integrate: \(done.integrated)\(done.reason.map { " — \($0)" } ?? "")")
+            }
+        }
+        return conclude(status: status, verdict: verdict, summary: summary, attempts: attempts, git: git, verify: verify, extras: extras)
     }
 
     // MARK: - Steps
@@ -247,16 +286,32 @@ final class TaskRun: @unchecked Sendable {
         return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
     }
 
-    /// Writes the sidecar and moves the spec; retried while the disk refuses (ENOSPC, read-only).
+    /// The sidecar's parts that come from the workspace and the agent's answer.
+    struct Extras {
+        var setup: TaskResult.Verify?
+        var review: Review?
+        var answer: String?
+    }
+
+    /// Where task worktrees live.
+    var workspaces: String { Workspace.root(options, spool) }
+
+    /// Removes the task's worktree (its branch stays), then writes the sidecar and moves the spec,
+    /// retried while the disk refuses (ENOSPC, read-only).
     private func conclude(status: TaskResult.Status, verdict: Verdict, summary: TaskResult.SpecSummary, attempts: [TaskResult.Attempt],
-                          git: TaskResult.Git?, verify: TaskResult.Verify?) -> FailureClass {
+                          git: TaskResult.Git?, verify: TaskResult.Verify?, extras: Extras = Extras()) -> FailureClass {
         let r = settings.redactor
-        let result = TaskResult(
+        var result = TaskResult(
             id: id, status: status, class: verdict.failureClass, reason: r.redact(verdict.reason), hint: r.redact(verdict.hint),
             spec: summary, attempts: attempts, git: git, verify: verify, log: "logs/\(id).log",
             worker: TaskResult.Worker(host: options.host, pid: ProcessControl.pid, version: mtorVersion),
             containment: containmentSummary,
             claimedAt: Stamp.iso(claimedAt), finishedAt: Stamp.iso())
+        result.setup = extras.setup.map { var s = $0; s.outputTail = r.redact(s.outputTail); return s }
+        result.review = extras.review
+        result.answer = extras.answer
+        // The worktree goes before the result appears (the branch stays); a kill in between reruns the task on its branch.
+        if !options.keepWorkspaces { Workspace.discard(root: workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil)) }
         var delay = 1.0
         while true {
             do {

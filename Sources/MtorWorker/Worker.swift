@@ -28,6 +28,8 @@ public final class Worker: @unchecked Sendable {
     private var finishedIDs: [String] = []
     private var queue = InboxQueue()
     private var warnings: [String] = []
+    /// Running in-place tasks: id → repo (one per repo at a time).
+    private var inPlace: [String: String] = [:]
     /// Why specs wait in inbox/, by file name.
     private var waiting: [String: String] = [:]
     private var stopping = false
@@ -47,6 +49,7 @@ public final class Worker: @unchecked Sendable {
         try spool.prepare()
         sharing = SpoolSharing.detect(spool, requestedPoll: options.poll, now: now())
         spool.appendLedger = sharing.ledger(spool, host: options.host)
+        spool.networked = sharing.isNetwork
         self.spool = spool
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
@@ -82,6 +85,7 @@ public final class Worker: @unchecked Sendable {
         warnIfShared()
         spool.pruneWorkerFiles()
         recover()
+        sweepWorkspaces()
         rescan()
         logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), \(sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
@@ -245,6 +249,7 @@ public final class Worker: @unchecked Sendable {
             for id in ids {
                 running[id] = nil
                 runningProvider[id] = nil
+                inPlace[id] = nil
             }
             return ids
         }
@@ -304,6 +309,7 @@ public final class Worker: @unchecked Sendable {
         guard let spec = try? Spec.parse(bytes, home: "/"), let targets = try? settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
+        if let why = inPlaceHold(spec) { return .hold(why) }
         // The first provider of the chain that has not failed preflight decides: it runs the spec,
         // or the spec waits for its preflight or its capacity. Only an unhealthy provider hands over.
         var reasons: [String] = []
@@ -363,6 +369,7 @@ public final class Worker: @unchecked Sendable {
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
+            if let spec = try? Spec.parse(bytes, home: "/"), spec.work.mode == .inPlace { inPlace[id] = repoKey(spec) }
         }
         logger.info("\(id): claimed from inbox/\(name)")
         let wake = self.wake
@@ -387,10 +394,6 @@ public final class Worker: @unchecked Sendable {
             guard let fd = FileSystem.tryLock(specPath) ?? lockAfterEndingLeftovers(id, specPath) else { continue }
             defer { FileSystem.closeDescriptor(fd) }
             do {
-                if spool.result(id) == nil, let other = spool.dropSecondName(id) {
-                    logger.warn("\(id): claimed/\(name) was a second name of \(other) (a move reported failed that happened, or a worker killed mid-move); removed it, the spec stays there")
-                    continue
-                }
                 if let finished = spool.result(id) {
                     // Killed after the sidecar was written: finish the move (and its ledger line).
                     spool.recordOutcome(finished)
@@ -447,6 +450,27 @@ public final class Worker: @unchecked Sendable {
         return nil
     }
 
+    /// Why an in-place spec must wait: another in-place task runs in the same repo.
+    private func inPlaceHold(_ spec: Spec) -> String? {
+        guard spec.work.mode == .inPlace else { return nil }
+        let repo = repoKey(spec)
+        guard let other = lock.withLock({ inPlace.first { $0.value == repo }?.key }) else { return nil }
+        return "in-place task \(other) is running in \(repo); in-place tasks on one repo run one at a time"
+    }
+
+    private func repoKey(_ spec: Spec) -> String {
+        let repo = Spec.expandHome(spec.repoAsWritten, home: settings.baseEnvironment["HOME"] ?? "/")
+        return FileSystem.realPath(repo) ?? repo
+    }
+
+    /// Removes worktrees left by tasks that are neither queued nor claimed any more.
+    private func sweepWorkspaces() {
+        guard !options.keepWorkspaces else { return }
+        Workspace.sweep(root: Workspace.root(options, spool), shell: GitShell(base: settings.baseEnvironment, containment: nil)) { [spool] id in
+            FileSystem.exists(spool.spec(in: spool.claimed, id)) || FileSystem.exists(spool.spec(in: spool.inbox, id))
+        }
+    }
+
     /// Ends what a dead worker's task left running, but only what the claim proves is that task's:
     /// on this host and this boot, the processes in the task's own cgroup or carrying its marker,
     /// and the recorded group leader when its start time still matches. A claim from another host,
@@ -477,6 +501,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func warnIfShared() {
+        if let why = sharing.workspaceWarning(Workspace.root(options, spool), spool: spool) { warn(why) }
         if let mode = FileSystem.mode(spool.root), mode & 0o022 != 0 {
             warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make this worker run commands")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MtorCore
 import MtorPlatform
 
 /// How `mtor worker` was asked to run.
@@ -34,6 +35,13 @@ public struct WorkerOptions: Sendable {
     public var containment: Containment.Preference = .auto
     /// Directory prefixes a spec's `repo` (after symlinks) must be under; default: the worker's home.
     public var allowedRepos: [String] = [ProcessInfo.processInfo.environment["HOME"] ?? "/"]
+
+    /// Where task worktrees live (default `<spool>/work`); `--workspaces DIR`.
+    public var workspaces: String?
+    /// Keep each task's worktree when it ends, for debugging; `--keep-workspaces`.
+    public var keepWorkspaces = false
+    /// Changed lines above which a task's review flags `large_diff`; `--review-max-lines`.
+    public var reviewMaxLines = ReviewRules.defaultMaxLines
 
     public init(spool: String, providers: String, envFile: String?) {
         self.spool = spool

@@ -22,13 +22,13 @@ enum ContenderKind: String, CaseIterable, Sendable {
 
     // MARK: - The baselines
 
-    /// Claims by `mv`, skips the four frontmatter lines with `read`, pipes the body to `sh -s`,
+    /// Claims by `mv`, skips the six frontmatter lines with `read`, pipes the body to `sh -s`,
     /// logs, and moves the spec to done/ or failed/ — no sidecar and no fsync.
     static let runFunction = """
     run() {
       case "$1" in .*|*.tmp|*.part|*~) return ;; *.md) ;; *) return ;; esac
       mv "inbox/$1" "claimed/$1" 2>/dev/null || return
-      if { read -r _; read -r _; read -r _; read -r _; /bin/sh -s; } < "claimed/$1" > "logs/${1%.md}.log" 2>&1
+      if { read -r _; read -r _; read -r _; read -r _; read -r _; read -r _; /bin/sh -s; } < "claimed/$1" > "logs/${1%.md}.log" 2>&1
       then mv "claimed/$1" "done/$1"
       else mv "claimed/$1" "failed/$1"
       fi

@@ -8,9 +8,9 @@ import MtorWorker
 enum CLI {
     /// Every command, in the order `mtor help` lists them. A command exists only by being here.
     static let commands: [Command] = [
-        WorkerCommand.command, SubmitCommand.command, ValidateCommand.command, StatusCommand.command,
+        WorkerCommand.command, SubmitCommand.command, ValidateCommand.command, ConvertCommand.command, StatusCommand.command,
         ShowCommand.command, WaitCommand.command, LogsCommand.command, RetryCommand.command,
-        CancelCommand.command, DoctorCommand.command, LockCommand.command, HelpCommand.command,
+        CancelCommand.command, DoctorCommand.command, LockCommand.command, MergeCommand.command, HelpCommand.command,
         VersionCommand.command,
     ]
 

@@ -20,8 +20,11 @@ enum ShowCommand {
             throw .notFound("no task '\(args.positional[0])' in \(spool.root) (not in inbox/, claimed/, done/ or failed/); `mtor status` lists the queue")
         }
         let claim = spool.claim(id)
+        let held = place.name == "inbox" ? spool.heldReason(id) : nil
         if args.json {
-            Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim))
+            Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim, held: held))
+        } else if let held {
+            print("\(id): queued — held: \(held)")
         } else {
             print("\(id): \(place.name == "claimed" ? "running" : "queued")\(claim.map { ", attempt \($0.attempt) on \($0.provider ?? "-") since \($0.startedAt)\($0.nextAttemptAt.map { ", next attempt at \($0)" } ?? "")" } ?? "")")
         }
@@ -32,13 +35,17 @@ enum ShowCommand {
         var id: String
         var state: String
         var claim: ClaimRecord?
+        /// Why the worker holds it in inbox/ (failed preflight, capacity, pause, dependency).
+        var held: String?
     }
 }
 
 /// The human summary of a finished task.
 enum TaskSummary {
     static func text(_ r: TaskResult) -> String {
-        var lines = ["\(r.id): \(r.status.rawValue) (\(r.class.rawValue))", "  reason: \(r.reason)"]
+        var lines = ["\(r.id): \(r.status.rawValue) (\(r.class.rawValue))"]
+        lines += ReviewSummary.lines(r)
+        lines.append("  reason: \(r.reason)")
         if !r.hint.isEmpty { lines.append("  hint:   \(r.hint)") }
         lines.append("  spec:   \(r.spec.file) repo \(r.spec.repo ?? "?") provider \(r.spec.provider ?? "-") harness \(r.spec.harness ?? "-") model \(r.spec.model ?? "-")")
         for a in r.attempts {

@@ -56,6 +56,8 @@ struct SpecReport: Codable {
         var repo: String?
         var provider: String?
         var harness: String?
+        /// Valid, but the worker holds its provider as unhealthy: it will wait in inbox/.
+        var warning: String?
     }
 
     var entries: [Entry]
@@ -87,12 +89,29 @@ struct SpecReport: Codable {
         }
     }
 
+    /// Marks valid specs whose provider the spool's worker holds as unhealthy (state/providers.json).
+    mutating func warnUnhealthy(_ spool: Spool) {
+        guard let bytes = try? FileSystem.read(spool.state + "/providers.json"),
+              let file = try? JSONDecoder().decode(ProviderHealthFile.self, from: Data(bytes)) else { return }
+        let sick = Dictionary(file.providers.filter { $0.state == .unhealthy }.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
+        for i in entries.indices where entries[i].valid {
+            guard let p = entries[i].provider, let e = sick[p] else { continue }
+            entries[i].warning = "the worker holds provider \(p) as unhealthy (\(e.class?.rawValue ?? "?"): \(e.reason ?? ""))\(e.hint.map { $0.isEmpty ? "" : "; hint: \($0)" } ?? ""); the spec stays queued until the provider passes its next preflight\(e.nextProbeAt.map { " (at \($0))" } ?? "")"
+        }
+    }
+
+    /// The warnings of valid specs, one line each, on stderr.
+    func printWarnings() {
+        for e in entries where e.valid { if let w = e.warning { Output.error("warning: \(e.file): \(w)") } }
+    }
+
     func print(json: Bool) {
         if json { return Output.json(self) }
         for e in entries {
             if e.valid {
                 let runs = e.harness.map { h in e.provider.map { "provider \($0), harness \(h)" } ?? "harness \(h), no provider" } ?? "provider \(e.provider ?? "default"), not checked"
                 Swift.print("ok      \(e.file) (repo \(e.repo ?? "?"), \(runs))")
+                if let w = e.warning { Swift.print("        warning: \(w)") }
             }
             else { Swift.print("invalid \(e.file): \(e.class ?? ""): \(e.error ?? "")") }
         }

@@ -40,6 +40,21 @@ extension Spool {
         return queuedUnderOriginalName(id) != nil
     }
 
+    /// Why the live worker holds a queued task in inbox/ (its `waiting` line in worker.json): a
+    /// provider that failed preflight with its class, reason and hint, capacity, a pause, a dependency.
+    func heldReason(_ id: String) -> String? {
+        guard let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap({ try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }),
+              state.exitedAt == nil else { return nil }
+        let names = Set(["\(id).md"] + [queuedUnderOriginalName(id)].compactMap { $0 })
+        for line in state.waiting {
+            // "inbox/<name>: <why>"
+            guard line.hasPrefix("inbox/"), let colon = line.range(of: ": ") else { continue }
+            let name = String(line[line.index(line.startIndex, offsetBy: 6)..<colon.lowerBound])
+            if names.contains(name) { return String(line[colon.upperBound...]) }
+        }
+        return nil
+    }
+
     /// The inbox file whose id will be `id` when it is claimed, when its name is not the id itself.
     func queuedUnderOriginalName(_ id: String) -> String? {
         ((try? FileSystem.list(inbox)) ?? []).first { $0.hasSuffix(".md") && !TaskID.isTemporary($0) && TaskID.from(fileName: $0) == id }

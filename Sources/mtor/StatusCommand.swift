@@ -67,6 +67,10 @@ enum StatusText {
                 lines.append("  \(r.id)  " + parts.joined(separator: ", "))
             }
         }
+        if !s.waiting.isEmpty {
+            lines.append("waiting:")
+            lines += s.waiting.map { "  \($0)" }
+        }
         let providers = s.providers ?? []
         if !providers.isEmpty {
             lines.append("providers:")
@@ -77,7 +81,7 @@ enum StatusText {
         }
         let r = s.recent
         let rate = r.successRate.map { ", \(Int(($0 * 100).rounded()))% success" } ?? ""
-        lines.append("last \(Int(r.windowHours)) h: \(r.succeeded) succeeded, \(r.failed) failed, \(r.cancelled) cancelled\(rate)")
+        lines.append("last \(Int(r.windowHours)) h: \(r.succeeded) succeeded\(r.flagged > 0 ? " (\(r.flagged) flagged for review)" : ""), \(r.failed) failed, \(r.cancelled) cancelled\(rate)")
         if !r.failureClasses.isEmpty {
             lines.append("  failures: " + r.failureClasses.prefix(5).map { "\($0.class) \($0.count) (latest \($0.latest))" }.joined(separator: ", "))
         }

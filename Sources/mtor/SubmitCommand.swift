@@ -34,7 +34,8 @@ enum SubmitCommand {
         // checked here, and the rest on the worker's host once the specs are in its tmp/.
         var checks = try remote == nil ? SpecChecks.from(args) : SpecChecks(settings: nil, home: "/", checkRepo: false, allowed: ["/"], basis: "")
         if remote != nil, let lock = args.values["--providers"] { checks.settings = try Settings.load(providers: lock, envPath: args.values["--env-file"]) }
-        let report = SpecReport.check(args.positional, checks)
+        var report = SpecReport.check(args.positional, checks)
+        if remote == nil { report.warnUnhealthy(Spool(root: args.spool)) }
         guard report.allValid else { return refuse(report, json: args.json, where: remote == nil ? "here" : "before upload") }
         var items: [Upload.Item] = []
         for file in args.positional {
@@ -45,11 +46,12 @@ enum SubmitCommand {
         }
         let ssh = SSH(args)
         var refused: SpecReport? = nil
+        var warnings: SpecReport? = nil
         let placed: [Upload.Placed]
         do {
             placed = if let remote {
                 try Upload.remote(items, to: remote, via: via, ssh: ssh) { (root, staged) throws(WorkerError) in
-                    refused = try validateRemotely(staged, files: items.map(\.file), root: root, remote: remote, ssh: ssh)
+                    (refused, warnings) = try validateRemotely(staged, files: items.map(\.file), root: root, remote: remote, ssh: ssh)
                     if refused != nil { throw .failed("refused on \(remote.login)") }
                 }
             } else {
@@ -60,6 +62,8 @@ enum SubmitCommand {
         }
         if !args.json {
             placed.forEach { print("submitted \($0.file) as \($0.id) → \($0.path)") }
+            report.printWarnings()
+            warnings?.printWarnings()
             fflush(stdout) // before --wait's progress lines on stderr
         }
         guard args.flags.contains("--wait") else {
@@ -79,15 +83,14 @@ enum SubmitCommand {
     }
 
     /// Runs `mtor validate --json` on the worker's host on the staged copies: the report when one is invalid, else nil.
-    private static func validateRemotely(_ staged: [String], files: [String], root: String, remote: RemoteSpool, ssh: SSH) throws(WorkerError) -> SpecReport? {
+    private static func validateRemotely(_ staged: [String], files: [String], root: String, remote: RemoteSpool, ssh: SSH) throws(WorkerError) -> (refused: SpecReport?, report: SpecReport) {
         let run = try SSH.run(ssh.command(remote, [ssh.remoteMtor, "validate", "--json", "--spool", root, "--"] + staged))
         _ = try ssh.check(run.code, remote: remote, stderr: run.err)
         guard var report = try? JSONDecoder().decode(SpecReport.self, from: Data(run.out.utf8)) else {
             throw .environment("'\(ssh.remoteMtor) validate' on \(remote.login) exited \(run.code) without a report: \(run.err.trimmingCharacters(in: .whitespacesAndNewlines)); nothing was submitted")
         }
-        guard !report.allValid else { return nil }
         for i in report.entries.indices where i < files.count { report.entries[i].file = files[i] }
-        return report
+        return (report.allValid ? nil : report, report)
     }
 
     struct Outcome: Encodable {

@@ -45,7 +45,7 @@ struct TaskWatch {
                 missingSince = now()
             }
             if let deadline = limit.deadline, now() >= deadline {
-                let state = lastState.isEmpty ? "not finished" : "still \(lastState.split(separator: " ").first.map(String.init) ?? lastState)"
+                let state = lastState.isEmpty ? "not finished" : "still \(lastState.split(whereSeparator: { $0 == " " || $0 == ":" }).first.map(String.init) ?? lastState)"
                 throw .failed("task '\(id)' is \(state) after --timeout \(limit.text); it goes on — follow it again with 'mtor wait \(id)'")
             }
             Thread.sleep(forTimeInterval: 0.25)
@@ -55,7 +55,10 @@ struct TaskWatch {
     /// What counts as a change of state, and the line that tells it (nil: nothing to say yet).
     private func describe(_ dir: String) -> (state: String, line: String?) {
         switch dir {
-        case "inbox": return ("queued", "queued")
+        case "inbox":
+            // Said as soon as the worker knows why it holds the task, and again when that changes.
+            if let held = spool.heldReason(id) { return ("queued: \(held)", "queued — held: \(held)") }
+            return ("queued", "queued")
         case "claimed":
             let claim = spool.claim(id)
             let live = (try? FileSystem.read(spool.state + "/worker.json"))

@@ -19,7 +19,8 @@ enum ValidateCommand {
         run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        let report = SpecReport.check(args.positional, try SpecChecks.from(args))
+        var report = SpecReport.check(args.positional, try SpecChecks.from(args))
+        report.warnUnhealthy(Spool(root: args.spool))
         report.print(json: args.json)
         return report.allValid ? 0 : 1
     }

@@ -23,6 +23,9 @@ enum WorkerCommand {
             Flag(name: "--on-finish", value: "CMD", help: "run CMD when a task ends (also on_finish in the lockfile; 30 s limit, environment from scratch)"),
             Flag(name: "--on-attention", value: "CMD", help: "run CMD when something needs a person (also on_attention in the lockfile)"),
             Flag(name: "--metrics", value: "FILE", help: "Prometheus textfile to write (default state/metrics.prom)"),
+            Flag(name: "--workspaces", value: "DIR", help: "where task worktrees live (default <spool>/work)"),
+            Flag(name: "--keep-workspaces", help: "keep each task's worktree when it ends, for debugging (its branch always stays)"),
+            Flag(name: "--review-max-lines", value: "N", help: "changed lines above which a task's review flags large_diff (default 2000)"),
         ],
         details: """
             SIGHUP re-reads the lockfile and the env file (a failed reload keeps the old settings and says so in
@@ -56,6 +59,9 @@ enum WorkerCommand {
         if let roots = args.values["--allow-repos"] ?? ProcessInfo.processInfo.environment["MTOR_ALLOWED_REPOS"] {
             options.allowedRepos = roots.split(separator: ":").map(String.init)
         }
+        options.workspaces = args.values["--workspaces"]
+        options.keepWorkspaces = args.flags.contains("--keep-workspaces")
+        options.reviewMaxLines = try args.int("--review-max-lines", default: options.reviewMaxLines)
         let worker = try Worker(options: options)
         return try worker.run()
     }

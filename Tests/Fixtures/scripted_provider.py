@@ -413,6 +413,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"input_tokens": max(1, len(raw) // 4)}, log=log)
         if path in ("/v1/responses", "/responses"):
             return self.openai_responses(req, log)
+        if path in ("/v1/chat/completions", "/chat/completions"):
+            return self.chat_completions(req, log)
         self.send(200, {}, log=log)
 
     do_PUT = do_POST
@@ -475,6 +477,32 @@ class Handler(BaseHTTPRequestHandler):
         log["kind"], log["reply"] = label.split(":", 1)[0], label.split(":", 1)[1]
         # hang-midstream stops after created, in_progress, output_item.added and the first delta.
         self.stream_events(log, "x-request-id", list(response_events(new_id("resp"), model, items)), keep=4)
+
+    # ---- OpenAI Chat Completions (what Aider speaks through litellm) ----------
+    def chat_completions(self, req, log):
+        preflight = is_preflight(req)
+        if self.refused(preflight, log, self.openai_error):
+            return
+        if preflight:
+            text, label = "ok", "preflight:text"
+        elif ARGS.scenario == "commit":
+            text, label = aider_commit_step(req)
+        else:
+            text, label = "ok", "main:text"
+        log["kind"], log["reply"] = label.split(":", 1)[0], label.split(":", 1)[1]
+        model = req.get("model") or "gpt-4o"
+        cid, created = new_id("chatcmpl"), int(time.time())
+        inp, out, cread, _ = reported_usage()
+        usage = {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out,
+                 "prompt_tokens_details": {"cached_tokens": cread}}
+        if not req.get("stream"):
+            body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                 "finish_reason": "stop", "logprobs": None}],
+                    "usage": usage}
+            return self.send(200, body, log=log)
+        # hang-midstream stops after the role chunk and the first content chunk.
+        self.stream_events(log, "x-request-id", list(chat_chunks(cid, created, model, text, usage, req)), keep=2)
 
     def stream_events(self, log, id_header, events, keep):
         """Answers 200 with server-sent `events` (chunked); hang-midstream sends only the first
@@ -590,6 +618,55 @@ def response_events(resp_id, model, items):
         yield ev("response.output_item.done", output_index=i, item=final)
         done_items.append(final)
     yield ev("response.completed", response=response("completed", done_items))
+
+
+# ---- OpenAI Chat Completions helpers (Aider) -------------------------------------
+
+AIDER_CONTENT = "hello from the mtor scripted provider\n"
+
+
+def chat_text(req):
+    """Every string of the request's messages, joined (system prompt first)."""
+    return "\n".join(iter_strings(req.get("messages")))
+
+
+def aider_commit_step(req):
+    """Scenario "commit" on the chat API, stateless: Aider's commit-message request gets a
+    one-line message; its main request gets an edit in the format its system prompt asked for
+    (SEARCH/REPLACE block creating --repo-file, else a whole-file listing). Returns (text, label)."""
+    text = chat_text(req)
+    fname = ARGS.repo_file
+    if "Git commit messages" in text or "one-line commit message" in text:
+        return "Add %s" % fname, "side:commit-message"
+    if "SEARCH/REPLACE" in text:
+        return ("I will create %s.\n\n%s\n```\n<<<<<<< SEARCH\n=======\n%s>>>>>>> REPLACE\n```\n"
+                % (fname, fname, AIDER_CONTENT)), "main:edit-search-replace"
+    fence = "```"
+    m = re.search(r"path/to/filename\.js\n(\S+)\n", text)
+    if m:
+        fence = m.group(1)
+    close = {"<source>": "</source>", "<code>": "</code>", "<pre>": "</pre>", "<codeblock>": "</codeblock>"}.get(fence, fence)
+    return "I will create %s.\n\n%s\n%s\n%s%s\n" % (fname, fname, fence, AIDER_CONTENT, close), "main:edit-whole"
+
+
+def chat_chunks(cid, created, model, text, usage, req):
+    """A streamed chat completion: role chunk, content in two pieces, finish chunk, usage chunk
+    (when stream_options.include_usage asked for it), then [DONE]."""
+    def chunk(delta, finish=None, **extra):
+        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        data.update(extra)
+        return ("data: %s\n\n" % json.dumps(data)).encode("utf-8")
+    yield chunk({"role": "assistant", "content": ""})
+    half = len(text) // 2
+    for part in (text[:half], text[half:]):
+        yield chunk({"content": part})
+    yield chunk({}, "stop")
+    if (req.get("stream_options") or {}).get("include_usage"):
+        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [], "usage": usage}
+        yield ("data: %s\n\n" % json.dumps(data)).encode("utf-8")
+    yield b"data: [DONE]\n\n"
 
 
 def write_port_file(path, port):

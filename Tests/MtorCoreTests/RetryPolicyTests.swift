@@ -31,7 +31,7 @@ struct RetryPolicyTests {
 
     @Test("never-retried classes finish after one attempt, even with fallbacks", arguments: [
         FailureClass.harnessUsage, .harnessMissing, .specInvalid, .workdirMissing, .timedOut, .agentFailed, .verifyFailed,
-        .cancelled, .internalError,
+        .cancelled, .internalError, .setupFailed,
     ])
     func finishAtOnce(_ cls: FailureClass) {
         let run = simulate(chain: chain, retries: 5) { _ in (cls, nil) }
@@ -61,6 +61,24 @@ struct RetryPolicyTests {
     func unknown(_ retries: Int) {
         let run = simulate(chain: chain, retries: retries) { _ in (.unknown, nil) }
         #expect(run.providers == (retries == 0 ? ["zhipu"] : ["zhipu", "zhipu"]))
+    }
+
+    @Test("no_changes is retried at most once, on the same provider, never handed to a fallback", arguments: 0...5)
+    func noChanges(_ retries: Int) {
+        let run = simulate(chain: chain, retries: retries) { _ in (.noChanges, nil) }
+        #expect(run.providers == (retries == 0 ? ["zhipu"] : ["zhipu", "zhipu"]))
+    }
+
+    @Test("no_changes after a rate-limited attempt: still at most one retry of its own")
+    func noChangesAfterOthers() {
+        let run = simulate(chain: ["zhipu"], retries: 3) { _ in (.noChanges, nil) }
+        #expect(run.providers.count == 2)
+        var n = 0
+        let mixed = simulate(chain: ["zhipu"], retries: 3) { _ in
+            n += 1
+            return n == 1 ? (.rateLimited, nil) : (.noChanges, nil)
+        }
+        #expect(mixed.providers.count == 3, "one rate-limit retry, then no_changes retried once")
     }
 
     @Test("with retries: 0 nothing is retried on the same provider", arguments: [FailureClass.stalled, .unknown, .rateLimited, .providerUnavailable])
@@ -192,13 +210,13 @@ struct FailureClassTests {
         #expect(FailureClass.allCases.map(\.rawValue) == [
             "ok", "spec_invalid", "workdir_missing", "harness_missing", "harness_usage", "auth_failed", "quota_exhausted",
             "rate_limited", "provider_unavailable", "stalled", "timed_out", "agent_failed", "verify_failed", "cancelled",
-            "interrupted", "unknown", "internal_error",
+            "interrupted", "unknown", "internal_error", "no_changes", "setup_failed",
         ])
     }
 
     @Test("which classes are transient and which move to a fallback")
     func flags() {
-        #expect(Set(FailureClass.allCases.filter(\.isTransient)) == [.rateLimited, .providerUnavailable, .stalled, .unknown, .interrupted])
+        #expect(Set(FailureClass.allCases.filter(\.isTransient)) == [.rateLimited, .providerUnavailable, .stalled, .unknown, .interrupted, .noChanges])
         #expect(Set(FailureClass.allCases.filter(\.movesToFallback)) == [.authFailed, .quotaExhausted, .rateLimited, .providerUnavailable])
     }
 }

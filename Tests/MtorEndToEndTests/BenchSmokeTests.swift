@@ -15,7 +15,7 @@ struct BenchSmokeTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let jsonPath = dir + "/bench.json"
         let r = try ChildProcess.run([BenchSmokeTests.benchBinary, "--quick", "--mtor", mtorBinary, "--dir", dir, "--json-out", jsonPath],
-                                     environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": dir, "LANG": "C.UTF-8", "TMPDIR": dir], timeout: 170)
+                                     environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": dir, "LANG": "C.UTF-8", "TMPDIR": dir], timeout: 400)
         let out = String(decoding: r.stdout, as: UTF8.self), err = String(decoding: r.stderr, as: UTF8.self)
         #expect(r.0 == .exited(0), "mtor-bench said:\n\(err.suffix(3000))")
         #expect(out.contains("| figure | mtor |"))
@@ -26,7 +26,8 @@ struct BenchSmokeTests {
         #expect(report["mode"] as? String == "quick")
         let figures = try #require(report["figures"] as? [[String: Any]])
         let names = figures.compactMap { $0["figure"] as? String }
-        for expected in ["pickup latency p50", "pickup latency p99", "idle CPU", "RSS with", "status --json"] {
+        for expected in ["pickup latency p50", "pickup latency p99", "idle CPU", "RSS with", "status --json", "worktree: rename → first command p50",
+                         "worktree pickup ÷ plain git worktree add"] {
             #expect(names.contains { $0.hasPrefix(expected) }, "no '\(expected)' figure in \(names)")
         }
         #expect(names.filter { $0.hasPrefix("throughput") }.count == 4)

@@ -68,8 +68,8 @@ struct CodexTests {
         #expect(r.spec.harness == "codex")
         #expect(r.attempts.count == 1)
         #expect(r.git?.commits.map(\.subject) == ["Add hello.txt"])
-        #expect(r.git?.headAfter == (try s.git(["rev-parse", "HEAD"])).trimmingCharacters(in: .whitespacesAndNewlines))
-        #expect(FileManager.default.fileExists(atPath: s.repo + "/hello.txt"))
+        #expect(r.git?.headAfter == (try s.git(["rev-parse", "mtor/codex-hello"])).trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(try s.git(["show", "mtor/codex-hello:hello.txt"]).contains("hello"))
         #expect(s.exists("done/codex-hello.md"))
         // Codex made the tool call and came back with its output; the key went as a Bearer token.
         let main = p.requests.filter { ($0["kind"] as? String) == "main" }

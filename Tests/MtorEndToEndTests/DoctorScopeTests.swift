@@ -22,7 +22,7 @@ struct DoctorScopeTests {
     }
 
     @Test("a fresh clone with a working default provider: exit 0, unused providers not checked, the missing spool will be created; --all checks every one",
-          .timeLimit(.minutes(5)), .requiresClaude)
+          .timeLimit(.minutes(10)), .requiresClaude)
     func freshCloneIsClean() throws {
         let s = try Sandbox("doctor-fresh")
         let provider = try ScriptedProvider(scenario: "ok", key: "sk-fresh-1")
@@ -40,7 +40,7 @@ struct DoctorScopeTests {
         #expect(all.out.contains("FAIL  provider"), "\(all.out)")
     }
 
-    @Test("no git identity in the agents' HOME, and an empty key, are named with fixes that suit a worker not run by systemd", .timeLimit(.minutes(5)))
+    @Test("no git identity in the agents' HOME, and an empty key, are named with fixes that suit a worker not run by systemd", .timeLimit(.minutes(10)))
     func identityAndEmptyKey() throws {
         let s = try Sandbox("doctor-identity")
         s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: "http://127.0.0.1:9", secretEnv: "ZHIPU_API_KEY")]))

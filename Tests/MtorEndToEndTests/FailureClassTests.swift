@@ -51,7 +51,7 @@ struct ClaudeFailureTests {
         let p = try ScriptedProvider(scenario: "429-then-ok", count: 2, passPreflight: true)
         s.lockfile(Lockfiles.make([.init(name: "busy", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-busy-123\n")
-        let r = try runSpec(s, "busy", "provider: busy", body: "Say ok.")
+        let r = try runSpec(s, "busy", "provider: busy\nexpect: answer", body: "Say ok.")
         #expect(r.status == .succeeded, "\(r.reason)")
         #expect(r.attempts.last?.apiRetries?.compactMap(\.status).contains(429) == true, "the sidecar records the 429s")
     }
@@ -172,12 +172,12 @@ struct CommandFailureTests {
     @Test("verify: false → verify_failed; verify: true → succeeded", .timeLimit(.minutes(10)))
     func verifyGate() throws {
         let s = try sandbox("verify")
-        let failed = try runSpec(s, "v-false", "harness: sh\nverify: false", body: "echo agent ok")
+        let failed = try runSpec(s, "v-false", "harness: sh\nverify: false\nexpect: nothing", body: "echo agent ok")
         #expect(failed.class == .verifyFailed)
         #expect(failed.status == .failed)
         #expect(failed.verify?.exitCode == 1)
         #expect(failed.attempts.count == 1)
-        let passed = try runSpec(s, "v-true", "harness: sh\nverify: true", body: "echo agent ok")
+        let passed = try runSpec(s, "v-true", "harness: sh\nverify: true\nexpect: nothing", body: "echo agent ok")
         #expect(passed.status == .succeeded)
         #expect(passed.verify?.exitCode == 0)
     }
@@ -222,7 +222,7 @@ struct CommandFailureTests {
     @Test("a log over the cap is cut with a marker", .timeLimit(.minutes(10)))
     func logCap() throws {
         let s = try sandbox("cap")
-        let r = try runSpec(s, "loud", "harness: sh", body: "head -c 3000000 /dev/zero | tr '\\\\0' x", extra: ["--log-cap", "1000000"])
+        let r = try runSpec(s, "loud", "harness: sh\nexpect: nothing", body: "head -c 3000000 /dev/zero | tr '\\\\0' x", extra: ["--log-cap", "1000000"])
         #expect(r.status == .succeeded)
         let size = (try FileManager.default.attributesOfItem(atPath: s.spool + "/logs/loud.log")[.size] as? Int) ?? 0
         #expect(size < 1_001_000)

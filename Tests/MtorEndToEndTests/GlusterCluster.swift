@@ -104,12 +104,14 @@ final class GlusterCluster: @unchecked Sendable {
         try sh(clientCommand(at: path, pidFile: pidFile) + " && for i in $(seq 100); do grep -q ' \(path) fuse' /proc/self/mounts && exit 0; sleep 0.1; done; exit 1")
     }
 
-    /// Starts host `name`: a namespace with that hostname whose only view of the volume is its own client.
-    func addHost(_ name: String) throws -> Host {
+    /// Starts host `name`: a namespace with that hostname whose only view of the volume is its own
+    /// client; each `binds` pair (own, shared) shows this host's own directory at a shared path
+    /// (its own HOME and repos, as on a real host).
+    func addHost(_ name: String, binds: [(String, String)] = []) throws -> Host {
         let pidFile = "\(root)/run/\(name)-client.pid"
         let ready = "\(root)/run/\(name).ready"
         let script = """
-            hostname \(name) && umount -l \(mount) && \(clientCommand(at: mount, pidFile: pidFile)) && \
+            hostname \(name) && umount -l \(mount) && \(binds.map { "mount --bind \($0.0) \($0.1) && " }.joined())\(clientCommand(at: mount, pidFile: pidFile)) && \
             for i in $(seq 100); do grep -q ' \(mount) fuse' /proc/self/mounts && break; sleep 0.1; done && \
             touch \(ready) && exec sleep 100000
             """

@@ -11,7 +11,7 @@ struct HostileInboxTests {
         s.lockfile(Lockfiles.make([]))
         try FileManager.default.createDirectory(atPath: s.spool + "/inbox", withIntermediateDirectories: true)
         try prepare(s)
-        try s.submit("good.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho fine\n")
+        try s.submit("good.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho fine\n")
         let run = try s.drain(timeout: 60)
         #expect(run.code == 0, "\(run.err)")
         #expect(try s.result("good").status == .succeeded, "the worker kept working")
@@ -80,7 +80,7 @@ struct HostileInboxTests {
 
     @Test("names with spaces, unicode, newlines and dots get safe ids; nothing is lost", .timeLimit(.minutes(10)))
     func names() throws {
-        let body = "---\nrepo: ~/code/widget\nharness: sh\n---\necho named\n"
+        let body = "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho named\n"
         let names = ["my spec.md", "résumé ✓.md", "line\nbreak.md", "a..b.md"]
         let (s, _) = try drain("names") { s in
             for name in names { s.write("inbox/\(name)", Data(body.utf8)) }

@@ -46,7 +46,7 @@ struct HostileSpoolFileTests {
         defer { worker.stop() }
         try worker.waitUntilStarted()
 
-        try s.submit("fifo-ok.md", "---\nrepo: ~/code/widget\n---\necho finished fine\n")
+        try s.submit("fifo-ok.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho finished fine\n")
         try worker.waitFor(timeout: 60) { s.exists("done/fifo-ok.result.json") || s.exists("failed/fifo-ok.result.json") }
         #expect(try s.result("fifo-ok").status == .succeeded)
         #expect(s.read("logs/fifo-ok.log").contains("finished fine"))
@@ -86,7 +86,7 @@ struct HostileSpoolFileTests {
         let worker = try BackgroundWorker(s)
         defer { worker.stop() }
         try worker.waitUntilStarted()
-        try s.submit("after-fifo.md", "---\nrepo: ~/code/widget\n---\necho fine\n")
+        try s.submit("after-fifo.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho fine\n")
         try worker.waitFor(timeout: 60) { s.exists("done/after-fifo.result.json") }
         let beat = { (try? JSONDecoder().decode(WorkerState.self, from: Data(s.read("state/worker.json").utf8)))?.heartbeatAt }
         let first = beat()
@@ -111,7 +111,7 @@ struct HostileSpoolFileTests {
         for target in [outside, outsideState] { FileManager.default.createFile(atPath: target, contents: Data(original.utf8)) }
         try FileManager.default.createSymbolicLink(atPath: s.spool + "/state/ledger.jsonl", withDestinationPath: outside)
         try FileManager.default.createSymbolicLink(atPath: s.spool + "/state/worker.json", withDestinationPath: outsideState)
-        try s.submit("linked.md", "---\nrepo: ~/code/widget\n---\necho fine\n")
+        try s.submit("linked.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho fine\n")
         let run = try s.drain(timeout: 60)
         #expect(run.code == 0, "\(run.err)")
         #expect(try s.result("linked").status == .succeeded)

@@ -14,7 +14,7 @@ struct InboxEdgeTests {
         let raw: [UInt8] = Array("\(s.spool)/inbox/caf".utf8) + [0xE9] + Array(" task.md".utf8) + [0]
         let fd = raw.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT | O_EXCL, 0o600) } }
         try #require(fd >= 0)
-        let text = Array("---\nrepo: ~/code/widget\n---\necho latin1 > latin1.txt\n".utf8)
+        let text = Array("---\nrepo: ~/code/widget\nworkspace: in-place\n---\necho latin1 > latin1.txt\n".utf8)
         _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         let r = try s.drain()
@@ -36,7 +36,7 @@ struct InboxEdgeTests {
         writeFixture(s.spool + "/cancel/later", Data())
         try worker.waitFor { !s.exists("cancel/later") }
         #expect(worker.stderr.contains("cancel/later names no queued or running task"))
-        try s.submit("later.md", "---\nrepo: ~/code/widget\n---\ntrue\n")
+        try s.submit("later.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n")
         try worker.waitFor { s.exists("done/later.result.json") || s.exists("failed/later.result.json") }
         #expect(try s.result("later").status == .succeeded)
     }
@@ -52,7 +52,7 @@ struct InboxEdgeTests {
         try worker.waitFor { worker.stderr.contains("watched again") }
         // The worker recreated it; a user may also recreate it: both leave a watched inbox/.
         try? FileManager.default.createDirectory(atPath: s.spool + "/inbox", withIntermediateDirectories: true)
-        try s.submit("after.md", "---\nrepo: ~/code/widget\n---\ntrue\n")
+        try s.submit("after.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n")
         try worker.waitFor(timeout: 20) { s.exists("done/after.result.json") }
         #expect(try s.result("after").status == .succeeded)
     }

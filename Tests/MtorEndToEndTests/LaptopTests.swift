@@ -7,7 +7,7 @@ import MtorWorker
 /// The laptop side: submit over real ssh/rsync/scp to a worker's spool, then watch, inspect and cancel.
 @Suite("From the laptop: submit, wait, status, cancel over real ssh")
 struct LaptopTests {
-    static let shSpec = "---\nrepo: ~/code/widget\nharness: sh\n---\n"
+    static let shSpec = "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\n"
 
     @Test("submit --to over rsync and scp lands in inbox/ through tmp/, and --wait prints the result", .timeLimit(.minutes(10)), .requiresSSH,
           arguments: ["rsync", "scp"])

@@ -26,7 +26,7 @@ struct NewcomerTests {
         Case(name: "bad-retries", frontmatter: "repo: ~/code/widget\nharness: sh\nretries: 9"),
     ]
 
-    @Test("validate agrees with the worker on every spec of a table, one of them outside the allow-list", .timeLimit(.minutes(5)))
+    @Test("validate agrees with the worker on every spec of a table, one of them outside the allow-list", .timeLimit(.minutes(10)))
     func validateAgreesWithWorker() throws {
         let s = try Sandbox("agree")
         s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: "http://127.0.0.1:9")], default: "local"))
@@ -98,7 +98,7 @@ struct NewcomerTests {
         #expect(!unit.contains("CONTRACT.md"))
     }
 
-    @Test("status says the worker is not running once it exits (--once, SIGTERM), and shows a failed SIGHUP reload", .timeLimit(.minutes(5)))
+    @Test("status says the worker is not running once it exits (--once, SIGTERM), and shows a failed SIGHUP reload", .timeLimit(.minutes(10)))
     func statusAfterExit() throws {
         let s = try Sandbox("status-exit")
         s.lockfile(Lockfiles.make([]))
@@ -122,12 +122,12 @@ struct NewcomerTests {
         #expect(!stopped.out.contains("stopping"), "\(stopped.out)")
     }
 
-    @Test("ids: the original file name is accepted wherever an id is; an id that is nowhere exits 4 at once", .timeLimit(.minutes(5)))
+    @Test("ids: the original file name is accepted wherever an id is; an id that is nowhere exits 4 at once", .timeLimit(.minutes(10)))
     func idsAndWait() throws {
         let s = try Sandbox("ids")
         s.lockfile(Lockfiles.make([]))
-        try s.submit("my task (1).md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho hi\n")
-        try s.submit("later.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho later\n")
+        try s.submit("my task (1).md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho hi\n")
+        try s.submit("later.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho later\n")
         let queued = try s.mtor(["show", "my task (1)", "--spool", s.spool])
         #expect(queued.code == 0 && queued.out.contains("queued"), "\(queued.out) \(queued.err)")
         #expect(try s.drain().code == 0)
@@ -162,7 +162,7 @@ struct NewcomerTests {
         #expect(moved.changedProviders(since: after) == ["b"])
     }
 
-    @Test("a cancelled spec's sidecar keeps its provider, harness, model and repo as the spec said", .timeLimit(.minutes(5)))
+    @Test("a cancelled spec's sidecar keeps its provider, harness, model and repo as the spec said", .timeLimit(.minutes(10)))
     func cancelledKeepsSpec() throws {
         let s = try Sandbox("cancel-spec")
         s.lockfile(Lockfiles.make([]))

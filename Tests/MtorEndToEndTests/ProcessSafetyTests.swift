@@ -62,7 +62,7 @@ struct ProcessSafetyTests {
         let s = try Sandbox("gate")
         s.lockfile(Lockfiles.make([]))
         let runs = s.root + "/runs.txt"
-        try s.submit("gated.md", "---\nrepo: ~/code/widget\n---\necho ran >> \(runs)\nsleep 1\n")
+        try s.submit("gated.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho ran >> \(runs)\nsleep 1\n")
         let worker = try BackgroundWorker(s, env: ["MTOR_TEST_PAUSE_AFTER_SPAWN": "3"])
         try worker.waitFor { s.exists("claimed/gated.md") }
         Thread.sleep(forTimeInterval: 0.5)
@@ -142,7 +142,7 @@ struct ProcessSafetyTests {
         try #require(Containment.resolve(Containment.Preference(rawValue: method.rawValue)!) == method, "\(method.rawValue) is not usable on this host")
         let s = try Sandbox("escape")
         s.lockfile(Lockfiles.make([]))
-        try s.submit("escape.md", "---\nrepo: ~/code/widget\n---\nsetsid sh -c 'sleep 3; echo late > LATE.txt' &\nsleep 0.2\nexit 0\n")
+        try s.submit("escape.md", "---\nrepo: ~/code/widget\nworkspace: in-place\nexpect: nothing\n---\nsetsid sh -c 'sleep 3; echo late > LATE.txt' &\nsleep 0.2\nexit 0\n")
         let r = try s.drain(["--containment", method.rawValue])
         #expect(r.code == 0, "\(r.err.suffix(1500))")
         let result = try s.result("escape")

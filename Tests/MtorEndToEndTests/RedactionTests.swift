@@ -71,7 +71,7 @@ struct RedactionTests {
     ]
 
     /// Frontmatter beyond repo, provider and retries, per spec.
-    static let extraKeys = ["leak-verify": "verify: head -c 1048566 /dev/zero | tr '\\0' v; cat ../verify-key.txt; echo; echo verify done\n"]
+    static let extraKeys = ["leak-verify": "workspace: in-place\nverify: head -c 1048566 /dev/zero | tr '\\0' v; cat ../verify-key.txt; echo; echo verify done\n"]
 
     /// Every 8-byte piece of the secret found in `bytes`.
     static func leaks(in bytes: [UInt8]) -> [String] {

@@ -47,6 +47,14 @@ struct ReferenceTests {
                                 worker: .init(host: "h", pid: 1, version: "v"), containment: .init(method: "cgroup2", leftoversKilled: 1),
                                 claimedAt: "t", finishedAt: "t")
         result.usage?.sessionID = "s" // a sum has no session of its own; set so the walk sees every key
+        result.git?.branch = "mtor/x"
+        result.git?.base = "main"
+        result.git?.diffstat = .init(files: 1, insertions: 1, deletions: 1)
+        result.git?.integrated = "branch"
+        result.git?.integratedReason = "main has moved on"
+        result.setup = .init(command: "make", exitCode: 0, durationS: 1, outputTail: "o")
+        result.review = Review(flags: [.autoCommitted], diffstat: .init(files: 1, insertions: 1, deletions: 1), notes: ["n"])
+        result.answer = "a"
         #expect(unset(result).isEmpty, "populate these in the sample so their keys are checked: \(unset(result))")
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result))
         for path in keyPaths(json) { #expect(Reference.sidecar.row(path) != nil, "sidecar field '\(path)' is not in Reference.sidecar") }
@@ -94,11 +102,11 @@ struct ReferenceTests {
         #expect(!citesContract, "README cites a CONTRACT.md that is not in the repository")
     }
 
-    @Test("the Claude Code and Codex versions README quotes are the ones .ci/run pins")
+    @Test("the Claude Code, Codex and Aider versions README quotes are the ones .ci/run pins")
     func pinnedVersions() throws {
         let run = try String(contentsOfFile: packageRoot + "/.ci/run", encoding: .utf8)
         let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
-        for name in ["CLAUDE_AGENT_SDK_VERSION", "CLAUDE_CODE_VERSION", "CODEX_CLI_BIN_VERSION", "CODEX_VERSION"] {
+        for name in ["CLAUDE_AGENT_SDK_VERSION", "CLAUDE_CODE_VERSION", "CODEX_CLI_BIN_VERSION", "CODEX_VERSION", "AIDER_CHAT_VERSION"] {
             let pin = try #require(run.firstMatch(of: try Regex("(?m)^\(name)=([0-9][0-9.]*)"))?.output[1].substring).description
             let quoted = readme.contains(" \(pin)")
             #expect(quoted, "README does not quote \(name)=\(pin) from .ci/run")

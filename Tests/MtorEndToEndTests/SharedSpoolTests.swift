@@ -20,7 +20,7 @@ struct SharedSpoolTests {
         #expect(a.stderr.contains("polled every 0.3s besides inotify (--poll)"), "\(a.stderr)")
         #expect(b.stderr.contains("inotify only"), "\(b.stderr)")
         let host = FileSystem.hostName()
-        for w in [a, b] { #expect(s.exists("state/workers/\(host)-\(w.child.pid).json"), "\(s.listing())") }
+        for w in [a, b] { try w.waitFor(timeout: 10) { s.exists("state/workers/\(host)-\(w.child.pid).json") } }
         let status = try s.mtor(["status", "--spool", s.spool])
         #expect(status.out.contains("workers: 2 alive of 2"), "\(status.out)")
         for w in [a, b] { #expect(status.out.contains("\(host)-\(w.child.pid): 0/1 running"), "\(status.out)") }
@@ -43,7 +43,7 @@ struct SharedSpoolTests {
         s.lockfile(Lockfiles.make([]))
         let runs = s.root + "/runs"
         try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true)
-        try s.submit("cut.md", "---\nrepo: ~/code/widget\n---\ntouch \(runs)/cut.$$\n")
+        try s.submit("cut.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntouch \(runs)/cut.$$\n")
         for dir in ["claimed", "done", "failed", "logs", "tmp", "cancel", "state"] { try FileManager.default.createDirectory(atPath: "\(s.spool)/\(dir)", withIntermediateDirectories: true) }
         #expect(link("\(s.spool)/inbox/cut.md", "\(s.spool)/claimed/cut.md") == 0)
         let r = try s.drain()
@@ -76,14 +76,14 @@ struct SharedSpoolTests {
         let bare = s.root + "/bare-home"
         try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
         // A has the repo but is busy; B's HOME has no ~/code/widget.
-        try s.submit("busy.md", "---\nrepo: ~/code/widget\n---\nsleep 3\n")
+        try s.submit("busy.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\nsleep 3\n")
         let a = try BackgroundWorker(s)
         defer { a.stop() }
         try a.waitFor { s.exists("claimed/busy.md") }
         let b = try BackgroundWorker(s, env: ["HOME": bare])
         defer { b.stop() }
         try b.waitUntilStarted()
-        try s.submit("needs.md", "---\nrepo: ~/code/widget\n---\necho ran\n")
+        try s.submit("needs.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho ran\n")
         let bState = "state/workers/\(FileSystem.hostName())-\(b.child.pid).json"
         do { try b.waitFor(timeout: 10) { s.read(bState).contains("needs.md") } } catch { Issue.record("B's state: \(s.read(bState))\nA: \(a.stderr)\nB: \(b.stderr)"); throw error }
         #expect(s.exists("inbox/needs.md"), "B left it queued: \(s.listing())")
@@ -96,7 +96,7 @@ struct SharedSpoolTests {
         #expect(done.status == .succeeded && done.worker.pid == a.child.pid, "A ran it: \(done.class) by \(done.worker.pid)")
         // Without A, nobody can run it: B fails it as before, with the reason.
         a.stop()
-        try s.submit("orphan.md", "---\nrepo: ~/code/widget\n---\necho ran\n")
+        try s.submit("orphan.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho ran\n")
         try b.waitFor(timeout: 30) { (try? s.result("orphan")) != nil }
         #expect(try s.result("orphan").class == .workdirMissing)
     }

@@ -18,7 +18,7 @@ struct SharingTests {
         let ids = (0..<count).map { String(format: "shared%03d", $0) }
         var second: BackgroundWorker? = nil
         for (i, id) in ids.enumerated() {
-            try s.submit("\(id).md", "---\nrepo: ~/code/widget\n---\nsleep 0.0\(i % 5)\necho \(id) >> \(runs)\n")
+            try s.submit("\(id).md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\nsleep 0.0\(i % 5)\necho \(id) >> \(runs)\n")
             // The second worker starts while the first is claiming: its start-up recovery races those claims.
             if i == 40 {
                 second = try BackgroundWorker(s, extra: options)
@@ -94,7 +94,7 @@ struct SharingTests {
         #expect(s.exists("claimed/slow.md"), "the task goes on")
 
         let spec = s.root + "/quick.md"
-        writeFixture(spec, Data("---\nrepo: ~/code/widget\n---\ntrue\n".utf8))
+        writeFixture(spec, Data("---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n".utf8))
         for bad in [["--timeout", "soon", "--wait"], ["--timeout", "5s"]] {
             let r = try s.mtor(["submit", spec, "--spool", s.spool] + bad)
             #expect(r.code == 2, "\(bad): \(r.err)")
@@ -118,7 +118,7 @@ extension PreflightTests {
         defer { worker.stop() }
         func preflights() -> Int { worker.stderr.components(separatedBy: "preflight of provider zhipu started").count - 1 }
         func run(_ id: String) throws {
-            try s.submit("\(id).md", "---\nrepo: ~/code/widget\nprovider: zhipu\n---\nSay hello.\n")
+            try s.submit("\(id).md", "---\nrepo: ~/code/widget\nprovider: zhipu\nexpect: answer\n---\nSay hello.\n")
             try worker.waitFor(timeout: 60) { s.exists("done/\(id).result.json") || s.exists("failed/\(id).result.json") }
             #expect(try s.result(id).status == .succeeded)
         }

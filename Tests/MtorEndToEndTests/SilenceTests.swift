@@ -40,7 +40,7 @@ struct SilenceTests {
         let p = try ScriptedProvider(scenario: "ok", extra: ["--delay-main", "20"])
         s.lockfile(Lockfiles.make([.init(name: "slow", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-slow-1\n")
-        try s.submit("slow.md", "---\nrepo: ~/code/widget\nprovider: slow\n---\nSay ok.\n")
+        try s.submit("slow.md", "---\nrepo: ~/code/widget\nprovider: slow\nexpect: answer\n---\nSay ok.\n")
         let worker = try BackgroundWorker(s, extra: ["--silence-probe", "5s"])
         defer { worker.stop() }
         var sawAnswer = false
@@ -83,7 +83,7 @@ struct RateLimitResetTests {
                                      extra: ["--reset-in", "40"] + (shape == "usage-limit-text" ? ["--no-retry"] : []))
         s.lockfile(Lockfiles.make([.init(name: "capped", baseURL: p.baseURL)]))
         s.envFile("SCRIPTED_KEY=sk-capped-1\n")
-        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\n---\nSay ok.\n")
+        try s.submit("capped.md", "---\nrepo: ~/code/widget\nprovider: capped\nexpect: answer\n---\nSay ok.\n")
         let worker = try BackgroundWorker(s)
         defer { worker.stop() }
         var sawHold = false
@@ -97,5 +97,37 @@ struct RateLimitResetTests {
         #expect(sawHold, "worker.json said the provider is rate-limited until its reset")
         #expect(s.ledger().contains { $0.id == "capped" && $0.event == .requeued && $0.class == .rateLimited })
         #expect(worker.stderr.contains("rate-limited until"))
+    }
+}
+
+@Suite("Every waiting task explains itself", .serialized, .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+struct HeldTaskTests {
+    @Test("a spec held by a provider whose key went in the wrong variable: submit --wait and show print auth_failed and name ANTHROPIC_AUTH_TOKEN within 5 s; a later submit warns at once", .timeLimit(.minutes(10)))
+    func wrongVariableExplained() throws {
+        let s = try Sandbox("held")
+        let p = try ScriptedProvider(scenario: "bearer-only")
+        s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: p.baseURL, authEnv: "ANTHROPIC_API_KEY")]))
+        s.envFile("SCRIPTED_KEY=sk-held-1\n")
+        let worker = try BackgroundWorker(s)
+        defer { worker.stop() }
+        try worker.waitUntilStarted()
+        let spec = s.root + "/fix-it.md"
+        try Data("---\nrepo: ~/code/widget\nprovider: zhipu\n---\nFix it.\n".utf8).write(to: URL(fileURLWithPath: spec))
+        let began = Date()
+        let submit = try s.mtor(["submit", "--spool", s.spool, "--providers", s.etc + "/providers.json", "--wait", "--timeout", "5s", spec], timeout: 60)
+        let took = Date().timeIntervalSince(began)
+        #expect(submit.code != 0, "still queued at --timeout")
+        #expect(submit.err.contains("queued — held: provider zhipu failed preflight (auth_failed)"), "\(submit.err)")
+        #expect(submit.err.contains("ANTHROPIC_AUTH_TOKEN"), "the hint names the variable the provider wants: \(submit.err)")
+        #expect(took < 10, "the explanation came within the 5 s wait: \(took) s")
+        let id = try #require(submit.out.split(separator: " ").dropFirst(3).first.map(String.init), "\(submit.out)")
+        let show = try s.mtor(["show", "--spool", s.spool, id])
+        #expect(show.out.contains("queued — held:") && show.out.contains("auth_failed") && show.out.contains("ANTHROPIC_AUTH_TOKEN"), "\(show.out)")
+        let json = try s.mtor(["show", "--json", "--spool", s.spool, id])
+        #expect(json.out.contains("\"held\"") && json.out.contains("auth_failed"), "\(json.out)")
+        // The worker already knows: the next submit says so at once.
+        let again = try s.mtor(["submit", "--spool", s.spool, "--providers", s.etc + "/providers.json", spec])
+        #expect(again.code == 0)
+        #expect(again.err.contains("warning:") && again.err.contains("holds provider zhipu as unhealthy (auth_failed"), "\(again.err)")
     }
 }

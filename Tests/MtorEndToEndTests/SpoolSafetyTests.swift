@@ -10,7 +10,7 @@ struct SpoolSafetyTests {
     func modes() throws {
         let s = try Sandbox("modes")
         s.lockfile(Lockfiles.make([]))
-        try s.submit("ok.md", "---\nrepo: ~/code/widget\n---\necho fine\n")
+        try s.submit("ok.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho fine\n")
         try s.submit("bad.md", "---\nrepo: ~/code/widget\nrpeo: x\n---\necho never\n")
         let run = try s.drain(timeout: 60)
         #expect(run.code == 0, "\(run.err)")
@@ -43,12 +43,12 @@ struct SpoolSafetyTests {
         let count = 300
         for i in 0..<count {
             let name = "flicker\(i).md"
-            try s.submit(name, "---\nrepo: ~/code/widget\n---\necho \(i)\n")
+            try s.submit(name, "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho \(i)\n")
             // Take it straight back out, racing the worker's claim.
             if i % 3 != 2 { usleep(UInt32.random(in: 0...300)) }
             if rename("\(s.spool)/inbox/\(name)", "\(away)/\(name)") == 0 { takenBack += 1 }
         }
-        try s.submit("last.md", "---\nrepo: ~/code/widget\n---\necho last\n")
+        try s.submit("last.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho last\n")
         try worker.waitFor(timeout: 60) { s.exists("done/last.result.json") }
         try worker.waitFor(timeout: 30) {
             ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed")) ?? []).isEmpty
@@ -81,7 +81,7 @@ struct SpoolSafetyTests {
         let probe = try ChildProcess.run(["sh", "-c", "d=$(mktemp -d) && mount --bind $d $d && umount $d; r=$?; rmdir $d; exit $r"], environment: sbin)
         try #require(probe.0.succeeded, "mount --bind: \(String(decoding: probe.stderr, as: UTF8.self))")
         defer { _ = try? ChildProcess.run(["umount", "-l", done], environment: sbin) }
-        try s.submit("ro.md", "---\nrepo: ~/code/widget\nverify: mount --bind \(done) \(done) && mount -o remount,bind,ro \(done)\n---\necho agent done\n")
+        try s.submit("ro.md", "---\nrepo: ~/code/widget\nverify: mount --bind \(done) \(done) && mount -o remount,bind,ro \(done)\nexpect: nothing\n---\necho agent done\n")
         try worker.waitFor(timeout: 30) { worker.stderr.contains("cannot write its result yet") }
         #expect(worker.stderr.contains("Read-only file system"), "\(worker.stderr.suffix(1500))")
         try worker.waitFor(timeout: 10) { s.read("state/worker.json").contains("waiting for disk") }

@@ -12,7 +12,7 @@ struct StopAndDiskTests {
         let worker = try BackgroundWorker(s)
         defer { worker.stop() }
         try worker.waitUntilStarted()
-        try s.submit("short.md", "---\nrepo: ~/code/widget\nharness: sh\n---\nsleep 2\necho finished\n")
+        try s.submit("short.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\nsleep 2\necho finished\n")
         try worker.waitFor { s.exists("claimed/short.md") }
         ProcessControl.signalGroup(worker.child.pid, SIGTERM)
         try worker.waitFor(timeout: 20) { !ProcessControl.isAlive(worker.child.pid) || worker.stderr.contains("worker stopped") }
@@ -48,7 +48,7 @@ struct StopAndDiskTests {
         defer { worker.stop() }
         try worker.waitUntilStarted()
         // The verify step fills the spool's filesystem after the agent is done, just before the sidecar is written.
-        try s.submit("fill.md", "---\nrepo: ~/code/widget\nharness: sh\nverify: head -c 20000000 /dev/zero > \(s.spool)/filler 2>/dev/null; true\n---\necho agent done\n")
+        try s.submit("fill.md", "---\nrepo: ~/code/widget\nharness: sh\nverify: head -c 20000000 /dev/zero > \(s.spool)/filler 2>/dev/null; true\nexpect: nothing\nworkspace: in-place\n---\necho agent done\n")
         try worker.waitFor(timeout: 30) { worker.stderr.contains("cannot write its result yet") }
         // state/worker.json says so too, though the disk it lives on is full (it keeps disk set aside).
         try worker.waitFor(timeout: 10) { s.read("state/worker.json").contains("waiting for disk") }

@@ -67,7 +67,8 @@ struct UsageTests {
         #expect(u.inputTokens == usage["input_tokens"] as? Int && (u.inputTokens ?? 0) >= 2345, "\(u) vs \(usage)")
         #expect(u.outputTokens == usage["output_tokens"] as? Int && (u.outputTokens ?? 0) >= 678)
         #expect(u.cacheReadTokens == usage["cached_input_tokens"] as? Int)
-        #expect(u.costUSD == nil && u.numTurns == nil && u.cacheWriteTokens == nil, "what Codex does not report is null: \(u)")
+        #expect(u.cacheWriteTokens == usage["cache_write_input_tokens"] as? Int, "codex 0.163 reports cache_write_input_tokens too")
+        #expect(u.costUSD == nil && u.numTurns == nil && u.apiDurationS == nil, "what Codex does not report is null: \(u)")
         print("codex usage: in \(u.inputTokens ?? -1), out \(u.outputTokens ?? -1), cached \(u.cacheReadTokens ?? -1)")
     }
 }
@@ -128,7 +129,7 @@ struct HookAndMetricsTests {
         s.lockfile(Lockfiles.make([.init(name: "leaky", baseURL: "http://127.0.0.1:9", authEnv: "MTOR_TOKEN", secretEnv: "HOOK_SECRET", harness: "sh")]))
         s.envFile("HOOK_SECRET=hook-secret-31337\n")
         let receiver = try WebhookReceiver()
-        try s.submit("good.md", "---\nrepo: ~/code/widget\nprovider: leaky\n---\ntrue\n")
+        try s.submit("good.md", "---\nrepo: ~/code/widget\nprovider: leaky\nexpect: nothing\n---\ntrue\n")
         try s.submit("bad.md", "---\nrepo: ~/code/widget\nprovider: leaky\n---\nexit 3\n")
         let hook = "\(packageRoot)/etc/hooks/on-finish.example http://127.0.0.1:\(receiver.port)/mtor; env > \(s.root)/hook-env-$MTOR_ID"
         let r = try s.drain(["--on-finish", hook])
@@ -156,10 +157,10 @@ struct HookAndMetricsTests {
         let pids = s.root + "/hook-pids"
         let worker = try BackgroundWorker(s, extra: ["--on-finish", "echo $$ >> \(pids); exec sleep 600"])
         defer { worker.stop() }
-        try s.submit("first.md", "---\nrepo: ~/code/widget\n---\ntrue\n")
+        try s.submit("first.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n")
         try worker.waitFor { s.exists("done/first.result.json") }
         let first = Date()
-        try s.submit("second.md", "---\nrepo: ~/code/widget\n---\ntrue\n")
+        try s.submit("second.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\ntrue\n")
         try worker.waitFor { s.exists("done/second.result.json") }
         #expect(Date().timeIntervalSince(first) < 10, "the second task did not wait for the first one's hook")
         try worker.waitFor(timeout: 60) { s.read("state/worker.json").contains("\"timed_out\" : 2") }
@@ -174,7 +175,7 @@ struct HookAndMetricsTests {
     func metricsFile() throws {
         let s = try Sandbox("metrics")
         s.lockfile(Lockfiles.make([.init(name: "down", baseURL: "http://127.0.0.1:\(closedPort())")]))
-        for i in 0..<3 { try s.submit("ok\(i).md", "---\nrepo: ~/code/widget\nprovider: local\n---\ntrue\n") }
+        for i in 0..<3 { try s.submit("ok\(i).md", "---\nrepo: ~/code/widget\nprovider: local\nexpect: nothing\n---\ntrue\n") }
         for i in 0..<2 { try s.submit("bad\(i).md", "---\nrepo: ~/code/widget\nprovider: local\n---\nexit 4\n") }
         try s.submit("held.md", "---\nrepo: ~/code/widget\nprovider: down\n---\nanything\n")
         let worker = try BackgroundWorker(s, extra: ["--concurrency", "2"])

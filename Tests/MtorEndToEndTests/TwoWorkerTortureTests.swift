@@ -21,6 +21,7 @@ struct TwoWorkerTortureTests {
                 ---
                 repo: ~/code/widget
                 retries: 5
+                expect: nothing
                 ---
                 exec 9>>\(locks)/\(id).lock
                 if ! flock -n 9; then echo \(id) >> \(doubles); exit 3; fi

@@ -27,8 +27,11 @@ struct WalkingSkeletonTests {
         #expect(r.spec.repo == s.repo)
         #expect(r.attempts.count == 1)
         #expect(r.git?.commits.map(\.subject) == ["Add hello.txt"])
-        #expect(r.git?.headAfter == (try s.git(["rev-parse", "HEAD"])).trimmingCharacters(in: .whitespacesAndNewlines))
-        #expect(FileManager.default.fileExists(atPath: s.repo + "/hello.txt"))
+        // The commit is on the task's own branch; the user's checkout is untouched.
+        #expect(r.git?.branch == "mtor/add-hello")
+        #expect(r.git?.headAfter == (try s.git(["rev-parse", "mtor/add-hello"])).trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(try s.git(["show", "mtor/add-hello:hello.txt"]).contains("hello"))
+        #expect(try s.git(["status", "--porcelain"]).isEmpty)
         #expect(s.exists("done/add-hello.md"))
         #expect(!s.exists("inbox/add-hello.md") && !s.exists("claimed/add-hello.md"))
         // The frontmatter never reached the model; the secret was sent as a Bearer token.
@@ -94,7 +97,7 @@ struct WalkingSkeletonTests {
         let worker = try BackgroundWorker(s)
         defer { worker.stop() }
         try worker.waitUntilStarted()
-        try s.submit("live.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho live\n")
+        try s.submit("live.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho live\n")
         let dropped = Date()
         try worker.waitFor { s.exists("done/live.result.json") }
         #expect(Date().timeIntervalSince(dropped) < 10, "picked up well before the 60 s rescan")
@@ -105,9 +108,9 @@ struct WalkingSkeletonTests {
     func collision() throws {
         let s = try Sandbox("collide")
         s.lockfile(Lockfiles.make([]))
-        try s.submit("same.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho one\n")
+        try s.submit("same.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho one\n")
         try s.drain()
-        try s.submit("same.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho two\n")
+        try s.submit("same.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho two\n")
         try s.drain()
         #expect(try s.result("same").status == .succeeded)
         #expect(try s.result("same-2").status == .succeeded)

@@ -78,6 +78,8 @@ final class Telemetry: LedgerSink, @unchecked Sendable {
         let queue = ["inbox": queued, "claimed": running, "done": finished["done"] ?? 0, "failed": finished["failed"] ?? 0]
         let text = metrics.render(Metrics.Gauges(queue: queue, running: running, providers: providers, retryReserved: retry.reserved,
                                                  retryPerMinute: retry.perMinute, startTime: startedAt))
-        try? FileSystem.writeAtomically(Array(text.utf8), to: metricsPath, tmpDir: tmp, mode: 0o644, durable: false)
+        // Inside the spool it is private like every spool file; a --metrics file elsewhere is for node_exporter to read.
+        let mode: mode_t = metricsPath.hasPrefix(spool.root + "/") ? 0o600 : 0o644
+        try? FileSystem.writeAtomically(Array(text.utf8), to: metricsPath, tmpDir: tmp, mode: mode, durable: false)
     }
 }

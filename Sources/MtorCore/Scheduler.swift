@@ -1,0 +1,206 @@
+import Foundation
+
+/// Which queued specs start now, and why each other one waits.
+///
+/// A pure function of a snapshot the worker takes each turn: no filesystem, no clock of its own.
+/// `status`, `show` and `wait` print the reasons it returns. The rules, in order:
+///
+/// 1. **Dependencies** (`depends_on`): a spec waits until every dependency has succeeded. A
+///    dependency that failed or was cancelled fails the spec at once (`dependency_failed`); one
+///    that is nowhere in the spool waits until it appears or `dependencyTimeout` passes.
+/// 2. **Delayed starts** (`not_before`): a spec waits until its time.
+/// 3. **Pause**: a paused spool (or provider) starts nothing new; running tasks go on.
+/// 4. **Memory**: nothing starts while the host's available memory is below the floor.
+/// 5. **Order**: the rest are taken by effective priority, highest first, then by arrival.
+///    Effective priority is `priority` plus one for every `agingStep` seconds waited, so a
+///    low-priority spec is never starved: after `agingStep × gap` it catches up with a spec
+///    `gap` levels above it that arrived at the same time.
+/// 6. **Capacity**: the worker's concurrency, then each provider's (checked by the caller's
+///    `place` closure, which also knows provider health).
+public struct Scheduler: Sendable {
+    /// Seconds of waiting worth one level of priority.
+    public static let agingStep: Double = 600
+
+    /// One spec in inbox/.
+    public struct Queued: Sendable, Equatable {
+        public var name: String
+        public var id: String
+        /// When it arrived (its file's mtime): the tie-breaker, the base for `not_before: 2h` and aging.
+        public var arrived: Double
+        public var priority: Int
+        public var notBefore: Double?
+        public var dependsOn: [String]
+        /// Its provider, for per-provider pause ("" for specs without one).
+        public var provider: String
+
+        public init(name: String, id: String, arrived: Double, priority: Int = 0, notBefore: Double? = nil, dependsOn: [String] = [], provider: String = "") {
+            self.name = name
+            self.id = id
+            self.arrived = arrived
+            self.priority = priority
+            self.notBefore = notBefore
+            self.dependsOn = dependsOn
+            self.provider = provider
+        }
+    }
+
+    /// Where a dependency is.
+    public enum Dependency: Sendable, Equatable {
+        case succeeded
+        case failed(String)     // its class
+        case cancelled
+        case pending            // queued or running
+        case absent             // not in this spool (yet)
+    }
+
+    /// A pause marker: since when, by whom.
+    public struct Pause: Sendable, Equatable {
+        public var since: String
+        public var by: String
+        public init(since: String, by: String) { self.since = since; self.by = by }
+    }
+
+    public struct Snapshot: Sendable {
+        public var now: Double
+        public var queued: [Queued]
+        public var dependencies: [String: Dependency]
+        public var pausedAll: Pause?
+        public var pausedProviders: [String: Pause]
+        public var memoryAvailable: Int64?
+        public var memoryFloor: Int64
+        public var dependencyTimeout: Double
+        public var freeSlots: Int
+
+        public init(now: Double, queued: [Queued], dependencies: [String: Dependency] = [:], pausedAll: Pause? = nil,
+                    pausedProviders: [String: Pause] = [:], memoryAvailable: Int64? = nil, memoryFloor: Int64 = 0,
+                    dependencyTimeout: Double = 86400, freeSlots: Int) {
+            self.now = now
+            self.queued = queued
+            self.dependencies = dependencies
+            self.pausedAll = pausedAll
+            self.pausedProviders = pausedProviders
+            self.memoryAvailable = memoryAvailable
+            self.memoryFloor = memoryFloor
+            self.dependencyTimeout = dependencyTimeout
+            self.freeSlots = freeSlots
+        }
+    }
+
+    public enum Decision: Sendable, Equatable {
+        /// Offer it to the caller's placement (capacity, provider health), in this order.
+        case candidate(String)
+        case hold(String, reason: String)
+        /// Fail it now without running: the class and the sentence for its sidecar.
+        case fail(String, class: String, reason: String)
+    }
+
+    public init() {}
+
+    /// The decisions for every queued spec: failures first, then candidates in start order, then holds.
+    public func decide(_ s: Snapshot) -> [Decision] {
+        var fails: [Decision] = [], holds: [Decision] = [], ready: [Queued] = []
+        for q in s.queued {
+            if let verdict = dependencyVerdict(q, s) {
+                switch verdict {
+                case .fail(let reason): fails.append(.fail(q.name, class: "dependency_failed", reason: reason))
+                case .timedOut(let reason): fails.append(.fail(q.name, class: "dependency_failed", reason: reason))
+                case .wait(let reason): holds.append(.hold(q.name, reason: reason))
+                }
+                continue
+            }
+            if let t = q.notBefore, t > s.now {
+                holds.append(.hold(q.name, reason: "not before \(Scheduler.clock(t)) (not_before), in \(Scheduler.span(t - s.now))"))
+                continue
+            }
+            if let p = s.pausedAll {
+                holds.append(.hold(q.name, reason: "the spool is paused since \(p.since) by \(p.by) (`mtor resume` starts it again)"))
+                continue
+            }
+            if let p = s.pausedProviders[q.provider], !q.provider.isEmpty {
+                holds.append(.hold(q.name, reason: "provider \(q.provider) is paused since \(p.since) by \(p.by) (`mtor resume --provider \(q.provider)`)"))
+                continue
+            }
+            if let available = s.memoryAvailable, available < s.memoryFloor {
+                holds.append(.hold(q.name, reason: "only \(Scheduler.size(available)) of memory is available, below --min-free-memory \(Scheduler.size(s.memoryFloor)); it starts when memory returns"))
+                continue
+            }
+            ready.append(q)
+        }
+        ready.sort { a, b in
+            let ea = effectivePriority(a, now: s.now), eb = effectivePriority(b, now: s.now)
+            if ea != eb { return ea > eb }
+            return a.arrived != b.arrived ? a.arrived < b.arrived : a.name < b.name
+        }
+        return fails + ready.map { .candidate($0.name) } + holds
+    }
+
+    /// `priority` plus one level per `agingStep` seconds waited.
+    public func effectivePriority(_ q: Queued, now: Double) -> Double {
+        Double(q.priority) + max(0, now - q.arrived) / Scheduler.agingStep
+    }
+
+    private enum DependencyVerdict { case fail(String), timedOut(String), wait(String) }
+
+    private func dependencyVerdict(_ q: Queued, _ s: Snapshot) -> DependencyVerdict? {
+        var waits: [String] = []
+        for dep in q.dependsOn {
+            switch s.dependencies[dep] ?? .absent {
+            case .succeeded:
+                continue
+            case .failed(let cls):
+                return .fail("its dependency \(dep) failed (\(cls)), so it was not run")
+            case .cancelled:
+                return .fail("its dependency \(dep) was cancelled, so it was not run")
+            case .pending:
+                waits.append("waiting for \(dep) to succeed")
+            case .absent:
+                if s.now - q.arrived >= s.dependencyTimeout {
+                    return .timedOut("its dependency \(dep) never appeared in this spool within \(Scheduler.span(s.dependencyTimeout)) (--dependency-timeout)")
+                }
+                waits.append("waiting for \(dep), which is not in this spool")
+            }
+        }
+        return waits.isEmpty ? nil : .wait(waits.joined(separator: "; "))
+    }
+
+    /// Names of specs that form a dependency cycle among `specs` (id → depends_on), each with the cycle as text.
+    public static func cycles(_ specs: [String: [String]]) -> [String: String] {
+        var out: [String: String] = [:]
+        for start in specs.keys.sorted() where out[start] == nil {
+            // Depth-first from `start`, following only queued specs.
+            var path: [String] = [start]
+            var seen: Set<String> = [start]
+            func walk(_ node: String) -> [String]? {
+                for next in specs[node] ?? [] where specs[next] != nil {
+                    if next == start { return path + [start] }
+                    if seen.insert(next).inserted {
+                        path.append(next)
+                        if let cycle = walk(next) { return cycle }
+                        path.removeLast()
+                    }
+                }
+                return nil
+            }
+            if let cycle = walk(start) {
+                let text = cycle.joined(separator: " → ")
+                for member in cycle { out[member] = text }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Text
+
+    static func clock(_ t: Double) -> String {
+        Stamp.iso(Date(timeIntervalSince1970: t)).prefix(19).replacingOccurrences(of: "T", with: " ") + " UTC"
+    }
+
+    static func span(_ seconds: Double) -> String { DurationText.format(max(0, seconds).rounded()) }
+
+    public static func size(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(bytes), i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(bytes) B" : "\(String(format: v >= 10 ? "%.0f" : "%.1f", v)) \(units[i])"
+    }
+}

@@ -1,0 +1,89 @@
+import Testing
+import MtorCore
+
+@Suite("Scheduler: which spec starts, and why the others wait")
+struct SchedulerTests {
+    func q(_ name: String, at t: Double = 0, priority: Int = 0, notBefore: Double? = nil, deps: [String] = [], provider: String = "p") -> Scheduler.Queued {
+        Scheduler.Queued(name: "\(name).md", id: name, arrived: t, priority: priority, notBefore: notBefore, dependsOn: deps, provider: provider)
+    }
+
+    func candidates(_ d: [Scheduler.Decision]) -> [String] {
+        d.compactMap { if case .candidate(let n) = $0 { return String(n.dropLast(3)) } else { return nil } }
+    }
+
+    func reason(_ d: [Scheduler.Decision], _ name: String) -> String? {
+        for x in d {
+            if case .hold(let n, let r) = x, n == "\(name).md" { return r }
+            if case .fail(let n, _, let r) = x, n == "\(name).md" { return r }
+        }
+        return nil
+    }
+
+    @Test("higher priority first; the same priority keeps arrival order")
+    func order() {
+        let specs = [q("a", at: 1), q("b", at: 2, priority: 5), q("c", at: 3), q("d", at: 4, priority: 5), q("e", at: 5, priority: -1)]
+        #expect(candidates(Scheduler().decide(.init(now: 10, queued: specs, freeSlots: 1))) == ["b", "d", "a", "c", "e"])
+    }
+
+    @Test("aging: a low-priority spec catches up one level per 10 minutes waited, so it never starves")
+    func aging() {
+        let old = q("old", at: 0, priority: 0), fresh = q("fresh", at: 3000, priority: 3)
+        // At 3000 s the old one has waited 5 steps: 0 + 5 > 3 + 0.
+        #expect(candidates(Scheduler().decide(.init(now: 3000, queued: [fresh, old], freeSlots: 1))) == ["old", "fresh"])
+        #expect(candidates(Scheduler().decide(.init(now: 1200, queued: [fresh, old], freeSlots: 1))) == ["fresh", "old"])
+    }
+
+    @Test("dependencies: wait while pending or absent, fail when one failed or was cancelled, run when all succeeded", arguments: [
+        (Scheduler.Dependency.succeeded, "candidate"), (.pending, "hold"), (.absent, "hold"), (.failed("agent_failed"), "fail"), (.cancelled, "fail"),
+    ])
+    func dependencies(state: Scheduler.Dependency, expected: String) {
+        let d = Scheduler().decide(.init(now: 10, queued: [q("b", deps: ["a"])], dependencies: ["a": state], freeSlots: 1))
+        switch (d.first, expected) {
+        case (.candidate?, "candidate"), (.hold?, "hold"): break
+        case (.fail(_, let cls, let r)?, "fail"):
+            #expect(cls == "dependency_failed")
+            #expect(r.contains("a"))
+        default: Issue.record("\(state): \(d)")
+        }
+    }
+
+    @Test("an absent dependency says so, and fails the spec after --dependency-timeout")
+    func absentDependency() {
+        let waiting = Scheduler().decide(.init(now: 100, queued: [q("b", deps: ["ghost"])], dependencyTimeout: 3600, freeSlots: 1))
+        #expect(reason(waiting, "b") == "waiting for ghost, which is not in this spool")
+        let late = Scheduler().decide(.init(now: 3700, queued: [q("b", deps: ["ghost"])], dependencyTimeout: 3600, freeSlots: 1))
+        guard case .fail(_, let cls, let r)? = late.first else { Issue.record("\(late)"); return }
+        #expect(cls == "dependency_failed" && r.contains("never appeared"))
+    }
+
+    @Test("not_before holds until its time, and says when")
+    func notBefore() {
+        let d = Scheduler().decide(.init(now: 1_800_000_000, queued: [q("later", notBefore: 1_800_000_060)], freeSlots: 1))
+        #expect(reason(d, "later")?.hasPrefix("not before 2027-01-15 08:01:00 UTC") == true, "\(d)")
+        #expect(candidates(Scheduler().decide(.init(now: 1_800_000_060, queued: [q("later", notBefore: 1_800_000_060)], freeSlots: 1))) == ["later"])
+    }
+
+    @Test("a paused spool or provider holds new starts and names who paused it")
+    func pause() {
+        let p = Scheduler.Pause(since: "14:02", by: "root")
+        let all = Scheduler().decide(.init(now: 1, queued: [q("a")], pausedAll: p, freeSlots: 1))
+        #expect(reason(all, "a") == "the spool is paused since 14:02 by root (`mtor resume` starts it again)")
+        let one = Scheduler().decide(.init(now: 1, queued: [q("a", provider: "zhipu"), q("b", provider: "other")], pausedProviders: ["zhipu": p], freeSlots: 1))
+        #expect(candidates(one) == ["b"])
+        #expect(reason(one, "a")?.hasPrefix("provider zhipu is paused since 14:02 by root") == true)
+    }
+
+    @Test("below --min-free-memory nothing starts, and the reason gives both sizes")
+    func memory() {
+        let d = Scheduler().decide(.init(now: 1, queued: [q("a")], memoryAvailable: 512 << 20, memoryFloor: 1 << 30, freeSlots: 1))
+        #expect(reason(d, "a") == "only 512 MiB of memory is available, below --min-free-memory 1.0 GiB; it starts when memory returns")
+    }
+
+    @Test("cycles are found and named; a chain or a diamond is not a cycle")
+    func cycles() {
+        #expect(Scheduler.cycles(["a": ["b"], "b": ["c"], "c": ["a"]])["b"] == "a → b → c → a")
+        #expect(Scheduler.cycles(["a": ["a"]])["a"] == "a → a")
+        #expect(Scheduler.cycles(["a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]]).isEmpty)
+        #expect(Scheduler.cycles(["x": ["y"], "y": ["x"], "z": ["x"]])["z"] == nil)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import MtorCore
+import MtorPlatform
+
+@Suite("Worktrees across kills and restarts", .serialized)
+struct WorkspaceCrashTests {
+    @Test("the worker is SIGKILLed mid-attempt: the retry continues on the same branch and finds the first attempt's commit", .timeLimit(.minutes(10)))
+    func retryAfterKill() throws {
+        let s = try Sandbox("ws-kill")
+        s.lockfile(Lockfiles.make([]))
+        let mark = s.root + "/first-attempt-committed"
+        try s.submit("resume.md", """
+            ---
+            repo: ~/code/widget
+            harness: sh
+            ---
+            if [ -f first.txt ]; then
+              echo second > second.txt && git add second.txt && git commit -q -m second
+            else
+              echo first > first.txt && git add first.txt && git commit -q -m first
+              echo uncommitted > scratch.txt
+              touch \(mark)
+              sleep 120
+            fi
+            """)
+        let first = try BackgroundWorker(s)
+        try first.waitFor(timeout: 60) { FileManager.default.fileExists(atPath: mark) }
+        #expect(kill(first.child.pid, SIGKILL) == 0)
+        try first.waitFor { !ProcessControl.groupExists(first.child.pid) || (try? String(contentsOfFile: "/proc/\(first.child.pid)/stat", encoding: .utf8))?.contains(") Z") == true }
+        #expect(s.exists("claimed/resume.md"), "\(s.listing())")
+        #expect(try s.worktrees().count == 2, "the dead worker's worktree is still registered")
+        let second = try BackgroundWorker(s)
+        defer { second.stop() }
+        try second.waitFor(timeout: 90) { s.exists("done/resume.result.json") || s.exists("failed/resume.result.json") }
+        let r = try s.result("resume")
+        #expect(r.status == .succeeded, "\(r.reason) / \(s.read("logs/resume.log").suffix(3000))")
+        #expect(r.attempts.map(\.class) == [.interrupted, .ok])
+        #expect(r.git?.commits.map(\.subject).prefix(2) == ["first", "second"], "\(r.git?.commits ?? [])")
+        #expect(try s.out(["log", "--format=%s", "main..mtor/resume"]).split(separator: "\n").contains("first"))
+        #expect(try s.worktrees() == [s.repo])
+        #expect(s.workLeftovers().isEmpty, "\(s.workLeftovers())")
+        first.stop()
+    }
+
+    @Test("hygiene: after 200 tasks, some killed with their worker and some killing themselves, git worktree list shows only the main checkout",
+          .timeLimit(.minutes(10)))
+    func twoHundred() throws {
+        let s = try Sandbox("ws-hygiene")
+        s.lockfile(Lockfiles.make([]))
+        let count = 200
+        let ids = (0..<count).map { String(format: "h%03d", $0) }
+        for (i, id) in ids.enumerated() {
+            // Every 25th agent dies by SIGKILL itself; every 10th sleeps a little, so kills land mid-attempt.
+            // A rerun after a kill finds the branch as the first attempt left it: done work is not redone.
+            let body = i % 25 == 7 ? "echo doomed > \(id).txt\nkill -KILL $$"
+                : "git log -1 --format=%s | grep -qx \(id) && exit 0\n\(i % 10 == 3 ? "sleep 0.3\n" : "")\(commitBody("\(id).txt", subject: id, nap: "0"))"
+            try s.submit("\(id).md", "---\nrepo: ~/code/widget\nharness: sh\nretries: 1\n---\n\(body)\n")
+        }
+        func finished() -> Int {
+            ["done", "failed"].reduce(0) { n, dir in n + ((try? FileManager.default.contentsOfDirectory(atPath: "\(s.spool)/\(dir)")) ?? []).filter { $0.hasSuffix(".result.json") }.count }
+        }
+        var killedMidAttempt = 0
+        for target in [50, 110] {
+            let w = try BackgroundWorker(s, extra: ["--concurrency", "4"])
+            try w.waitFor(timeout: 300) { finished() >= target }
+            killedMidAttempt += ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed")) ?? []).filter { $0.hasSuffix(".md") }.count
+            kill(w.child.pid, SIGKILL)
+            try w.waitFor { (try? String(contentsOfFile: "/proc/\(w.child.pid)/stat", encoding: .utf8))?.contains(") Z") != false }
+            w.stop()
+        }
+        #expect(killedMidAttempt > 0, "some tasks were claimed when their worker died")
+        let last = try BackgroundWorker(s, extra: ["--concurrency", "4"])
+        defer { last.stop() }
+        try last.waitFor(timeout: 400) { finished() == count }
+        var succeeded = 0
+        for (i, id) in ids.enumerated() {
+            let r = try s.result(id)
+            if i % 25 == 7 {
+                #expect(r.status == .failed, "\(id) killed itself")
+            } else {
+                #expect(r.status == .succeeded, "\(id): \(r.class.rawValue) \(r.reason) / \(s.read("logs/\(id).log").suffix(1500))")
+                #expect(r.git?.commits.map(\.subject) == [id], "\(id): \(r.git?.commits ?? [])")
+                succeeded += r.status == .succeeded ? 1 : 0
+            }
+        }
+        #expect(succeeded == count - 8)
+        #expect(try s.worktrees() == [s.repo])
+        #expect(s.workLeftovers().isEmpty, "\(s.workLeftovers().prefix(10))")
+        let admin = (try? FileManager.default.contentsOfDirectory(atPath: s.repo + "/.git/worktrees")) ?? []
+        #expect(admin.isEmpty, "stale worktree entries: \(admin.prefix(10))")
+        #expect(try s.git(["branch", "--list", "mtor/*"]).split(separator: "\n").count == count, "every task has its branch; none doubled")
+        #expect(try s.git(["status", "--porcelain"]).isEmpty)
+    }
+}
