@@ -37,6 +37,9 @@ public final class Containment: @unchecked Sendable {
     public let marker: String
     /// An open `cgroup.procs` of the task's cgroup, handed to each spawn; -1 for `marker`.
     public private(set) var procsFD: Int32 = -1
+    private var disposed = false
+    /// The task's cgroup v2 directory, open, so children are born in it (`clone3(CLONE_INTO_CGROUP)`); -1 otherwise.
+    public private(set) var directoryFD: Int32 = -1
 
     /// `MTOR_TASK_MARKER=<token>` for the environment of every process the task starts.
     public var environment: [String: String] { [Containment.markerVariable: marker] }
@@ -47,7 +50,10 @@ public final class Containment: @unchecked Sendable {
         self.marker = marker
     }
 
-    deinit { if procsFD >= 0 { close(procsFD) } }
+    deinit {
+        if procsFD >= 0 { close(procsFD) }
+        if directoryFD >= 0 { close(directoryFD) }
+    }
 
     /// Creates the containment for one task, named `name` (unique on this host), with the best
     /// method `preference` allows. Never fails: without a usable cgroup it falls back to `marker`.
@@ -62,6 +68,7 @@ public final class Containment: @unchecked Sendable {
             guard fd >= 0 else { rmdir(dir); continue }
             let c = Containment(method: method, path: dir, marker: marker)
             c.procsFD = fd
+            if method == .cgroup2 { c.directoryFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
             return c
         }
         return Containment(method: .marker, path: nil, marker: marker)
@@ -88,10 +95,10 @@ public final class Containment: @unchecked Sendable {
 
     // MARK: - Members
 
-    /// Every live process of the task: the cgroup's members, and every process carrying the marker.
+    /// Every live process of the task: the cgroup's members (no descendant can leave a cgroup), or,
+    /// for the marker method, every process carrying the marker (a scan of /proc).
     public func members() -> [Int32] {
-        var pids = Set(ProcessTable.withMarker(Containment.markerVariable, marker))
-        if let path { pids.formUnion(Containment.cgroupMembers(path)) }
+        var pids = Set(path.map(Containment.cgroupMembers) ?? ProcessTable.withMarker(Containment.markerVariable, marker))
         pids.remove(getpid())
         return pids.sorted()
     }
@@ -127,10 +134,13 @@ public final class Containment: @unchecked Sendable {
         return killed.count
     }
 
-    /// Ends every member and removes the cgroup.
+    /// Ends every member and removes the cgroup (once; later calls do nothing).
     public func dispose() {
+        guard !disposed else { return }
+        disposed = true
         killAll()
         if procsFD >= 0 { close(procsFD); procsFD = -1 }
+        if directoryFD >= 0 { close(directoryFD); directoryFD = -1 }
         if let path { rmdir(path) }
     }
 
@@ -166,8 +176,19 @@ public final class Containment: @unchecked Sendable {
 
 /// Where this process's cgroups are, read from `/proc/self/cgroup` and `/proc/self/mountinfo`.
 enum Hierarchy {
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var cache: [Containment.Method: String] = [:]
+
     /// `<mount><own cgroup>/mtor`, created when missing and writable; nil when the method is unusable here.
+    /// A base found once is remembered (mounts and this process's own cgroup do not change under it).
     static func base(for method: Containment.Method, create: Bool = true) -> String? {
+        if let known = cacheLock.withLock({ cache[method] }), case .directory = FileSystem.kind(known) { return known }
+        let found = lookUpBase(for: method, create: create)
+        if let found { cacheLock.withLock { cache[method] = found } }
+        return found
+    }
+
+    private static func lookUpBase(for method: Containment.Method, create: Bool) -> String? {
         #if os(Linux)
         guard method != .marker, let (mount, controllers) = mountPoint(for: method),
               let own = ownPath(for: method, controllers: controllers) else { return nil }

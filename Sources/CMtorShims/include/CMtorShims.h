@@ -8,11 +8,13 @@
 /// and every other descriptor closed. On Linux the child first writes itself into
 /// `cgroup_fd` (an open `cgroup.procs`, or -1) and, when `gate_fd` >= 0, waits to read one
 /// byte from it before it execs; EOF there (the parent died) ends it unrun. `*report_out`
-/// gets a descriptor for `mtor_spawn_result`. `hold_fd` (or -1) is handed to the child as fd 3,
-/// so a lock on its open file (the task's claim) is held until every process of the task is gone.
-/// Returns 0 or an errno value.
+/// gets a descriptor for `mtor_spawn_result`. Returns 0 or an errno value.
+/// `cgroup_dir_fd` (a cgroup v2 directory, or -1) makes the child be born in that cgroup with
+/// clone3(CLONE_INTO_CGROUP), with `cgroup_fd` as the fallback where clone3 cannot.
+/// `hold_fd` (or -1) is handed to the child as fd 3, so a lock on its open file (the task's
+/// claim) is held until every process of the task is gone.
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int hold_fd, int *report_out, pid_t *pid_out);
+               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int hold_fd, int *report_out, pid_t *pid_out);
 
 /// Waits until the child of `mtor_spawn` has exec'd (0) or failed to (its errno); closes `report_fd`.
 int mtor_spawn_result(int report_fd);
