@@ -44,7 +44,7 @@ extension Bench {
         var missed = 0
         for i in 0..<(count + 2) {
             let id = String(format: "shared-%04d", i)
-            let text = "---\nrepo: \(world.repo)\nharness: sh\n---\n: > \(marks)/\(id)\n"
+            let text = "---\nrepo: \(world.repo)\nharness: sh\nworkspace: in-place\nexpect: nothing\n---\n: > \(marks)/\(id)\n"
             do {
                 try FileSystem.writeAtomically(Array(text.utf8), to: "\(dropRoot)/tmp/\(id).md", mode: 0o644, durable: false)
             } catch {
@@ -66,7 +66,7 @@ extension Bench {
             }
             // The first two only prove the worker is polling.
             if i >= 2 { pickups.append(started - t0) }
-            while now() - t0 < 30, !FileSystem.exists("\(dropRoot)/done/\(id).result.json") { sleep(0.02) }
+            while now() - t0 < 30, !FileSystem.exists("\(dropRoot)/done/\(id).result.json"), !FileSystem.exists("\(dropRoot)/failed/\(id).result.json") { sleep(0.02) }
         }
         let p = Percentiles(pickups)
         let note = "drop through \(drop), worker on \(work) (\(output.text.contains("network filesystem") ? "polled: network filesystem detected" : "no network filesystem detected")); rename into inbox/ → the sh harness's first command"
