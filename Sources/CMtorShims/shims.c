@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CMtorShims.h"
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -15,12 +16,14 @@
 #include <linux/falloc.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #endif
 
 #if defined(__linux__)
 /* The child side of mtor_spawn: only async-signal-safe calls from here to execve. */
 static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                        int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int report_fd) {
+                        int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int hold_fd, int report_fd) {
     int err = 0;
     /* Leave the worker's process group at once: a signal to the worker's group (systemd's or a
        user's SIGTERM) must not reach a child still joining its cgroup, which can take milliseconds. */
@@ -31,12 +34,15 @@ static void spawn_child(const char *path, char *const argv[], char *const envp[]
     int in = fcntl(stdin_fd, F_DUPFD_CLOEXEC, 10), out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 10);
     int er = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 10), rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
     int gate = gate_fd >= 0 ? fcntl(gate_fd, F_DUPFD_CLOEXEC, 10) : -1;
-    if (in < 0 || out < 0 || er < 0 || rep < 0 || (gate_fd >= 0 && gate < 0)) { err = errno; goto fail_early; }
+    int hold = hold_fd >= 0 ? fcntl(hold_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (in < 0 || out < 0 || er < 0 || rep < 0 || (gate_fd >= 0 && gate < 0) || (hold_fd >= 0 && hold < 0)) { err = errno; goto fail_early; }
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0 || dup2(rep, 4) < 0) { err = errno; goto fail_early; }
     fcntl(4, F_SETFD, FD_CLOEXEC);
     if (gate >= 0) { if (dup2(gate, 3) < 0) { err = errno; goto fail_early; } } else close(3);
+    /* The held descriptor waits at 5 (not close-on-exec) until the gate is passed. */
+    if (hold >= 0 && dup2(hold, 5) < 0) { err = errno; goto fail_early; }
     /* Drop every other descriptor now, so no other task's pipes are held while we wait. */
-    syscall(SYS_close_range, 5U, ~0U, 0);
+    syscall(SYS_close_range, hold >= 0 ? 6U : 5U, ~0U, 0);
     /* Signals are still blocked here (the worker's mask). Ignoring each one first discards any
        that arrived for the worker's process group before setpgid; then the default comes back. */
     struct sigaction ign, dfl;
@@ -57,6 +63,8 @@ static void spawn_child(const char *path, char *const argv[], char *const envp[]
         if (n != 1) _exit(125);
         close(3);
     }
+    /* The task's claim lock, inherited as fd 3: held while any process of the task lives. */
+    if (hold >= 0) { if (dup2(5, 3) < 0) { err = errno; goto fail_early; } close(5); }
     sigset_t empty;
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -92,7 +100,7 @@ static pid_t fork_into_cgroup(int cgroup_dir_fd) {
 #endif
 
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int *report_out, pid_t *pid_out) {
+               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int hold_fd, int *report_out, pid_t *pid_out) {
 #if defined(__linux__)
     /* fork, not posix_spawn: the child must join a cgroup and may wait at a gate before it execs. */
     int report[2];
@@ -105,13 +113,13 @@ int mtor_spawn(const char *path, char *const argv[], char *const envp[], const c
     }
     if (pid < 0) pid = fork();
     if (pid < 0) { int e = errno; close(report[0]); close(report[1]); return e; }
-    if (pid == 0) spawn_child(path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, gate_fd, cgroup_fd, report[1]);
+    if (pid == 0) spawn_child(path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, gate_fd, cgroup_fd, hold_fd, report[1]);
     close(report[1]);
     *pid_out = pid;
     *report_out = report[0];
     return 0;
 #else
-    (void)gate_fd; (void)cgroup_fd; (void)cgroup_dir_fd;
+    (void)gate_fd; (void)cgroup_fd; (void)cgroup_dir_fd; (void)hold_fd;
     *report_out = -1;
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
@@ -175,20 +183,110 @@ int mtor_reserve(int fd, long long bytes) {
 #endif
 }
 
+#if defined(__linux__)
+/* Fresh attributes of `path`: AT_STATX_FORCE_SYNC makes FUSE and NFS ask the server, not a cache. */
+static int fresh_stat(int dirfd, const char *path, struct statx *st) {
+    return statx(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC, STATX_INO | STATX_NLINK, st);
+}
+
+static int same_file(const struct statx *a, const struct statx *b) {
+    return a->stx_ino == b->stx_ino && a->stx_dev_major == b->stx_dev_major && a->stx_dev_minor == b->stx_dev_minor;
+}
+
+/* Whether the listing of `path`'s directory (from the server, on a network filesystem) gives its
+   name the inode `ino`. A lookup by path may be answered from a client's cache for a second after
+   another host moved the file; only this answer may decide to drop a name. Absolute paths only. */
+static int listed_as(int dirfd, const char *path, unsigned long long ino) {
+    if (dirfd != AT_FDCWD || path[0] != '/') return 0;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) return 0;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, slash + 1) == 0) { found = (unsigned long long)e->d_ino == ino; break; }
+    }
+    closedir(d);
+    return found;
+}
+
+/* rename without replacing, as link + unlink. On a network filesystem a call reported failed may
+   have happened (NFS answers a retransmitted request after the first one took effect), and a name
+   looked up through a stale cache may name a file that has moved on: the file's identity, asked of
+   the server, settles both. */
+int mtor_link_then_unlink(int from_dirfd, const char *from, int to_dirfd, const char *to) {
+    struct statx src, dst;
+    if (fresh_stat(from_dirfd, from, &src) != 0) return -1;
+    if (linkat(from_dirfd, from, to_dirfd, to, 0) != 0) {
+        int e = errno;
+        /* EEXIST naming this very file, by the directory's listing: the link happened (reported lost)
+           or an interrupted move made it. */
+        if (!(e == EEXIST && fresh_stat(to_dirfd, to, &dst) == 0 && same_file(&src, &dst) && listed_as(to_dirfd, to, src.stx_ino))) { errno = e; return -1; }
+    }
+    if (unlinkat(from_dirfd, from, 0) == 0) return 0;
+    int e = errno;
+    if (e == ENOENT && fresh_stat(to_dirfd, to, &dst) == 0 && same_file(&src, &dst)) {
+        /* Only `to` names the file: the unlink happened and its answer was lost. */
+        if (dst.stx_nlink <= 1) {
+            if (listed_as(to_dirfd, to, src.stx_ino)) return 0;
+            errno = e;   /* unsure: leave every name as it is (recovery finds the spec) */
+            return -1;
+        }
+        /* The old name was gone before the link (a stale lookup) and the file lives on under another
+           name (done/, another claim): take back the name just made, so it is not run twice. */
+        unlinkat(to_dirfd, to, 0);
+    }
+    errno = e;
+    return -1;
+}
+
+#else
+int mtor_link_then_unlink(int from_dirfd, const char *from, int to_dirfd, const char *to) {
+    if (linkat(from_dirfd, from, to_dirfd, to, 0) != 0) return -1;
+    return unlinkat(from_dirfd, from, 0);
+}
+#endif
+
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to) {
 #if defined(__linux__)
     long rc = syscall(SYS_renameat2, from_dirfd, from, to_dirfd, to, 1 /* RENAME_NOREPLACE */);
     if (rc == 0) return 0;
+    if (errno == EEXIST) {
+        /* `to` already names this very file (a move cut between its link and its unlink): finish it. */
+        struct statx a, b;
+        if (fresh_stat(from_dirfd, from, &a) == 0 && fresh_stat(to_dirfd, to, &b) == 0 && same_file(&a, &b) && listed_as(to_dirfd, to, a.stx_ino)) {
+            if (unlinkat(from_dirfd, from, 0) == 0 || errno == ENOENT) return 0;
+            return -1;
+        }
+        errno = EEXIST;
+        return -1;
+    }
     if (errno != EINVAL && errno != ENOSYS) return -1;
-    /* The filesystem cannot do it atomically: link, then unlink the old name. */
-    if (linkat(from_dirfd, from, to_dirfd, to, 0) != 0) return -1;
-    if (unlinkat(from_dirfd, from, 0) != 0) return -1;
-    return 0;
+    /* The filesystem cannot do it atomically (FUSE, NFS, CephFS): link, then unlink the old name. */
+    return mtor_link_then_unlink(from_dirfd, from, to_dirfd, to);
 #elif defined(__APPLE__)
     return renameatx_np(from_dirfd, from, to_dirfd, to, RENAME_EXCL);
 #else
     if (linkat(from_dirfd, from, to_dirfd, to, 0) != 0) return -1;
     return unlinkat(from_dirfd, from, 0);
+#endif
+}
+
+int mtor_statfs_type(const char *path, unsigned long long *type_out) {
+#if defined(__linux__)
+    struct statfs st;
+    if (statfs(path, &st) != 0) return -1;
+    *type_out = (unsigned long long)(unsigned long)st.f_type;
+    return 0;
+#else
+    (void)path;
+    *type_out = 0;
+    return 0;
 #endif
 }
 

@@ -56,11 +56,14 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `argv`. `stdinFD` (read end or file; closed by the caller) becomes the child's stdin,
     /// `/dev/null` when nil. The environment is exactly `environment`, nothing inherited.
     ///
+    /// `holdFD` is handed to the child as its fd 3: a lock on that open file (the task's claim) is
+    /// then held until every process that inherited it is gone.
+    ///
     /// The child joins `containment` before it execs. With `gated`, it waits before exec until
     /// `release()` (so the caller can record it first); if this process dies before that, the
     /// child ends without running anything.
     public init(executable: String, argv: [String], environment: [String: String], directory: String?, stdinFD: Int32? = nil,
-                containment: Containment? = nil, gated: Bool = false) throws(SystemError) {
+                containment: Containment? = nil, gated: Bool = false, holdFD: Int32? = nil) throws(SystemError) {
         self.executable = executable
         self.containment = containment
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], gatePipe: [Int32] = [-1, -1]
@@ -88,7 +91,7 @@ public final class ChildProcess: @unchecked Sendable {
             let rc = withCStrings(argv) { cargv in
                 withCStrings(envStrings) { cenv in
                     mtor_spawn(executable, cargv, cenv, directory, stdinFD ?? devNull, outPipe[1], errPipe[1],
-                               gatePipe[0], containment?.procsFD ?? -1, containment?.directoryFD ?? -1, &report, &spawned)
+                               gatePipe[0], containment?.procsFD ?? -1, containment?.directoryFD ?? -1, holdFD ?? -1, &report, &spawned)
                 }
             }
             return (rc, spawned)

@@ -53,6 +53,7 @@ public struct Doctor {
         checks += envFileChecks()
         checks += LockCheck(settings: settings).run().map { Check(area: "lock", name: $0.file, status: .fail, summary: $0.message, fix: $0.fix) }
         checks += spoolChecks()
+        checks += queuedRepoChecks()
         return Report(checks: checks)
     }
 

@@ -48,10 +48,17 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
 
     /// Streams the ledger at `path` and summarises the terminal events at or after `since`.
     public static func scan(_ path: String, since: Date, windowHours: Double) -> LedgerSummary {
+        scan([path], since: since, windowHours: windowHours)
+    }
+
+    /// Streams several ledgers (one per host on a shared spool) as one: a task's outcome is its
+    /// latest terminal event by time, whichever ledger holds it.
+    public static func scan(_ paths: [String], since: Date, windowHours: Double) -> LedgerSummary {
         let sinceText = Stamp.iso(since)
         var summary = LedgerSummary(windowHours: windowHours, since: sinceText)
         var tally = Tally(cutoff: Array(sinceText.utf8.prefix(19)))
-        if let handle = FileHandle(forReadingAtPath: path) {
+        for path in paths {
+            guard let handle = FileHandle(forReadingAtPath: path) else { continue }
             defer { try? handle.close() }
             var carry: [UInt8] = []
             while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
@@ -60,6 +67,7 @@ public struct LedgerSummary: Codable, Sendable, Equatable {
                 carry.removeFirst(consumed)
             }
             _ = carry.withUnsafeBufferPointer { tally.feed($0, final: true) }
+            tally.lineBase = tally.lines
         }
         summary.ledgerLines = tally.lines
         summary.unreadableLines = tally.unreadable
@@ -107,6 +115,8 @@ private struct Tally {
         var event: LedgerEntry.Event
         var `class`: String?
         var line: Int
+        /// Its `t`, to keep the latest when several ledgers are merged.
+        var t: String
         var provider: String?
         var inputTokens: Int?
         var outputTokens: Int?
@@ -117,6 +127,7 @@ private struct Tally {
     let cutoff: [UInt8]
     var outcomes: [String: Outcome] = [:]
     var lines = 0
+    var lineBase = 0
     var unreadable = 0
 
     init(cutoff: [UInt8]) { self.cutoff = cutoff }
@@ -188,7 +199,10 @@ private struct Tally {
         else { return }
         guard !before(b, t) else { return }
         let name = String(decoding: UnsafeBufferPointer(rebasing: b[id]), as: UTF8.self)
-        outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) }, line: lines,
+        let stamp = String(decoding: UnsafeBufferPointer(rebasing: b[t]), as: UTF8.self)
+        // Within one ledger lines are in order; across ledgers the later time wins.
+        if lineBase > 0, let known = outcomes[name], known.t > stamp { return }
+        outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) }, line: lines, t: stamp,
                                  provider: provider.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) },
                                  inputTokens: inTokens.map { Int($0) }, outputTokens: outTokens.map { Int($0) }, cost: cost,
                                  flagged: !(flags?.isEmpty ?? true))

@@ -13,6 +13,9 @@ struct Runner {
     let grace: Double
     /// Keeps every process of the attempt together; all of them are gone when `run` returns.
     var containment: Containment?
+    /// The task's claim lock, inherited by the agent as fd 3: on a shared spool another host
+    /// recovers the claim only once no process of the task is left holding it.
+    var holdFD: Int32?
     /// Told the agent's pid (= its process group) after spawn and before it may exec: it records
     /// the claim, so a worker killed at any instant leaves nothing running unseen. A throw means
     /// the claim could not be recorded, and the agent never runs.
@@ -81,7 +84,7 @@ struct Runner {
             let child: ChildProcess
             do {
                 child = try ChildProcess(executable: executable, argv: argv, environment: environment, directory: spec.repo, stdinFD: stdinFD,
-                                         containment: containment, gated: true)
+                                         containment: containment, gated: true, holdFD: holdFD)
             } catch {
                 evidence.spawnFailure = "harness '\(target.harnessName)' could not be started: \(error)"
                 break execute

@@ -10,7 +10,29 @@ extension Spool {
         // worker's recovery, which takes a free lock to mean a dead owner, can never requeue it.
         // Two workers racing for one spec: one gets the lock, the other skips it.
         guard let lock = FileSystem.tryLock("\(inbox)/\(name)") else { return nil }
-        var id = freeID(for: TaskID.from(fileName: name))
+        // The lock is on the file the name led to; on a network filesystem that lookup may be a
+        // second stale (the file already moved on by another host). The listing, from the server,
+        // says whether it is still here; holding its lock, no one else moves it from now on.
+        guard let me = FileIdentity.of(descriptor: lock), !networked || FileIdentity.listed(inbox, name) == me.inode else {
+            FileSystem.closeDescriptor(lock)
+            return nil
+        }
+        let wanted = TaskID.from(fileName: name)
+        // claimed/<id>.md seeming to name this very file is a move cut between its link and its unlink
+        // (a requeue whose worker died), or a stale lookup on a network filesystem: the move settles
+        // which, by the server's word, and the task keeps its id either way.
+        let there = networked ? FileIdentity.listed(claimed, "\(wanted).md") : FileIdentity.of(spec(in: claimed, wanted)).map(\.inode)
+        if there == me.inode {
+            do {
+                try FileSystem.linkThenUnlink("\(inbox)/\(name)", spec(in: claimed, wanted))
+                return (wanted, lock)
+            } catch {
+                FileSystem.closeDescriptor(lock)
+                if error.isNotFound { return nil }
+                throw error
+            }
+        }
+        var id = freeID(for: wanted)
         for _ in 0..<100 {
             do {
                 try FileSystem.renameNoReplace("\(inbox)/\(name)", spec(in: claimed, id))
@@ -19,6 +41,12 @@ extension Spool {
                 FileSystem.closeDescriptor(lock)
                 return nil
             } catch where error.isExists {
+                // A name just gone from claimed/ may still answer from this client's cache for up to
+                // a second (the FUSE entry timeout): the listing tells; wait it out, keep the id.
+                if networked, FileIdentity.listed(claimed, "\(id).md") == nil {
+                    Thread.sleep(forTimeInterval: 0.1)
+                    continue
+                }
                 id = freeID(for: id + "-x")
             } catch {
                 FileSystem.closeDescriptor(lock)

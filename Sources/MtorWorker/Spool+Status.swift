@@ -38,9 +38,15 @@ public struct SpoolStatus: Codable, Sendable {
         public var heartbeatAgeS: Double?
         public var alive: Bool
         public var stopping: Bool
+        /// Silent for over 3× its heartbeat interval (or exited): its claims are recovered once their locks are free.
+        public var stale: Bool? = nil
+        public var running: Int? = nil
+        public var concurrency: Int? = nil
+        /// How it watches the spool: its filesystem and inbox poll (`--poll`).
+        public var poll: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case host, pid, version, alive, stopping
+            case host, pid, version, alive, stopping, stale, running, concurrency, poll
             case heartbeatAt = "heartbeat_at", heartbeatAgeS = "heartbeat_age_s"
         }
     }
@@ -49,6 +55,8 @@ public struct SpoolStatus: Codable, Sendable {
     public var generatedAt: String
     public var counts: Counts
     public var worker: WorkerInfo?
+    /// Every worker with a file in `state/workers/` (several when hosts share the spool).
+    public var workers: [WorkerInfo]? = nil
     public var running: [Running]
     /// `state/providers.json` as the worker wrote it.
     public var providers: [ProviderHealthEntry]?
@@ -58,7 +66,7 @@ public struct SpoolStatus: Codable, Sendable {
     public var waiting: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case spool, counts, worker, running, providers, recent, warnings, waiting
+        case spool, counts, worker, workers, running, providers, recent, warnings, waiting
         case generatedAt = "generated_at"
     }
 }
@@ -81,27 +89,62 @@ extension Spool {
         counts.cancel = ((try? FileSystem.list(cancel)) ?? []).filter { !$0.hasPrefix(".") }.count
 
         let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
-        let worker = state.map { s -> SpoolStatus.WorkerInfo in
-            let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
-            // Gone for sure: it wrote that it exited, or it ran here and its pid no longer exists.
-            let gone = s.exitedAt != nil || (s.host == FileSystem.hostName() && !ProcessControl.isAlive(s.pid))
-            return SpoolStatus.WorkerInfo(host: s.host, pid: s.pid, version: s.version, heartbeatAt: s.heartbeatAt, heartbeatAgeS: age.map(round1),
-                                          alive: !gone && (age ?? .infinity) < Spool.heartbeatTimeout, stopping: s.stopping)
-        }
-        let live = Dictionary((worker?.alive == true ? state?.running ?? [] : []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let worker = state.map { workerInfo($0, at: date) }
+        let states = workerStates()
+        let workers = states.map { workerInfo($0, at: date) }
+        var liveTasks = worker?.alive == true ? state?.running ?? [] : []
+        for (s, info) in zip(states, workers) where info.alive { liveTasks += s.running }
+        let live = Dictionary(liveTasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let running = runningTasks(live: live, at: date)
         let providers = (try? FileSystem.read(self.state + "/providers.json")).flatMap { try? JSONDecoder().decode(ProviderHealthFile.self, from: Data($0)) }?.providers
-        let recent = LedgerSummary.scan(ledger, since: date.addingTimeInterval(-window), windowHours: window / 3600)
+        let recent = LedgerSummary.scan(allLedgers, since: date.addingTimeInterval(-window), windowHours: window / 3600)
         var status = SpoolStatus(spool: root, generatedAt: Stamp.iso(date), counts: counts, worker: worker, running: running,
                                  providers: providers, recent: recent, warnings: [])
+        status.workers = workers.isEmpty ? nil : workers
+        for (s, info) in zip(states, workers) where info.alive && s.pid != state?.pid {
+            status.warnings += s.warnings.map { "worker \(info.host)-\(info.pid): \($0)" }
+        }
         status.warnings = warnings(status)
         if worker?.alive == true { status.warnings += (state?.warnings ?? []).map { "worker: \($0)" } }
         let odd = ((try? FileSystem.list(inbox)) ?? []).filter { !$0.hasSuffix(".md") && !TaskID.isTemporary($0) && $0 != ".gitkeep" }.sorted()
+        status.warnings += RepoPresence.notes(states.filter { Spool.isAlive($0, at: date) }, spool: self)
         if !odd.isEmpty {
             status.warnings.append("inbox/ holds \(odd.count) file(s) that are not .md specs and are never run: \(odd.prefix(10).joined(separator: ", "))\(odd.count > 10 ? ", …" : "")")
         }
         status.waiting = worker?.alive == true ? state?.waiting ?? [] : []
         return status
+    }
+
+    /// What a worker's state file says of it: alive unless it exited, its pid is gone (same host),
+    /// or it has been silent for 3× its heartbeat interval.
+    private func workerInfo(_ s: WorkerState, at date: Date) -> SpoolStatus.WorkerInfo {
+        let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
+        let alive = Spool.isAlive(s, at: date)
+        var info = SpoolStatus.WorkerInfo(host: s.host, pid: s.pid, version: s.version, heartbeatAt: s.heartbeatAt, heartbeatAgeS: age.map(round1),
+                                          alive: alive, stopping: s.stopping)
+        info.stale = !alive
+        info.running = s.running.count
+        info.concurrency = s.concurrency
+        info.poll = s.pollSummary
+        return info
+    }
+
+    /// Whether a worker's state file speaks for a running worker: it has not exited, its pid still
+    /// exists when it ran on this host, and its heartbeat is younger than 3× its interval.
+    static func isAlive(_ s: WorkerState, at date: Date = Date()) -> Bool {
+        let age = Stamp.date(s.heartbeatAt).map { date.timeIntervalSince($0) }
+        // Gone for sure: it wrote that it exited, or it ran here and its pid no longer exists.
+        let gone = s.exitedAt != nil || (s.host == FileSystem.hostName() && !ProcessControl.isAlive(s.pid))
+        let limit = s.heartbeatIntervalS.map { 3 * $0 } ?? Spool.heartbeatTimeout
+        return !gone && (age ?? .infinity) < limit
+    }
+
+    /// `state/workers/*.json`, newest heartbeat first.
+    func workerStates() -> [WorkerState] {
+        let names = ((try? FileSystem.list(workers)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
+        return names.compactMap { name in
+            (try? FileSystem.read("\(workers)/\(name)", limit: 4 << 20)).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
+        }.sorted { $0.heartbeatAt > $1.heartbeatAt }
     }
 
     private func specCount(_ dir: String) -> Int {
@@ -136,7 +179,7 @@ extension Spool {
         if r.failed >= 3, r.failureClasses.count == 1, let only = r.failureClasses.first {
             out.append("every one of the \(r.failed) failures in the last \(Int(r.windowHours)) h is \(only.class): one cause, fix it once (latest: mtor show \(only.latest))")
         }
-        if s.worker?.alive != true, s.counts.inbox + s.counts.claimed > 0 {
+        if s.worker?.alive != true, !(s.workers ?? []).contains(where: \.alive), s.counts.inbox + s.counts.claimed > 0 {
             let when = s.worker?.heartbeatAgeS.map { "last heartbeat \(DurationText.format($0)) ago" } ?? "no state/worker.json"
             out.append("\(s.counts.inbox) queued and \(s.counts.claimed) claimed task(s) but no live worker (\(when))")
         }

@@ -14,6 +14,11 @@ public struct Spool: Sendable {
     public let root: String
     /// The worker's redaction and hostile-entry gate; nil for commands that only read.
     public let gate: SpoolGate?
+    /// The ledger `record` appends to: `ledger`, or this host's own on a shared spool (see `SpoolSharing`).
+    public var appendLedger: String?
+    /// On a network filesystem (other hosts write it): where a lookup by path may be a second
+    /// stale, claims ask the directory listing instead (see `claim(name:)`).
+    public var networked = false
 
     public init(root: String, gate: SpoolGate? = nil) {
         self.gate = gate
@@ -43,12 +48,12 @@ public struct Spool: Sendable {
     public func prepare() throws(WorkerError) {
         do {
             for dir in Spool.directories { try FileSystem.makeDirectories("\(root)/\(dir)") }
-            try FileSystem.makeDirectories(state + "/attempts")
+            for dir in ["attempts", "workers", "ledgers"] { try FileSystem.makeDirectories("\(state)/\(dir)") }
         } catch {
             throw .environment("cannot create the spool at \(root): \(error)")
         }
         // The worker never follows a link below the spool's root: a linked directory would send its files elsewhere.
-        for dir in Spool.directories + ["state/attempts"] {
+        for dir in Spool.directories + ["state/attempts", "state/workers", "state/ledgers"] {
             let kind = FileSystem.kind("\(root)/\(dir)")
             if kind != .directory {
                 throw .environment("spool directory \(root)/\(dir) is \(kind), not a directory; mtor never writes through links below the spool — replace it with a real directory")
@@ -77,7 +82,7 @@ public struct Spool: Sendable {
 
     /// Appends one state change to `state/ledger.jsonl`.
     public func record(_ entry: LedgerEntry) {
-        try? appendJSONLine(entry, to: ledger)
+        try? appendJSONLine(entry, to: appendLedger ?? ledger)
         gate?.sink?.observe(entry)
     }
 
@@ -102,7 +107,13 @@ public struct Spool: Sendable {
     public func freeID(for wanted: String) -> String {
         var candidate = wanted
         var n = 1
-        while [claimed, done, failed].contains(where: { FileSystem.exists(spec(in: $0, candidate)) || FileSystem.exists(sidecar(in: $0, candidate)) }) {
+        // claimed/ is asked by listing on a network filesystem: a name that just left it may still
+        // answer a lookup from this client's cache, and the task would get a new id for nothing.
+        let taken: (String) -> Bool = { id in
+            if networked ? FileIdentity.listed(claimed, "\(id).md") != nil : FileSystem.exists(spec(in: claimed, id)) { return true }
+            return [done, failed].contains { FileSystem.exists(spec(in: $0, id)) || FileSystem.exists(sidecar(in: $0, id)) }
+        }
+        while taken(candidate) {
             n += 1
             candidate = "\(wanted.prefix(95))-\(n)"
         }

@@ -17,6 +17,10 @@ public final class Worker: @unchecked Sendable {
     /// Direct provider checks for silent attempts, one in flight per provider.
     let triage = SilenceTriage()
     private(set) var settings: Settings
+    /// The spool's filesystem and the inbox poll it needs (a network filesystem: inotify misses other hosts).
+    private var sharing: SpoolSharing
+    /// Queued specs whose repo this host lacks: left for a host that has it.
+    private var repos = RepoPresence()
     private let wake: WakePipe
     private let lock = NSLock()
     private var running: [String: TaskRun] = [:]
@@ -40,13 +44,16 @@ public final class Worker: @unchecked Sendable {
 
     public init(options: WorkerOptions, logger: Logger = Logger()) throws(WorkerError) {
         self.options = options
-        let spool = Spool(root: options.spool, gate: SpoolGate())
+        guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
+        var spool = Spool(root: options.spool, gate: SpoolGate())
+        try spool.prepare()
+        sharing = SpoolSharing.detect(spool, requestedPoll: options.poll, now: now())
+        spool.appendLedger = sharing.ledger(spool, host: options.host)
+        spool.networked = sharing.isNetwork
         self.spool = spool
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
         self.health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe)
-        guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
-        try spool.prepare()
         settings = try Settings.load(providers: options.providers, envPath: options.envFile)
         logger.setRedactor(settings.redactor)
         spool.gate?.redactor = settings.redactor
@@ -76,10 +83,11 @@ public final class Worker: @unchecked Sendable {
             throw .environment("cannot watch the spool with inotify: \(error) (check fs.inotify.max_user_watches / max_user_instances)")
         }
         warnIfShared()
+        spool.pruneWorkerFiles()
         recover()
         sweepWorkspaces()
         rescan()
-        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), \(sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
@@ -111,7 +119,7 @@ public final class Worker: @unchecked Sendable {
             }
             writeState(force: stateDirty)
             stateDirty = false
-            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5))
+            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, sharing.poll.wait(now: now())))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
@@ -133,6 +141,7 @@ public final class Worker: @unchecked Sendable {
                 }
             }
             if ready.contains(wake.readFD) { wake.drain() }
+            if sharing.poll.due(now: now()), !stopping { rescan() }
             if now() >= nextRescan {
                 recover()
                 rescan()
@@ -141,6 +150,7 @@ public final class Worker: @unchecked Sendable {
         }
         exited = true
         writeState(force: true)
+        FileSystem.remove(spool.workerFile(host: options.host, pid: ProcessControl.pid))
         logger.info("worker stopped after \(finishedCount) task(s)")
         return 0
         #else
@@ -268,7 +278,9 @@ public final class Worker: @unchecked Sendable {
                     continue
                 }
                 guard let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { continue }
-                switch choose(bytes) {
+                let home = settings.baseEnvironment["HOME"] ?? "/"
+                let elsewhere = repos.hold(name, bytes: bytes, home: home, spool: spool, host: options.host, pid: ProcessControl.pid)
+                switch elsewhere.map(Choice.hold) ?? choose(bytes) {
                 case .start(let provider):
                     waiting[name] = nil
                     start(name: name, bytes: bytes, preset: nil, provider: provider)
@@ -379,7 +391,7 @@ public final class Worker: @unchecked Sendable {
             let id = String(name.dropLast(3))
             let specPath = spool.spec(in: spool.claimed, id)
             // Its owner holds an flock on the claimed spec for the task's life: a free lock means the owner is gone.
-            guard let fd = FileSystem.tryLock(specPath) else { continue }
+            guard let fd = FileSystem.tryLock(specPath) ?? lockAfterEndingLeftovers(id, specPath) else { continue }
             defer { FileSystem.closeDescriptor(fd) }
             do {
                 if let finished = spool.result(id) {
@@ -422,6 +434,20 @@ public final class Worker: @unchecked Sendable {
         for name in (try? FileSystem.list(spool.tmp)) ?? [] where (FileSystem.age("\(spool.tmp)/\(name)") ?? 0) > 86400 {
             FileSystem.remove("\(spool.tmp)/\(name)")
         }
+    }
+
+    /// A task's processes inherit its claim lock, so a worker killed on this host leaves it held by
+    /// its agent: when the claim's worker (this host, this boot) is gone, end what the claim proves is
+    /// the task's and try the lock again. Another host's claim waits until its lock is free.
+    private func lockAfterEndingLeftovers(_ id: String, _ path: String) -> Int32? {
+        guard let claim = spool.claim(id), claim.host == options.host, let boot = claim.bootID, boot == ProcessTable.bootID,
+              claim.pid != ProcessControl.pid, !ProcessControl.isAlive(claim.pid) else { return nil }
+        endLeftovers(of: claim, id: id)
+        for _ in 0..<40 {
+            if let fd = FileSystem.tryLock(path) { return fd }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
     }
 
     /// Why an in-place spec must wait: another in-place task runs in the same repo.
@@ -475,6 +501,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func warnIfShared() {
+        if let why = sharing.workspaceWarning(Workspace.root(options, spool), spool: spool) { warn(why) }
         if let mode = FileSystem.mode(spool.root), mode & 0o022 != 0 {
             warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make this worker run commands")
         }
@@ -537,14 +564,20 @@ public final class Worker: @unchecked Sendable {
                                 providers: FileSystem.realPath(settings.lockPath), envFile: settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: settings.baseEnvironment["HOME"], exitedAt: exited ? Stamp.iso() : nil)
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
-        let path = spool.state + "/worker.json"
-        do {
-            // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
-            try spool.writeJSON(state, to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
-        } catch where error.isNoSpace {
-            let data = spool.encode(state)
-            if data.count <= WorkerState.reserve { try? FileSystem.overwriteInPlace(data, to: path) }
-        } catch {}
+        state.filesystem = sharing.mount?.description
+        state.missingRepos = repos.current(spool).nilIfEmpty
+        state.pollS = sharing.poll.interval
+        state.pollSummary = sharing.poll.summary
+        // worker.json for one worker; with several, each also keeps its own file that `status` lists.
+        for path in [spool.state + "/worker.json", spool.workerFile(host: options.host, pid: ProcessControl.pid)] {
+            do {
+                // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
+                try spool.writeJSON(state, to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
+            } catch where error.isNoSpace {
+                let data = spool.encode(state)
+                if data.count <= WorkerState.reserve { try? FileSystem.overwriteInPlace(data, to: path) }
+            } catch {}
+        }
     }
 }
 
@@ -576,9 +609,23 @@ public struct WorkerState: Codable, Sendable {
     public var exitedAt: String?
     /// `--on-finish` / `--on-attention` runs, failures and the last error, when hooks are set.
     var hooks: Hooks.Counts?
+    /// The spool's filesystem as `statfs` found it, the inbox poll interval (nil: inotify only) and why.
+    public var filesystem: String?
+    public var pollS: Double?
+    public var pollSummary: String?
+    /// inbox/ specs whose repo is missing on this host (name → repo), left for other hosts.
+    public var missingRepos: [String: String]?
+    /// The heartbeat is rewritten at least this often; `status` calls a worker stale after 3× this.
+    public var heartbeatIntervalS: Double? = WorkerState.heartbeatInterval
+    public static let heartbeatInterval = 10.0
 
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
+        case filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
         case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
+}
+
+extension Dictionary {
+    var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

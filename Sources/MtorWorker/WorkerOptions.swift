@@ -18,6 +18,9 @@ public struct WorkerOptions: Sendable {
     public var backoffBase: Double = 2
     /// Seconds between full rescans of inbox/ (and recovery of claimed/) besides inotify.
     public var rescanInterval: Double = 60
+    /// Seconds between listings of inbox/ and cancel/ besides inotify (`--poll`); nil: 1 s on a
+    /// network filesystem (inotify never sees what other hosts write there), none on a local one.
+    public var poll: Double?
     /// A healthy provider unused for this long is preflighted again before it gets work.
     public var idleReprobe: Double = 30 * 60
     public var host = FileSystem.hostName()

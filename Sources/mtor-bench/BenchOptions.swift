@@ -30,7 +30,7 @@ struct Scale: Sendable {
 
 /// The sections a run can be limited to with `--only`.
 enum Section: String, CaseIterable, Sendable {
-    case idle, latency, throughput, memory, status, worktree
+    case idle, latency, throughput, memory, status, worktree, shared
 }
 
 /// `mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only LIST] [--keep]`.
@@ -41,11 +41,14 @@ struct BenchOptions {
     var directory: String
     var sections = Set(Section.allCases)
     var keep = false
+    /// `--shared-spool DROP:WORKER`: two mounts of one network filesystem (the shared-spool section).
+    var sharedSpool: (drop: String, work: String)?
 
     var scale: Scale { quick ? .quick : .full }
 
     static let usage = """
-    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree] [--keep]
+    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,shared] [--keep]
+                      [--shared-spool DROP:WORKER]   (two mounts of one network filesystem: pickup through another host's mount)
     """
 
     static func parse(_ words: [String]) throws(BenchError) -> BenchOptions {
@@ -65,6 +68,10 @@ struct BenchOptions {
             case "--json-out": options.jsonOut = try value("--json-out")
             case "--mtor": options.mtor = try value("--mtor")
             case "--dir": options.directory = try value("--dir")
+            case "--shared-spool":
+                let pair = try value("--shared-spool").split(separator: ":", maxSplits: 1).map(String.init)
+                guard pair.count == 2, pair.allSatisfy({ $0.hasPrefix("/") }) else { throw .usage("--shared-spool takes DROP:WORKER, two absolute mount points of one shared filesystem\n\(usage)") }
+                options.sharedSpool = (pair[0], pair[1])
             case "--only":
                 let names = try value("--only").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 var picked = Set<Section>()

@@ -38,6 +38,16 @@ enum StatusText {
         } else {
             lines.append("worker: never ran on this spool (no state/worker.json)")
         }
+        if let all = s.workers, all.count > 1 || all.first?.pid != s.worker?.pid {
+            lines.append("workers: \(all.filter(\.alive).count) alive of \(all.count)")
+            for w in all.prefix(20) {
+                let age = w.heartbeatAgeS.map { DurationText.format(max(0, $0)) + " ago" } ?? "at \(w.heartbeatAt)"
+                let load = w.running.map { r in "\(r)/\(w.concurrency.map(String.init) ?? "?") running, " } ?? ""
+                lines.append("  \(w.host)-\(w.pid): \(w.alive ? "" : "STALE, ")\(load)heartbeat \(age)\(w.stopping ? ", stopping" : "")")
+            }
+            if all.count > 20 { lines.append("  … \(all.count - 20) more (mtor status --json lists them all)") }
+        }
+        if let poll = s.workers?.first(where: \.alive)?.poll ?? s.workers?.first?.poll { lines.append("spool: \(poll)") }
         lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed (tmp \(c.tmp), cancel \(c.cancel))")
         if !s.running.isEmpty {
             lines.append("running:")

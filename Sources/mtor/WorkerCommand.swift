@@ -1,4 +1,5 @@
 import Foundation
+import MtorCore
 import MtorWorker
 import MtorPlatform
 
@@ -13,6 +14,7 @@ enum WorkerCommand {
             Flag(name: "--grace", value: "D", help: "after SIGTERM, how long running tasks may finish before they are requeued (default 30s)"),
             Flag(name: "--allow-repos", value: "DIR:DIR", help: "directories a spec's repo must be under (default: $MTOR_ALLOWED_REPOS, else the worker's HOME)"),
             Flag(name: "--rescan", value: "D", help: "rescan inbox/ and recover claimed/ this often besides inotify (default 60s)"),
+            Flag(name: "--poll", value: "D", help: "list inbox/ and cancel/ this often besides inotify (default 1s when the spool is on a network filesystem, where inotify never sees other hosts' writes; off on a local disk)"),
             Flag(name: "--reprobe-idle", value: "D", help: "preflight a provider again after it sat unused this long (default 30m)"),
             Flag(name: "--retries-per-minute", value: "N", help: "retries and fallback moves the whole worker may start in any 60 s (default 30)"),
             Flag(name: "--log-cap", value: "BYTES", help: "cap of each task's log (default 50 MiB)"),
@@ -39,6 +41,7 @@ enum WorkerCommand {
         options.once = args.flags.contains("--once")
         options.shutdownGrace = try args.seconds("--grace", default: options.shutdownGrace, zero: true)
         options.rescanInterval = try args.seconds("--rescan", default: options.rescanInterval)
+        if args.values["--poll"] != nil { options.poll = try args.seconds("--poll", default: PollPlan.networkDefault) }
         options.idleReprobe = try args.seconds("--reprobe-idle", default: options.idleReprobe)
         options.retriesPerMinute = try args.int("--retries-per-minute", default: options.retriesPerMinute)
         guard options.retriesPerMinute >= 1 else { throw .usage("--retries-per-minute must be at least 1") }

@@ -11,8 +11,10 @@
 /// gets a descriptor for `mtor_spawn_result`. Returns 0 or an errno value.
 /// `cgroup_dir_fd` (a cgroup v2 directory, or -1) makes the child be born in that cgroup with
 /// clone3(CLONE_INTO_CGROUP), with `cgroup_fd` as the fallback where clone3 cannot.
+/// `hold_fd` (or -1) is handed to the child as fd 3, so a lock on its open file (the task's
+/// claim) is held until every process of the task is gone.
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int *report_out, pid_t *pid_out);
+               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int hold_fd, int *report_out, pid_t *pid_out);
 
 /// Waits until the child of `mtor_spawn` has exec'd (0) or failed to (its errno); closes `report_fd`.
 int mtor_spawn_result(int report_fd);
@@ -26,6 +28,14 @@ int mtor_pipe_cloexec(int fds[2], int nonblock);
 int mtor_reserve(int fd, long long bytes);
 
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to);
+
+/* The fallback of mtor_rename_noreplace where renameat2 is refused (FUSE, NFS, CephFS): link, then
+   unlink, settling a call reported failed that in fact happened by the file's identity. 0 or -1/errno. */
+int mtor_link_then_unlink(int from_dirfd, const char *from, int to_dirfd, const char *to);
+
+/* The filesystem type (`f_type`, a magic number) of the filesystem holding `path`, from
+   statfs(2) (Linux; 0 elsewhere). 0 or -1/errno. */
+int mtor_statfs_type(const char *path, unsigned long long *type_out);
 
 /// Makes this process the reaper of its orphaned descendants (Linux). Returns 0 or -1.
 int mtor_set_child_subreaper(void);

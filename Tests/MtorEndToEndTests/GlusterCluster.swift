@@ -1,0 +1,211 @@
+import Foundation
+import Testing
+import MtorPlatform
+
+/// A real GlusterFS volume on loopback and "hosts" that share it: each host is a mount and UTS
+/// namespace (`unshare --mount --uts`) with its own hostname and its own FUSE client of the volume,
+/// mounted at the same path as the test's own client, so a spool path means the same everywhere.
+/// One cluster serves a whole suite; `shutdown()` unmounts, deletes the volume and stops the
+/// glusterd it started, whatever happened.
+final class GlusterCluster: @unchecked Sendable {
+    /// Why these tests cannot run here, or nil.
+    static let unavailable: String? = {
+        if getuid() != 0 { return "GlusterFS tests need root (glusterd, FUSE mounts, namespaces), as CI runs" }
+        if !FileManager.default.fileExists(atPath: "/dev/fuse") { return "GlusterFS tests need /dev/fuse" }
+        for tool in ["/usr/sbin/glusterd", "/usr/sbin/gluster", "/usr/sbin/glusterfs", "/usr/bin/unshare", "/usr/bin/nsenter"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            return "\(tool) is missing (apt-get install glusterfs-server util-linux; .ci/run installs it)"
+        }
+        return nil
+    }()
+
+    static let sbin = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+
+    let root: String
+    let volume: String
+    let server = FileSystem.hostName()
+    /// The test's own client: where specs are dropped and results read.
+    let mount: String
+    private var startedGlusterd: Int32?
+    private var hosts: [Host] = []
+
+    /// A "host": the namespace holder process, its FUSE client, and its worker.
+    final class Host {
+        let name: String
+        let holder: Driven
+        let clientPidFile: String
+        var worker: Driven?
+        let logPath: String
+        init(name: String, holder: Driven, clientPidFile: String, logPath: String) {
+            self.name = name
+            self.holder = holder
+            self.clientPidFile = clientPidFile
+            self.logPath = logPath
+        }
+        var clientPid: Int32? { (try? String(contentsOfFile: clientPidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+        var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    }
+
+    init() throws {
+        root = NSTemporaryDirectory() + "mtor-gluster-\(UUID().uuidString.prefix(8))"
+        volume = "mtor\(UUID().uuidString.prefix(8).lowercased())"
+        mount = root + "/vol"
+        for dir in [root + "/brick", mount, root + "/run"] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        do {
+            try startGlusterd()
+            try sh("gluster --mode=script volume create \(volume) \(server):\(root)/brick force && gluster --mode=script volume start \(volume)")
+            try mountClient(at: mount, pidFile: root + "/run/test-client.pid")
+        } catch {
+            shutdown()
+            throw error
+        }
+    }
+
+    /// Runs a shell command as root; throws with its output when it fails.
+    @discardableResult
+    func sh(_ command: String, timeout: Double = 120) throws -> String {
+        let r = try ChildProcess.run(["/bin/sh", "-c", command], environment: GlusterCluster.sbin, timeout: timeout)
+        let out = String(decoding: r.stdout + r.stderr, as: UTF8.self)
+        guard r.0.succeeded else { throw SandboxError("`\(command)` failed: \(out)") }
+        return out
+    }
+
+    private func startGlusterd() throws {
+        // A glusterd already running (not ours) answers; then it is used and left running.
+        if (try? sh("timeout 10 gluster --mode=script volume list", timeout: 15)) != nil { return }
+        let pidFile = root + "/run/glusterd.pid"
+        try sh("glusterd -p \(pidFile)")
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if (try? sh("timeout 10 gluster --mode=script volume list", timeout: 15)) != nil {
+                startedGlusterd = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw SandboxError("glusterd did not answer within 30 s")
+    }
+
+    /// The FUSE client command: what `mount -t glusterfs` runs, with a pid file to find it by.
+    func clientCommand(at path: String, pidFile: String) -> String {
+        "glusterfs --process-name fuse --volfile-server=\(server) --volfile-id=\(volume) -p \(pidFile) --log-file=\(root)/run/\(FileSystem.basename(of: pidFile)).log \(path)"
+    }
+
+    /// A second client of the volume in the test's own namespace (another "host's" mount).
+    func secondMount() throws -> String {
+        let path = root + "/vol2"
+        if FileSystem.kind(path) == .missing {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try mountClient(at: path, pidFile: root + "/run/second-client.pid")
+        }
+        return path
+    }
+
+    private func mountClient(at path: String, pidFile: String) throws {
+        try sh(clientCommand(at: path, pidFile: pidFile) + " && for i in $(seq 100); do grep -q ' \(path) fuse' /proc/self/mounts && exit 0; sleep 0.1; done; exit 1")
+    }
+
+    /// Starts host `name`: a namespace with that hostname whose only view of the volume is its own
+    /// client; each `binds` pair (own, shared) shows this host's own directory at a shared path
+    /// (its own HOME and repos, as on a real host).
+    func addHost(_ name: String, binds: [(String, String)] = []) throws -> Host {
+        let pidFile = "\(root)/run/\(name)-client.pid"
+        let ready = "\(root)/run/\(name).ready"
+        let script = """
+            hostname \(name) && umount -l \(mount) && \(binds.map { "mount --bind \($0.0) \($0.1) && " }.joined())\(clientCommand(at: mount, pidFile: pidFile)) && \
+            for i in $(seq 100); do grep -q ' \(mount) fuse' /proc/self/mounts && break; sleep 0.1; done && \
+            touch \(ready) && exec sleep 100000
+            """
+        let holder = try Driven(ChildProcess(executable: "/usr/bin/unshare", argv: ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", script],
+                                             environment: GlusterCluster.sbin, directory: "/"))
+        let host = Host(name: name, holder: holder, clientPidFile: pidFile, logPath: "\(root)/run/\(name)-worker.log")
+        hosts.append(host)
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: ready) {
+            guard Date() < deadline, holder.isRunning else { throw SandboxError("host \(name) did not come up") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return host
+    }
+
+    /// Starts `mtor worker ARGS` inside `host`'s namespaces (nsenter execs it: the pid is the worker's).
+    func startWorker(on host: Host, _ args: [String], environment: [String: String]) throws {
+        let argv = ["nsenter", "--target", String(host.holder.pid), "--mount", "--uts", "--", "/bin/sh", "-c",
+                    "exec \"$0\" \"$@\" >>\(host.logPath) 2>&1", mtorBinary, "worker"] + args
+        host.worker = try Driven(ChildProcess(executable: "/usr/bin/nsenter", argv: argv, environment: environment, directory: "/"))
+    }
+
+    /// SIGKILLs the host's worker and reaps it.
+    func killWorker(_ host: Host) {
+        guard let w = host.worker else { return }
+        kill(w.pid, SIGKILL)
+        w.waitGone()
+        host.worker = nil
+    }
+
+    /// The whole host dies: its worker, its FUSE client and the namespace holder, all SIGKILLed.
+    func killHost(_ host: Host) {
+        killWorker(host)
+        if let client = host.clientPid { kill(client, SIGKILL) }
+        kill(host.holder.pid, SIGKILL)
+        host.holder.waitGone()
+    }
+
+    /// Stops everything this cluster started, in order; safe to call twice.
+    func shutdown() {
+        for host in hosts {
+            if let w = host.worker { kill(w.pid, SIGTERM) }
+        }
+        for host in hosts {
+            if let w = host.worker {
+                let deadline = Date().addingTimeInterval(10)
+                while w.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                kill(w.pid, SIGKILL)
+                w.waitGone()
+                host.worker = nil
+            }
+            if let client = host.clientPid, ProcessControl.isAlive(client) { kill(client, SIGTERM) }
+            if host.holder.isRunning { kill(host.holder.pid, SIGKILL); host.holder.waitGone() }
+        }
+        hosts = []
+        _ = try? sh("umount -l \(mount) 2>/dev/null; umount -l \(root)/vol2 2>/dev/null; true")
+        for client in ["test-client", "second-client"] {
+            if let pid = (try? String(contentsOfFile: "\(root)/run/\(client).pid", encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+               ProcessControl.isAlive(pid) { kill(pid, SIGTERM) }
+        }
+        _ = try? sh("gluster --mode=script volume stop \(volume) force; gluster --mode=script volume delete \(volume); true")
+        if let pid = startedGlusterd {
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(10)
+            while ProcessControl.isAlive(pid), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            startedGlusterd = nil
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    deinit { shutdown() }
+}
+
+/// A child whose output is drained (and whose exit is reaped) by a thread of its own.
+final class Driven: @unchecked Sendable {
+    let child: ChildProcess
+    private let lock = NSLock()
+    private var ended = false
+    var pid: Int32 { child.pid }
+
+    init(_ child: ChildProcess) {
+        self.child = child
+        let thread = Thread { [child] in
+            _ = child.drive(onOutput: { _, _ in }, stop: { false })
+            self.lock.withLock { self.ended = true }
+        }
+        thread.start()
+    }
+
+    var isRunning: Bool { lock.withLock { !ended } }
+
+    /// Waits (up to 30 s) until it has exited and been reaped.
+    func waitGone() {
+        let deadline = Date().addingTimeInterval(30)
+        while isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+    }
+}
