@@ -38,9 +38,13 @@ public enum ProcessControl {
 
     public static var pid: Int32 { getpid() }
 
-    /// Whether a process exists (`kill(pid, 0)`).
+    /// Whether a process exists and has not exited (`kill(pid, 0)`; a zombie, dead but not yet
+    /// reaped by its parent, is not alive: where `/proc` says so, it counts as gone).
     public static func isAlive(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let text = try? FileSystem.readText("/proc/\(pid)/stat", limit: 4096), let close = text.lastIndex(of: ")") else { return true }
+        let state = text[text.index(after: close)...].dropFirst().first
+        return state != "Z" && state != "X"
     }
 
     /// Whether any process is left in process group `pgid`.
