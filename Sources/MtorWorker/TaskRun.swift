@@ -92,6 +92,19 @@ final class TaskRun: @unchecked Sendable {
         // Every process the task starts (set-up, agent, verify, and all they start) stays in this containment.
         let box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
         defer { box.dispose() }
+        // The cap holds before the first process of the task starts (set-up included); never dropped silently.
+        if let cap = spec.memory ?? options.taskMemory {
+            do {
+                try box.capMemory(cap)
+            } catch {
+                log.note("memory cap: \(error.description)")
+                let asked = spec.memory != nil ? "the spec asks for 'memory: \(ByteSize.format(cap))'" : "--task-memory asks for \(ByteSize.format(cap))"
+                return conclude(status: .failed, verdict: Verdict(.specInvalid, "\(asked), but \(error.description)", hint: "remove 'memory:' from the spec, or run it on a worker whose start line says it has memory caps"),
+                                summary: summary, attempts: attempts, git: nil, verify: nil)
+            }
+        } else {
+            box.measureMemory()
+        }
         var leftovers = 0
         // The agent works in the task's worktree (or in place): Workspace owns every git call.
         let workspace = Workspace(id: id, spec: spec, root: workspaces, shell: GitShell(base: settings.baseEnvironment, containment: box), log: log)
@@ -237,7 +250,8 @@ final class TaskRun: @unchecked Sendable {
         }
         // Every process the task started is gone before its result is written.
         box.dispose()
-        containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers)
+        containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers,
+                                                    memoryCapBytes: box.memory?.cap, memoryController: box.memory?.cap == nil ? nil : box.memory?.controller.rawValue)
         let status: TaskResult.Status = verdict.failureClass == .ok ? .succeeded : verdict.failureClass == .cancelled ? .cancelled : .failed
         control.update { $0.phase = "reviewing" }
         extras.review = workspace.review(maxLines: options.reviewMaxLines, autoCommitted: autoCommitted)
