@@ -93,6 +93,12 @@ public final class MemoryCgroup: @unchecked Sendable {
         return usage
     }
 
+    /// What the memory cgroup at `path` uses now (`memory.current`, or v1 `memory.usage_in_bytes`); nil when it is gone.
+    public static func currentBytes(_ path: String) -> Int64? {
+        guard path.hasPrefix("/sys/fs/cgroup/") || path.hasPrefix("/sys/fs/cgroup") else { return nil }
+        return Containment.readNumber(path + "/memory.current") ?? Containment.readNumber(path + "/memory.usage_in_bytes")
+    }
+
     /// Processes the OOM killer killed in this cgroup so far (`oom_kill` of `memory.events` or `memory.oom_control`).
     func oomKills() -> Int? {
         let file = controller == .cgroup2 ? "/memory.events" : "/memory.oom_control"

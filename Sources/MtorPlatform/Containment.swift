@@ -79,9 +79,12 @@ public final class Containment: @unchecked Sendable {
         return Containment(method: .marker, path: nil, marker: marker)
     }
 
-    /// The containment a claim recorded, to end what a dead worker left (no new processes join it).
-    public static func recorded(method: Method, path: String?, marker: String) -> Containment {
-        Containment(method: method, path: path, marker: marker)
+    /// The containment a claim recorded, to end what a dead worker left (no new processes join it);
+    /// `memory` is its v1 memory cgroup, emptied and removed with it.
+    public static func recorded(method: Method, path: String?, marker: String, memory: String? = nil) -> Containment {
+        let c = Containment(method: method, path: path, marker: marker)
+        if let memory, memory != path { c.memory = MemoryCgroup(controller: .cgroup1, path: memory, cap: nil, procsFD: -1, owned: true) }
+        return c
     }
 
     /// The method `preference` resolves to on this host, for the worker's start line.

@@ -131,6 +131,8 @@ final class TaskRun: @unchecked Sendable {
         claim.containment = box.method.rawValue
         claim.cgroup = box.path
         claim.marker = box.marker
+        claim.memoryCapBytes = box.memory?.cap
+        claim.memoryCgroup = box.memory?.path
         let policy = RetryPolicy(baseDelay: options.backoffBase)
         let chain = targets.map(\.providerName)
         var target = targets.first { $0.providerName != nil && $0.providerName == startProvider } ?? targets[0]

@@ -489,8 +489,9 @@ public final class Worker: @unchecked Sendable {
         var killed = 0
         if let marker = claim.marker, marker.hasPrefix(name + "."), let method = claim.containment.flatMap(Containment.Method.init(rawValue:)) {
             // Only a cgroup this worker's hierarchy would have made for that task is trusted.
-            let path = claim.cgroup.flatMap { FileSystem.basename(of: $0) == name && $0.contains("/mtor/") ? $0 : nil }
-            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker)
+            let trusted = { (dir: String) in FileSystem.basename(of: dir) == name && dir.contains("/mtor/") ? dir : nil }
+            let path = claim.cgroup.flatMap(trusted)
+            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker, memory: claim.memoryCgroup.flatMap(trusted))
             killed += box.killAll()
             box.dispose()
         }
