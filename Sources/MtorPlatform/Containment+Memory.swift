@@ -198,26 +198,47 @@ extension Containment {
 }
 
 extension Hierarchy {
-    /// Makes the memory controller available in the cgroup v2 `path`, enabling `+memory` in
-    /// `cgroup.subtree_control` from the hierarchy's root down to its parent where needed. False
-    /// when the host does not allow it (memory bound to v1, or a parent holding processes).
+    /// The leaf the worker moves itself into when its own cgroup v2 must hand a controller to its children.
+    static let workerLeaf = "mtor-worker"
+
+    /// Makes the memory controller available in the cgroup v2 `path` (see `enable`).
     static func enableMemoryV2(below path: String) -> Bool {
         if FileSystem.exists(path + "/memory.max") { return true }
-        guard let (mount, _) = unified(), path.hasPrefix(mount) else { return false }
+        guard let (mount, own) = unified() else { return false }
+        var ownDir = mount + (own == "/" ? "" : own)
+        while ownDir.count > 1 && ownDir.hasSuffix("/") { ownDir.removeLast() }
+        return enable("memory", below: path, mount: mount, ownDir: ownDir, pid: getpid())
+    }
+
+    /// Enables `controller` in `cgroup.subtree_control` from the hierarchy's root (`mount`) down to the
+    /// parent of `path`, where it is not yet enabled. False when the host does not allow it (the
+    /// controller is bound to v1, or not delegated to us).
+    ///
+    /// cgroup v2 lets no cgroup but the root both hold processes and hand controllers to children.
+    /// When that refusal (EBUSY) comes from `ownDir`, the cgroup process `pid` (the worker) lives in,
+    /// the worker moves itself into the leaf `ownDir/mtor-worker` and tries again: the delegation
+    /// pattern systemd documents for `Delegate=yes`. Processes that are not the worker are never moved.
+    static func enable(_ controller: String, below path: String, mount: String, ownDir: String, pid: Int32) -> Bool {
+        guard path.hasPrefix(mount) else { return false }
         var dirs: [String] = []
         var dir = (path as NSString).deletingLastPathComponent
         while dir.count >= mount.count {
             dirs.append(dir)
-            if dir == mount { break }
+            if dir == mount || dir == "/" { break }
             dir = (dir as NSString).deletingLastPathComponent
         }
-        for parent in dirs.reversed() {
-            let controllers = (try? FileSystem.readText(parent + "/cgroup.controllers", limit: 4096)) ?? ""
-            guard controllers.split(whereSeparator: \.isWhitespace).contains("memory") else { return false }
-            let enabled = (try? FileSystem.readText(parent + "/cgroup.subtree_control", limit: 4096)) ?? ""
-            if enabled.split(whereSeparator: \.isWhitespace).contains("memory") { continue }
-            guard Containment.write("+memory", to: parent + "/cgroup.subtree_control") else { return false }
+        func words(_ file: String) -> [Substring] {
+            ((try? FileSystem.readText(file, limit: 4096)) ?? "").split(whereSeparator: \.isWhitespace)
         }
-        return FileSystem.exists(path + "/memory.max")
+        for parent in dirs.reversed() {
+            guard words(parent + "/cgroup.controllers").contains(Substring(controller)) else { return false }
+            if words(parent + "/cgroup.subtree_control").contains(Substring(controller)) { continue }
+            if Containment.write("+" + controller, to: parent + "/cgroup.subtree_control") { continue }
+            guard errno == EBUSY, parent == ownDir, parent != mount else { return false }
+            let leaf = parent + "/" + workerLeaf
+            guard mkdir(leaf, 0o755) == 0 || errno == EEXIST, Containment.write("\(pid)", to: leaf + "/cgroup.procs"),
+                  Containment.write("+" + controller, to: parent + "/cgroup.subtree_control") else { return false }
+        }
+        return true
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import MtorPlatform
+@testable import MtorPlatform
 
 /// A task's memory cgroup against the real kernel: every process joins it before exec, the OOM killer
 /// acts at the cap and is counted, the peak is the attempt's own, and nothing is left behind.
@@ -79,5 +79,60 @@ struct MemoryCgroupTests {
             #expect(box.memory == nil)
             #expect("\(error)".contains("contained by marker") && "\(error)".contains("remove the cap"), "\(error)")
         }
+    }
+}
+
+/// The cgroup v2 delegation step behind memory caps on systemd hosts (`Delegate=yes`), proven with the
+/// `hugetlb` controller, which this kind of host offers in its unified hierarchy (memory is bound to v1
+/// here): the worker leaves its own cgroup for a leaf so that cgroup can hand the controller down.
+@Suite("cgroup v2 delegation: a controller enabled down to a task's cgroup", .serialized)
+struct DelegationTests {
+    static let mount = Hierarchy.unified()?.mount
+    static let hasHugetlb: Bool = {
+        guard let mount else { return false }
+        let text = (try? String(contentsOfFile: mount + "/cgroup.controllers", encoding: .utf8)) ?? ""
+        return getuid() == 0 && text.split(whereSeparator: \.isWhitespace).contains("hugetlb")
+    }()
+
+    func sleeper() throws -> ChildProcess {
+        try ChildProcess(executable: "/bin/sleep", argv: ["/bin/sleep", "60"], environment: [:], directory: nil)
+    }
+
+    func procs(_ dir: String) -> [Int32] {
+        ((try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    @Test("the worker moves itself into a leaf and the controller reaches the task's cgroup; no other process is ever moved",
+          .enabled(if: hasHugetlb, "needs root and hugetlb in the unified hierarchy's root"), .timeLimit(.minutes(1)))
+    func delegates() throws {
+        let mount = try #require(Self.mount)
+        let rootBefore = (try? String(contentsOfFile: mount + "/cgroup.subtree_control", encoding: .utf8)) ?? ""
+        let own = mount + "/mtor-delegation-\(getpid())-\(UUID().uuidString.prefix(6))"
+        let other = own + "-shared"
+        let worker = try sleeper(), bystander = try sleeper(), sharedWorker = try sleeper()
+        defer {
+            for p in [worker, bystander, sharedWorker] { kill(p.pid, SIGKILL); _ = p.capture(timeout: 5) }
+            for dir in [own + "/mtor/task", own + "/mtor", own + "/mtor-worker", own, other + "/mtor/task", other + "/mtor", other + "/mtor-worker", other] { rmdir(dir) }
+            if !rootBefore.contains("hugetlb") { _ = try? "-hugetlb".write(toFile: mount + "/cgroup.subtree_control", atomically: false, encoding: .utf8) }
+        }
+        for dir in [own, own + "/mtor", own + "/mtor/task", other, other + "/mtor", other + "/mtor/task"] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        }
+        try "\(worker.pid)".write(toFile: own + "/cgroup.procs", atomically: false, encoding: .utf8)
+        // The worker alone in its cgroup: it moves to the leaf, and the task's cgroup gets the controller.
+        #expect(Hierarchy.enable("hugetlb", below: own + "/mtor/task", mount: mount, ownDir: own, pid: worker.pid))
+        #expect(procs(own + "/mtor-worker") == [worker.pid])
+        #expect(procs(own).isEmpty)
+        let controllers = try String(contentsOfFile: own + "/mtor/task/cgroup.controllers", encoding: .utf8)
+        #expect(controllers.contains("hugetlb"), "\(controllers)")
+        // A cgroup shared with a process that is not the worker: the worker moves, the other stays, and the answer is no.
+        try "\(sharedWorker.pid)".write(toFile: other + "/cgroup.procs", atomically: false, encoding: .utf8)
+        try "\(bystander.pid)".write(toFile: other + "/cgroup.procs", atomically: false, encoding: .utf8)
+        #expect(!Hierarchy.enable("hugetlb", below: other + "/mtor/task", mount: mount, ownDir: other, pid: sharedWorker.pid))
+        #expect(procs(other) == [bystander.pid], "the bystander was never moved")
+        // A refusal from a cgroup that is not the worker's own moves nothing.
+        try "\(sharedWorker.pid)".write(toFile: other + "/cgroup.procs", atomically: false, encoding: .utf8)
+        #expect(!Hierarchy.enable("hugetlb", below: other + "/mtor/task", mount: mount, ownDir: own, pid: sharedWorker.pid))
+        #expect(Set(procs(other)) == [bystander.pid, sharedWorker.pid])
     }
 }
