@@ -201,10 +201,14 @@ final class TaskRun: @unchecked Sendable {
                 }
             }
             if verdict.failureClass == .ok, let command = spec.verify {
+                let memoryMark = box.memory?.begin()
                 verify = runVerify(command, spec: agentSpec, log: log, containment: box)
                 leftovers += box.killAll()
+                // A verify killed at the task's memory cap says so (the cap covers verify too).
+                let oom = memoryMark.flatMap { box.memory?.end($0).oomKills }.map { $0 > 0 } == true
                 if verify?.exitCode != 0 {
-                    verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")", hint: "read the verify output tail in the sidecar or the task log")
+                    let cap = box.memory?.cap.map { " — a process of it was killed by the kernel's out-of-memory killer at the \(ByteSize.format($0)) cap ('memory:')" } ?? ""
+                    verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")\(oom ? cap : "")", hint: "read the verify output tail in the sidecar or the task log")
                     attempts[attempts.count - 1].class = .verifyFailed
                     attempts[attempts.count - 1].reason = verdict.reason
                 }

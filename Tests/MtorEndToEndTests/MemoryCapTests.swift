@@ -19,7 +19,7 @@ struct MemoryCapTests {
     }
 
     @Test("memory: 64M and a 600 MiB allocation: out_of_memory at the 64 MiB cap, one attempt, peak near the cap; the next spec runs normally",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(10)))
     func oomIsNamed() throws {
         if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
         let s = try Sandbox("oom")
@@ -47,10 +47,10 @@ struct MemoryCapTests {
         #expect(after.containment?.memoryCapBytes == nil)
         // `show` names the cap and the peak.
         let show = try s.mtor(["show", "a-hog"]).out
-        #expect(show.contains("64 MiB"), "\(show)")
+        #expect(show.contains("memory: capped at 64 MiB per attempt") && show.contains(", peak memory "), "\(show)")
     }
 
-    @Test("a descendant that left the agent's session and allocates is still inside the cap", .timeLimit(.minutes(5)))
+    @Test("a descendant that left the agent's session and allocates is still inside the cap", .timeLimit(.minutes(10)))
     func descendantsAreInside() throws {
         if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
         let s = try Sandbox("oomchild")
@@ -70,7 +70,21 @@ struct MemoryCapTests {
         #expect(status == "137", "the allocating pipeline died of SIGKILL (128 + 9), got \(status)")
     }
 
-    @Test("--task-memory caps a spec that names no cap; a spec's own memory: wins and its peak is recorded", .timeLimit(.minutes(5)))
+    @Test("verify runs under the task's cap too, and a verify killed there says so", .timeLimit(.minutes(10)))
+    func verifyIsCapped() throws {
+        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
+        let s = try Sandbox("oomverify")
+        s.lockfile(Lockfiles.make([]))
+        try s.submit("v.md", "---\nrepo: ~/code/widget\nworkspace: in-place\nexpect: nothing\nmemory: 64M\nverify: \(Self.hog)\n---\necho agent done\n")
+        let r = try s.drain()
+        #expect(r.code == 0, "\(r.err.suffix(1500))")
+        let result = try s.result("v")
+        #expect(result.class == .verifyFailed)
+        #expect(result.verify?.exitCode == 137)
+        #expect(result.reason.contains("killed by the kernel's out-of-memory killer at the 64 MiB cap"), "\(result.reason)")
+    }
+
+    @Test("--task-memory caps a spec that names no cap; a spec's own memory: wins and its peak is recorded", .timeLimit(.minutes(10)))
     func workerDefault() throws {
         if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
         let s = try Sandbox("taskmem")
@@ -90,7 +104,7 @@ struct MemoryCapTests {
         #expect(peak > 150 << 20 && peak < 1 << 30, "a 200 MiB line held by tail: peak \(peak)")
     }
 
-    @Test("hostile memory values are refused with a sentence naming the problem and the fix", .timeLimit(.minutes(5)),
+    @Test("hostile memory values are refused with a sentence naming the problem and the fix", .timeLimit(.minutes(10)),
           arguments: [("lots", "must be a size such as 512M or 4G"), ("0", "cannot run in no memory"), ("99999T", "larger than 64 TiB"),
                       ("4M", "below 8 MiB"), ("99999999999999999999G", "larger than 64 TiB"), ("-1G", "must be a size"), ("[1G]", "must be a size such as 512M or 4G")])
     func hostileValues(value: String, says: String) throws {
@@ -108,7 +122,7 @@ struct MemoryCapTests {
         #expect(result.attempts.isEmpty, "nothing ran")
     }
 
-    @Test("a hostile --task-memory is a usage error before the worker starts")
+    @Test("a hostile --task-memory is a usage error before the worker starts", .timeLimit(.minutes(10)))
     func hostileFlag() throws {
         let s = try Sandbox("memflag")
         s.lockfile(Lockfiles.make([]))

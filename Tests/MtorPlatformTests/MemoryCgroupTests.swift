@@ -12,7 +12,7 @@ struct MemoryCgroupTests {
         Containment.create(name: "w\(getpid())-mem-\(label)-\(UUID().uuidString.prefix(6))", preference: preference)
     }
 
-    @Test("a 600 MiB allocation two processes down dies at a 32 MiB cap; the kill is counted and the peak stays at the cap", .timeLimit(.minutes(2)),
+    @Test("a 600 MiB allocation two processes down dies at a 32 MiB cap; the kill is counted and the peak stays at the cap", .timeLimit(.minutes(10)),
           arguments: usableMethods.filter { $0 != .marker })
     func oomAtCap(method: Containment.Method) throws {
         if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
@@ -37,7 +37,7 @@ struct MemoryCgroupTests {
         #expect((quiet.peakBytes ?? .max) < 16 << 20, "the second attempt's own peak: \(String(describing: quiet.peakBytes))")
     }
 
-    @Test("every spawned process is in the memory cgroup before it execs, and the cgroup is gone after dispose", .timeLimit(.minutes(2)))
+    @Test("every spawned process is in the memory cgroup before it execs, and the cgroup is gone after dispose", .timeLimit(.minutes(10)))
     func joinsBeforeExec() throws {
         if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
         let box = self.box("join")
@@ -62,7 +62,7 @@ struct MemoryCgroupTests {
         #expect(!FileManager.default.fileExists(atPath: memory.path), "the memory cgroup was removed")
     }
 
-    @Test("a marker-contained task is capped through the v1 memory hierarchy when the host has one, and refused with the reason when not")
+    @Test("a marker-contained task is capped through the v1 memory hierarchy when the host has one, and refused with the reason when not", .timeLimit(.minutes(10)))
     func markerCap() throws {
         let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
         let hasV1Memory = mounts.split(separator: "\n").contains { $0.split(separator: " ").count > 3 && $0.split(separator: " ")[2] == "cgroup" && $0.split(separator: " ")[3].split(separator: ",").contains("memory") }
@@ -103,7 +103,7 @@ struct DelegationTests {
     }
 
     @Test("the worker moves itself into a leaf and the controller reaches the task's cgroup; no other process is ever moved",
-          .enabled(if: hasHugetlb, "needs root and hugetlb in the unified hierarchy's root"), .timeLimit(.minutes(1)))
+          .enabled(if: hasHugetlb, "needs root and hugetlb in the unified hierarchy's root"), .timeLimit(.minutes(10)))
     func delegates() throws {
         let mount = try #require(Self.mount)
         let rootBefore = (try? String(contentsOfFile: mount + "/cgroup.subtree_control", encoding: .utf8)) ?? ""
