@@ -104,6 +104,72 @@ struct MemoryCapTests {
         #expect(peak > 150 << 20 && peak < 1 << 30, "a 200 MiB line held by tail: peak \(peak)")
     }
 
+    @Test("six capped tasks at --concurrency 3: each OOM names its own cap, the tasks that fit succeed, no memory cgroup is left", .timeLimit(.minutes(10)))
+    func concurrentCaps() throws {
+        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
+        let s = try Sandbox("oommany")
+        s.lockfile(Lockfiles.make([]))
+        let caps = ["32M": "32 MiB", "48M": "48 MiB", "96M": "96 MiB"]
+        for (cap, _) in caps {
+            try s.submit("hog-\(cap).md", Self.spec(Self.hog, memory: cap))
+            try s.submit("fits-\(cap).md", Self.spec("head -c 16M /dev/zero | tail >/dev/null; sleep 0.3; echo fine", memory: cap))
+        }
+        let r = try s.drain(["--concurrency", "3"])
+        #expect(r.code == 0, "\(r.err.suffix(1500))")
+        var pid: Int32 = 0
+        for (cap, shown) in caps {
+            let hog = try s.result("hog-\(cap)")
+            #expect(hog.class == .outOfMemory && hog.reason.contains("at the \(shown) cap"), "hog-\(cap): \(hog.reason)")
+            #expect(hog.attempts.count == 1)
+            let fits = try s.result("fits-\(cap)")
+            #expect(fits.status == .succeeded, "fits-\(cap): \(fits.reason)")
+            #expect((fits.attempts.first?.peakMemoryBytes ?? 0) > 16 << 20, "a 16 MiB line held by tail counts")
+            pid = hog.worker.pid
+        }
+        let base = try #require(memoryBase(), "the v1 memory hierarchy or the unified one with memory")
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).filter { $0.hasPrefix("w\(pid)-") }
+        #expect(left.isEmpty, "memory cgroups left behind: \(left)")
+    }
+
+    @Test("a worker SIGKILLed while a capped task runs: the next worker kills the agent and removes its memory cgroup", .timeLimit(.minutes(10)))
+    func recoveryRemovesMemoryCgroup() throws {
+        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
+        let s = try Sandbox("oomcrash")
+        s.lockfile(Lockfiles.make([]))
+        let pids = s.root + "/pids"
+        try s.submit("stuck.md", Self.spec("setsid sleep 120 & echo $! >> \(pids)\necho $$ >> \(pids)\nsleep 120", memory: "256M"))
+        let worker = try BackgroundWorker(s)
+        try worker.waitFor { ((try? String(contentsOfFile: pids, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 2 }
+        let claim = try JSONDecoder().decode(ClaimRecord.self, from: Data(s.read("claimed/stuck.claim.json").utf8))
+        kill(worker.child.pid, SIGKILL)
+        let cgroup = try #require(claim.memoryCgroup ?? claim.cgroup, "the claim names the task's memory cgroup")
+        #expect(claim.memoryCapBytes == 256 << 20)
+        #expect(FileManager.default.fileExists(atPath: cgroup))
+        writeFixture("\(s.spool)/cancel/stuck", Data())
+        let r = try s.drain()
+        #expect(r.code == 0, "\(r.err.suffix(1500))")
+        let started = (try String(contentsOfFile: pids, encoding: .utf8)).split(separator: "\n").compactMap { Int32($0) }
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(started.filter { ProcessTable.isRunning($0) }.isEmpty, "the dead worker's agent and its daemon are gone")
+        #expect(!FileManager.default.fileExists(atPath: cgroup), "the dead worker's memory cgroup was removed")
+    }
+
+    /// Where task memory cgroups live on this host: `mtor/` under this process's cgroup in the v1 memory
+    /// hierarchy, else in the unified one.
+    func memoryBase() -> String? {
+        guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
+              let own = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) else { return nil }
+        let fields = mounts.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count > 3 }
+        let owned = own.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false) }.filter { $0.count == 3 }
+        func join(_ mount: Substring, _ path: Substring) -> String { "\(mount)\(path == "/" ? "" : path)/mtor" }
+        if let v1 = fields.first(where: { $0[2] == "cgroup" && $0[3].split(separator: ",").contains("memory") }),
+           let mine = owned.first(where: { $0[1].split(separator: ",").contains("memory") }) {
+            return join(v1[1], mine[2])
+        }
+        if let v2 = fields.first(where: { $0[2] == "cgroup2" }), let mine = owned.first(where: { $0[0] == "0" }) { return join(v2[1], mine[2]) }
+        return nil
+    }
+
     @Test("hostile memory values are refused with a sentence naming the problem and the fix", .timeLimit(.minutes(10)),
           arguments: [("lots", "must be a size such as 512M or 4G"), ("0", "cannot run in no memory"), ("99999T", "larger than 64 TiB"),
                       ("4M", "below 8 MiB"), ("99999999999999999999G", "larger than 64 TiB"), ("-1G", "must be a size"), ("[1G]", "must be a size such as 512M or 4G")])
