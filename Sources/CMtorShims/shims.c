@@ -23,13 +23,15 @@
 #if defined(__linux__)
 /* The child side of mtor_spawn: only async-signal-safe calls from here to execve. */
 static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                        int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int hold_fd, int report_fd) {
+                        int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int memory_fd, int hold_fd, int report_fd) {
     int err = 0;
     /* Leave the worker's process group at once: a signal to the worker's group (systemd's or a
        user's SIGTERM) must not reach a child still joining its cgroup, which can take milliseconds. */
     if (setpgid(0, 0) != 0) { err = errno; goto fail_early; }
     /* Then join the task's cgroup, before anything else: nothing this process starts can ever be outside it. */
     if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) { err = errno; goto fail_early; }
+    /* And the task's v1 memory cgroup, when it has a memory cap there: never run uncapped. */
+    if (memory_fd >= 0 && write(memory_fd, "0", 1) != 1) { err = errno; goto fail_early; }
     /* Copies above every descriptor we place, so dup2 never overwrites a source. */
     int in = fcntl(stdin_fd, F_DUPFD_CLOEXEC, 10), out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 10);
     int er = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 10), rep = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
@@ -100,7 +102,8 @@ static pid_t fork_into_cgroup(int cgroup_dir_fd) {
 #endif
 
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
-               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int hold_fd, int *report_out, pid_t *pid_out) {
+               int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int memory_fd, int hold_fd,
+               int *report_out, pid_t *pid_out) {
 #if defined(__linux__)
     /* fork, not posix_spawn: the child must join a cgroup and may wait at a gate before it execs. */
     int report[2];
@@ -113,13 +116,13 @@ int mtor_spawn(const char *path, char *const argv[], char *const envp[], const c
     }
     if (pid < 0) pid = fork();
     if (pid < 0) { int e = errno; close(report[0]); close(report[1]); return e; }
-    if (pid == 0) spawn_child(path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, gate_fd, cgroup_fd, hold_fd, report[1]);
+    if (pid == 0) spawn_child(path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, gate_fd, cgroup_fd, memory_fd, hold_fd, report[1]);
     close(report[1]);
     *pid_out = pid;
     *report_out = report[0];
     return 0;
 #else
-    (void)gate_fd; (void)cgroup_fd; (void)cgroup_dir_fd; (void)hold_fd;
+    (void)gate_fd; (void)cgroup_fd; (void)cgroup_dir_fd; (void)memory_fd; (void)hold_fd;
     *report_out = -1;
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;

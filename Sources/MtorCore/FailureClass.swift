@@ -21,6 +21,8 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     case noChanges = "no_changes"
     /// The spec's `setup:` command (or the worktree it runs in) failed.
     case setupFailed = "setup_failed"
+    /// The kernel's OOM killer killed a process of the attempt at its memory cap (`memory:`); never retried at the same cap.
+    case outOfMemory = "out_of_memory"
 
     /// Whether the provider itself is at fault, so the next fallback provider should take over.
     public var movesToFallback: Bool {

@@ -30,6 +30,26 @@ public struct AttemptEvidence: Sendable {
     public var silenceVerdict: Verdict?
     /// Processes the attempt started that were still running when it ended, and were killed.
     public var leftoversKilled = 0
+    /// The attempt's memory cap and what happened under it; nil when it ran uncapped.
+    public var memory: MemoryEvidence?
+    /// The attempt's highest memory use in bytes, capped or not; nil when unknown.
+    public var peakMemoryBytes: Int64?
+
+    /// What the kernel reported about an attempt's memory cgroup.
+    public struct MemoryEvidence: Equatable, Sendable {
+        /// The cap in bytes (`memory:` or `--task-memory`).
+        public var cap: Int64
+        /// Processes the OOM killer killed inside the cap during the attempt; nil when the kernel does not count them.
+        public var oomKills: Int?
+        /// The attempt's highest memory use in bytes; nil when unknown.
+        public var peakBytes: Int64?
+
+        public init(cap: Int64, oomKills: Int?, peakBytes: Int64?) {
+            self.cap = cap
+            self.oomKills = oomKills
+            self.peakBytes = peakBytes
+        }
+    }
 
     public init(spawnFailure: String? = nil, exitCode: Int32? = nil, signal: Int32? = nil, stoppedBy: Stop? = nil,
                 stdoutBytes: Int = 0, stdoutTail: String = "", stderrTail: String = "", duration: Double = 0,
@@ -75,7 +95,7 @@ public enum FailureClassifier {
 
     public static func classify(_ e: AttemptEvidence) -> Verdict {
         var verdict = decide(e)
-        if verdict.failureClass != .ok, e.expectsModel, e.duration < fastFailure, !e.stream.modelReached,
+        if verdict.failureClass != .ok, verdict.failureClass != .outOfMemory, e.expectsModel, e.duration < fastFailure, !e.stream.modelReached,
            e.spawnFailure == nil, e.stoppedBy == nil {
             if !verdict.reason.hasSuffix(".") { verdict.reason += "." }
             verdict.reason += String(format: " It ended after %.2f s, faster than any model answers: the model was never reached.", e.duration)
@@ -135,7 +155,7 @@ public enum FailureClassifier {
             if let evidence = streamVerdict(e) { return evidence }
             if let found = e.silenceVerdict { return found }
         case nil:
-            break
+            if let verdict = memoryVerdict(e) { return verdict }
         }
         if e.exitCode == 0 && e.signal == nil {
             if e.structured {
@@ -169,6 +189,18 @@ public enum FailureClassifier {
         }
         return Verdict(.unknown, "the harness exited \(code) with \(e.stdoutBytes == 0 ? "empty stdout" : "no recognisable output")\(said.isEmpty ? " and empty stderr" : "; stderr said: \(said)")",
                        hint: "run the harness by hand with the same argv to see what it says")
+    }
+
+    /// A failed attempt inside which the kernel's OOM killer killed a process: killed at its cap, whoever died.
+    /// An agent that survived such a kill and exited 0 succeeded.
+    private static func memoryVerdict(_ e: AttemptEvidence) -> Verdict? {
+        guard let memory = e.memory, let kills = memory.oomKills, kills > 0, !(e.exitCode == 0 && e.signal == nil) else { return nil }
+        let cap = ByteSize.format(memory.cap)
+        let who = e.signal == 9 ? "the agent was" : kills == 1 ? "a process of the attempt was" : "\(kills) processes of the attempt were"
+        var reason = "\(who) killed by the kernel's out-of-memory killer at the \(cap) cap"
+        if e.signal != 9 { reason += "; the agent then \(e.signal.map { "died of signal \($0)" } ?? "exited \(e.exitCode ?? -1)")" }
+        if let peak = memory.peakBytes { reason += " (peak use \(ByteSize.format(peak)))" }
+        return Verdict(.outOfMemory, reason, hint: "raise 'memory:' in the spec (or the worker's --task-memory) above \(cap), or make the task need less; it is not retried at the same cap")
     }
 
     /// What the structured stream proves on its own.

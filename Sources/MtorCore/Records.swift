@@ -25,10 +25,14 @@ public struct ClaimRecord: Codable, Equatable, Sendable {
     public var cgroup: String?
     /// The value of `MTOR_TASK_MARKER` in every process of the task.
     public var marker: String?
+    /// The task's memory cap in bytes, and the memory cgroup enforcing it, when it has one.
+    public var memoryCapBytes: Int64?
+    public var memoryCgroup: String?
 
     enum CodingKeys: String, CodingKey {
         case id, host, pid, attempt, provider, file, containment, cgroup, marker, agentPgid = "agent_pgid"
         case startedAt = "started_at", nextAttemptAt = "next_attempt_at", agentStart = "agent_start", bootID = "boot_id"
+        case memoryCapBytes = "memory_cap_bytes", memoryCgroup = "memory_cgroup"
     }
 
     public init(id: String, host: String, pid: Int32, attempt: Int, startedAt: String, nextAttemptAt: String? = nil, provider: String? = nil, file: String) {

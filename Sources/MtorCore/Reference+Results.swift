@@ -54,6 +54,7 @@ extension Reference {
                 ["attempts[].usage.num_turns", "model turns"],
                 ["attempts[].usage.api_duration_s", "seconds spent waiting on the API"],
                 ["attempts[].usage.session_id", "the harness's session id"],
+                ["attempts[].peak_memory_bytes", "the attempt's highest memory use, all its processes together, as its memory cgroup counted it (page cache included); null when unknown (no memory cgroup)"],
                 ["git", "the task's branch against its base (in place: the repo's HEAD before and after), and the commits made"],
                 ["git.head_before", "the base commit the task's branch started from (in place: HEAD when the task was claimed)"],
                 ["git.head_after", "the branch tip when it ended (in place: HEAD)"],
@@ -94,6 +95,8 @@ extension Reference {
                 ["containment", "when the task ran: how its processes were kept together and ended"],
                 ["containment.method", "`cgroup2`, `cgroup1` or `marker` (`mtor worker --containment`)"],
                 ["containment.leftovers_killed", "processes still running when an attempt or verify ended, killed by mtor"],
+                ["containment.memory_cap_bytes", "when capped: the memory cap of every attempt (`memory:` or `--task-memory`), in bytes"],
+                ["containment.memory_controller", "when capped: `cgroup2` (`memory.max`) or `cgroup1` (the v1 memory controller) enforced it"],
 ["usage", "the sum over attempts (null when no attempt reported any): tokens, cost, turns"],
                 ["usage.input_tokens", "input tokens, summed over attempts"],
                 ["usage.output_tokens", "output tokens, summed over attempts"],
@@ -128,6 +131,8 @@ extension Reference {
         "unknown": ("non-zero exit with nothing recognisable", "read `mtor logs ID`; report the harness output if it should be classified"),
         "internal_error": ("a fault in mtor itself", "report it with the sidecar and the worker's log"),
         "no_changes": ("the agent exited 0 but changed nothing (`expect: changes`)", "make the prompt ask for a change the agent can make; use `expect: answer` for questions and reviews"),
+        "out_of_memory": ("the kernel's out-of-memory killer killed a process of the attempt at its memory cap (`memory:` or `--task-memory`); `reason` names the cap and the peak",
+                          "raise `memory:` (or the worker's `--task-memory`) or make the task need less, then `mtor retry ID`"),
         "setup_failed": ("the spec's `setup:` command (or its worktree, or a `copy:` file) failed before the agent ran", "read `setup.output_tail` and `reason`; fix the command or the files it needs, then `mtor retry ID`"),
     ]
 

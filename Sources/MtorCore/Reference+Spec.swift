@@ -41,6 +41,8 @@ extension Reference {
                  "the evidence of success: a change on the branch (leftovers are committed and flagged `auto_committed`; none is `no_changes`), a final answer, or a plain exit 0"],
                 ["integrate", "`branch`, `merge` or `push`", "branch", "leave the branch for review, fast-forward the base branch when safe, or push the branch to `origin`"],
                 ["paths", "list of paths in the repo", "anywhere", "the task's scope: changes elsewhere are flagged `touched_outside`"],
+                ["memory", "size (`512M`, `4G`; K, M, G, T are powers of 1024)", "none (the worker's `--task-memory`)",
+                 "memory cap of each attempt: the agent and every process it starts share it (a cgroup). The kernel's out-of-memory killer ends the attempt at the cap: `out_of_memory`, never retried at the same cap. Below 8 MiB, `0` or not a size is `spec_invalid`; a worker that cannot enforce a cap fails the spec rather than run it uncapped"],
                 ["title, description, name, status, tags, created, created_at, revised, goal, type, owner, notes, x-…", "any YAML value", "none",
                  "metadata: accepted, ignored by the scheduler, kept in the sidecar as `spec.meta`"],
             ],

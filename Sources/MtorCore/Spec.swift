@@ -24,7 +24,9 @@ public struct Spec: Equatable, Sendable {
         SpecKey("verify", .command, default: "none", "run in the repo after the agent exits 0; must pass for success"),
         SpecKey("priority", .wholeNumber(-1_000_000...1_000_000), default: "0", "higher runs first; same priority keeps arrival order"),
         SpecKey("depends_on", .names, default: "none", "ids of tasks that must succeed before this one starts"),
-    ] + Spec.workspaceKeys
+    ] + Spec.workspaceKeys + [
+        SpecKey("memory", .memory, default: "none (--task-memory)", "memory cap of each attempt, agent and every process it starts (512M, 4G); the kernel's OOM killer ends it at the cap"),
+    ]
 
     /// The names in `keys`.
     public static var knownKeys: [String] { keys.map(\.name) }
@@ -53,6 +55,8 @@ public struct Spec: Equatable, Sendable {
     public var priority: Int
     /// Ids of tasks that must succeed first.
     public var dependsOn: [String]
+    /// The memory cap of each attempt in bytes (`memory:`); nil: the worker's `--task-memory`, if any.
+    public var memory: Int64?
     /// The metadata keys' values, for the sidecar's `spec.meta`.
     public var meta: [String: FrontmatterValue]
     /// The body with the frontmatter stripped; handed to the agent on stdin or in a file.
@@ -139,6 +143,7 @@ public struct Spec: Equatable, Sendable {
             meta: meta
         )
         spec.work = try WorkSettings.read(values)
+        spec.memory = values["memory"]?.bytes
         return spec
     }
 

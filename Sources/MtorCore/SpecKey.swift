@@ -18,6 +18,8 @@ public struct SpecKey: Sendable {
         case duration
         /// An integer within the range.
         case wholeNumber(ClosedRange<Int>)
+        /// A memory size (`512M`, `4G`; powers of 1024) within `MemoryCap.minimum...MemoryCap.maximum`.
+        case memory
     }
 
     public let name: String
@@ -40,11 +42,13 @@ public enum SpecValue: Equatable, Sendable {
     case names([String])
     case seconds(Double)
     case number(Int)
+    case bytes(Int64)
 
     public var text: String? { if case .text(let s) = self { return s } else { return nil } }
     public var names: [String]? { if case .names(let n) = self { return n } else { return nil } }
     public var seconds: Double? { if case .seconds(let d) = self { return d } else { return nil } }
     public var number: Int? { if case .number(let n) = self { return n } else { return nil } }
+    public var bytes: Int64? { if case .bytes(let b) = self { return b } else { return nil } }
 }
 
 extension SpecKey.Kind {
@@ -57,6 +61,7 @@ extension SpecKey.Kind {
         case .command: return "a shell command"
         case .duration: return "a duration such as 90s, 15m or 2h (a bare number is seconds)"
         case .wholeNumber(let r): return "a whole number from \(r.lowerBound) to \(r.upperBound)"
+        case .memory: return "a size such as 512M or 4G"
         }
     }
 }
@@ -115,6 +120,15 @@ extension SpecKey {
                 throw SpecError.invalid(key: name, "'\(name)' must be between \(range.lowerBound) and \(range.upperBound), got \(n)")
             }
             return .number(n)
+        case .memory:
+            switch value {
+            case .string, .integer, .float: break
+            default: throw wrongType(value)
+            }
+            switch MemoryCap.parse(entry.text ?? value.json, name: name) {
+            case .success(let bytes): return .bytes(bytes)
+            case .failure(let error): throw SpecError.invalid(key: name, error.description)
+            }
         }
     }
 

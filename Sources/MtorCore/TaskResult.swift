@@ -48,11 +48,14 @@ public struct TaskResult: Codable, Equatable, Sendable {
         public var apiRetries: [StreamScanner.APIRetry]?
         /// What the harness reported using (null when it reports nothing, e.g. `sh`).
         public var usage: Usage?
+        /// The attempt's highest memory use, all its processes together, from its memory cgroup; null when unknown.
+        public var peakMemoryBytes: Int64?
 
         enum CodingKeys: String, CodingKey {
             case n, provider, harness, model, signal, reason, retryable, `class`
             case startedAt = "started_at", endedAt = "ended_at", durationS = "duration_s", exitCode = "exit_code"
             case stdoutBytes = "stdout_bytes", stderrTail = "stderr_tail", stoppedBy = "stopped_by", apiRetries = "api_retries", usage
+            case peakMemoryBytes = "peak_memory_bytes"
         }
 
         public init(n: Int, provider: String?, harness: String?, model: String?, startedAt: String, endedAt: String,
@@ -185,10 +188,18 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public struct Containment: Codable, Equatable, Sendable {
         public var method: String
         public var leftoversKilled: Int
-        enum CodingKeys: String, CodingKey { case method, leftoversKilled = "leftovers_killed" }
-        public init(method: String, leftoversKilled: Int) {
+        /// The memory cap every attempt ran under, in bytes, when there was one.
+        public var memoryCapBytes: Int64?
+        /// How the cap was enforced: `cgroup2` (`memory.max`) or `cgroup1` (the v1 memory controller).
+        public var memoryController: String?
+        enum CodingKeys: String, CodingKey {
+            case method, leftoversKilled = "leftovers_killed", memoryCapBytes = "memory_cap_bytes", memoryController = "memory_controller"
+        }
+        public init(method: String, leftoversKilled: Int, memoryCapBytes: Int64? = nil, memoryController: String? = nil) {
             self.method = method
             self.leftoversKilled = leftoversKilled
+            self.memoryCapBytes = memoryCapBytes
+            self.memoryController = memoryController
         }
     }
 
@@ -298,6 +309,8 @@ extension TaskResult.Attempt {
         try c.encodeIfPresent(stoppedBy, forKey: .stoppedBy)
         try c.encodeIfPresent(apiRetries, forKey: .apiRetries)
         try c.encode(usage, forKey: .usage)
+        // Unknown is null, never a guess.
+        try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
     }
 }
 

@@ -91,7 +91,8 @@ public final class ChildProcess: @unchecked Sendable {
             let rc = withCStrings(argv) { cargv in
                 withCStrings(envStrings) { cenv in
                     mtor_spawn(executable, cargv, cenv, directory, stdinFD ?? devNull, outPipe[1], errPipe[1],
-                               gatePipe[0], containment?.procsFD ?? -1, containment?.directoryFD ?? -1, holdFD ?? -1, &report, &spawned)
+                               gatePipe[0], containment?.procsFD ?? -1, containment?.directoryFD ?? -1, containment?.memory?.procsFD ?? -1,
+                               holdFD ?? -1, &report, &spawned)
                 }
             }
             return (rc, spawned)

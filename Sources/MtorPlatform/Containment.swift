@@ -31,6 +31,8 @@ public final class Containment: @unchecked Sendable {
     public static let markerVariable = "MTOR_TASK_MARKER"
 
     public let method: Method
+    /// The containment's name, unique on this host (the last part of its cgroup paths).
+    public let name: String
     /// The task's cgroup directory (cgroup methods only).
     public let path: String?
     /// The token in `MTOR_TASK_MARKER` (every method sets it).
@@ -40,12 +42,15 @@ public final class Containment: @unchecked Sendable {
     private var disposed = false
     /// The task's cgroup v2 directory, open, so children are born in it (`clone3(CLONE_INTO_CGROUP)`); -1 otherwise.
     public private(set) var directoryFD: Int32 = -1
+    /// The memory cap every process of the task lives under, once `capMemory` set one (Containment+Memory.swift).
+    public internal(set) var memory: MemoryCgroup?
 
     /// `MTOR_TASK_MARKER=<token>` for the environment of every process the task starts.
     public var environment: [String: String] { [Containment.markerVariable: marker] }
 
     private init(method: Method, path: String?, marker: String) {
         self.method = method
+        self.name = path.map { String($0.split(separator: "/").last ?? "") } ?? String(marker.split(separator: ".").first ?? "")
         self.path = path
         self.marker = marker
     }
@@ -74,9 +79,12 @@ public final class Containment: @unchecked Sendable {
         return Containment(method: .marker, path: nil, marker: marker)
     }
 
-    /// The containment a claim recorded, to end what a dead worker left (no new processes join it).
-    public static func recorded(method: Method, path: String?, marker: String) -> Containment {
-        Containment(method: method, path: path, marker: marker)
+    /// The containment a claim recorded, to end what a dead worker left (no new processes join it);
+    /// `memory` is its v1 memory cgroup, emptied and removed with it.
+    public static func recorded(method: Method, path: String?, marker: String, memory: String? = nil) -> Containment {
+        let c = Containment(method: method, path: path, marker: marker)
+        if let memory, memory != path { c.memory = MemoryCgroup(controller: .cgroup1, path: memory, cap: nil, procsFD: -1, owned: true) }
+        return c
     }
 
     /// The method `preference` resolves to on this host, for the worker's start line.
@@ -99,6 +107,8 @@ public final class Containment: @unchecked Sendable {
     /// for the marker method, every process carrying the marker (a scan of /proc).
     public func members() -> [Int32] {
         var pids = Set(path.map(Containment.cgroupMembers) ?? ProcessTable.withMarker(Containment.markerVariable, marker))
+        // A process in the task's memory cgroup is the task's, whatever else it left.
+        if let memory, memory.path != path { pids.formUnion(Containment.cgroupMembers(memory.path)) }
         pids.remove(getpid())
         return pids.sorted()
     }
@@ -142,6 +152,7 @@ public final class Containment: @unchecked Sendable {
         if procsFD >= 0 { close(procsFD); procsFD = -1 }
         if directoryFD >= 0 { close(directoryFD); directoryFD = -1 }
         if let path { rmdir(path) }
+        memory?.remove()
     }
 
     // MARK: - Files
@@ -160,8 +171,10 @@ public final class Containment: @unchecked Sendable {
 
     /// Removes empty task cgroups of dead workers (`w<pid>-…` under mtor/), left by a crash.
     public static func pruneStale() {
-        for method in [Method.cgroup2, .cgroup1] {
-            guard let base = Hierarchy.base(for: method, create: false), let names = try? FileSystem.list(base) else { continue }
+        let bases = [Hierarchy.base(for: .cgroup2, create: false), Hierarchy.base(for: .cgroup1, create: false),
+                     Hierarchy.base(for: .cgroup1, controller: "memory", create: false)]
+        for base in Set(bases.compactMap { $0 }) {
+            guard let names = try? FileSystem.list(base) else { continue }
             for name in names where name.hasPrefix("w") {
                 let digits = name.dropFirst().prefix { $0.isNumber }
                 guard let pid = Int32(digits), pid != getpid(), !ProcessControl.isAlive(pid) else { continue }
@@ -177,20 +190,28 @@ public final class Containment: @unchecked Sendable {
 /// Where this process's cgroups are, read from `/proc/self/cgroup` and `/proc/self/mountinfo`.
 enum Hierarchy {
     private static let cacheLock = NSLock()
-    nonisolated(unsafe) private static var cache: [Containment.Method: String] = [:]
+    nonisolated(unsafe) private static var cache: [String: String] = [:]
 
     /// `<mount><own cgroup>/mtor`, created when missing and writable; nil when the method is unusable here.
+    /// `controller` picks the v1 hierarchy that has it (default: pids, else freezer, else memory).
     /// A base found once is remembered (mounts and this process's own cgroup do not change under it).
-    static func base(for method: Containment.Method, create: Bool = true) -> String? {
-        if let known = cacheLock.withLock({ cache[method] }), case .directory = FileSystem.kind(known) { return known }
-        let found = lookUpBase(for: method, create: create)
-        if let found { cacheLock.withLock { cache[method] = found } }
+    static func base(for method: Containment.Method, controller: String? = nil, create: Bool = true) -> String? {
+        let key = method.rawValue + (controller.map { ":" + $0 } ?? "")
+        if let known = cacheLock.withLock({ cache[key] }), case .directory = FileSystem.kind(known) { return known }
+        let found = lookUpBase(for: method, controller: controller, create: create)
+        if let found { cacheLock.withLock { cache[key] = found } }
         return found
     }
 
-    private static func lookUpBase(for method: Containment.Method, create: Bool) -> String? {
+    /// The mount point of the unified hierarchy and this process's own cgroup in it.
+    static func unified() -> (mount: String, own: String)? {
+        guard let (mount, _) = mountPoint(for: .cgroup2), let own = ownPath(for: .cgroup2, controllers: []) else { return nil }
+        return (mount, own)
+    }
+
+    private static func lookUpBase(for method: Containment.Method, controller: String?, create: Bool) -> String? {
         #if os(Linux)
-        guard method != .marker, let (mount, controllers) = mountPoint(for: method),
+        guard method != .marker, let (mount, controllers) = mountPoint(for: method, preferring: controller.map { [$0] } ?? v1Controllers),
               let own = ownPath(for: method, controllers: controllers) else { return nil }
         var base = mount + (own == "/" ? "" : own) + "/mtor"
         while base.contains("//") { base = base.replacingOccurrences(of: "//", with: "/") }
@@ -206,7 +227,7 @@ enum Hierarchy {
 
     /// The mount point of the unified hierarchy, or of the first v1 hierarchy with one of our
     /// controllers, with that hierarchy's controllers.
-    private static func mountPoint(for method: Containment.Method) -> (String, [String])? {
+    private static func mountPoint(for method: Containment.Method, preferring preferred: [String] = v1Controllers) -> (String, [String])? {
         guard let info = try? FileSystem.readText("/proc/self/mountinfo", limit: 1 << 20) else { return nil }
         var found: [(String, [String])] = []
         for line in info.split(separator: "\n") {
@@ -223,7 +244,7 @@ enum Hierarchy {
             }
         }
         // Prefer pids, then freezer (it can stop a fork loop), then memory.
-        for controller in v1Controllers {
+        for controller in preferred {
             if let hit = found.first(where: { $0.1.contains(controller) }) { return hit }
         }
         return nil

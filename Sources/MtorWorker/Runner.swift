@@ -89,6 +89,8 @@ struct Runner {
                 evidence.spawnFailure = "harness '\(target.harnessName)' could not be started: \(error)"
                 break execute
             }
+            // The attempt's own memory peak and OOM kills, from the moment before it may exec.
+            let memoryMark = containment?.memory?.begin()
             TestHooks.pause("MTOR_TEST_PAUSE_AFTER_SPAWN")
             do {
                 try onSpawn(child.pid)
@@ -165,6 +167,11 @@ struct Runner {
             scanner.finish()
             // Nothing the attempt started outlives it (setsid, double forks, daemons).
             evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)
+            if let memory = containment?.memory, let memoryMark {
+                let used = memory.end(memoryMark)
+                evidence.peakMemoryBytes = used.peakBytes
+                if let cap = memory.cap { evidence.memory = .init(cap: cap, oomKills: used.oomKills, peakBytes: used.peakBytes) }
+            }
             control.update { $0.pid = nil }
             exitCode = termination.exitCode
             signal = termination.signal
@@ -186,7 +193,7 @@ struct Runner {
         let redactor = settings.redactor
         var verdict = verdict
         verdict.reason = redactor.redact(verdict.reason)
-        let attempt = TaskResult.Attempt(
+        var attempt = TaskResult.Attempt(
             n: n, provider: target.providerName, harness: target.harnessName, model: target.model,
             startedAt: Stamp.iso(started), endedAt: Stamp.iso(), durationS: ((now() - startedMono) * 1000).rounded() / 1000,
             exitCode: exit, signal: signal, stdoutBytes: evidence.stdoutBytes,
@@ -194,6 +201,7 @@ struct Runner {
             retryable: verdict.failureClass.isTransient || verdict.failureClass.movesToFallback, reason: verdict.reason,
             stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries,
             usage: evidence.stream.usage)
+        attempt.peakMemoryBytes = evidence.peakMemoryBytes
         log.note("attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
         let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail
         return Outcome(attempt: attempt, verdict: verdict, answer: answer, leftoversKilled: evidence.leftoversKilled)

@@ -22,9 +22,13 @@ public struct SpoolStatus: Codable, Sendable {
         public var nextAttemptAt: String?
         /// Seconds since the provider last answered a direct check made while the agent was silent.
         public var providerAnsweredAgoS: Double?
+        /// The task's memory cap, and what its processes use now (read on the worker's host only).
+        public var memoryCapBytes: Int64? = nil
+        public var memoryBytes: Int64? = nil
 
         enum CodingKeys: String, CodingKey {
             case id, provider, attempt, phase, providerAnsweredAgoS = "provider_answered_ago_s"
+            case memoryCapBytes = "memory_cap_bytes", memoryBytes = "memory_bytes"
             case startedAt = "started_at", elapsedS = "elapsed_s", lastActivityAt = "last_activity_at", idleS = "idle_s", nextAttemptAt = "next_attempt_at"
         }
     }
@@ -158,12 +162,15 @@ extension Spool {
             let l = live[id]
             let started = claim?.startedAt ?? l?.startedAt
             let activity = l?.lastActivityAt
-            return SpoolStatus.Running(
+            var running = SpoolStatus.Running(
                 id: id, provider: l?.provider ?? claim?.provider, attempt: l.flatMap { $0.attempt > 0 ? $0.attempt : nil } ?? claim?.attempt, phase: l?.phase ?? (claim == nil ? "claimed" : nil),
                 startedAt: started, elapsedS: started.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
                 lastActivityAt: activity, idleS: activity.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) },
                 nextAttemptAt: l?.nextAttemptAt ?? claim?.nextAttemptAt,
                 providerAnsweredAgoS: l?.providerAnsweredAt.flatMap(Stamp.date).map { round1(date.timeIntervalSince($0)) })
+            running.memoryCapBytes = claim?.memoryCapBytes
+            running.memoryBytes = claim.flatMap(Spool.memoryInUse)
+            return running
         }
     }
 
@@ -191,3 +198,11 @@ extension Spool {
 }
 
 private func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
+
+extension Spool {
+    /// What a running task's memory cgroup uses now: only on the host that runs it, in this boot.
+    public static func memoryInUse(_ claim: ClaimRecord) -> Int64? {
+        guard let path = claim.memoryCgroup, claim.host == FileSystem.hostName(), claim.bootID == ProcessTable.bootID else { return nil }
+        return MemoryCgroup.currentBytes(path)
+    }
+}

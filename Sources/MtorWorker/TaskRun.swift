@@ -92,6 +92,19 @@ final class TaskRun: @unchecked Sendable {
         // Every process the task starts (set-up, agent, verify, and all they start) stays in this containment.
         let box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
         defer { box.dispose() }
+        // The cap holds before the first process of the task starts (set-up included); never dropped silently.
+        if let cap = spec.memory ?? options.taskMemory {
+            do {
+                try box.capMemory(cap)
+            } catch {
+                log.note("memory cap: \(error.description)")
+                let asked = spec.memory != nil ? "the spec asks for 'memory: \(ByteSize.format(cap))'" : "--task-memory asks for \(ByteSize.format(cap))"
+                return conclude(status: .failed, verdict: Verdict(.specInvalid, "\(asked), but \(error.description)", hint: "remove 'memory:' from the spec, or run it on a worker whose start line says it has memory caps"),
+                                summary: summary, attempts: attempts, git: nil, verify: nil)
+            }
+        } else {
+            box.measureMemory()
+        }
         var leftovers = 0
         // The agent works in the task's worktree (or in place): Workspace owns every git call.
         let workspace = Workspace(id: id, spec: spec, root: workspaces, shell: GitShell(base: settings.baseEnvironment, containment: box), log: log)
@@ -118,6 +131,8 @@ final class TaskRun: @unchecked Sendable {
         claim.containment = box.method.rawValue
         claim.cgroup = box.path
         claim.marker = box.marker
+        claim.memoryCapBytes = box.memory?.cap
+        claim.memoryCgroup = box.memory?.path
         let policy = RetryPolicy(baseDelay: options.backoffBase)
         let chain = targets.map(\.providerName)
         var target = targets.first { $0.providerName != nil && $0.providerName == startProvider } ?? targets[0]
@@ -186,10 +201,14 @@ final class TaskRun: @unchecked Sendable {
                 }
             }
             if verdict.failureClass == .ok, let command = spec.verify {
+                let memoryMark = box.memory?.begin()
                 verify = runVerify(command, spec: agentSpec, log: log, containment: box)
                 leftovers += box.killAll()
+                // A verify killed at the task's memory cap says so (the cap covers verify too).
+                let oom = memoryMark.flatMap { box.memory?.end($0).oomKills }.map { $0 > 0 } == true
                 if verify?.exitCode != 0 {
-                    verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")", hint: "read the verify output tail in the sidecar or the task log")
+                    let cap = box.memory?.cap.map { " — a process of it was killed by the kernel's out-of-memory killer at the \(ByteSize.format($0)) cap ('memory:')" } ?? ""
+                    verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(verify?.exitCode.map { "exited \($0)" } ?? "did not finish")\(oom ? cap : "")", hint: "read the verify output tail in the sidecar or the task log")
                     attempts[attempts.count - 1].class = .verifyFailed
                     attempts[attempts.count - 1].reason = verdict.reason
                 }
@@ -237,7 +256,8 @@ final class TaskRun: @unchecked Sendable {
         }
         // Every process the task started is gone before its result is written.
         box.dispose()
-        containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers)
+        containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers,
+                                                    memoryCapBytes: box.memory?.cap, memoryController: box.memory?.cap == nil ? nil : box.memory?.controller.rawValue)
         let status: TaskResult.Status = verdict.failureClass == .ok ? .succeeded : verdict.failureClass == .cancelled ? .cancelled : .failed
         control.update { $0.phase = "reviewing" }
         extras.review = workspace.review(maxLines: options.reviewMaxLines, autoCommitted: autoCommitted)

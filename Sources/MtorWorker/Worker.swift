@@ -87,7 +87,8 @@ public final class Worker: @unchecked Sendable {
         recover()
         sweepWorkspaces()
         rescan()
-        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), \(sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
+        let memoryCaps = try options.memoryCaps()
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), \(memoryCaps), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), \(sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
@@ -488,8 +489,9 @@ public final class Worker: @unchecked Sendable {
         var killed = 0
         if let marker = claim.marker, marker.hasPrefix(name + "."), let method = claim.containment.flatMap(Containment.Method.init(rawValue:)) {
             // Only a cgroup this worker's hierarchy would have made for that task is trusted.
-            let path = claim.cgroup.flatMap { FileSystem.basename(of: $0) == name && $0.contains("/mtor/") ? $0 : nil }
-            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker)
+            let trusted = { (dir: String) in FileSystem.basename(of: dir) == name && dir.contains("/mtor/") ? dir : nil }
+            let path = claim.cgroup.flatMap(trusted)
+            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker, memory: claim.memoryCgroup.flatMap(trusted))
             killed += box.killAll()
             box.dispose()
         }

@@ -42,6 +42,8 @@ public struct WorkerOptions: Sendable {
     public var keepWorkspaces = false
     /// Changed lines above which a task's review flags `large_diff`; `--review-max-lines`.
     public var reviewMaxLines = ReviewRules.defaultMaxLines
+    /// The memory cap of a task whose spec names none (`--task-memory`); nil: uncapped.
+    public var taskMemory: Int64?
 
     public init(spool: String, providers: String, envFile: String?) {
         self.spool = spool
@@ -62,5 +64,22 @@ public struct WorkerOptions: Sendable {
         case let home?: return home
         }
         throw .environment("\(why); the worker expands ~ in specs with HOME, agents get it (git finds its identity there), and it is the default --allow-repos. Under systemd, set User= in the unit (systemd then sets HOME); elsewhere export HOME=/home/USER")
+    }
+}
+
+extension WorkerOptions {
+    /// How this host caps a task's memory, for the worker's start line; throws when `--task-memory`
+    /// asks for a cap no controller here can enforce (a cap is never silently dropped).
+    func memoryCaps() throws(WorkerError) -> String {
+        switch Containment.memoryCapSupport(containment) {
+        case .success(let controller):
+            let how = controller == .cgroup2 ? "cgroup v2 memory.max" : "the cgroup v1 memory controller"
+            return "memory caps by \(how)" + (taskMemory.map { ", \(ByteSize.format($0)) per task unless a spec says otherwise (--task-memory)" } ?? "")
+        case .failure(let why):
+            if let taskMemory {
+                throw .environment("--task-memory \(ByteSize.format(taskMemory)) cannot be enforced: \(why.description)")
+            }
+            return "memory caps unavailable (a spec with 'memory:' fails): \(why.description)"
+        }
     }
 }

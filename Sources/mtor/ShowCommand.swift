@@ -26,9 +26,15 @@ enum ShowCommand {
         } else if let held {
             print("\(id): queued — held: \(held)")
         } else {
-            print("\(id): \(place.name == "claimed" ? "running" : "queued")\(claim.map { ", attempt \($0.attempt) on \($0.provider ?? "-") since \($0.startedAt)\($0.nextAttemptAt.map { ", next attempt at \($0)" } ?? "")" } ?? "")")
+            print("\(id): \(place.name == "claimed" ? "running" : "queued")\(claim.map { ", attempt \($0.attempt) on \($0.provider ?? "-") since \($0.startedAt)\($0.nextAttemptAt.map { ", next attempt at \($0)" } ?? "")" } ?? "")\(claim.flatMap(memoryLine) ?? "")")
         }
         return 0
+    }
+
+    /// `, memory 40 MiB of 2 GiB` for a running task with a cap.
+    static func memoryLine(_ claim: ClaimRecord) -> String? {
+        guard let cap = claim.memoryCapBytes else { return nil }
+        return ", memory \(Spool.memoryInUse(claim).map { ByteSize.format($0) + " of " } ?? "cap ")\(ByteSize.format(cap))"
     }
 
     struct LiveView: Encodable {
@@ -47,9 +53,12 @@ enum TaskSummary {
         lines += ReviewSummary.lines(r)
         lines.append("  reason: \(r.reason)")
         if !r.hint.isEmpty { lines.append("  hint:   \(r.hint)") }
+        if let cap = r.containment?.memoryCapBytes {
+            lines.append("  memory: capped at \(ByteSize.format(cap)) per attempt (\(r.containment?.memoryController ?? "cgroup"))")
+        }
         lines.append("  spec:   \(r.spec.file) repo \(r.spec.repo ?? "?") provider \(r.spec.provider ?? "-") harness \(r.spec.harness ?? "-") model \(r.spec.model ?? "-")")
         for a in r.attempts {
-            lines.append("  attempt \(a.n): \(a.class.rawValue) on \(a.provider ?? a.harness ?? "-") after \(a.durationS)s, exit \(a.exitCode.map(String.init) ?? "-")\(a.signal.map { " signal \($0)" } ?? "") — \(a.reason)")
+            lines.append("  attempt \(a.n): \(a.class.rawValue) on \(a.provider ?? a.harness ?? "-") after \(a.durationS)s, exit \(a.exitCode.map(String.init) ?? "-")\(a.signal.map { " signal \($0)" } ?? "")\(a.peakMemoryBytes.map { ", peak memory \(ByteSize.format($0))" } ?? "") — \(a.reason)")
         }
         if let g = r.git, !g.commits.isEmpty {
             lines.append("  commits:")

@@ -62,6 +62,9 @@ enum StatusText {
                         parts.append("last activity \(DurationText.format(max(0, i))) ago")
                     }
                 }
+                if let cap = r.memoryCapBytes {
+                    parts.append("memory \(r.memoryBytes.map { ByteSize.format($0) + " of " } ?? "cap ")\(ByteSize.format(cap))")
+                }
                 if let p = r.phase, p != "running" { parts.append(p) }
                 if let n = r.nextAttemptAt { parts.append("next attempt at \(n)") }
                 lines.append("  \(r.id)  " + parts.joined(separator: ", "))

@@ -20,6 +20,7 @@ enum WorkerCommand {
             Flag(name: "--log-cap", value: "BYTES", help: "cap of each task's log (default 50 MiB)"),
             Flag(name: "--silence-probe", value: "D", help: "after this long without agent activity, call the attempt's provider directly (default 60s, at most half the spec's stall)"),
             Flag(name: "--containment", value: "auto|cgroup2|cgroup1|marker", help: "how each task's processes are kept together (default auto: the best this host allows)"),
+            Flag(name: "--task-memory", value: "SIZE", help: "memory cap of each attempt whose spec has no 'memory:' (e.g. 4G; default none); the worker refuses to start where no cgroup memory controller can enforce it"),
             Flag(name: "--on-finish", value: "CMD", help: "run CMD when a task ends (also on_finish in the lockfile; 30 s limit, environment from scratch)"),
             Flag(name: "--on-attention", value: "CMD", help: "run CMD when something needs a person (also on_attention in the lockfile)"),
             Flag(name: "--metrics", value: "FILE", help: "Prometheus textfile to write (default state/metrics.prom)"),
@@ -58,6 +59,12 @@ enum WorkerCommand {
         }
         if let roots = args.values["--allow-repos"] ?? ProcessInfo.processInfo.environment["MTOR_ALLOWED_REPOS"] {
             options.allowedRepos = roots.split(separator: ":").map(String.init)
+        }
+        if let text = args.values["--task-memory"] {
+            switch MemoryCap.parse(text, name: "--task-memory") {
+            case .success(let bytes): options.taskMemory = bytes
+            case .failure(let error): throw .usage(error.description)
+            }
         }
         options.workspaces = args.values["--workspaces"]
         options.keepWorkspaces = args.flags.contains("--keep-workspaces")

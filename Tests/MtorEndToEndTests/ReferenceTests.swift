@@ -35,16 +35,17 @@ struct ReferenceTests {
     @Test("every sidecar field is documented (a fully populated sidecar, walked key by key)")
     func sidecar() throws {
         let retry = StreamScanner.APIRetry(attempt: 1, status: 401, error: "authentication_failed", delayMs: 500)
-        let attempt = TaskResult.Attempt(n: 1, provider: "p", harness: "h", model: "m", startedAt: "t", endedAt: "t", durationS: 1, exitCode: 1,
+        var attempt = TaskResult.Attempt(n: 1, provider: "p", harness: "h", model: "m", startedAt: "t", endedAt: "t", durationS: 1, exitCode: 1,
                                          signal: 9, stdoutBytes: 1, stderrTail: "e", class: .agentFailed, retryable: false, reason: "r",
                                          stoppedBy: "timeout", apiRetries: [retry],
                                          usage: .init(inputTokens: 1, outputTokens: 1, cacheReadTokens: 1, cacheWriteTokens: 1, costUSD: 0.1,
                                                       numTurns: 1, apiDurationS: 1, sessionID: "s"))
+        attempt.peakMemoryBytes = 1
         var result = TaskResult(id: "x", status: .failed, class: .agentFailed, reason: "r", hint: "h",
                                 spec: .init(file: "x.md", repo: "/r", provider: "p", harness: "h", model: "m"), attempts: [attempt],
                                 git: .init(headBefore: "a", headAfter: "b", commits: [.init(sha: "s", subject: "j")]),
                                 verify: .init(command: "true", exitCode: 0, durationS: 1, outputTail: "o"), log: "logs/x.log",
-                                worker: .init(host: "h", pid: 1, version: "v"), containment: .init(method: "cgroup2", leftoversKilled: 1),
+                                worker: .init(host: "h", pid: 1, version: "v"), containment: .init(method: "cgroup2", leftoversKilled: 1, memoryCapBytes: 1, memoryController: "cgroup2"),
                                 claimedAt: "t", finishedAt: "t")
         result.usage?.sessionID = "s" // a sum has no session of its own; set so the walk sees every key
         result.git?.branch = "mtor/x"
