@@ -21,6 +21,8 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     case noChanges = "no_changes"
     /// The spec's `setup:` command (or the worktree it runs in) failed.
     case setupFailed = "setup_failed"
+    /// A task named in `depends_on` failed or was cancelled, so this one never ran.
+    case dependencyFailed = "dependency_failed"
 
     /// Whether the provider itself is at fault, so the next fallback provider should take over.
     public var movesToFallback: Bool {

@@ -129,6 +129,7 @@ extension Reference {
         "internal_error": ("a fault in mtor itself", "report it with the sidecar and the worker's log"),
         "no_changes": ("the agent exited 0 but changed nothing (`expect: changes`)", "make the prompt ask for a change the agent can make; use `expect: answer` for questions and reviews"),
         "setup_failed": ("the spec's `setup:` command (or its worktree, or a `copy:` file) failed before the agent ran", "read `setup.output_tail` and `reason`; fix the command or the files it needs, then `mtor retry ID`"),
+        "dependency_failed": ("a task named in `depends_on` failed, was cancelled, or never appeared within `--dependency-timeout`; this one never ran", "fix the dependency and `mtor retry` it, then `mtor retry ID` (or submit again)"),
     ]
 
     public static var classes: ReferenceTopic {
