@@ -64,7 +64,8 @@ public enum ScheduleRules {
     /// line is replaced, else the line is added first in the frontmatter (made when there is none).
     public static func forced(_ text: String) throws(SpecError) -> String {
         let front = try Frontmatter.split(text)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // By scalars: "\r\n" is one Character, and CRLF specs keep their line ends.
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
         if let entry = front.entries.first(where: { $0.key == "dedup" }), entry.line >= 1, entry.line <= lines.count {
             lines[entry.line - 1] = "dedup: false" + (lines[entry.line - 1].hasSuffix("\r") ? "\r" : "")
         } else if front.closingLine > 0 {
