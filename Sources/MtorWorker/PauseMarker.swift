@@ -48,7 +48,8 @@ public struct PauseMarker: Codable, Sendable, Equatable {
         if let existing = all(spool).first(where: { $0.provider == provider }) { return existing }
         let marker = PauseMarker(provider: provider)
         do {
-            try spool.writeJSON(marker, to: path(spool, provider: provider), tmpDir: spool.tmp)
+            try FileSystem.makeDirectories(spool.state)  // a spool no worker has run on yet
+            try spool.writeJSON(marker, to: path(spool, provider: provider), tmpDir: spool.state)
         } catch {
             throw .environment("cannot write \(path(spool, provider: provider)): \(error); check that the spool's state/ is writable by you")
         }
