@@ -60,14 +60,14 @@ struct DuplicateIndex {
         return k
     }
 
-    /// The task a spec arriving at `arrived` duplicates: one that arrived earlier and was running,
-    /// or finished no longer than `window` before it arrived (or after: then it was still queued or running).
-    func original(of fingerprint: UInt64, arrived: Double, window: Double, except id: String) -> String? {
+    /// The task a spec arriving at `arrived` duplicates: one that arrived earlier and is running, or
+    /// finished at `finishedSince` or later.
+    func original(of fingerprint: UInt64, arrived: Double, finishedSince: Double, except id: String) -> String? {
         for (key, k) in known.sorted(by: { $0.key < $1.key }) where k.fingerprint == fingerprint && k.arrived < arrived {
             let (label, other) = (key.prefix { $0 != "/" }, String(key.drop { $0 != "/" }.dropFirst()))
             guard other != id else { continue }
             if label == "claimed" { return "\(other), which is running" }
-            guard k.ran, let f = k.finishedAt, f >= arrived - window else { continue }
+            guard k.ran, let f = k.finishedAt, f >= finishedSince else { continue }
             return "\(other), which finished in \(label)/ at \(Stamp.iso(Date(timeIntervalSince1970: f)).prefix(19))Z"
         }
         return nil

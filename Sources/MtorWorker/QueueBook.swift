@@ -14,14 +14,22 @@ struct QueueBook {
         /// The file's modification time: its arrival, the base of `not_before: 2h` and of aging.
         var arrived: Double
         var size: Int64
-        var bytes: [UInt8]
+        /// What the scheduler reads of the spec (not its prompt: a queue of large specs stays small in memory);
         /// nil when the spec is invalid: it is offered to start, and fails at once with the reason.
-        var spec: Spec?
+        var terms: Terms?
         /// The first provider of its chain ("" for none), for per-provider pause.
         var provider: String = ""
         var fingerprint: UInt64?
         /// Set once dedup has judged it: the sentence naming the original, or "" when it is no duplicate.
         var duplicateOf: String?
+    }
+
+    /// The spec's scheduling keys.
+    struct Terms {
+        var priority: Int
+        var dependsOn: [String]
+        var notBefore: NotBefore?
+        var dedup: Bool
     }
 
     /// What one turn decided, and when the worker must look again.
@@ -40,9 +48,9 @@ struct QueueBook {
         guard let mtime = FileSystem.modificationTime(path) else { return nil }
         if let e = entries[name], e.size == size, e.arrived == mtime { return e }
         guard let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { return nil }
-        var e = Entry(name: name, id: TaskID.from(fileName: name), arrived: mtime, size: size, bytes: bytes)
+        var e = Entry(name: name, id: TaskID.from(fileName: name), arrived: mtime, size: size)
         if let spec = try? Spec.parse(bytes, home: home), let target = (try? settings.targets(for: spec))?.first {
-            e.spec = spec
+            e.terms = Terms(priority: spec.priority, dependsOn: spec.dependsOn, notBefore: spec.notBefore, dedup: spec.dedup)
             e.provider = target.providerName ?? ""
             e.fingerprint = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
         }
@@ -59,12 +67,12 @@ struct QueueBook {
     mutating func plan(_ list: [Entry], spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) -> Plan {
         var plan = Plan()
         guard !list.isEmpty else { return plan }
-        let needsDirectory = list.contains { !($0.spec?.dependsOn.isEmpty ?? true) }
+        let needsDirectory = list.contains { !($0.terms?.dependsOn.isEmpty ?? true) }
         let directory = needsDirectory ? TaskDirectory.scan(spool, inboxNames: list.map(\.name)) : TaskDirectory()
         var refused: [String: String] = [:]
         // A cycle among queued specs can never start: every member is refused at ingest.
         var graph: [String: [String]] = [:]
-        for e in list { graph[e.id] = (e.spec?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
+        for e in list { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
         let cycles = Scheduler.cycles(graph)
         for e in list {
             guard let cycle = cycles[e.id] else { continue }
@@ -72,22 +80,23 @@ struct QueueBook {
                 ? "'depends_on' names the task itself (\(cycle)); a task cannot wait for itself — remove it from 'depends_on'"
                 : "'depends_on' forms a cycle (\(cycle)), so none of these tasks could ever start; remove one of the dependencies and submit again"
         }
-        judgeDuplicates(list, refused: &refused, spool: spool, options: options, settings: settings, home: home)
+        judgeDuplicates(list, refused: &refused, spool: spool, options: options, settings: settings, home: home, now: now)
         // An invalid spec is refused at once with its reason, whatever would hold a valid one.
-        let invalid = list.filter { $0.spec == nil && refused[$0.name] == nil }.map { Scheduler.Decision.candidate($0.name) }
+        let invalid = list.filter { $0.terms == nil && refused[$0.name] == nil }.map { Scheduler.Decision.candidate($0.name) }
         var queued: [Scheduler.Queued] = []
         var dependencies: [String: Scheduler.Dependency] = [:]
         var resolved: [String: String] = [:]
-        for e in list where refused[e.name] == nil && e.spec != nil {
-            let deps = e.spec?.dependsOn ?? []
+        for e in list where refused[e.name] == nil {
+            guard let terms = e.terms else { continue }
+            let deps = terms.dependsOn
             for dep in deps where dependencies[dep] == nil {
                 guard let id = directory.resolve(dep) else { continue }
                 resolved[dep] = id
                 dependencies[dep] = directory.state(of: id, in: spool)
             }
-            let notBefore = e.spec?.notBefore?.time(arrived: e.arrived)
+            let notBefore = terms.notBefore?.time(arrived: e.arrived)
             if let t = notBefore, t > now { plan.starts[e.name] = t }
-            queued.append(Scheduler.Queued(name: e.name, id: e.id, arrived: e.arrived, priority: e.spec?.priority ?? 0, notBefore: notBefore,
+            queued.append(Scheduler.Queued(name: e.name, id: e.id, arrived: e.arrived, priority: terms.priority, notBefore: notBefore,
                                            dependsOn: deps, provider: e.provider))
         }
         let pauses = PauseMarker.all(spool)
@@ -107,19 +116,19 @@ struct QueueBook {
 
     /// Judges each spec not judged yet: a duplicate of an earlier identical spec queued, running,
     /// or finished within `--dedup-window` of its arrival is refused, naming the original.
-    private mutating func judgeDuplicates(_ list: [Entry], refused: inout [String: String], spool: Spool, options: WorkerOptions, settings: Settings, home: String) {
+    private mutating func judgeDuplicates(_ list: [Entry], refused: inout [String: String], spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
         let unjudged = list.filter { $0.duplicateOf == nil }
         guard options.dedupWindow > 0 else { return }
-        if let earliest = unjudged.map(\.arrived).min() {
-            duplicates.refresh(spool, since: earliest - options.dedupWindow, settings: settings, home: home)
-        }
+        // A finished original counts while it ended less than the window ago; a queued or running one always.
+        let since = now - options.dedupWindow
+        if !unjudged.isEmpty { duplicates.refresh(spool, since: since, settings: settings, home: home) }
         for var e in unjudged {
             e.duplicateOf = ""
-            if let spec = e.spec, spec.dedup, let print = e.fingerprint {
+            if e.terms?.dedup == true, let print = e.fingerprint {
                 let earlier = list.first { o in o.name != e.name && o.fingerprint == print && (o.arrived, o.name) < (e.arrived, e.name) }
                 if let o = earlier {
                     e.duplicateOf = "it is identical (same repo, provider and prompt) to \(o.id), queued in inbox/"
-                } else if let o = duplicates.original(of: print, arrived: e.arrived, window: options.dedupWindow, except: e.id) {
+                } else if let o = duplicates.original(of: print, arrived: e.arrived, finishedSince: since, except: e.id) {
                     e.duplicateOf = "it is identical (same repo, provider and prompt) to \(o)"
                 }
             }

@@ -44,7 +44,8 @@ extension Worker {
             nextStarts = plan.starts
             stateDirty = true
         }
-        let bytes = Dictionary(list.map { ($0.name, $0.bytes) }, uniquingKeysWith: { a, _ in a })
+        // Read again to start: the book keeps no prompts, and the file may have changed since.
+        let bytes = { (name: String) in (try? FileSystem.read("\(self.spool.inbox)/\(name)", limit: Spec.maxBytes)) }
         for decision in plan.decisions {
             switch decision {
             case .fail(let name, let cls, let reason):
@@ -53,9 +54,9 @@ extension Worker {
                 let hint = failure == .dependencyFailed
                     ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"
                     : "fix the spec; `mtor validate` runs the same checks"
-                start(name: name, bytes: bytes[name] ?? [], preset: .refused(failure, reason: reason, hint: hint))
+                start(name: name, bytes: bytes(name) ?? [], preset: .refused(failure, reason: reason, hint: hint))
             case .candidate(let name):
-                guard lock.withLock({ running.count }) < options.concurrency, let data = bytes[name] else {
+                guard lock.withLock({ running.count }) < options.concurrency, let data = bytes(name) else {
                     hold(name, nil)  // waits for a free slot: no reason to show
                     continue
                 }

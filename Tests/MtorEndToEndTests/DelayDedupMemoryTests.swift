@@ -99,8 +99,8 @@ struct DelayDedupMemoryTests {
         // Memory returning without a restart: the worker reads MemAvailable each turn.
         let meminfo = s.root + "/meminfo"
         writeFixture(meminfo, Data("MemTotal:       16000000 kB\nMemAvailable:     300000 kB\n".utf8))
-        try s.shSpec("patient", "expect: nothing", body: "echo patient")
         worker.stop()
+        try s.shSpec("patient", "expect: nothing", body: "echo patient")
         worker = try BackgroundWorker(s, extra: ["--min-free-memory", "1G"], env: ["MTOR_TEST_MEMINFO": meminfo])
         try worker.waitFor { s.heldReason("patient") != nil }
         #expect(s.heldReason("patient") == "only 293 MiB of memory is available, below --min-free-memory 1.0 GiB; it starts when memory returns")
