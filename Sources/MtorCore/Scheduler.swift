@@ -128,12 +128,12 @@ public struct Scheduler: Sendable {
             }
             ready.append(q)
         }
-        ready.sort { a, b in
-            let ea = effectivePriority(a, now: s.now), eb = effectivePriority(b, now: s.now)
-            if ea != eb { return ea > eb }
-            return a.arrived != b.arrived ? a.arrived < b.arrived : a.name < b.name
+        // Keys computed once; the sort is stable and nearly linear on a queue that is mostly in arrival order.
+        let keyed = ready.map { (key: effectivePriority($0, now: s.now), q: $0) }.sorted { a, b in
+            if a.key != b.key { return a.key > b.key }
+            return a.q.arrived != b.q.arrived ? a.q.arrived < b.q.arrived : a.q.name < b.q.name
         }
-        return fails + ready.map { .candidate($0.name) } + holds
+        return fails + keyed.map { .candidate($0.q.name) } + holds
     }
 
     /// `priority` plus one level per `agingStep` seconds waited.

@@ -43,6 +43,15 @@ struct QueueBook {
     private var entries: [String: Entry] = [:]
     private var duplicates = DuplicateIndex()
 
+    /// The entry for a name already read, trusted without a system call until `invalidate` (an
+    /// inotify event for the name) or `prune` (a rescan that no longer lists it): each turn looks
+    /// at every queued spec, so a turn must cost no I/O per spec.
+    func cached(_ name: String) -> Entry? { entries[name] }
+
+    mutating func invalidate(_ name: String) { entries[name] = nil }
+
+    mutating func prune(keeping names: Set<String>) { entries = entries.filter { names.contains($0.key) } }
+
     /// The entry for inbox/`name`, read again only when its size or modification time changed.
     mutating func load(name: String, path: String, size: Int64, settings: Settings, home: String) -> Entry? {
         guard let mtime = FileSystem.modificationTime(path) else { return nil }
@@ -58,11 +67,6 @@ struct QueueBook {
         return e
     }
 
-    /// Forgets names no longer queued (claimed, removed), so the cache never outgrows inbox/.
-    mutating func keepOnly(_ names: Set<String>) {
-        if entries.count > names.count { entries = entries.filter { names.contains($0.key) } }
-    }
-
     /// The turn's decisions for `list`, in the order the worker acts on them.
     mutating func plan(_ list: [Entry], spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) -> Plan {
         var plan = Plan()
@@ -72,9 +76,10 @@ struct QueueBook {
         var refused: [String: String] = [:]
         // A cycle among queued specs can never start: every member is refused at ingest.
         var graph: [String: [String]] = [:]
-        for e in list { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
-        let cycles = Scheduler.cycles(graph)
-        for e in list {
+        let dependents = needsDirectory ? list.filter { !($0.terms?.dependsOn.isEmpty ?? true) } : []
+        for e in dependents { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
+        let cycles = graph.isEmpty ? [:] : Scheduler.cycles(graph)
+        for e in dependents {
             guard let cycle = cycles[e.id] else { continue }
             refused[e.name] = cycle.split(separator: " ").count == 3
                 ? "'depends_on' names the task itself (\(cycle)); a task cannot wait for itself — remove it from 'depends_on'"
@@ -134,7 +139,7 @@ struct QueueBook {
             }
             entries[e.name] = e
         }
-        for e in list {
+        for e in list where e.duplicateOf != "" {
             guard let d = entries[e.name]?.duplicateOf, !d.isEmpty else { continue }
             refused[e.name] = "duplicate spec: \(d); to run it again on purpose, submit it with `mtor submit --force` or add 'dedup: false' (window: --dedup-window \(DurationText.format(options.dedupWindow)))"
         }

@@ -12,10 +12,15 @@ extension Worker {
         guard !names.isEmpty else { return }
         let home = settings.baseEnvironment["HOME"] ?? "/"
         var list: [QueueBook.Entry] = []
+        list.reserveCapacity(names.count)
         for name in names {
             if TaskID.isTemporary(name) { continue }
             guard name.hasSuffix(".md") else {
                 warnOnce(name, "inbox/\(name) is not a .md spec; left untouched")
+                continue
+            }
+            if let entry = book.cached(name) {
+                list.append(entry)
                 continue
             }
             let path = "\(spool.inbox)/\(name)"
@@ -36,7 +41,6 @@ extension Worker {
                 warnOnce(name, "inbox/\(name) is a directory; left untouched")
             }
         }
-        book.keepOnly(Set(list.map(\.name)))
         // Wall-clock time: not_before and arrival (file times) are on it, not on the monotonic clock.
         let plan = book.plan(list, spool: spool, options: options, settings: settings, home: home, now: Date().timeIntervalSince1970)
         nextStartAt = plan.nextStart
@@ -50,20 +54,28 @@ extension Worker {
             switch decision {
             case .fail(let name, let cls, let reason):
                 hold(name, nil, requeue: false)
+                book.invalidate(name)
                 let failure = FailureClass(rawValue: cls) ?? .specInvalid
                 let hint = failure == .dependencyFailed
                     ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"
                     : "fix the spec; `mtor validate` runs the same checks"
                 start(name: name, bytes: bytes(name) ?? [], preset: .refused(failure, reason: reason, hint: hint))
             case .candidate(let name):
-                guard lock.withLock({ running.count }) < options.concurrency, let data = bytes(name) else {
+                guard lock.withLock({ running.count }) < options.concurrency else {
                     hold(name, nil)  // waits for a free slot: no reason to show
+                    continue
+                }
+                guard let data = bytes(name) else {
+                    // Gone (another worker claimed it) or unreadable: forgotten until an event or a rescan offers it again.
+                    book.invalidate(name)
+                    hold(name, nil, requeue: false)
                     continue
                 }
                 let elsewhere = repos.hold(name, bytes: data, home: home, spool: spool, host: options.host, pid: ProcessControl.pid)
                 switch elsewhere.map(Choice.hold) ?? choose(data) {
                 case .start(let provider):
                     hold(name, nil, requeue: false)
+                    book.invalidate(name)
                     start(name: name, bytes: data, preset: nil, provider: provider)
                 case .hold(let why):
                     hold(name, why)

@@ -138,6 +138,7 @@ public final class Worker: @unchecked Sendable {
                     } else if event.undecodable {
                         rescan()
                     } else if event.directory == spool.inbox {
+                        book.invalidate(event.name)
                         queue.offer(event.name)
                     } else if event.directory == spool.cancel {
                         cancel(event.name)
@@ -240,6 +241,7 @@ public final class Worker: @unchecked Sendable {
     private func rescan() {
         repairUndecodableNames()
         guard let names = try? FileSystem.list(spool.inbox) else { return }
+        book.prune(keeping: Set(names))
         for name in names.sorted() { queue.offer(name) }
         if let cancels = try? FileSystem.list(spool.cancel) {
             for id in cancels where !id.hasPrefix(".") { cancel(id) }
