@@ -108,11 +108,9 @@ public final class Worker: @unchecked Sendable {
                     stopDeadline = .infinity
                 }
             } else {
-                queue.retryDeferred()
                 dispatch()
                 if options.once, queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
                     rescan()
-                    queue.retryDeferred()
                     dispatch()
                     if queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
                         for (name, why) in waiting.sorted(by: { $0.key < $1.key }) { logger.warn("inbox/\(name) stays queued: \(why)") }
@@ -241,7 +239,9 @@ public final class Worker: @unchecked Sendable {
     private func rescan() {
         repairUndecodableNames()
         guard let names = try? FileSystem.list(spool.inbox) else { return }
-        book.prune(keeping: Set(names))
+        let listed = Set(names)
+        book.prune(keeping: listed)
+        waiting = waiting.filter { listed.contains($0.key) }
         for name in names.sorted() { queue.offer(name) }
         if let cancels = try? FileSystem.list(spool.cancel) {
             for id in cancels where !id.hasPrefix(".") { cancel(id) }
@@ -259,10 +259,7 @@ public final class Worker: @unchecked Sendable {
             }
             return ids
         }
-        if !ids.isEmpty {
-            finishedCount += ids.count
-            queue.retryDeferred()
-        }
+        finishedCount += ids.count
     }
 
     // MARK: - Dispatch (Worker+Dispatch.swift decides the order; here: placement and claiming)
@@ -494,7 +491,7 @@ public final class Worker: @unchecked Sendable {
     /// One line for systemd's STATUS=: "3 running, 12 queued, zhipu unhealthy: auth_failed".
     func summary() -> String {
         let runningCount = lock.withLock { running.count }
-        var parts = ["\(runningCount) running", "\(queue.count + queue.deferredCount) queued"]
+        var parts = ["\(runningCount) running", "\(queue.count + book.count) queued"]
         parts += health.unhealthy().map { "\($0.provider) unhealthy: \($0.class?.rawValue ?? "?")" }
         if stopping { parts.append("stopping") }
         return parts.joined(separator: ", ")
@@ -506,7 +503,7 @@ public final class Worker: @unchecked Sendable {
         guard force || t - lastStateWrite >= 1 else { return }
         lastStateWrite = t
         absorbGateReports()
-        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + queue.deferredCount, providers: health.snapshot(),
+        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + book.count, providers: health.snapshot(),
                                retry: retryGate.use, startedAt: startedAt, force: force)
         writeStateFile()
         // Writing it may have moved a bad worker.json aside: that is told at once too.
@@ -526,7 +523,7 @@ public final class Worker: @unchecked Sendable {
         let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
-                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1,
+                                queued: queue.count + book.count, deferred: waiting.count, running: snapshot.0, waiting: held, warnings: snapshot.1,
                                 providers: FileSystem.realPath(settings.lockPath), envFile: settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: settings.baseEnvironment["HOME"], exitedAt: exited ? Stamp.iso() : nil)
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
