@@ -20,9 +20,23 @@ struct DuplicateIndex {
 
     /// "claimed/<id>", "done/<id>", "failed/<id>" → what is known of it.
     private var known: [String: Known] = [:]
+    /// The keys of `known` by fingerprint, so a new spec is compared with its few twins, not with every task.
+    private var keysByPrint: [UInt64: [String]] = [:]
+    /// When the directories were last listed (monotonic clock).
+    private var listedAt = -Double.infinity
 
-    /// Lists claimed/, done/ and failed/ and reads what is new; finished tasks that ended before `since` are not read.
+    /// A task this worker starts now: known at once, before the next listing shows it in claimed/.
+    mutating func noteStarted(id: String, fingerprint: UInt64?, arrived: Double) {
+        let key = "claimed/\(id)"
+        known[key] = Known(fingerprint: fingerprint, arrived: arrived, finishedAt: nil, ran: true, loaded: true)
+        if let f = fingerprint { keysByPrint[f, default: []].append(key) }
+    }
+
+    /// Lists claimed/, done/ and failed/ (at most once a second: specs may arrive by the thousand) and
+    /// reads what is new; finished tasks that ended before `since` are not read.
     mutating func refresh(_ spool: Spool, since: Double, settings: Settings, home: String) {
+        guard now() - listedAt >= 1 else { return }
+        listedAt = now()
         var next: [String: Known] = [:]
         for (dir, label) in [(spool.claimed, "claimed"), (spool.done, "done"), (spool.failed, "failed")] {
             for name in (try? FileSystem.list(dir)) ?? [] where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
@@ -40,10 +54,19 @@ struct DuplicateIndex {
                         continue
                     }
                 }
+                // A task this worker started is known by its fingerprint already: only its sidecar is read.
+                if label != "claimed", var k = known["claimed/\(id)"], k.loaded {
+                    k.finishedAt = FileSystem.modificationTime(spool.sidecar(in: dir, id))
+                    k.ran = Self.madeAttempts(spool.sidecar(in: dir, id))
+                    next[key] = k
+                    continue
+                }
                 if let k = read(spool, dir: dir, id: id, running: label == "claimed", settings: settings, home: home) { next[key] = k }
             }
         }
         known = next
+        keysByPrint = [:]
+        for (key, k) in next { if let f = k.fingerprint { keysByPrint[f, default: []].append(key) } }
     }
 
     private func read(_ spool: Spool, dir: String, id: String, running: Bool, settings: Settings, home: String) -> Known? {
@@ -52,7 +75,7 @@ struct DuplicateIndex {
         var k = Known(fingerprint: nil, arrived: arrived, finishedAt: nil, ran: running, loaded: true)
         if !running {
             k.finishedAt = FileSystem.modificationTime(spool.sidecar(in: dir, id))
-            k.ran = !(spool.result(id)?.attempts.isEmpty ?? true)
+            k.ran = Self.madeAttempts(spool.sidecar(in: dir, id))
         }
         if let spec = try? Spec.parse(bytes, home: home), let target = (try? settings.targets(for: spec))?.first {
             k.fingerprint = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
@@ -60,10 +83,19 @@ struct DuplicateIndex {
         return k
     }
 
+    /// Whether a sidecar records at least one attempt (only that much of it is decoded).
+    static func madeAttempts(_ path: String) -> Bool {
+        struct Brief: Decodable { var attempts: [Skip] }
+        struct Skip: Decodable { init(from decoder: any Decoder) throws {} }
+        guard let bytes = try? FileSystem.read(path, limit: 16 << 20), let brief = try? JSONDecoder().decode(Brief.self, from: Data(bytes)) else { return false }
+        return !brief.attempts.isEmpty
+    }
+
     /// The task a spec arriving at `arrived` duplicates: one that arrived earlier and is running, or
     /// finished at `finishedSince` or later.
     func original(of fingerprint: UInt64, arrived: Double, finishedSince: Double, except id: String) -> String? {
-        for (key, k) in known.sorted(by: { $0.key < $1.key }) where k.fingerprint == fingerprint && k.arrived < arrived {
+        for key in (keysByPrint[fingerprint] ?? []).sorted() {
+            guard let k = known[key], k.arrived < arrived else { continue }
             let (label, other) = (key.prefix { $0 != "/" }, String(key.drop { $0 != "/" }.dropFirst()))
             guard other != id else { continue }
             if label == "claimed" { return "\(other), which is running" }

@@ -58,14 +58,11 @@ extension QueueBook {
         }
         let windowed = plain(from: &plan.cursor, count: window).filter { refused[$0.name] == nil }
         queued += windowed.map { Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider) }
-        let pauses = PauseMarker.all(spool)
+        let host = hostState(spool, options)
         let scheduler = Scheduler()
         var snapshot = Scheduler.Snapshot(
-            now: now, queued: queued, dependencies: dependencies,
-            pausedAll: pauses.first { $0.provider == nil }.map { Scheduler.Pause(since: $0.clock, by: $0.by) },
-            pausedProviders: Dictionary(pauses.compactMap { p in p.provider.map { ($0, Scheduler.Pause(since: p.clock, by: p.by)) } }, uniquingKeysWith: { a, _ in a }),
-            memoryAvailable: options.minFreeMemory > 0 ? HostMemory.available() : nil, memoryFloor: options.minFreeMemory,
-            dependencyTimeout: options.dependencyTimeout, freeSlots: options.concurrency)
+            now: now, queued: queued, dependencies: dependencies, pausedAll: host.pausedAll, pausedProviders: host.pausedProviders,
+            memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout, freeSlots: options.concurrency)
         snapshot.resolved = resolved
         var decisions = scheduler.decide(snapshot)
         plan.nextStart = scheduler.nextStart(snapshot)
@@ -84,6 +81,33 @@ extension QueueBook {
         snapshot.queued = []
         plan.template = blocked ? nil : snapshot
         return plan
+    }
+
+    /// Why a candidate may not start after all, from a fresh reading of the pauses and memory: the
+    /// turn's reading may be a quarter second old, and `mtor pause` must hold from the moment it returns.
+    mutating func holdNow(_ name: String, spool: Spool, options: WorkerOptions, now wall: Double) -> String? {
+        guard let e = entries[name] else { return nil }
+        let h = hostState(spool, options, fresh: true)
+        let snapshot = Scheduler.Snapshot(now: wall, queued: [Scheduler.Queued(name: e.name, id: e.id, arrived: e.arrived, provider: e.provider)],
+                                          pausedAll: h.pausedAll, pausedProviders: h.pausedProviders, memoryAvailable: h.memory,
+                                          memoryFloor: options.minFreeMemory, freeSlots: 1)
+        if case .hold(_, let reason)? = Scheduler().decide(snapshot).first { return reason }
+        return nil
+    }
+
+    /// The pauses (`state/paused*`) and the host's available memory, read at most every quarter
+    /// second for a turn's reasons (a turn can come every millisecond when specs pour in); `holdNow`
+    /// reads them afresh before each start.
+    private mutating func hostState(_ spool: Spool, _ options: WorkerOptions, fresh: Bool = false) -> HostState {
+        if !fresh, let cached = host, now() - cached.readAt < 0.25 { return cached }
+        let pauses = PauseMarker.all(spool)
+        let state = HostState(
+            readAt: now(),
+            pausedAll: pauses.first { $0.provider == nil }.map { Scheduler.Pause(since: $0.clock, by: $0.by) },
+            pausedProviders: Dictionary(pauses.compactMap { p in p.provider.map { ($0, Scheduler.Pause(since: p.clock, by: p.by)) } }, uniquingKeysWith: { a, _ in a }),
+            memory: options.minFreeMemory > 0 ? HostMemory.available() : nil)
+        host = state
+        return state
     }
 
     /// The scheduler's decisions for the next `count` plain specs (a provider's pause still holds them).

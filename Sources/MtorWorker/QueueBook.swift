@@ -48,6 +48,15 @@ struct QueueBook {
     /// Queued specs by fingerprint, for dedup among queued specs.
     private(set) var byFingerprint: [UInt64: [String]] = [:]
     var duplicates = DuplicateIndex()
+    /// The last reading of pauses and memory (`hostState`).
+    var host: HostState?
+
+    struct HostState {
+        var readAt: Double
+        var pausedAll: Scheduler.Pause?
+        var pausedProviders: [String: Scheduler.Pause]
+        var memory: Int64?
+    }
 
     var count: Int { entries.count }
 

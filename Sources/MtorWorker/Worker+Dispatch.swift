@@ -76,6 +76,10 @@ extension Worker {
                     hold(name, nil)  // waits for a free slot: no reason to show
                     continue
                 }
+                if let why = book.holdNow(name, spool: spool, options: options, now: Date().timeIntervalSince1970) {
+                    hold(name, why)
+                    continue
+                }
                 guard let data = read(name) else {
                     leave(name)  // gone (another worker claimed it) or unreadable: forgotten until offered again
                     continue
@@ -83,6 +87,7 @@ extension Worker {
                 let elsewhere = repos.hold(name, bytes: data, home: home, spool: spool, host: options.host, pid: ProcessControl.pid)
                 switch elsewhere.map(Choice.hold) ?? choose(data) {
                 case .start(let provider):
+                    if let e = book.cached(name) { book.duplicates.noteStarted(id: e.id, fingerprint: e.fingerprint, arrived: e.arrived) }
                     leave(name)
                     start(name: name, bytes: data, preset: nil, provider: provider)
                 case .hold(let why):
