@@ -122,7 +122,7 @@ struct GlusterSpoolTests {
         deinit { stop() }
     }
 
-    @Test("300 specs dropped through one client run exactly once, spread over three hosts; sidecars and ledgers intact", .timeLimit(.minutes(5)))
+    @Test("300 specs dropped through one client run exactly once, spread over three hosts; sidecars and ledgers intact", .timeLimit(.minutes(10)))
     func threeHostsShareTheWork() throws {
         let w = try World("spread")
         defer { w.stop() }
@@ -146,7 +146,7 @@ struct GlusterSpoolTests {
         print("GlusterFS 3 hosts: \(ids.count) specs in \(String(format: "%.1f", elapsed)) s; per host \(perHost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); \(runs) runs")
     }
 
-    @Test("random SIGKILLs of workers on all hosts: nothing lost, no duplicate sidecar, no concurrent double run", .timeLimit(.minutes(5)))
+    @Test("random SIGKILLs of workers on all hosts: nothing lost, no duplicate sidecar, no concurrent double run", .timeLimit(.minutes(10)))
     func killsOnAllHosts() throws {
         let w = try World("kills")
         defer { w.stop() }
@@ -168,7 +168,7 @@ struct GlusterSpoolTests {
         print("GlusterFS kills: \(kills) SIGKILLs over 3 hosts, \(ids.count) specs, \(w.names("runs").count) runs, \(interrupted) interrupted attempts, \(w.names("doubles").count) concurrent double runs")
     }
 
-    @Test("a whole host dies (worker and FUSE client killed): the others recover its claims once the lock is free", .timeLimit(.minutes(4)))
+    @Test("a whole host dies (worker and FUSE client killed): the others recover its claims once the lock is free", .timeLimit(.minutes(10)))
     func hostDies() throws {
         let w = try World("death")
         defer { w.stop() }
@@ -213,7 +213,7 @@ struct GlusterSpoolTests {
         print("GlusterFS host death: \(theirs.count) claims of \(victim.name) recovered \(String(format: "%.1f", recoveredAfter ?? -1)) s after its worker and FUSE client were killed (--rescan 1)")
     }
 
-    @Test("mtor-bench --shared-spool measures pickup through another client's mount", .timeLimit(.minutes(3)),
+    @Test("mtor-bench --shared-spool measures pickup through another client's mount", .timeLimit(.minutes(10)),
           .enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary), "no mtor-bench beside mtor; run swift build first"))
     func benchSharedSpool() throws {
         let cluster = try #require(sharedCluster).get()
@@ -237,7 +237,7 @@ struct GlusterSpoolTests {
         print(out.split(separator: "\n").filter { $0.contains("shared spool") }.joined(separator: "\n"))
     }
 
-    @Test("appends through one client stay whole lines; the per-host ledger relies on it", .timeLimit(.minutes(2)))
+    @Test("appends through one client stay whole lines; the per-host ledger relies on it", .timeLimit(.minutes(10)))
     func appendsThroughOneClient() throws {
         let cluster = try #require(sharedCluster).get()
         let dir = cluster.mount + "/append-\(UUID().uuidString.prefix(6))"

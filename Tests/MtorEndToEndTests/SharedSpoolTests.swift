@@ -8,7 +8,7 @@ import MtorWorker
 /// `--poll`, ledgers merged, and a spec left with two names by a cut move.
 @Suite("Shared spool on a local disk", .serialized)
 struct SharedSpoolTests {
-    @Test("two workers each keep state/workers/<host>-<pid>.json; status lists both, and --poll is said at start and in status", .timeLimit(.minutes(2)))
+    @Test("two workers each keep state/workers/<host>-<pid>.json; status lists both, and --poll is said at start and in status", .timeLimit(.minutes(10)))
     func workerFiles() throws {
         let s = try Sandbox("workers")
         s.lockfile(Lockfiles.make([]))
@@ -37,7 +37,7 @@ struct SharedSpoolTests {
         #expect(after.workers?.count == 1 && after.workers?.first?.stale == true, "\(String(describing: after.workers))")
     }
 
-    @Test("a spec left with two names, in inbox/ and claimed/ (a move cut between link and unlink), runs once under its own id", .timeLimit(.minutes(1)))
+    @Test("a spec left with two names, in inbox/ and claimed/ (a move cut between link and unlink), runs once under its own id", .timeLimit(.minutes(10)))
     func twoNames() throws {
         let s = try Sandbox("two-names")
         s.lockfile(Lockfiles.make([]))
@@ -69,7 +69,7 @@ struct SharedSpoolTests {
         #expect(status.recent.ledgerLines == 7)
     }
 
-    @Test("a worker lacking a spec's repo leaves it in inbox/ for a live worker that may have it, and fails it when none does", .timeLimit(.minutes(2)))
+    @Test("a worker lacking a spec's repo leaves it in inbox/ for a live worker that may have it, and fails it when none does", .timeLimit(.minutes(10)))
     func repoOnAnotherHost() throws {
         let s = try Sandbox("repos")
         s.lockfile(Lockfiles.make([]))
