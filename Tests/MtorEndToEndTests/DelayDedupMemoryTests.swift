@@ -7,7 +7,7 @@ import MtorWorker
 @Suite("not_before, duplicates and the memory floor", .serialized)
 struct DelayDedupMemoryTests {
     @Test("not_before (a time, and a duration from submission) is honoured to within a second across a worker restart, and status lists the next starts",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func notBeforeAcrossRestart() throws {
         let s = try Sandbox.scheduling("not-before")
         let at = (Date().timeIntervalSince1970 + 5).rounded(.up)
@@ -37,7 +37,7 @@ struct DelayDedupMemoryTests {
     }
 
     @Test("a duplicate (same repo, provider and prompt) of a queued or recently finished task is refused naming the original; --force and dedup: false run it",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func duplicates() throws {
         let s = try Sandbox.scheduling("dedup")
         let window = ["--dedup-window", "10m"]
@@ -77,7 +77,7 @@ struct DelayDedupMemoryTests {
     }
 
     @Test("--min-free-memory above what the host has holds a spec and says so in status and show; the wait ends when memory returns or the floor is lowered",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func memoryFloor() throws {
         let s = try Sandbox.scheduling("memory")
         #expect(HostMemory.available(meminfo: "/proc/meminfo").map { $0 > 1 << 30 } == true, "this host has over 1 GiB available")

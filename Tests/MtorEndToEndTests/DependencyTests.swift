@@ -39,7 +39,7 @@ extension Sandbox {
 @Suite("depends_on: chains, diamonds, cascades, cycles, late arrivals", .serialized)
 struct DependencyTests {
     @Test("a chain A → B → C submitted by file name: each waits for the one before, and base: after starts B from A's branch and C from B's",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func chain() throws {
         let s = try Sandbox.scheduling("dep-chain")
         let dir = s.root + "/specs"
@@ -71,7 +71,7 @@ struct DependencyTests {
         #expect(try s.out(["rev-parse", "--abbrev-ref", "HEAD"]) == "main")
     }
 
-    @Test("a diamond: B and C wait for A, D waits for both and starts only after both succeeded", .timeLimit(.minutes(2)))
+    @Test("a diamond: B and C wait for A, D waits for both and starts only after both succeeded", .timeLimit(.minutes(10)))
     func diamond() throws {
         let s = try Sandbox.scheduling("dep-diamond")
         try s.shSpec("d", "depends_on: [b, c]\nexpect: nothing", body: "echo d")
@@ -91,7 +91,7 @@ struct DependencyTests {
         }
     }
 
-    @Test("a failed parent fails its dependents at once with dependency_failed, down two levels, never retried", .timeLimit(.minutes(2)))
+    @Test("a failed parent fails its dependents at once with dependency_failed, down two levels, never retried", .timeLimit(.minutes(10)))
     func cascade() throws {
         let s = try Sandbox.scheduling("dep-cascade")
         try s.shSpec("parent", "expect: nothing", body: "echo broken >&2; exit 3")
@@ -114,7 +114,7 @@ struct DependencyTests {
     }
 
     @Test("a cycle and a spec depending on itself are refused at ingest as spec_invalid naming the cycle; a dependent of the cycle fails too",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func cycles() throws {
         let s = try Sandbox.scheduling("dep-cycle")
         try s.shSpec("x", "depends_on: [y]", body: "echo x")
@@ -137,7 +137,7 @@ struct DependencyTests {
     }
 
     @Test("an unknown dependency waits, saying so in show and status, and the spec runs once it arrives; one that never arrives fails after --dependency-timeout",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func lateArrival() throws {
         let s = try Sandbox.scheduling("dep-late")
         try s.shSpec("waiter", "depends_on: [late]\nexpect: nothing", body: "echo waited")

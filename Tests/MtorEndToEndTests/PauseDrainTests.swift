@@ -12,7 +12,7 @@ func gatedBody(_ gate: String, _ word: String) -> String {
 @Suite("Priorities, pause, resume and drain", .serialized)
 struct PauseDrainTests {
     @Test("20 specs of mixed priority, all queued before the worker starts, run at --concurrency 1 highest first, arrival order within a priority",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func priorityOrder() throws {
         let s = try Sandbox.scheduling("prio")
         let priorities = [0, 3, -1, 0, 7, 3, 0, -5, 7, 1, 0, 3, 2, -1, 0, 9, 1, 0, 3, 2]
@@ -29,7 +29,7 @@ struct PauseDrainTests {
     }
 
     @Test("pause with 3 running and 5 queued: the running finish, none starts, a worker restart keeps the pause, resume runs the rest",
-          .timeLimit(.minutes(3)))
+          .timeLimit(.minutes(10)))
     func pauseKeepsAcrossRestart() throws {
         let s = try Sandbox.scheduling("pause")
         let gate = s.root + "/gate"
@@ -66,7 +66,7 @@ struct PauseDrainTests {
         #expect(try s.mtor(["resume", "--spool", s.spool]).out.contains("was not paused"))
     }
 
-    @Test("a per-provider pause holds only that provider's specs, says so in show, and resume --provider starts them", .timeLimit(.minutes(2)))
+    @Test("a per-provider pause holds only that provider's specs, says so in show, and resume --provider starts them", .timeLimit(.minutes(10)))
     func providerPause() throws {
         let s = try Sandbox.scheduling("pause-provider")
         #expect(try s.mtor(["pause", "--spool", s.spool, "--provider", "other"]).code == 0)
@@ -90,7 +90,7 @@ struct PauseDrainTests {
     }
 
     @Test("drain pauses, exits 1 at --timeout while a task runs (the pause stays), and exits 0 once nothing runs; queued specs stay queued",
-          .timeLimit(.minutes(2)))
+          .timeLimit(.minutes(10)))
     func drain() throws {
         let s = try Sandbox.scheduling("drain")
         let gate = s.root + "/gate"
