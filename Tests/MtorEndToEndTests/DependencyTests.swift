@@ -160,4 +160,31 @@ struct DependencyTests {
         let orphan = try s.result("orphan")
         #expect(orphan.class == .dependencyFailed && orphan.reason.contains("never-coming never appeared in this spool within 6s (--dependency-timeout)"), "\(orphan.reason)")
     }
+
+    @Test("hostile scheduling keys fail at once as spec_invalid with a sentence naming the key, the problem and the fix; validate says the same",
+          .timeLimit(.minutes(10)))
+    func hostileKeys() throws {
+        let s = try Sandbox.scheduling("dep-hostile")
+        let many = (0..<5000).map { "t\($0)" }.joined(separator: ", ")
+        let cases: [(String, String, [String])] = [
+            ("word-priority", "priority: high", ["'priority' must be a whole number", "'high'"]),
+            ("garbage-time", "not_before: next tuesday-ish", ["'not_before' must be an ISO-8601 time", "such as 2h", "'next tuesday-ish'"]),
+            ("huge-list", "depends_on: [\(many)]", ["'depends_on' names 5000 tasks; at most 100", "depend on it"]),
+            ("after-nothing", "base: after", ["'base: after'", "name exactly one dependency"]),
+        ]
+        for (name, line, _) in cases { try s.shSpec(name, line, body: "echo \(name)") }
+        let started = Date()
+        let run = try s.drain()
+        #expect(run.code == 0, "\(run.err)")
+        #expect(Date().timeIntervalSince(started) < 60, "refused at once")
+        for (name, _, words) in cases {
+            let r = try s.result(name)
+            #expect(r.class == .specInvalid && r.attempts.isEmpty, "\(name): \(r.class.rawValue)")
+            for w in words { #expect(r.reason.contains(w), "\(name): \(r.reason.prefix(300)) lacks \(w)") }
+            #expect(r.reason.utf8.count < 600, "\(name): the sentence stays short")
+        }
+        writeFixture(s.root + "/word.md", Data("---\nrepo: ~/code/widget\npriority: high\n---\nGo.\n".utf8))
+        let validate = try s.mtor(["validate", "--spool", s.spool, "--providers", s.etc + "/providers.json", s.root + "/word.md"])
+        #expect(validate.code == 1 && (validate.out + validate.err).contains("'priority' must be a whole number"), "\(validate)")
+    }
 }
