@@ -10,8 +10,10 @@ extension Worker {
         while let name = queue.next() { ingest(name) }
         guard book.count > 0 else { return }
         let home = settings.baseEnvironment["HOME"] ?? "/"
-        // A window of plain specs per look: wide enough to fill the slots past providers that are full.
-        let window = max(64, 4 * options.concurrency)
+        // A window of plain specs per look: wide enough to fill the free slots past providers that are
+        // full (more windows follow while slots are left); a few when none is free, to keep their reasons current.
+        let free = options.concurrency - lock.withLock { running.count }
+        let window = free > 0 ? max(16, 4 * free) : 8
         // Wall-clock time: not_before and arrival (file times) are on it, not on the monotonic clock.
         var plan = book.plan(spool: spool, options: options, settings: settings, home: home, now: Date().timeIntervalSince1970, window: window)
         nextStartAt = plan.nextStart
