@@ -23,6 +23,8 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     case setupFailed = "setup_failed"
     /// The kernel's OOM killer killed a process of the attempt at its memory cap (`memory:`); never retried at the same cap.
     case outOfMemory = "out_of_memory"
+    /// A task named in `depends_on` failed or was cancelled, so this one never ran.
+    case dependencyFailed = "dependency_failed"
 
     /// Whether the provider itself is at fault, so the next fallback provider should take over.
     public var movesToFallback: Bool {

@@ -134,6 +134,7 @@ extension Reference {
         "out_of_memory": ("the kernel's out-of-memory killer killed a process of the attempt at its memory cap (`memory:` or `--task-memory`); `reason` names the cap and the peak",
                           "raise `memory:` (or the worker's `--task-memory`) or make the task need less, then `mtor retry ID`"),
         "setup_failed": ("the spec's `setup:` command (or its worktree, or a `copy:` file) failed before the agent ran", "read `setup.output_tail` and `reason`; fix the command or the files it needs, then `mtor retry ID`"),
+        "dependency_failed": ("a task named in `depends_on` failed, was cancelled, or never appeared within `--dependency-timeout`; this one never ran", "fix the dependency and `mtor retry` it, then `mtor retry ID` (or submit again)"),
     ]
 
     public static var classes: ReferenceTopic {
@@ -165,7 +166,7 @@ extension Reference {
                 ["failed/", "`<id>.md` and `<id>.result.json` of tasks that failed or were cancelled; `mtor retry` keeps old sidecars as `<id>.result.N.json`"],
                 ["logs/", "`<id>.log`: the agent's output, capped (`--log-cap`), secrets replaced by `***`"],
                 ["cancel/", "an empty file named `<id>` cancels that task"],
-                ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running worker), `providers.json` (health), `ledger.jsonl` (one line per state change; on a network filesystem each host appends to `ledgers/<host>.jsonl` instead, and `status` merges them), `attempts/`"],
+                ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running worker), `providers.json` (health), `ledger.jsonl` (one line per state change; on a network filesystem each host appends to `ledgers/<host>.jsonl` instead, and `status` merges them), `attempts/`, `paused` and `paused-<provider>` (`mtor pause`: while one exists no worker starts a task there; it holds since/by as JSON)"],
             ],
             outro: """
                 Invariants: a spec is in exactly one of inbox/, claimed/, done/, failed/ once a crash is recovered; nothing \

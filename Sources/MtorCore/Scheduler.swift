@@ -70,6 +70,8 @@ public struct Scheduler: Sendable {
         public var memoryFloor: Int64
         public var dependencyTimeout: Double
         public var freeSlots: Int
+        /// The task each `depends_on` name was found to be, when it is not the name itself (for reasons).
+        public var resolved: [String: String] = [:]
 
         public init(now: Double, queued: [Queued], dependencies: [String: Dependency] = [:], pausedAll: Pause? = nil,
                     pausedProviders: [String: Pause] = [:], memoryAvailable: Int64? = nil, memoryFloor: Int64 = 0,
@@ -126,12 +128,12 @@ public struct Scheduler: Sendable {
             }
             ready.append(q)
         }
-        ready.sort { a, b in
-            let ea = effectivePriority(a, now: s.now), eb = effectivePriority(b, now: s.now)
-            if ea != eb { return ea > eb }
-            return a.arrived != b.arrived ? a.arrived < b.arrived : a.name < b.name
+        // Keys computed once; the sort is stable and nearly linear on a queue that is mostly in arrival order.
+        let keyed = ready.map { (key: effectivePriority($0, now: s.now), q: $0) }.sorted { a, b in
+            if a.key != b.key { return a.key > b.key }
+            return a.q.arrived != b.q.arrived ? a.q.arrived < b.q.arrived : a.q.name < b.q.name
         }
-        return fails + ready.map { .candidate($0.name) } + holds
+        return fails + keyed.map { .candidate($0.q.name) } + holds
     }
 
     /// `priority` plus one level per `agingStep` seconds waited.
@@ -139,12 +141,18 @@ public struct Scheduler: Sendable {
         Double(q.priority) + max(0, now - q.arrived) / Scheduler.agingStep
     }
 
+    /// The earliest `not_before` still ahead among the queued specs: when the worker must look again.
+    public func nextStart(_ s: Snapshot) -> Double? {
+        s.queued.compactMap { $0.notBefore }.filter { $0 > s.now }.min()
+    }
+
     private enum DependencyVerdict { case fail(String), timedOut(String), wait(String) }
 
     private func dependencyVerdict(_ q: Queued, _ s: Snapshot) -> DependencyVerdict? {
         var waits: [String] = []
-        for dep in q.dependsOn {
-            switch s.dependencies[dep] ?? .absent {
+        for name in q.dependsOn {
+            let dep = s.resolved[name].map { $0 == name ? name : "\(name) (\($0))" } ?? name
+            switch s.dependencies[name] ?? .absent {
             case .succeeded:
                 continue
             case .failed(let cls):

@@ -141,7 +141,7 @@ extension Spec {
     /// The rows of `Spec.keys` that `WorkSettings` reads.
     public static let workspaceKeys: [SpecKey] = [
         SpecKey("workspace", .name, default: "worktree", "worktree (own worktree and branch) or in-place (the checkout itself)"),
-        SpecKey("base", .name, default: "the repo's HEAD at claim", "where the task's branch starts"),
+        SpecKey("base", .name, default: "the repo's HEAD at claim", "where the task's branch starts; after = the tip of its single dependency's branch"),
         SpecKey("branch", .name, default: WorkSettings.defaultBranch, "the task's branch; <id> is the task's id"),
         SpecKey("copy", .names, default: "none", "untracked files copied from the checkout into the worktree"),
         SpecKey("setup", .command, default: "none", "run in the worktree before the agent; failure = setup_failed"),

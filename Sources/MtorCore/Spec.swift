@@ -18,6 +18,7 @@ public struct Spec: Equatable, Sendable {
         SpecKey("fallback", .names, default: "none", "providers tried in order when the provider fails or is unhealthy"),
         SpecKey("harness", .name, default: "the provider's", "override the provider's harness"),
         SpecKey("model", .name, default: "the provider's", "override the provider's model"),
+    ] + Spec.scheduleKeys + [
         SpecKey("timeout", .duration, default: "2h", "wall-clock limit per attempt"),
         SpecKey("stall", .duration, default: "15m", "kill after this long with no agent activity"),
         SpecKey("retries", .wholeNumber(0...maxRetries), default: "2", "extra attempts for transient failures"),
@@ -51,6 +52,10 @@ public struct Spec: Equatable, Sendable {
     public var stall: Double
     public var retries: Int
     public var verify: String?
+    /// The earliest start (`not_before:`), nil: as soon as possible.
+    public var notBefore: NotBefore? = nil
+    /// Whether an identical spec seen within the worker's `--dedup-window` refuses this one (`dedup:`).
+    public var dedup = true
     /// Higher runs first (default 0).
     public var priority: Int
     /// Ids of tasks that must succeed first.
@@ -142,6 +147,7 @@ public struct Spec: Equatable, Sendable {
             dependsOn: values["depends_on"]?.names ?? [],
             meta: meta
         )
+        (spec.notBefore, spec.dedup) = try ScheduleRules.read(values)
         spec.work = try WorkSettings.read(values)
         spec.memory = values["memory"]?.bytes
         return spec

@@ -6,6 +6,10 @@ import Foundation
 public struct SpecKey: Sendable {
     /// The type a key's value must have.
     public enum Kind: Sendable {
+        /// `true` or `false`.
+        case flag
+        /// An ISO-8601 time with its zone, or a duration counted from the spec's arrival.
+        case moment
         /// One path (a string); `~` and `$HOME` are expanded by `Spec`.
         case path
         /// One name: a string, or a number taken as written.
@@ -55,6 +59,8 @@ extension SpecKey.Kind {
     /// What a value of this kind looks like, for a sentence.
     public var expected: String {
         switch self {
+        case .flag: return "true or false"
+        case .moment: return "an ISO-8601 time such as 2026-12-01T22:00:00Z or a duration such as 2h"
         case .path: return "a path such as ~/code/widget"
         case .name: return "a single name"
         case .names: return "a list of names such as [a, b]"
@@ -73,6 +79,17 @@ extension SpecKey {
         if case .path = kind, entry.text == "~" { return .text("~") }
         if case .null = value { return nil }
         switch kind {
+        case .flag:
+            guard case .boolean(let b) = value else { throw wrongType(value) }
+            return .text(b ? "true" : "false")
+        case .moment:
+            switch value {
+            case .string, .integer, .float: break
+            default: throw wrongType(value)
+            }
+            let text = (entry.text ?? value.json).trimmingCharacters(in: .whitespaces)
+            guard NotBefore.parse(text) != nil else { throw ScheduleRules.notBeforeError(text) }
+            return .text(text)
         case .path, .name, .command:
             switch value {
             case .list, .map: throw wrongType(value)

@@ -51,6 +51,17 @@ public enum FileSystem {
         return Double(time(nil)) - mtime
     }
 
+    /// When the path was last modified, in seconds since 1970 with nanoseconds; the corresponding C function is `lstat(2)`.
+    public static func modificationTime(_ path: String) -> Double? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        #if canImport(Glibc)
+        return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+        #else
+        return Double(st.st_mtimespec.tv_sec) + Double(st.st_mtimespec.tv_nsec) / 1e9
+        #endif
+    }
+
     /// The permission bits of a path.
     public static func mode(_ path: String) -> UInt32? {
         var st = stat()

@@ -1,14 +1,13 @@
-/// Names waiting in inbox/, in arrival order, each at most once.
+/// Names inotify or a rescan offered from inbox/, in arrival order, each at most once, until the
+/// worker reads them into its `QueueBook`.
 struct InboxQueue {
     private var order: [String] = []
     private var head = 0
     private var members: Set<String> = []
-    private var deferred: [String] = []
     private var ignored: Set<String> = []
 
     var isEmpty: Bool { head >= order.count }
     var count: Int { order.count - head }
-    var deferredCount: Int { deferred.count }
 
     mutating func offer(_ name: String) {
         guard !ignored.contains(name), members.insert(name).inserted else { return }
@@ -25,21 +24,6 @@ struct InboxQueue {
             head = 0
         }
         return name
-    }
-
-    /// Holds a name back until a running task finishes.
-    mutating func deferName(_ name: String) {
-        deferred.append(name)
-        members.insert(name)
-    }
-
-    mutating func retryDeferred() {
-        let names = deferred
-        deferred.removeAll()
-        for name in names {
-            members.remove(name)
-            offer(name)
-        }
     }
 
     /// Never offers `name` again (a file the worker will not touch).

@@ -68,8 +68,13 @@ public struct SpoolStatus: Codable, Sendable {
     public var warnings: [String]
     /// Specs the live worker holds in inbox/, each with why (worker.json's `waiting`).
     public var waiting: [String] = []
+    /// `state/paused` and `state/paused-<provider>`: what is paused, since when, by whom.
+    public var paused: [PauseMarker] = []
+    /// inbox/ specs held by `not_before`, name → when they may start (from the live worker).
+    public var nextStarts: [String: String]? = nil
 
     enum CodingKeys: String, CodingKey {
+        case paused, nextStarts = "next_starts"
         case spool, counts, worker, workers, running, providers, recent, warnings, waiting
         case generatedAt = "generated_at"
     }
@@ -116,6 +121,8 @@ extension Spool {
             status.warnings.append("inbox/ holds \(odd.count) file(s) that are not .md specs and are never run: \(odd.prefix(10).joined(separator: ", "))\(odd.count > 10 ? ", …" : "")")
         }
         status.waiting = worker?.alive == true ? state?.waiting ?? [] : []
+        status.paused = PauseMarker.all(self)
+        status.nextStarts = worker?.alive == true ? state?.nextStarts : nil
         return status
     }
 

@@ -33,6 +33,8 @@ final class TaskRun: @unchecked Sendable {
         case tooLarge(Int64)
         /// The worker died during every allowed attempt.
         case interruptedTooOften([TaskResult.Attempt])
+        /// The scheduler refused it before it ran (a failed dependency, a cycle, a duplicate).
+        case refused(FailureClass, reason: String, hint: String)
     }
 
     init(id: String, file: String, bytes: [UInt8], spool: Spool, settings: Settings, options: WorkerOptions,
@@ -71,10 +73,14 @@ final class TaskRun: @unchecked Sendable {
             return conclude(status: .failed, verdict: Verdict(.specInvalid, "the spec is \(size) bytes; the limit is 1 MiB (\(Spec.maxBytes) bytes)", hint: "put large context in the repository and refer to it from the spec"), summary: summary, attempts: attempts, git: nil, verify: nil)
         case .interruptedTooOften(let all)?:
             return conclude(status: .failed, verdict: Verdict(.interrupted, "the worker died during each of \(all.count) attempts; giving up", hint: "read the worker's own log (journalctl -u mtor-worker) for why it died"), summary: summary, attempts: all, git: nil, verify: nil)
+        case .refused(let cls, let reason, let hint)?:
+            summary = .asWritten(file: file, bytes: bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings)
+            log.note("refused before it ran: \(reason)")
+            return conclude(status: .failed, verdict: Verdict(cls, reason, hint: hint), summary: summary, attempts: attempts, git: nil, verify: nil)
         case nil:
             break
         }
-        let spec: Spec
+        var spec: Spec
         let targets: [Settings.Target]
         do {
             (spec, targets) = try SpecCheck.check(bytes, home: settings.baseEnvironment["HOME"] ?? "/", settings: settings, checkRepo: true)
@@ -89,6 +95,14 @@ final class TaskRun: @unchecked Sendable {
         summary.harness = targets[0].harnessName
         summary.model = targets[0].model
         summary.meta = spec.meta
+        if spec.work.base == ScheduleRules.baseAfter {
+            switch dependencyBranch(spec) {
+            case .success(let branch): spec.work.base = branch
+            case .failure(let why):
+                log.note("base: after: \(why.reason)")
+                return conclude(status: .failed, verdict: Verdict(.setupFailed, why.reason, hint: why.hint), summary: summary, attempts: attempts, git: nil, verify: nil)
+            }
+        }
         // Every process the task starts (set-up, agent, verify, and all they start) stays in this containment.
         let box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
         defer { box.dispose() }

@@ -20,25 +20,29 @@ public final class Worker: @unchecked Sendable {
     /// The spool's filesystem and the inbox poll it needs (a network filesystem: inotify misses other hosts).
     private var sharing: SpoolSharing
     /// Queued specs whose repo this host lacks: left for a host that has it.
-    private var repos = RepoPresence()
+    var repos = RepoPresence()
     private let wake: WakePipe
-    private let lock = NSLock()
-    private var running: [String: TaskRun] = [:]
+    let lock = NSLock()
+    var running: [String: TaskRun] = [:]
     private var runningProvider: [String: String] = [:]
     private var finishedIDs: [String] = []
-    private var queue = InboxQueue()
+    var queue = InboxQueue()
     private var warnings: [String] = []
     /// Running in-place tasks: id → repo (one per repo at a time).
     private var inPlace: [String: String] = [:]
     /// Why specs wait in inbox/, by file name.
-    private var waiting: [String: String] = [:]
+    var waiting: [String: String] = [:]
+    /// What the scheduler knows of each queued spec, and when a `not_before` falls due.
+    var book = QueueBook()
+    var nextStartAt: Double?
+    var nextStarts: [String: Double] = [:]
     private var stopping = false
     /// Set just before the last write of worker.json, so `status` says "not running" at once.
     private var exited = false
     private let startedAt = Date()
     private var lastStateWrite = 0.0
     /// Something a reader of worker.json should see at once changed.
-    private var stateDirty = false
+    var stateDirty = false
     /// Counts for `--once` summaries and tests.
     public private(set) var finishedCount = 0
 
@@ -105,11 +109,9 @@ public final class Worker: @unchecked Sendable {
                     stopDeadline = .infinity
                 }
             } else {
-                queue.retryDeferred()
                 dispatch()
                 if options.once, queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
                     rescan()
-                    queue.retryDeferred()
                     dispatch()
                     if queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
                         for (name, why) in waiting.sorted(by: { $0.key < $1.key }) { logger.warn("inbox/\(name) stays queued: \(why)") }
@@ -120,7 +122,7 @@ public final class Worker: @unchecked Sendable {
             }
             writeState(force: stateDirty)
             stateDirty = false
-            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, sharing.poll.wait(now: now())))
+            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, sharing.poll.wait(now: now()), scheduleWait()))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
@@ -135,6 +137,7 @@ public final class Worker: @unchecked Sendable {
                     } else if event.undecodable {
                         rescan()
                     } else if event.directory == spool.inbox {
+                        book.invalidate(event.name)
                         queue.offer(event.name)
                     } else if event.directory == spool.cancel {
                         cancel(event.name)
@@ -237,6 +240,9 @@ public final class Worker: @unchecked Sendable {
     private func rescan() {
         repairUndecodableNames()
         guard let names = try? FileSystem.list(spool.inbox) else { return }
+        let listed = Set(names)
+        book.prune(keeping: listed)
+        waiting = waiting.filter { listed.contains($0.key) }
         for name in names.sorted() { queue.offer(name) }
         if let cancels = try? FileSystem.list(spool.cancel) {
             for id in cancels where !id.hasPrefix(".") { cancel(id) }
@@ -254,59 +260,16 @@ public final class Worker: @unchecked Sendable {
             }
             return ids
         }
-        if !ids.isEmpty {
-            finishedCount += ids.count
-            queue.retryDeferred()
-        }
+        finishedCount += ids.count
     }
 
-    // MARK: - Dispatch
-
-    private func dispatch() {
-        while lock.withLock({ running.count }) < options.concurrency, let name = queue.next() {
-            let path = "\(spool.inbox)/\(name)"
-            if TaskID.isTemporary(name) { continue }
-            guard name.hasSuffix(".md") else {
-                warnOnce(name, "inbox/\(name) is not a .md spec; left untouched")
-                continue
-            }
-            switch FileSystem.kind(path) {
-            case .missing:
-                continue
-            case .regular(let size):
-                if size > Int64(Spec.maxBytes) {
-                    start(name: name, bytes: [], preset: .tooLarge(size))
-                    continue
-                }
-                guard let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { continue }
-                let home = settings.baseEnvironment["HOME"] ?? "/"
-                let elsewhere = repos.hold(name, bytes: bytes, home: home, spool: spool, host: options.host, pid: ProcessControl.pid)
-                switch elsewhere.map(Choice.hold) ?? choose(bytes) {
-                case .start(let provider):
-                    waiting[name] = nil
-                    start(name: name, bytes: bytes, preset: nil, provider: provider)
-                case .hold(let why):
-                    if waiting[name] != why {
-                        waiting[name] = why
-                        stateDirty = true
-                    }
-                    queue.deferName(name)
-                }
-            case .symlink:
-                warnOnce(name, "inbox/\(name) is a symlink; mtor never follows links in the inbox, so it is left untouched")
-            case .fifo, .socket, .device:
-                warnOnce(name, "inbox/\(name) is not a regular file (FIFO, socket or device); left untouched")
-            case .directory:
-                warnOnce(name, "inbox/\(name) is a directory; left untouched")
-            }
-        }
-    }
+    // MARK: - Dispatch (Worker+Dispatch.swift decides the order; here: placement and claiming)
 
     enum Choice { case start(String?), hold(String) }
 
     /// The provider a spec can start on now: the first of its chain that passed preflight
     /// and has room. Providers never probed (or idle too long) are preflighted first.
-    private func choose(_ bytes: [UInt8]) -> Choice {
+    func choose(_ bytes: [UInt8]) -> Choice {
         guard let spec = try? Spec.parse(bytes, home: "/"), let targets = try? settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
@@ -355,7 +318,7 @@ public final class Worker: @unchecked Sendable {
         return lock.withLock { runningProvider.values.filter { $0 == provider }.count } >= limit
     }
 
-    private func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?, provider: String? = nil) {
+    func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?, provider: String? = nil) {
         let claimed: (id: String, lock: Int32)?
         do {
             claimed = try spool.claim(name: name)
@@ -509,7 +472,7 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    private func warnOnce(_ name: String, _ message: String) {
+    func warnOnce(_ name: String, _ message: String) {
         queue.ignore(name)
         warn(message)
     }
@@ -530,7 +493,7 @@ public final class Worker: @unchecked Sendable {
     /// One line for systemd's STATUS=: "3 running, 12 queued, zhipu unhealthy: auth_failed".
     func summary() -> String {
         let runningCount = lock.withLock { running.count }
-        var parts = ["\(runningCount) running", "\(queue.count + queue.deferredCount) queued"]
+        var parts = ["\(runningCount) running", "\(queue.count + book.count) queued"]
         parts += health.unhealthy().map { "\($0.provider) unhealthy: \($0.class?.rawValue ?? "?")" }
         if stopping { parts.append("stopping") }
         return parts.joined(separator: ", ")
@@ -542,7 +505,7 @@ public final class Worker: @unchecked Sendable {
         guard force || t - lastStateWrite >= 1 else { return }
         lastStateWrite = t
         absorbGateReports()
-        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + queue.deferredCount, providers: health.snapshot(),
+        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + book.count, providers: health.snapshot(),
                                retry: retryGate.use, startedAt: startedAt, force: force)
         writeStateFile()
         // Writing it may have moved a bad worker.json aside: that is told at once too.
@@ -562,7 +525,7 @@ public final class Worker: @unchecked Sendable {
         let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
-                                queued: queue.count, deferred: queue.deferredCount, running: snapshot.0, waiting: held, warnings: snapshot.1,
+                                queued: queue.count + book.count, deferred: waiting.count, running: snapshot.0, waiting: held, warnings: snapshot.1,
                                 providers: FileSystem.realPath(settings.lockPath), envFile: settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: settings.baseEnvironment["HOME"], exitedAt: exited ? Stamp.iso() : nil)
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
@@ -570,6 +533,7 @@ public final class Worker: @unchecked Sendable {
         state.missingRepos = repos.current(spool).nilIfEmpty
         state.pollS = sharing.poll.interval
         state.pollSummary = sharing.poll.summary
+        state.nextStarts = nextStarts.isEmpty ? nil : nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
         // worker.json for one worker; with several, each also keeps its own file that `status` lists.
         for path in [spool.state + "/worker.json", spool.workerFile(host: options.host, pid: ProcessControl.pid)] {
             do {
@@ -617,12 +581,15 @@ public struct WorkerState: Codable, Sendable {
     public var pollSummary: String?
     /// inbox/ specs whose repo is missing on this host (name → repo), left for other hosts.
     public var missingRepos: [String: String]?
+    /// inbox/ specs held by `not_before`, name → when they may start.
+    public var nextStarts: [String: String]?
     /// The heartbeat is rewritten at least this often; `status` calls a worker stale after 3× this.
     public var heartbeatIntervalS: Double? = WorkerState.heartbeatInterval
     public static let heartbeatInterval = 10.0
 
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
+        case nextStarts = "next_starts"
         case filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
         case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }

@@ -45,6 +45,13 @@ public struct WorkerOptions: Sendable {
     /// The memory cap of a task whose spec names none (`--task-memory`); nil: uncapped.
     public var taskMemory: Int64?
 
+    /// No new agent starts while the host's `MemAvailable` is below this many bytes (`--min-free-memory`; 0: no floor).
+    public var minFreeMemory: Int64 = 1 << 30
+    /// A spec identical to one queued, running or finished this many seconds before it arrived is refused (`--dedup-window`; 0: off).
+    public var dedupWindow: Double = 600
+    /// A dependency not in the spool this long after its dependent arrived fails the dependent (`--dependency-timeout`).
+    public var dependencyTimeout: Double = 86400
+
     public init(spool: String, providers: String, envFile: String?) {
         self.spool = spool
         self.providers = providers

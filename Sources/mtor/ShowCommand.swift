@@ -20,7 +20,7 @@ enum ShowCommand {
             throw .notFound("no task '\(args.positional[0])' in \(spool.root) (not in inbox/, claimed/, done/ or failed/); `mtor status` lists the queue")
         }
         let claim = spool.claim(id)
-        let held = place.name == "inbox" ? spool.heldReason(id) : nil
+        let held = place.name == "inbox" ? spool.heldReason(id) ?? spool.pauseReason() : nil
         if args.json {
             Output.json(LiveView(id: id, state: place.name == "claimed" ? "running" : "queued", claim: claim, held: held))
         } else if let held {

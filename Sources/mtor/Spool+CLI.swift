@@ -55,6 +55,11 @@ extension Spool {
         return nil
     }
 
+    /// The spool's pause, when no live worker gave a reason of its own (the marker holds every worker).
+    func pauseReason() -> String? {
+        PauseMarker.all(self).first { $0.provider == nil }.map { "the spool is \($0.sentence) (`mtor resume` starts it again)" }
+    }
+
     /// The inbox file whose id will be `id` when it is claimed, when its name is not the id itself.
     func queuedUnderOriginalName(_ id: String) -> String? {
         ((try? FileSystem.list(inbox)) ?? []).first { $0.hasSuffix(".md") && !TaskID.isTemporary($0) && TaskID.from(fileName: $0) == id }

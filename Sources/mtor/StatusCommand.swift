@@ -48,6 +48,9 @@ enum StatusText {
             if all.count > 20 { lines.append("  … \(all.count - 20) more (mtor status --json lists them all)") }
         }
         if let poll = s.workers?.first(where: \.alive)?.poll ?? s.workers?.first?.poll { lines.append("spool: \(poll)") }
+        for p in s.paused {
+            lines.append("\(p.provider.map { "provider \($0)" } ?? "spool") \(p.sentence): no new task starts\(p.provider == nil ? "" : " on it") (`mtor resume\(p.provider.map { " --provider \($0)" } ?? "")`)")
+        }
         lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed (tmp \(c.tmp), cancel \(c.cancel))")
         if !s.running.isEmpty {
             lines.append("running:")
@@ -73,6 +76,14 @@ enum StatusText {
         if !s.waiting.isEmpty {
             lines.append("waiting:")
             lines += s.waiting.map { "  \($0)" }
+        }
+        if let starts = s.nextStarts, !starts.isEmpty {
+            lines.append("next starts (not_before):")
+            for (name, at) in starts.sorted(by: { ($0.value, $0.key) < ($1.value, $1.key) }).prefix(20) {
+                let wait = Stamp.date(at).map { " (in \(DurationText.format(max(0, $0.timeIntervalSinceNow).rounded())))" } ?? ""
+                lines.append("  \(at.prefix(19).replacingOccurrences(of: "T", with: " ")) UTC\(wait)  inbox/\(name)")
+            }
+            if starts.count > 20 { lines.append("  … \(starts.count - 20) more (mtor status --json lists them all)") }
         }
         let providers = s.providers ?? []
         if !providers.isEmpty {

@@ -11,6 +11,7 @@ enum SubmitCommand {
         flags: [Flag(name: "--to", value: "[user@]host:SPOOL", help: "submit to a spool on another machine over ssh; validated there, where the repo, lockfile and allow-list are"),
                 Flag(name: "--via", value: "rsync|scp", help: "how to upload with --to (default rsync when installed, else scp)"),
                 Flag(name: "--wait", help: "follow the tasks to their results; exit 0 only if all succeeded"), .timeout,
+                Flag(name: "--force", help: "run it even if an identical spec was queued, ran or finished within the worker's --dedup-window (uploads it with 'dedup: false')"),
                 .providers, .envFile,
                 Flag(name: "--allow-repos", value: "DIR:DIR", help: "the worker's allow-list for a local spool (default: from state/worker.json, else $MTOR_ALLOWED_REPOS, else HOME)"),
                 Flag(name: "--no-repo-check", help: "do not check that repo exists here (local spool only)"),
@@ -41,7 +42,10 @@ enum SubmitCommand {
         for file in args.positional {
             var name = SpecName.make(for: file)
             while items.contains(where: { $0.name == name }) { name = SpecName.make(for: file + "-again") }
-            guard let bytes = try? FileSystem.read(file, limit: Spec.maxBytes) else { throw .environment("cannot read \(file)") }
+            guard var bytes = try? FileSystem.read(file, limit: Spec.maxBytes) else { throw .environment("cannot read \(file)") }
+            if args.flags.contains("--force") {
+                do { bytes = Array(try ScheduleRules.forced(String(decoding: bytes, as: UTF8.self)).utf8) } catch { throw .failed("\(file): \(error.description)") }
+            }
             items.append(Upload.Item(file: file, name: name, bytes: bytes))
         }
         let ssh = SSH(args)

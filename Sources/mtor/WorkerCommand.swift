@@ -27,6 +27,9 @@ enum WorkerCommand {
             Flag(name: "--workspaces", value: "DIR", help: "where task worktrees live (default <spool>/work)"),
             Flag(name: "--keep-workspaces", help: "keep each task's worktree when it ends, for debugging (its branch always stays)"),
             Flag(name: "--review-max-lines", value: "N", help: "changed lines above which a task's review flags large_diff (default 2000)"),
+            Flag(name: "--min-free-memory", value: "SIZE", help: "start no new agent while the host's MemAvailable is below SIZE (default 1G; 0: no floor)"),
+            Flag(name: "--dedup-window", value: "D", help: "refuse a spec identical to one queued, running or finished within D (default 10m; 0: off)"),
+            Flag(name: "--dependency-timeout", value: "D", help: "fail a spec whose depends_on names a task not in the spool after D (default 24h)"),
         ],
         details: """
             SIGHUP re-reads the lockfile and the env file (a failed reload keeps the old settings and says so in
@@ -69,6 +72,14 @@ enum WorkerCommand {
         options.workspaces = args.values["--workspaces"]
         options.keepWorkspaces = args.flags.contains("--keep-workspaces")
         options.reviewMaxLines = try args.int("--review-max-lines", default: options.reviewMaxLines)
+        if let text = args.values["--min-free-memory"] {
+            guard let bytes = ByteSize.parse(text) else {
+                throw .usage("--min-free-memory must be a size such as 512M, 1G or 2GiB (0 turns the floor off), got '\(text)'")
+            }
+            options.minFreeMemory = bytes
+        }
+        options.dedupWindow = try args.seconds("--dedup-window", default: options.dedupWindow, zero: true)
+        options.dependencyTimeout = try args.seconds("--dependency-timeout", default: options.dependencyTimeout)
         let worker = try Worker(options: options)
         return try worker.run()
     }

@@ -31,7 +31,7 @@ struct RetryPolicyTests {
 
     @Test("never-retried classes finish after one attempt, even with fallbacks", arguments: [
         FailureClass.harnessUsage, .harnessMissing, .specInvalid, .workdirMissing, .timedOut, .agentFailed, .verifyFailed,
-        .cancelled, .internalError, .setupFailed,
+        .cancelled, .internalError, .setupFailed, .dependencyFailed,
     ])
     func finishAtOnce(_ cls: FailureClass) {
         let run = simulate(chain: chain, retries: 5) { _ in (cls, nil) }
@@ -210,7 +210,7 @@ struct FailureClassTests {
         #expect(FailureClass.allCases.map(\.rawValue) == [
             "ok", "spec_invalid", "workdir_missing", "harness_missing", "harness_usage", "auth_failed", "quota_exhausted",
             "rate_limited", "provider_unavailable", "stalled", "timed_out", "agent_failed", "verify_failed", "cancelled",
-            "interrupted", "unknown", "internal_error", "no_changes", "setup_failed", "out_of_memory",
+            "interrupted", "unknown", "internal_error", "no_changes", "setup_failed", "out_of_memory", "dependency_failed",
         ])
     }
 

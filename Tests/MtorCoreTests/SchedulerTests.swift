@@ -87,3 +87,43 @@ struct SchedulerTests {
         #expect(Scheduler.cycles(["x": ["y"], "y": ["x"], "z": ["x"]])["z"] == nil)
     }
 }
+
+@Suite("Scheduler: the turn's edges")
+struct SchedulerEdgeTests {
+    @Test("a dependency found under another name is shown with both; the next not_before is when to look again")
+    func resolvedAndNextStart() {
+        var s = Scheduler.Snapshot(now: 100, queued: [
+            .init(name: "b.md", id: "b", arrived: 0, dependsOn: ["parser"]),
+            .init(name: "c.md", id: "c", arrived: 0, notBefore: 160),
+            .init(name: "d.md", id: "d", arrived: 0, notBefore: 130),
+            .init(name: "e.md", id: "e", arrived: 0, notBefore: 50),
+        ], dependencies: ["parser": .failed("agent_failed")], freeSlots: 1)
+        s.resolved = ["parser": "20261201T220000-parser-3f2a"]
+        let d = Scheduler().decide(s)
+        guard case .fail(let name, let cls, let reason)? = d.first else { Issue.record("\(d)"); return }
+        #expect(name == "b.md" && cls == "dependency_failed")
+        #expect(reason == "its dependency parser (20261201T220000-parser-3f2a) failed (agent_failed), so it was not run")
+        #expect(Scheduler().nextStart(s) == 130)
+        #expect(d.contains(.candidate("e.md")), "a not_before in the past holds nothing")
+    }
+
+    @Test("a hold for one reason at a time, in the documented order: dependency, not_before, pause, memory")
+    func holdOrder() {
+        let p = Scheduler.Pause(since: "14:02", by: "root")
+        let q = Scheduler.Queued(name: "a.md", id: "a", arrived: 0, notBefore: 200, dependsOn: ["x"])
+        func reason(_ s: Scheduler.Snapshot) -> String? {
+            if case .hold(_, let r)? = Scheduler().decide(s).first { return r }
+            return nil
+        }
+        var s = Scheduler.Snapshot(now: 100, queued: [q], dependencies: ["x": .pending], pausedAll: p, memoryAvailable: 1, memoryFloor: 2, freeSlots: 1)
+        #expect(reason(s)?.hasPrefix("waiting for x") == true)
+        s.dependencies["x"] = .succeeded
+        #expect(reason(s)?.hasPrefix("not before") == true)
+        s.now = 300
+        #expect(reason(s)?.hasPrefix("the spool is paused since 14:02 by root") == true)
+        s.pausedAll = nil
+        #expect(reason(s)?.hasPrefix("only 1 B of memory is available") == true)
+        s.memoryAvailable = 3
+        #expect(Scheduler().decide(s) == [.candidate("a.md")])
+    }
+}

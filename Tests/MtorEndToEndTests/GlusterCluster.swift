@@ -130,7 +130,7 @@ final class GlusterCluster: @unchecked Sendable {
     /// Starts `mtor worker ARGS` inside `host`'s namespaces (nsenter execs it: the pid is the worker's).
     func startWorker(on host: Host, _ args: [String], environment: [String: String]) throws {
         let argv = ["nsenter", "--target", String(host.holder.pid), "--mount", "--uts", "--", "/bin/sh", "-c",
-                    "exec \"$0\" \"$@\" >>\(host.logPath) 2>&1", mtorBinary, "worker"] + args
+                    "exec \"$0\" \"$@\" >>\(host.logPath) 2>&1", mtorBinary, "worker"] + Sandbox.testDefaults(args)
         host.worker = try Driven(ChildProcess(executable: "/usr/bin/nsenter", argv: argv, environment: environment, directory: "/"))
     }
 

@@ -91,7 +91,13 @@ final class Sandbox {
     /// `mtor worker --once` on this sandbox's spool and lockfile.
     @discardableResult
     func drain(_ extra: [String] = [], timeout: Double = 120) throws -> (code: Int32, out: String, err: String) {
-        try mtor(["worker", "--once", "--spool", spool, "--providers", etc + "/providers.json"] + extra, timeout: timeout)
+        try mtor(["worker", "--once", "--spool", spool, "--providers", etc + "/providers.json"] + Sandbox.testDefaults(extra), timeout: timeout)
+    }
+
+    /// Tests submit identical specs on purpose (50 poison specs, the same body twice), so the worker's
+    /// duplicate refusal is off unless a test names `--dedup-window` itself (the dedup tests do).
+    static func testDefaults(_ extra: [String]) -> [String] {
+        extra.contains { $0.hasPrefix("--dedup-window") } ? extra : extra + ["--dedup-window", "0"]
     }
 
     func result(_ id: String) throws -> TaskResult {

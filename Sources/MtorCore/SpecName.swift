@@ -1,9 +1,9 @@
 import Foundation
 
 /// The inbox name `submit` gives a spec: `<UTC yyyyMMddTHHmmss>-<slug of the file name>-<4 hex>`.
-enum SpecName {
+public enum SpecName {
     /// The name (without `.md`) for `file`, kept as it is when it already has this shape.
-    static func make(for file: String, at date: Date = Date()) -> String {
+    public static func make(for file: String, at date: Date = Date()) -> String {
         let stem = stem(of: file)
         if isUnique(stem) { return stem }
         let formatter = DateFormatter()
@@ -14,13 +14,13 @@ enum SpecName {
     }
 
     /// The file name without directories and without `.md`.
-    static func stem(of file: String) -> String {
+    public static func stem(of file: String) -> String {
         let base = file.split(separator: "/").last.map(String.init) ?? file
         return base.hasSuffix(".md") ? String(base.dropLast(3)) : base
     }
 
     /// Lower-case letters and digits joined by single dashes, at most 40 characters.
-    static func slug(_ text: String) -> String {
+    public static func slug(_ text: String) -> String {
         var out = ""
         for scalar in text.lowercased().unicodeScalars {
             if ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) { out.unicodeScalars.append(scalar) }
@@ -33,7 +33,7 @@ enum SpecName {
     }
 
     /// Whether a stem already is `<yyyyMMddTHHmmss>-<slug>-<4 hex>` (a spec submitted before).
-    static func isUnique(_ stem: String) -> Bool {
+    public static func isUnique(_ stem: String) -> Bool {
         let u = Array(stem.utf8)
         guard u.count >= 22, u[8] == UInt8(ascii: "T"), u[15] == UInt8(ascii: "-"), u[u.count - 5] == UInt8(ascii: "-") else { return false }
         let digits = u[0..<8] + u[9..<15]
@@ -43,5 +43,12 @@ enum SpecName {
         let middle = u[16..<(u.count - 5)]
         return digits.allSatisfy(isDigit) && hex.allSatisfy(isHex) && !middle.isEmpty
             && middle.allSatisfy { isDigit($0) || ($0 >= 97 && $0 <= 122) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// The slug inside a name `submit` gave (`20261201T220000-parser-3f2a` → `parser`), nil for other names.
+    public static func slugPart(of id: String) -> String? {
+        guard isUnique(id) else { return nil }
+        let u = Array(id.utf8)
+        return String(decoding: u[16..<(u.count - 5)], as: UTF8.self)
     }
 }

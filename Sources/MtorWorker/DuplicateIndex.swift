@@ -1,0 +1,107 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+/// What `dedup` compares a new spec with: the tasks running (claimed/) and finished (done/,
+/// failed/), each by the fingerprint of its repo, provider and prompt. A finished task is read
+/// once; one that ended before the oldest window that matters is only stat'ed.
+struct DuplicateIndex {
+    private struct Known {
+        var fingerprint: UInt64?
+        /// Its spec's modification time: when it arrived.
+        var arrived: Double
+        /// When its sidecar was written; nil while it runs.
+        var finishedAt: Double?
+        /// Whether it made an attempt (a refused or cancelled-before-start task is no original).
+        var ran: Bool
+        /// Whether the fingerprint was read (false: it ended too long ago to matter so far).
+        var loaded: Bool
+    }
+
+    /// "claimed/<id>", "done/<id>", "failed/<id>" → what is known of it.
+    private var known: [String: Known] = [:]
+    /// The keys of `known` by fingerprint, so a new spec is compared with its few twins, not with every task.
+    private var keysByPrint: [UInt64: [String]] = [:]
+    /// When the directories were last listed (monotonic clock).
+    private var listedAt = -Double.infinity
+
+    /// A task this worker starts now: known at once, before the next listing shows it in claimed/.
+    mutating func noteStarted(id: String, fingerprint: UInt64?, arrived: Double) {
+        let key = "claimed/\(id)"
+        known[key] = Known(fingerprint: fingerprint, arrived: arrived, finishedAt: nil, ran: true, loaded: true)
+        if let f = fingerprint { keysByPrint[f, default: []].append(key) }
+    }
+
+    /// Lists claimed/, done/ and failed/ (at most once a second: specs may arrive by the thousand) and
+    /// reads what is new; finished tasks that ended before `since` are not read.
+    mutating func refresh(_ spool: Spool, since: Double, settings: Settings, home: String) {
+        guard now() - listedAt >= 1 else { return }
+        listedAt = now()
+        var next: [String: Known] = [:]
+        for (dir, label) in [(spool.claimed, "claimed"), (spool.done, "done"), (spool.failed, "failed")] {
+            for name in (try? FileSystem.list(dir)) ?? [] where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
+                let id = String(name.dropLast(3))
+                let key = "\(label)/\(id)"
+                if var k = known[key] {
+                    if !k.loaded, let f = k.finishedAt, f >= since { k = read(spool, dir: dir, id: id, running: false, settings: settings, home: home) ?? k }
+                    next[key] = k
+                    continue
+                }
+                if label != "claimed" {
+                    guard let finished = FileSystem.modificationTime(spool.sidecar(in: dir, id)) else { continue }  // its sidecar is a moment away
+                    if finished < since {
+                        next[key] = Known(fingerprint: nil, arrived: 0, finishedAt: finished, ran: false, loaded: false)
+                        continue
+                    }
+                }
+                // A task this worker started is known by its fingerprint already: only its sidecar is read.
+                if label != "claimed", var k = known["claimed/\(id)"], k.loaded {
+                    k.finishedAt = FileSystem.modificationTime(spool.sidecar(in: dir, id))
+                    k.ran = Self.madeAttempts(spool.sidecar(in: dir, id))
+                    next[key] = k
+                    continue
+                }
+                if let k = read(spool, dir: dir, id: id, running: label == "claimed", settings: settings, home: home) { next[key] = k }
+            }
+        }
+        known = next
+        keysByPrint = [:]
+        for (key, k) in next { if let f = k.fingerprint { keysByPrint[f, default: []].append(key) } }
+    }
+
+    private func read(_ spool: Spool, dir: String, id: String, running: Bool, settings: Settings, home: String) -> Known? {
+        let path = spool.spec(in: dir, id)
+        guard let arrived = FileSystem.modificationTime(path), let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { return nil }
+        var k = Known(fingerprint: nil, arrived: arrived, finishedAt: nil, ran: running, loaded: true)
+        if !running {
+            k.finishedAt = FileSystem.modificationTime(spool.sidecar(in: dir, id))
+            k.ran = Self.madeAttempts(spool.sidecar(in: dir, id))
+        }
+        if let spec = try? Spec.parse(bytes, home: home), let target = (try? settings.targets(for: spec))?.first {
+            k.fingerprint = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
+        }
+        return k
+    }
+
+    /// Whether a sidecar records at least one attempt (only that much of it is decoded).
+    static func madeAttempts(_ path: String) -> Bool {
+        struct Brief: Decodable { var attempts: [Skip] }
+        struct Skip: Decodable { init(from decoder: any Decoder) throws {} }
+        guard let bytes = try? FileSystem.read(path, limit: 16 << 20), let brief = try? JSONDecoder().decode(Brief.self, from: Data(bytes)) else { return false }
+        return !brief.attempts.isEmpty
+    }
+
+    /// The task a spec arriving at `arrived` duplicates: one that arrived earlier and is running, or
+    /// finished at `finishedSince` or later.
+    func original(of fingerprint: UInt64, arrived: Double, finishedSince: Double, except id: String) -> String? {
+        for key in (keysByPrint[fingerprint] ?? []).sorted() {
+            guard let k = known[key], k.arrived < arrived else { continue }
+            let (label, other) = (key.prefix { $0 != "/" }, String(key.drop { $0 != "/" }.dropFirst()))
+            guard other != id else { continue }
+            if label == "claimed" { return "\(other), which is running" }
+            guard k.ran, let f = k.finishedAt, f >= finishedSince else { continue }
+            return "\(other), which finished in \(label)/ at \(Stamp.iso(Date(timeIntervalSince1970: f)).prefix(19))Z"
+        }
+        return nil
+    }
+}
