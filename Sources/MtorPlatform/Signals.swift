@@ -38,13 +38,29 @@ public enum ProcessControl {
 
     public static var pid: Int32 { getpid() }
 
-    /// Whether a process exists and has not exited (`kill(pid, 0)`; a zombie, dead but not yet
-    /// reaped by its parent, is not alive: where `/proc` says so, it counts as gone).
+    /// Whether a process exists and is not on its way out (`kill(pid, 0)`). Where `/proc` can tell,
+    /// a process that is dying counts as gone: a zombie (dead, not yet reaped by its parent), one
+    /// already in its exit (`PF_EXITING`), or one with a SIGKILL pending that it has not yet taken.
+    /// A worker restarted the instant its predecessor was killed then recovers its task at once
+    /// instead of leaving it to a worker that can no longer run anything.
     public static func isAlive(_ pid: Int32) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
         guard let text = try? FileSystem.readText("/proc/\(pid)/stat", limit: 4096), let close = text.lastIndex(of: ")") else { return true }
-        let state = text[text.index(after: close)...].dropFirst().first
-        return state != "Z" && state != "X"
+        // After the command: state ppid pgrp session tty_nr tpgid flags …
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard let state = fields.first else { return true }
+        if state == "Z" || state == "X" { return false }
+        let exiting: UInt64 = 0x4
+        if fields.count > 6, let flags = UInt64(fields[6]), flags & exiting != 0 { return false }
+        return !killPending(pid)
+    }
+
+    /// Whether SIGKILL is pending for the whole process (`ShdPnd` in `/proc/<pid>/status`).
+    static func killPending(_ pid: Int32) -> Bool {
+        guard let status = try? FileSystem.readText("/proc/\(pid)/status", limit: 16384),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("ShdPnd:") }),
+              let mask = UInt64(line.dropFirst("ShdPnd:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return mask & (1 << (UInt64(SIGKILL) - 1)) != 0
     }
 
     /// Whether any process is left in process group `pgid`.

@@ -150,7 +150,7 @@ struct MemoryCapTests {
         #expect(r.code == 0, "\(r.err.suffix(1500))")
         let started = (try String(contentsOfFile: pids, encoding: .utf8)).split(separator: "\n").compactMap { Int32($0) }
         Thread.sleep(forTimeInterval: 0.2)
-        #expect(started.filter { ProcessTable.isRunning($0) }.isEmpty, "the dead worker's agent and its daemon are gone")
+        #expect(started.filter { ProcessTable.isRunning($0) }.isEmpty, "the dead worker's agent and its daemon are gone; drain said: \(r.err.suffix(2000))")
         #expect(!FileManager.default.fileExists(atPath: cgroup), "the dead worker's memory cgroup was removed")
     }
 
