@@ -123,7 +123,7 @@ public struct Scheduler: Sendable {
                 continue
             }
             if let available = s.memoryAvailable, available < s.memoryFloor {
-                holds.append(.hold(q.name, reason: "only \(Scheduler.size(available)) of memory is available, below --min-free-memory \(Scheduler.size(s.memoryFloor)); it starts when memory returns"))
+                holds.append(.hold(q.name, reason: "only \(ByteSize.format(available)) of memory is available, below --min-free-memory \(ByteSize.format(s.memoryFloor)); it starts when memory returns"))
                 continue
             }
             ready.append(q)
@@ -204,11 +204,4 @@ public struct Scheduler: Sendable {
     }
 
     static func span(_ seconds: Double) -> String { DurationText.format(max(0, seconds).rounded()) }
-
-    public static func size(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(bytes), i = 0
-        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-        return i == 0 ? "\(bytes) B" : "\(String(format: v >= 10 ? "%.0f" : "%.1f", v)) \(units[i])"
-    }
 }

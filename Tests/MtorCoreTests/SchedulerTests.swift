@@ -76,7 +76,7 @@ struct SchedulerTests {
     @Test("below --min-free-memory nothing starts, and the reason gives both sizes")
     func memory() {
         let d = Scheduler().decide(.init(now: 1, queued: [q("a")], memoryAvailable: 512 << 20, memoryFloor: 1 << 30, freeSlots: 1))
-        #expect(reason(d, "a") == "only 512 MiB of memory is available, below --min-free-memory 1.0 GiB; it starts when memory returns")
+        #expect(reason(d, "a") == "only 512 MiB of memory is available, below --min-free-memory 1 GiB; it starts when memory returns")
     }
 
     @Test("cycles are found and named; a chain or a diamond is not a cycle")

@@ -87,8 +87,8 @@ struct DelayDedupMemoryTests {
         try worker.waitFor { s.heldReason("hungry") != nil }
         let why = try #require(s.heldReason("hungry"))
         #expect(why.hasPrefix("only ") && why.contains(" GiB of memory"), "\(why)")
-        #expect(why.contains("of memory is available, below --min-free-memory 1024 TiB; it starts when memory returns"), "\(why)")
-        #expect(try s.mtor(["status", "--spool", s.spool]).out.contains("below --min-free-memory 1024 TiB"))
+        #expect(why.contains("of memory is available, below --min-free-memory 1 PiB; it starts when memory returns"), "\(why)")
+        #expect(try s.mtor(["status", "--spool", s.spool]).out.contains("below --min-free-memory 1 PiB"))
         #expect(try s.mtor(["show", "--spool", s.spool, "hungry"]).out.contains("held: only "))
         Thread.sleep(forTimeInterval: 1.5)
         #expect(s.exists("inbox/hungry.md"))
@@ -103,7 +103,7 @@ struct DelayDedupMemoryTests {
         try s.shSpec("patient", "expect: nothing", body: "echo patient")
         worker = try BackgroundWorker(s, extra: ["--min-free-memory", "1G"], env: ["MTOR_TEST_MEMINFO": meminfo])
         try worker.waitFor { s.heldReason("patient") != nil }
-        #expect(s.heldReason("patient") == "only 293 MiB of memory is available, below --min-free-memory 1.0 GiB; it starts when memory returns")
+        #expect(s.heldReason("patient") == "only 293 MiB of memory is available, below --min-free-memory 1 GiB; it starts when memory returns")
         writeFixture(meminfo + ".new", Data("MemTotal:       16000000 kB\nMemAvailable:    8000000 kB\n".utf8))
         #expect(rename(meminfo + ".new", meminfo) == 0)
         try worker.waitFor(timeout: 10) { s.exists("done/patient.result.json") }
