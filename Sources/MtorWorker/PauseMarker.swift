@@ -78,9 +78,16 @@ public struct PauseMarker: Codable, Sendable, Equatable {
     /// "paused since 14:02 by root".
     public var sentence: String { "paused since \(clock) by \(by)" }
 
-    /// Who runs this command: `$SUDO_USER`, `$USER`, `$LOGNAME`, else the uid.
+    /// Who runs this command: `$SUDO_USER`, `$USER`, `$LOGNAME`, else the password database's name
+    /// for the uid (cron and systemd set none of those), else the uid.
     public static func currentUser(_ env: [String: String] = ProcessInfo.processInfo.environment) -> String {
         for key in ["SUDO_USER", "USER", "LOGNAME"] { if let v = env[key], !v.isEmpty { return v } }
+        var entry = passwd(), found: UnsafeMutablePointer<passwd>? = nil
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getpwuid_r(getuid(), &entry, &buffer, buffer.count, &found) == 0, found != nil, let name = entry.pw_name {
+            let text = String(cString: name)
+            if !text.isEmpty { return text }
+        }
         return "uid \(getuid())"
     }
 }

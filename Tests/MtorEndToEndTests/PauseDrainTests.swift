@@ -69,7 +69,13 @@ struct PauseDrainTests {
     @Test("a per-provider pause holds only that provider's specs, says so in show, and resume --provider starts them", .timeLimit(.minutes(10)))
     func providerPause() throws {
         let s = try Sandbox.scheduling("pause-provider")
-        #expect(try s.mtor(["pause", "--spool", s.spool, "--provider", "other"]).code == 0)
+        // Run from cron or a unit, with no USER or LOGNAME: the pause names the uid's user from the password database.
+        var env = s.environment
+        env["USER"] = nil
+        let unnamed = try ChildProcess.run([mtorBinary, "pause", "--spool", s.spool, "--provider", "other"], environment: env, directory: s.root, timeout: 60)
+        let own = try #require(getpwuid(getuid())).pointee.pw_name.map { String(cString: $0) } ?? "?"
+        #expect(unnamed.0 == .exited(0))
+        #expect(String(decoding: unnamed.stdout, as: UTF8.self).contains("by \(own);"), "\(String(decoding: unnamed.stdout, as: UTF8.self))")
         #expect(s.exists("state/paused-other"))
         #expect(try s.mtor(["pause", "--spool", s.spool, "--provider", "../etc"]).code == 2, "a provider name never makes a path")
         for n in 0..<2 {
