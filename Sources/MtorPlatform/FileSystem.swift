@@ -131,11 +131,15 @@ public enum FileSystem {
         guard Int(st.st_size) <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
         var out: [UInt8] = []
         out.reserveCapacity(Int(st.st_size))
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // Sized to the file (a /proc file says 0: a page), never zeroed: the worker reads small files
+        // on every turn, and a 64 KiB zeroed buffer each time was a tenth of its time at 1,000 specs/s.
+        let size = min(65536, max(4096, Int(st.st_size) + 1))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
         while out.count <= limit {
-            let n = try syscall("read", path: path) { buffer.withUnsafeMutableBytes { Glibc_read(fd, $0.baseAddress, $0.count) } }
+            let n = try syscall("read", path: path) { Glibc_read(fd, buffer.baseAddress, size) }
             if n == 0 { break }
-            out.append(contentsOf: buffer[0..<n])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
         guard out.count <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
         return out

@@ -10,11 +10,31 @@ public enum HostMemory {
     /// `/proc/meminfo` (or it lacks the line, before Linux 3.14). `$MTOR_TEST_MEMINFO` names another
     /// file in its format, for tests.
     public static func available(meminfo: String = defaultPath) -> Int64? {
-        guard let text = try? FileSystem.readText(meminfo, limit: 64 << 10) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 2, let kib = Int64(fields[1]) else { return nil }
-            return fields.count >= 3 && fields[2] == "kB" ? kib * 1024 : kib
+        guard let bytes = try? FileSystem.read(meminfo, limit: 64 << 10) else { return nil }
+        return parse(bytes)
+    }
+
+    /// `MemAvailable:  1234 kB` from meminfo's bytes, read without building a string per line: the
+    /// worker asks before every start.
+    public static func parse(_ bytes: [UInt8]) -> Int64? {
+        let key = Array("MemAvailable:".utf8)
+        var i = 0
+        while i + key.count <= bytes.count {
+            if (i == 0 || bytes[i - 1] == UInt8(ascii: "\n")) && bytes[i..<i + key.count].elementsEqual(key) {
+                var j = i + key.count
+                while j < bytes.count, bytes[j] == UInt8(ascii: " ") || bytes[j] == UInt8(ascii: "\t") { j += 1 }
+                var value: Int64 = 0, digits = 0
+                while j < bytes.count, bytes[j] >= UInt8(ascii: "0"), bytes[j] <= UInt8(ascii: "9"), digits < 18 {
+                    value = value * 10 + Int64(bytes[j] - UInt8(ascii: "0"))
+                    j += 1
+                    digits += 1
+                }
+                guard digits > 0, j == bytes.count || !(bytes[j] >= UInt8(ascii: "0") && bytes[j] <= UInt8(ascii: "9")) else { return nil }
+                while j < bytes.count, bytes[j] == UInt8(ascii: " ") { j += 1 }
+                let kB = j + 1 < bytes.count && bytes[j] == UInt8(ascii: "k") && bytes[j + 1] == UInt8(ascii: "B")
+                return kB ? value * 1024 : value
+            }
+            i += 1
         }
         return nil
     }

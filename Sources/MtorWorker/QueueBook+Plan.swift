@@ -97,9 +97,10 @@ extension QueueBook {
 
     /// The pauses (`state/paused*`) and the host's available memory, read at most every quarter
     /// second for a turn's reasons (a turn can come every millisecond when specs pour in); `holdNow`
-    /// reads them afresh before each start.
+    /// wants them at most 20 ms old before each start (a pause is honoured within a second; a burst
+    /// of starts reads them once, not once per start).
     private mutating func hostState(_ spool: Spool, _ options: WorkerOptions, fresh: Bool = false) -> HostState {
-        if !fresh, let cached = host, now() - cached.readAt < 0.25 { return cached }
+        if let cached = host, now() - cached.readAt < (fresh ? 0.02 : 0.25) { return cached }
         let pauses = PauseMarker.all(spool)
         let state = HostState(
             readAt: now(),

@@ -13,8 +13,7 @@ struct RepoPresence {
 
     /// Why `name` waits in inbox/ for another host, or nil to go on here (its repo is here, or no
     /// other live worker could run it: then the worker fails it with the reason).
-    mutating func hold(_ name: String, bytes: [UInt8], home: String, spool: Spool, host: String, pid: Int32) -> String? {
-        guard let spec = try? Spec.parse(bytes, home: home) else { return nil }
+    mutating func hold(_ name: String, spec: Spec, spool: Spool, host: String, pid: Int32) -> String? {
         do {
             try SpecCheck.repo(spec)
             lacking[name] = nil

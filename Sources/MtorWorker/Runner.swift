@@ -214,12 +214,15 @@ enum TestHooks {
     /// `MTOR_TEST_BLOCK_LOOP_FILE=<path>`: the caller blocks while that file exists (a main loop
     /// stuck on purpose, so a test can see the watchdog pings stop).
     static func blockWhileExists(_ variable: String) {
-        guard let path = ProcessInfo.processInfo.environment[variable], !path.isEmpty else { return }
+        // getenv, not ProcessInfo's dictionary: the main loop asks on every turn.
+        guard let value = getenv(variable) else { return }
+        let path = String(cString: value)
+        guard !path.isEmpty else { return }
         while FileSystem.exists(path) { Thread.sleep(forTimeInterval: 0.05) }
     }
 
     static func pause(_ variable: String) {
-        guard let text = ProcessInfo.processInfo.environment[variable], let seconds = Double(text), seconds > 0 else { return }
+        guard let value = getenv(variable), let seconds = Double(String(cString: value)), seconds > 0 else { return }
         Thread.sleep(forTimeInterval: seconds)
     }
 }

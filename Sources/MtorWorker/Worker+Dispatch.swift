@@ -86,12 +86,18 @@ extension Worker {
                     leave(name)  // gone (another worker claimed it) or unreadable: forgotten until offered again
                     continue
                 }
-                let elsewhere = repos.hold(name, bytes: data, home: home, spool: spool, host: options.host, pid: ProcessControl.pid)
-                switch elsewhere.map(Choice.hold) ?? choose(data) {
+                // Parsed once here for every check before the start; an invalid spec starts and fails at once with the reason.
+                guard let spec = try? Spec.parse(data, home: home) else {
+                    leave(name)
+                    start(name: name, bytes: data, preset: nil)
+                    continue
+                }
+                let elsewhere = repos.hold(name, spec: spec, spool: spool, host: options.host, pid: ProcessControl.pid)
+                switch elsewhere.map(Choice.hold) ?? choose(spec) {
                 case .start(let provider):
                     if let e = book.cached(name) { book.duplicates.noteStarted(id: e.id, fingerprint: e.fingerprint, arrived: e.arrived) }
                     leave(name)
-                    start(name: name, bytes: data, preset: nil, provider: provider)
+                    start(name: name, bytes: data, preset: nil, provider: provider, spec: spec)
                 case .hold(let why):
                     hold(name, why)
                 }

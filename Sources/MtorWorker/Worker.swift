@@ -269,8 +269,8 @@ public final class Worker: @unchecked Sendable {
 
     /// The provider a spec can start on now: the first of its chain that passed preflight
     /// and has room. Providers never probed (or idle too long) are preflighted first.
-    func choose(_ bytes: [UInt8]) -> Choice {
-        guard let spec = try? Spec.parse(bytes, home: "/"), let targets = try? settings.targets(for: spec) else {
+    func choose(_ spec: Spec) -> Choice {
+        guard let targets = try? settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
         if let why = inPlaceHold(spec) { return .hold(why) }
@@ -318,7 +318,7 @@ public final class Worker: @unchecked Sendable {
         return lock.withLock { runningProvider.values.filter { $0 == provider }.count } >= limit
     }
 
-    func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?, provider: String? = nil) {
+    func start(name: String, bytes: [UInt8], preset: TaskRun.Preset?, provider: String? = nil, spec parsed: Spec? = nil) {
         let claimed: (id: String, lock: Int32)?
         do {
             claimed = try spool.claim(name: name)
@@ -333,7 +333,7 @@ public final class Worker: @unchecked Sendable {
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
-            if let spec = try? Spec.parse(bytes, home: "/"), spec.work.mode == .inPlace { inPlace[id] = repoKey(spec) }
+            if let spec = parsed ?? (try? Spec.parse(bytes, home: "/")), spec.work.mode == .inPlace { inPlace[id] = repoKey(spec) }
         }
         logger.info("\(id): claimed from inbox/\(name)")
         let wake = self.wake
