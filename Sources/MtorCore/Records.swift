@@ -105,10 +105,48 @@ public enum Stamp {
     }
 
     public static func date(_ text: String) -> Date? {
+        if let d = utc(text) { return d }
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let d = f.date(from: text) { return d }
         return ISO8601DateFormatter().date(from: text)
+    }
+
+    /// What `iso` writes (`2024-05-01T12:00:00.123Z`, fraction optional), read by hand: the worker
+    /// reads these stamps after every task, and an `ISO8601DateFormatter` per call cost more than
+    /// the rest of finishing it. Anything else (offsets, other shapes) is nil here.
+    static func utc(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        guard b.count >= 20, b.count <= 30, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b.last == 0x5A else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int32? {
+            var v: Int32 = 0
+            for i in from..<from + count {
+                guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
+                v = v * 10 + Int32(b[i] - 0x30)
+            }
+            return v
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+              let minute = number(14, 2), let second = number(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        var fraction = 0.0
+        if b.count > 20 {
+            guard b[19] == 0x2E, b.count > 21, let digits = number(20, b.count - 21) else { return nil }
+            fraction = Double(digits) / pow(10, Double(b.count - 21))
+        } else if b[19] != 0x5A {
+            return nil
+        }
+        var t = tm()
+        t.tm_year = year - 1900
+        t.tm_mon = month - 1
+        t.tm_mday = day
+        t.tm_hour = hour
+        t.tm_min = minute
+        t.tm_sec = second
+        let seconds = timegm(&t)
+        // timegm normalises 31 February into March: such a date is not one.
+        guard t.tm_mday == day, t.tm_mon == month - 1 else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
     public static func encoder(pretty: Bool = true) -> JSONEncoder {
