@@ -25,8 +25,11 @@ struct MemoryCgroupTests {
         let script = "sh -c 'head -c 600M /dev/zero | tail >/dev/null; echo $?'"
         let r = try ChildProcess.run(["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"], timeout: 60, containment: box)
         let used = memory.end(mark)
-        #expect(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "137", "tail died of SIGKILL")
-        #expect(used.oomKills == 1, "one OOM kill counted: \(String(describing: used.oomKills))")
+        // Which processes the OOM killer takes is the kernel's choice: tail first (the largest); when the
+        // cgroup is still over its cap (page cache is charged too), the shell that would report it may follow.
+        let said = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(said == "137" || (said.isEmpty && r.0 == .signaled(SIGKILL)), "tail died of SIGKILL (or its shell too): said '\(said)', \(r.0)")
+        #expect((used.oomKills ?? 0) >= 1, "the OOM kill is counted: \(String(describing: used.oomKills))")
         let peak = try #require(used.peakBytes)
         #expect(peak <= 32 << 20 && peak > 16 << 20, "peak \(peak)")
         // The next attempt starts from a fresh peak and count.
