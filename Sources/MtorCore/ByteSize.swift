@@ -57,6 +57,12 @@ public enum ByteSize {
 
 /// The memory cap a task may ask for (`memory:` in a spec, `mtor worker --task-memory`).
 public enum MemoryCap {
+    /// `memory 40 MiB of 2 GiB` for a running task under `cap` (`memory cap 2 GiB` when its use is unknown here),
+    /// in `mtor show` and `mtor status` alike.
+    public static func line(cap: Int64, inUse: Int64?) -> String {
+        "memory \(inUse.map { ByteSize.format($0) + " of " } ?? "cap ")\(ByteSize.format(cap))"
+    }
+
     /// Below this nothing starts: a shell and a harness need several MiB before they do anything.
     public static let minimum: Int64 = 8 << 20
     /// Far above any host's memory; a larger value is a typo, not a cap.

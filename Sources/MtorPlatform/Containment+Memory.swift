@@ -95,7 +95,7 @@ public final class MemoryCgroup: @unchecked Sendable {
 
     /// What the memory cgroup at `path` uses now (`memory.current`, or v1 `memory.usage_in_bytes`); nil when it is gone.
     public static func currentBytes(_ path: String) -> Int64? {
-        guard path.hasPrefix("/sys/fs/cgroup/") || path.hasPrefix("/sys/fs/cgroup") else { return nil }
+        guard path.hasPrefix("/sys/fs/cgroup") else { return nil }
         return Containment.readNumber(path + "/memory.current") ?? Containment.readNumber(path + "/memory.usage_in_bytes")
     }
 

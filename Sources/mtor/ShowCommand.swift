@@ -34,7 +34,7 @@ enum ShowCommand {
     /// `, memory 40 MiB of 2 GiB` for a running task with a cap.
     static func memoryLine(_ claim: ClaimRecord) -> String? {
         guard let cap = claim.memoryCapBytes else { return nil }
-        return ", memory \(Spool.memoryInUse(claim).map { ByteSize.format($0) + " of " } ?? "cap ")\(ByteSize.format(cap))"
+        return ", " + MemoryCap.line(cap: cap, inUse: Spool.memoryInUse(claim))
     }
 
     struct LiveView: Encodable {

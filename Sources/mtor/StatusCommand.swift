@@ -66,7 +66,7 @@ enum StatusText {
                     }
                 }
                 if let cap = r.memoryCapBytes {
-                    parts.append("memory \(r.memoryBytes.map { ByteSize.format($0) + " of " } ?? "cap ")\(ByteSize.format(cap))")
+                    parts.append(MemoryCap.line(cap: cap, inUse: r.memoryBytes))
                 }
                 if let p = r.phase, p != "running" { parts.append(p) }
                 if let n = r.nextAttemptAt { parts.append("next attempt at \(n)") }

@@ -14,6 +14,17 @@ struct MemoryCapTests {
     /// Whether this host can cap memory at all; every root host with cgroups (this one, CI) can.
     static let support = Containment.memoryCapSupport(.auto)
 
+    /// A sandbox with an empty lockfile, or nil (recorded as an issue, never a silent pass) where this host cannot cap memory.
+    static func cappedSandbox(_ name: String) throws -> Sandbox? {
+        if case .failure(let why) = support {
+            Issue.record("this host cannot cap memory: \(why)")
+            return nil
+        }
+        let s = try Sandbox(name)
+        s.lockfile(Lockfiles.make([]))
+        return s
+    }
+
     static func spec(_ body: String, memory: String? = nil) -> String {
         "---\nrepo: ~/code/widget\nworkspace: in-place\nexpect: nothing\nretries: 2\n\(memory.map { "memory: \($0)\n" } ?? "")---\n\(body)\n"
     }
@@ -21,9 +32,7 @@ struct MemoryCapTests {
     @Test("memory: 64M and a 600 MiB allocation: out_of_memory at the 64 MiB cap, one attempt, peak near the cap; the next spec runs normally",
           .timeLimit(.minutes(10)))
     func oomIsNamed() throws {
-        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
-        let s = try Sandbox("oom")
-        s.lockfile(Lockfiles.make([]))
+        guard let s = try Self.cappedSandbox("oom") else { return }
         try s.submit("a-hog.md", Self.spec(Self.hog, memory: "64M"))
         try s.submit("b-after.md", Self.spec("head -c 100M /dev/zero | tail >/dev/null && echo fine"))
         let r = try s.drain()
@@ -52,9 +61,7 @@ struct MemoryCapTests {
 
     @Test("a descendant that left the agent's session and allocates is still inside the cap", .timeLimit(.minutes(10)))
     func descendantsAreInside() throws {
-        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
-        let s = try Sandbox("oomchild")
-        s.lockfile(Lockfiles.make([]))
+        guard let s = try Self.cappedSandbox("oomchild") else { return }
         let rc = s.root + "/rc.txt"
         try s.submit("fork.md", Self.spec("""
             setsid sh -c '\(Self.hog); echo $? > \(rc)' &
@@ -72,9 +79,7 @@ struct MemoryCapTests {
 
     @Test("verify runs under the task's cap too, and a verify killed there says so", .timeLimit(.minutes(10)))
     func verifyIsCapped() throws {
-        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
-        let s = try Sandbox("oomverify")
-        s.lockfile(Lockfiles.make([]))
+        guard let s = try Self.cappedSandbox("oomverify") else { return }
         try s.submit("v.md", "---\nrepo: ~/code/widget\nworkspace: in-place\nexpect: nothing\nmemory: 64M\nverify: \(Self.hog)\n---\necho agent done\n")
         let r = try s.drain()
         #expect(r.code == 0, "\(r.err.suffix(1500))")
@@ -86,9 +91,7 @@ struct MemoryCapTests {
 
     @Test("--task-memory caps a spec that names no cap; a spec's own memory: wins and its peak is recorded", .timeLimit(.minutes(10)))
     func workerDefault() throws {
-        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
-        let s = try Sandbox("taskmem")
-        s.lockfile(Lockfiles.make([]))
+        guard let s = try Self.cappedSandbox("taskmem") else { return }
         try s.submit("a-default.md", Self.spec(Self.hog))
         try s.submit("b-own.md", Self.spec("head -c 200M /dev/zero | tail >/dev/null && echo fine", memory: "1G"))
         let r = try s.drain(["--task-memory", "64M"])
@@ -106,9 +109,7 @@ struct MemoryCapTests {
 
     @Test("six capped tasks at --concurrency 3: each OOM names its own cap, the tasks that fit succeed, no memory cgroup is left", .timeLimit(.minutes(10)))
     func concurrentCaps() throws {
-        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
-        let s = try Sandbox("oommany")
-        s.lockfile(Lockfiles.make([]))
+        guard let s = try Self.cappedSandbox("oommany") else { return }
         let caps = ["32M": "32 MiB", "48M": "48 MiB", "96M": "96 MiB"]
         for (cap, _) in caps {
             try s.submit("hog-\(cap).md", Self.spec(Self.hog, memory: cap))
@@ -133,9 +134,7 @@ struct MemoryCapTests {
 
     @Test("a worker SIGKILLed while a capped task runs: the next worker kills the agent and removes its memory cgroup", .timeLimit(.minutes(10)))
     func recoveryRemovesMemoryCgroup() throws {
-        if case .failure(let why) = Self.support { Issue.record("this host cannot cap memory: \(why)"); return }
-        let s = try Sandbox("oomcrash")
-        s.lockfile(Lockfiles.make([]))
+        guard let s = try Self.cappedSandbox("oomcrash") else { return }
         let pids = s.root + "/pids"
         try s.submit("stuck.md", Self.spec("setsid sleep 120 & echo $! >> \(pids)\necho $$ >> \(pids)\nsleep 120", memory: "256M"))
         let worker = try BackgroundWorker(s)
