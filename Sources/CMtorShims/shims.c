@@ -23,8 +23,14 @@
 #if defined(__linux__)
 /* The child side of mtor_spawn: only async-signal-safe calls from here to execve. */
 static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                        int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int memory_fd, int hold_fd, int report_fd) {
+                        int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int memory_fd, int hold_fd, int report_fd,
+                        int die_with_parent, pid_t parent) {
     int err = 0;
+    /* A sandboxed task ends with the worker: SIGKILL when the thread that started it is gone. */
+    if (die_with_parent) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { err = errno; goto fail_early; }
+        if (getppid() != parent) _exit(125);
+    }
     /* Leave the worker's process group at once: a signal to the worker's group (systemd's or a
        user's SIGTERM) must not reach a child still joining its cgroup, which can take milliseconds. */
     if (setpgid(0, 0) != 0) { err = errno; goto fail_early; }
@@ -103,8 +109,9 @@ static pid_t fork_into_cgroup(int cgroup_dir_fd) {
 
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
                int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int memory_fd, int hold_fd,
-               int *report_out, pid_t *pid_out) {
+               int die_with_parent, int *report_out, pid_t *pid_out) {
 #if defined(__linux__)
+    pid_t parent = getpid();
     /* fork, not posix_spawn: the child must join a cgroup and may wait at a gate before it execs. */
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
@@ -116,13 +123,14 @@ int mtor_spawn(const char *path, char *const argv[], char *const envp[], const c
     }
     if (pid < 0) pid = fork();
     if (pid < 0) { int e = errno; close(report[0]); close(report[1]); return e; }
-    if (pid == 0) spawn_child(path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, gate_fd, cgroup_fd, memory_fd, hold_fd, report[1]);
+    if (pid == 0) spawn_child(path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, gate_fd, cgroup_fd, memory_fd, hold_fd, report[1],
+                             die_with_parent, parent);
     close(report[1]);
     *pid_out = pid;
     *report_out = report[0];
     return 0;
 #else
-    (void)gate_fd; (void)cgroup_fd; (void)cgroup_dir_fd; (void)memory_fd; (void)hold_fd;
+    (void)gate_fd; (void)cgroup_fd; (void)cgroup_dir_fd; (void)memory_fd; (void)hold_fd; (void)die_with_parent;
     *report_out = -1;
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;

@@ -10,6 +10,8 @@ public struct AttemptEvidence: Sendable {
     }
 
     public var spawnFailure: String?
+    /// The sandbox could not be built around the harness (bwrap refused), so nothing of it ran.
+    public var sandboxFailure: String?
     public var exitCode: Int32?
     public var signal: Int32?
     public var stoppedBy: Stop?
@@ -96,7 +98,7 @@ public enum FailureClassifier {
     public static func classify(_ e: AttemptEvidence) -> Verdict {
         var verdict = decide(e)
         if verdict.failureClass != .ok, verdict.failureClass != .outOfMemory, e.expectsModel, e.duration < fastFailure, !e.stream.modelReached,
-           e.spawnFailure == nil, e.stoppedBy == nil {
+           e.spawnFailure == nil, e.sandboxFailure == nil, e.stoppedBy == nil {
             if !verdict.reason.hasSuffix(".") { verdict.reason += "." }
             verdict.reason += String(format: " It ended after %.2f s, faster than any model answers: the model was never reached.", e.duration)
         }
@@ -135,6 +137,9 @@ public enum FailureClassifier {
     // MARK: - Decision
 
     private static func decide(_ e: AttemptEvidence) -> Verdict {
+        if let failure = e.sandboxFailure {
+            return Verdict(.internalError, failure, hint: "run `mtor doctor` on the worker: it says whether the sandbox works here and how to enable it")
+        }
         if let failure = e.spawnFailure {
             return Verdict(.harnessMissing, failure, hint: "install the harness or fix its argv[0] / PATH in etc/providers.json")
         }

@@ -203,6 +203,19 @@ public struct TaskResult: Codable, Equatable, Sendable {
         }
     }
 
+    /// What the agent could see and touch: `bwrap` (namespaces, a read-only filesystem but for
+    /// `writable`, `hidden` behind empty ones) or `none` (`mtor worker --sandbox none`).
+    public struct SandboxSummary: Codable, Equatable, Sendable {
+        public var method: String
+        public var writable: [String]?
+        public var hidden: [String]?
+        public init(method: String, writable: [String]? = nil, hidden: [String]? = nil) {
+            self.method = method
+            self.writable = writable
+            self.hidden = hidden
+        }
+    }
+
     public struct Worker: Codable, Equatable, Sendable {
         public var host: String
         public var pid: Int32
@@ -227,6 +240,8 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public var log: String
     public var worker: Worker
     public var containment: Containment?
+    /// The agent's sandbox (absent in sidecars of tasks refused before anything ran).
+    public var sandbox: SandboxSummary? = nil
     /// The sum of the attempts' usage (null when no attempt reported any).
     public var usage: Usage?
     public var claimedAt: String
@@ -239,7 +254,7 @@ public struct TaskResult: Codable, Equatable, Sendable {
     public static let answerCap = 64 << 10
 
     enum CodingKeys: String, CodingKey {
-        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker, containment, usage
+        case schema, id, status, `class`, reason, hint, spec, attempts, git, verify, log, worker, containment, sandbox, usage
         case claimedAt = "claimed_at", finishedAt = "finished_at"
         case setup, review, answer
     }
@@ -347,6 +362,7 @@ extension TaskResult {
         try c.encode(log, forKey: .log)
         try c.encode(worker, forKey: .worker)
         try c.encodeIfPresent(containment, forKey: .containment)
+        try c.encodeIfPresent(sandbox, forKey: .sandbox)
         try c.encode(usage, forKey: .usage)
         try c.encode(claimedAt, forKey: .claimedAt)
         try c.encode(finishedAt, forKey: .finishedAt)

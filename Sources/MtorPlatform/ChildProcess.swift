@@ -29,6 +29,8 @@ public final class ChildProcess: @unchecked Sendable {
     public let executable: String
     /// The task's containment, when the child belongs to one: stopping and reaping cover all of it.
     public let containment: Containment?
+    /// The sandbox the child runs in (its exit status is the command's, not bwrap's).
+    public let sandbox: Sandbox?
     private var outFD: Int32
     private var errFD: Int32
     private var gateFD: Int32 = -1
@@ -62,10 +64,14 @@ public final class ChildProcess: @unchecked Sendable {
     /// The child joins `containment` before it execs. With `gated`, it waits before exec until
     /// `release()` (so the caller can record it first); if this process dies before that, the
     /// child ends without running anything.
+    ///
+    /// With `sandbox`, the command runs inside it (through bwrap) and is killed when this process dies.
     public init(executable: String, argv: [String], environment: [String: String], directory: String?, stdinFD: Int32? = nil,
-                containment: Containment? = nil, gated: Bool = false, holdFD: Int32? = nil) throws(SystemError) {
+                containment: Containment? = nil, gated: Bool = false, holdFD: Int32? = nil, sandbox: Sandbox? = nil) throws(SystemError) {
         self.executable = executable
         self.containment = containment
+        self.sandbox = sandbox
+        let (executable, argv) = sandbox.map { ($0.bwrap, $0.wrap(executable: executable, argv: argv)) } ?? (executable, argv)
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], gatePipe: [Int32] = [-1, -1]
         // Close-on-exec from birth: another thread's spawn must never inherit these.
         try syscall("pipe") { mtor_pipe_cloexec(&outPipe, 0) }
@@ -92,7 +98,7 @@ public final class ChildProcess: @unchecked Sendable {
                 withCStrings(envStrings) { cenv in
                     mtor_spawn(executable, cargv, cenv, directory, stdinFD ?? devNull, outPipe[1], errPipe[1],
                                gatePipe[0], containment?.procsFD ?? -1, containment?.directoryFD ?? -1, containment?.memory?.procsFD ?? -1,
-                               holdFD ?? -1, &report, &spawned)
+                               holdFD ?? -1, sandbox == nil ? 0 : 1, &report, &spawned)
                 }
             }
             return (rc, spawned)
@@ -223,7 +229,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Runs `argv` with `environment` and captures its output: the one-call form for git, verify and `--version`.
     public static func run(_ argv: [String], environment: [String: String], directory: String? = nil, stdin: [UInt8]? = nil,
-                           timeout: Double = 60, containment: Containment? = nil) throws(SystemError) -> (Termination, stdout: [UInt8], stderr: [UInt8], timedOut: Bool) {
+                           timeout: Double = 60, containment: Containment? = nil, sandbox: Sandbox? = nil) throws(SystemError) -> (Termination, stdout: [UInt8], stderr: [UInt8], timedOut: Bool) {
         guard let exe = resolve(argv[0], searchPath: environment["PATH"] ?? "/usr/bin:/bin") else {
             throw SystemError("posix_spawn", path: argv[0], errno: ENOENT)
         }
@@ -232,7 +238,8 @@ public final class ChildProcess: @unchecked Sendable {
             inputFD = try PrivateFile.readable(bytes: stdin)
         }
         defer { if let inputFD { close(inputFD) } }
-        let child = try ChildProcess(executable: exe, argv: argv, environment: environment, directory: directory, stdinFD: inputFD, containment: containment)
+        let child = try ChildProcess(executable: exe, argv: argv, environment: environment, directory: directory, stdinFD: inputFD,
+                                     containment: containment, sandbox: sandbox)
         return child.capture(timeout: timeout)
     }
 
@@ -252,7 +259,8 @@ public final class ChildProcess: @unchecked Sendable {
         }
         ChildRegistry.shared.remove(pid)
         if mtor_wifsignaled(status) != 0 { return .signaled(mtor_wtermsig(status)) }
-        return .exited(mtor_wexitstatus(status))
+        let exited = Termination.exited(mtor_wexitstatus(status))
+        return sandbox == nil ? exited : Sandbox.unwrap(exited)
     }
 
     /// Reaps exited children that no `ChildProcess` waits for: the orphans a subreaper inherits.

@@ -119,15 +119,18 @@ public final class Containment: @unchecked Sendable {
     }
 
     /// Ends every process of the task and waits (at most `timeout`) until none is left; zombies it
-    /// made are reaped unless a `ChildProcess` owns them. Returns how many processes it killed.
+    /// made are reaped unless a `ChildProcess` owns them. Returns how many processes it killed,
+    /// not counting a sandbox's PID-namespace init (bwrap's, which lives until its namespace is empty).
     @discardableResult
     public func killAll(timeout: Double = 10) -> Int {
         var killed = Set<Int32>()
+        var inits = Set<Int32>()
         let deadline = now() + timeout
         var pause: useconds_t = 1000
         while true {
             let left = members()
             if left.isEmpty { break }
+            for pid in left where !killed.contains(pid) && ProcessTable.isNamespaceInit(pid) { inits.insert(pid) }
             if method == .cgroup2, let path, Containment.write("1", to: path + "/cgroup.kill") {
                 killed.formUnion(left)
             } else {
@@ -141,7 +144,7 @@ public final class Containment: @unchecked Sendable {
             usleep(pause)
             pause = min(pause * 2, 50_000)
         }
-        return killed.count
+        return killed.subtracting(inits).count
     }
 
     /// Ends every member and removes the cgroup (once; later calls do nothing).
@@ -286,6 +289,14 @@ public enum ProcessTable {
         #else
         return []
         #endif
+    }
+
+    /// Whether `pid` is the init (pid 1) of a PID namespace below ours: its `NSpid` line ends in 1.
+    public static func isNamespaceInit(_ pid: Int32) -> Bool {
+        guard let text = try? FileSystem.readText("/proc/\(pid)/status", limit: 8192),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }) else { return false }
+        let ids = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" })
+        return ids.count > 1 && ids.last == "1"
     }
 
     /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22): with the boot

@@ -16,6 +16,9 @@ struct Runner {
     /// The task's claim lock, inherited by the agent as fd 3: on a shared spool another host
     /// recovers the claim only once no process of the task is left holding it.
     var holdFD: Int32?
+    /// What the agent may see and touch; nil only under `--sandbox none`. A sandboxed agent
+    /// inherits no descriptor but stdin, stdout and stderr (the claim's lock stays with the worker).
+    var sandbox: TaskSandbox?
     /// Told the agent's pid (= its process group) after spawn and before it may exec: it records
     /// the claim, so a worker killed at any instant leaves nothing running unseen. A throw means
     /// the claim could not be recorded, and the agent never runs.
@@ -51,9 +54,10 @@ struct Runner {
         evidence.expectsModel = target.harness.needsProvider
         var exitCode: Int32? = nil, signal: Int32? = nil
         execute: do {
-            let environment: [String: String]
+            var environment: [String: String]
             do {
                 environment = try settings.environment(for: target)
+                sandbox?.adjust(&environment)
             } catch {
                 let verdict = Verdict(.authFailed, error.description, hint: "add \(target.provider?.secretEnv ?? "the secret") to the env file, then send the worker SIGHUP")
                 return finish(n: n, target: target, started: started, startedMono: startedMono, exit: nil, signal: nil, evidence: evidence, verdict: verdict)
@@ -68,7 +72,7 @@ struct Runner {
             var stdinFD: Int32? = nil
             do {
                 if target.harness.promptInFile {
-                    promptFile = try PrivateFile.create(bytes: prompt, directory: spool.tmp, name: "\(id).prompt")
+                    promptFile = try PrivateFile.create(bytes: prompt, directory: sandbox?.home ?? spool.tmp, name: "\(id).prompt")
                 } else {
                     stdinFD = try PrivateFile.readable(bytes: prompt, directory: spool.tmp)
                 }
@@ -84,7 +88,7 @@ struct Runner {
             let child: ChildProcess
             do {
                 child = try ChildProcess(executable: executable, argv: argv, environment: environment, directory: spec.repo, stdinFD: stdinFD,
-                                         containment: containment, gated: true, holdFD: holdFD)
+                                         containment: containment, gated: true, holdFD: sandbox == nil ? holdFD : nil, sandbox: sandbox?.box)
             } catch {
                 evidence.spawnFailure = "harness '\(target.harnessName)' could not be started: \(error)"
                 break execute
@@ -181,6 +185,15 @@ struct Runner {
             evidence.stdoutBytes = output.stdoutBytes
             evidence.stdoutTail = outTail.text
             evidence.stderrTail = errTail.text
+            if sandbox != nil, exitCode == 1, evidence.stderrTail.hasPrefix("bwrap: ") {
+                // bwrap itself failed: nothing of the harness ran.
+                let said = evidence.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+                if said.hasPrefix("bwrap: execvp") {
+                    evidence.spawnFailure = "harness '\(target.harnessName)': '\(executable)' could not be run inside the sandbox (\(said))"
+                } else {
+                    evidence.sandboxFailure = "the sandbox could not be set up for harness '\(target.harnessName)': \(said)"
+                }
+            }
             evidence.stream = scanner
         }
         evidence.duration = now() - startedMono

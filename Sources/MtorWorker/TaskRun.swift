@@ -24,6 +24,8 @@ final class TaskRun: @unchecked Sendable {
     let claimedAt = Date()
     /// How the task's processes were contained, for the sidecar.
     private var containmentSummary: TaskResult.Containment?
+    /// What the agent, `setup:` and `verify:` can see and touch (nil under `--sandbox none`).
+    private var sandbox: TaskSandbox?
 
     /// An outcome decided before any attempt runs.
     enum Preset {
@@ -132,11 +134,20 @@ final class TaskRun: @unchecked Sendable {
             return conclude(status: .failed, verdict: Verdict(.setupFailed, error.reason, hint: error.hint), summary: summary, attempts: attempts,
                             git: workspace.record.map { _ in workspace.gitSection(diffstat: nil) }, verify: nil, extras: extras)
         }
+        do {
+            sandbox = try TaskSandbox.make(id: id, spec: spec, directory: workspace.directory, workspaces: workspaces, spool: spool,
+                                           settings: settings, options: options, programs: targets.map { $0.harness.argv[0] })
+        } catch {
+            log.note("sandbox: \(error.description)")
+            return conclude(status: .failed, verdict: Verdict(.internalError, error.description, hint: "check that the workspaces directory is writable"),
+                            summary: summary, attempts: attempts, git: nil, verify: nil, extras: extras)
+        }
         var agentSpec = spec
         agentSpec.repo = workspace.directory
         var autoCommitted = false
         var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace)
         runner.containment = box
+        runner.sandbox = sandbox
         runner.holdFD = claimLock
         runner.triage = triage
         runner.silenceProbe = options.silenceProbe
@@ -299,8 +310,10 @@ final class TaskRun: @unchecked Sendable {
         let limit = max(60, spec.timeout)
         let child: ChildProcess
         do {
-            child = try ChildProcess(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: settings.baseEnvironment,
-                                     directory: spec.repo, containment: containment)
+            var environment = settings.baseEnvironment
+            sandbox?.adjust(&environment)
+            child = try ChildProcess(executable: "/bin/sh", argv: ["/bin/sh", "-c", command], environment: environment,
+                                     directory: spec.repo, containment: containment, sandbox: sandbox?.box)
         } catch {
             return TaskResult.Verify(command: command, exitCode: nil, durationS: now() - start, outputTail: "could not start /bin/sh: \(error)")
         }
@@ -341,11 +354,15 @@ final class TaskRun: @unchecked Sendable {
             worker: TaskResult.Worker(host: options.host, pid: ProcessControl.pid, version: mtorVersion),
             containment: containmentSummary,
             claimedAt: Stamp.iso(claimedAt), finishedAt: Stamp.iso())
+        if containmentSummary != nil { result.sandbox = sandbox?.summary ?? TaskResult.SandboxSummary(method: Sandbox.Method.none.rawValue) }
         result.setup = extras.setup.map { var s = $0; s.outputTail = r.redact(s.outputTail); return s }
         result.review = extras.review
         result.answer = extras.answer
         // The worktree goes before the result appears (the branch stays); a kill in between reruns the task on its branch.
-        if !options.keepWorkspaces { Workspace.discard(root: workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil)) }
+        if !options.keepWorkspaces {
+            Workspace.discard(root: workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil))
+            TaskSandbox.removeHome(root: workspaces, id: id)
+        }
         var delay = 1.0
         while true {
             do {

@@ -33,6 +33,12 @@ public struct WorkerOptions: Sendable {
     public var silenceProbe: Double = 60
     /// How each task's processes are kept together (`--containment`); `auto` takes the best this host allows.
     public var containment: Containment.Preference = .auto
+    /// How agents are confined (`--sandbox`): `auto` and `bwrap` need a working bubblewrap.
+    public var sandbox: Sandbox.Preference = .auto
+    /// Extra paths every agent may write (`--sandbox-writable DIR:DIR`), e.g. a shared build cache.
+    public var sandboxWritable: [String] = []
+    /// The `bwrap` that confines agents, found and tried at start (`resolveSandbox()`); nil: none.
+    public var bwrap: String?
     /// Directory prefixes a spec's `repo` (after symlinks) must be under; default: the worker's home.
     public var allowedRepos: [String] = [ProcessInfo.processInfo.environment["HOME"] ?? "/"]
 
@@ -75,6 +81,17 @@ public struct WorkerOptions: Sendable {
 }
 
 extension WorkerOptions {
+    /// Finds and tries bubblewrap unless `--sandbox none`; throws, naming the fix, when agents
+    /// would have to run unconfined without the operator having said so.
+    public mutating func resolveSandbox() throws(WorkerError) {
+        guard sandbox != .none else { bwrap = nil; return }
+        let found = Sandbox.findBwrap(searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        if let why = Sandbox.probe(bwrap: found) {
+            throw .environment("agents cannot be sandboxed on this host: \(why). mtor will not start agents unconfined unless told to: fix the host, or start the worker with --sandbox none (every agent then sees what the worker sees: the spool, the env file, every key)")
+        }
+        bwrap = found
+    }
+
     /// How this host caps a task's memory, for the worker's start line; throws when `--task-memory`
     /// asks for a cap no controller here can enforce (a cap is never silently dropped).
     func memoryCaps() throws(WorkerError) -> String {

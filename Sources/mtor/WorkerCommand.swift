@@ -20,6 +20,8 @@ enum WorkerCommand {
             Flag(name: "--log-cap", value: "BYTES", help: "cap of each task's log (default 50 MiB)"),
             Flag(name: "--silence-probe", value: "D", help: "after this long without agent activity, call the attempt's provider directly (default 60s, at most half the spec's stall)"),
             Flag(name: "--containment", value: "auto|cgroup2|cgroup1|marker", help: "how each task's processes are kept together (default auto: the best this host allows)"),
+            Flag(name: "--sandbox", value: "auto|bwrap|none", help: "how agents are confined (default auto: bubblewrap, and the worker refuses to start where it does not work; none: agents see what the worker sees)"),
+            Flag(name: "--sandbox-writable", value: "DIR:DIR", help: "extra directories every agent may write besides its task directory and its own HOME (e.g. a shared build cache)"),
             Flag(name: "--task-memory", value: "SIZE", help: "memory cap of each attempt whose spec has no 'memory:' (e.g. 4G; default none); the worker refuses to start where no cgroup memory controller can enforce it"),
             Flag(name: "--on-finish", value: "CMD", help: "run CMD when a task ends (also on_finish in the lockfile; 30 s limit, environment from scratch)"),
             Flag(name: "--on-attention", value: "CMD", help: "run CMD when something needs a person (also on_attention in the lockfile)"),
@@ -69,6 +71,19 @@ enum WorkerCommand {
             case .failure(let error): throw .usage(error.description)
             }
         }
+        if let text = args.values["--sandbox"] {
+            guard let preference = Sandbox.Preference(rawValue: text) else {
+                throw .usage("--sandbox must be one of \(Sandbox.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            }
+            options.sandbox = preference
+        }
+        if let dirs = args.values["--sandbox-writable"] {
+            options.sandboxWritable = dirs.split(separator: ":").map(String.init)
+            for dir in options.sandboxWritable where FileSystem.kind(dir) != .directory {
+                throw .usage("--sandbox-writable: \(dir) is not a directory; create it first or leave it out")
+            }
+        }
+        try options.resolveSandbox()
         options.workspaces = args.values["--workspaces"]
         options.keepWorkspaces = args.flags.contains("--keep-workspaces")
         options.reviewMaxLines = try args.int("--review-max-lines", default: options.reviewMaxLines)
