@@ -133,6 +133,10 @@ public final class Containment: @unchecked Sendable {
             for pid in left where !killed.contains(pid) && ProcessTable.isNamespaceInit(pid) { inits.insert(pid) }
             if method == .cgroup2, let path, Containment.write("1", to: path + "/cgroup.kill") {
                 killed.formUnion(left)
+                // Seen on Linux 6.18: once a cgroup was killed through cgroup.kill, every later
+                // clone3(CLONE_INTO_CGROUP) into it is born with SIGKILL pending (fork, then a write to
+                // cgroup.procs, is not). Later processes of the task join by cgroup.procs.
+                if directoryFD >= 0 { close(directoryFD); directoryFD = -1 }
             } else {
                 // A v1 cgroup (or the marker) has no kill switch: freeze when a freezer is there, kill, thaw.
                 let frozen = method == .cgroup1 && path.map { Containment.write("FROZEN", to: $0 + "/freezer.state") } == true

@@ -35,15 +35,24 @@ extension Bench {
         report.figures.append(Figure("rename → in done/ p50", unit: "ms", better: .lower, mtor: ms(.mtor, \.endToEnd, 0.5),
                                      baselines: baselines(\.endToEnd, 0.5), samples: n,
                                      note: "mtor: sidecar written and fsynced, spec moved, directories fsynced; baselines: mv only"))
+        // The sandbox's own cost: the same run with agents unconfined (`--sandbox none`).
+        if contenders.contains(.mtor) {
+            log("latency: mtor --sandbox none, \(scale.latencySpecs) sequential specs")
+            let bare = try latencyRun(.mtor, count: scale.latencySpecs, sandboxed: false)
+            let p50 = Percentiles(bare.pickups).at(0.5).map { $0 * 1000 }
+            report.figures.append(Figure("pickup latency p50 without the sandbox", unit: "ms", better: .lower, mtor: p50,
+                                         baselines: baselines(\.pickups, 0.5), samples: bare.pickups.count,
+                                         note: "mtor --sandbox none; the sandbox's cost is the difference from \"pickup latency p50\""))
+        }
         let counts = contenders.map { "\($0.rawValue) \(results[$0]?.pickups.count ?? 0)" }.joined(separator: ", ")
         report.notes.append("pickup latency: rename(2) into inbox/ → the sh harness's first command, sequential, each spec dropped 0–20 ms (poll loop: 0–1 s) after the previous reached done/; samples: \(counts)")
         let missed = results.filter { $0.value.missed > 0 }.map { "\($0.key.rawValue) \($0.value.missed)" }
         if !missed.isEmpty { report.notes.append("latency specs that never started: " + missed.joined(separator: ", ")) }
     }
 
-    private func latencyRun(_ kind: ContenderKind, count: Int) throws(BenchError) -> LatencySample {
+    private func latencyRun(_ kind: ContenderKind, count: Int, sandboxed: Bool = true) throws(BenchError) -> LatencySample {
         let ids = ids("lat", count)
-        return try withContender(kind, label: "latency", staged: ids) { contender, spool, probe throws(BenchError) in
+        return try withContender(kind, label: "latency", staged: ids, sandboxed: sandboxed) { contender, spool, probe throws(BenchError) in
             try warmUp(kind, spool, probe)
             var sample = LatencySample()
             let gap = kind.pollInterval ?? 0.02

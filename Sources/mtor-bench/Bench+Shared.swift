@@ -27,7 +27,8 @@ extension Bench {
         }
         let worker: ChildProcess
         do {
-            worker = try ChildProcess(executable: options.mtor, argv: [options.mtor, "worker", "--spool", workRoot, "--providers", world.lockfile],
+            worker = try ChildProcess(executable: options.mtor, argv: [options.mtor, "worker", "--spool", workRoot, "--providers", world.lockfile,
+                                                                            "--sandbox-writable", marks],
                                       environment: world.environment, directory: world.root)
         } catch {
             throw .setup("cannot start \(options.mtor): \(error)")

@@ -49,7 +49,9 @@ struct GlusterSpoolTests {
         func startWorker(_ host: GlusterCluster.Host, rescan: String = "1") throws {
             // Worktrees on each host's own disk, as README's runbook says.
             try cluster.startWorker(on: host, ["--spool", spool, "--providers", sandbox.etc + "/providers.json", "--concurrency", "2", "--rescan", rescan,
-                                               "--workspaces", "\(sandbox.root)/work-\(host.name)"],
+                                               "--workspaces", "\(sandbox.root)/work-\(host.name)",
+                                               // Agents are sandboxed: the marks they leave go where the worker lets them write.
+                                               "--sandbox-writable", ["locks", "runs", "doubles"].map { "\(base)/\($0)" }.joined(separator: ":")],
                                     environment: sandbox.environment)
         }
 

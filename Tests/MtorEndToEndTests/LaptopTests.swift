@@ -107,13 +107,20 @@ struct LaptopTests {
         let world = try RemoteWorld("laptop-cancel")
         defer { withExtendedLifetime(world) {} }
         let (s, laptop, worker) = (world.sandbox, world.laptop, world.worker!)
-        let pidFile = s.root + "/grandchild.pid"
-        try laptop.write("long.md", LaptopTests.shSpec + "sleep 300 &\necho $! > \(pidFile)\nwait\n")
+        // The agent runs in its own PID namespace, so its `$!` means nothing here: its grandchild is
+        // found in this host's process table by a duration no other process uses.
+        let marker = "300.\(UInt32.random(in: 100_000...999_999))"
+        try laptop.write("long.md", LaptopTests.shSpec + "sleep \(marker) &\nwait\n")
         let sub = try laptop.run(["submit", "long.md", "--to", "mtor-test:\(s.spool)"])
         #expect(sub.code == 0, "\(sub.text)")
         let id = try #require(sub.text.firstMatch(of: #/as (\S+) →/#)?.1).description
-        try worker.waitFor { FileManager.default.fileExists(atPath: pidFile) && s.exists("claimed/\(id).md") }
-        let sleeper = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        func sleeperPid() -> Int32? {
+            ProcessTable.all().first { pid in
+                ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "") == "sleep\0\(marker)\0"
+            }
+        }
+        try worker.waitFor { sleeperPid() != nil && s.exists("claimed/\(id).md") }
+        let sleeper = try #require(sleeperPid())
         #expect(ProcessControl.isAlive(sleeper))
         let status = try laptop.run(["status", "--to", "mtor-test:\(s.spool)"], merge: false)
         #expect(status.text.contains("running:") && status.text.contains(id), "\(status.text)")

@@ -9,8 +9,11 @@ struct SharingTests {
     func twoWorkers() throws {
         let s = try Sandbox("two-workers")
         s.lockfile(Lockfiles.make([]))
-        let runs = s.root + "/runs.txt"
-        let options = ["--concurrency", "2", "--rescan", "0.2"]
+        // Agents are sandboxed: the one directory they may write besides their own is named to the worker.
+        let observed = s.root + "/observed"
+        try FileManager.default.createDirectory(atPath: observed, withIntermediateDirectories: true)
+        let runs = observed + "/runs.txt"
+        let options = ["--concurrency", "2", "--rescan", "0.2", "--sandbox-writable", observed]
         let first = try BackgroundWorker(s, extra: options)
         defer { first.stop() }
         try first.waitUntilStarted()
