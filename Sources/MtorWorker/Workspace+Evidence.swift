@@ -39,10 +39,12 @@ extension Workspace {
         return evidence
     }
 
-    /// Whether the trees of two commits differ (a missing commit differs from one that is there).
+    /// Whether `after` holds a change since `before`: its tree differs and it is not `before` or
+    /// one of its ancestors (a branch moved back is no change). A missing commit differs from one
+    /// that is there.
     func differs(_ before: String?, _ after: String?) -> Bool {
         guard let before, let after else { return before != after }
-        if before == after { return false }
+        if before == after || shell.git(["merge-base", "--is-ancestor", after, before], in: spec.repo, timeout: 60).ok { return false }
         let trees = [before, after].map { shell.value(["rev-parse", "--verify", "-q", "\($0)^{tree}"], in: spec.repo) }
         return trees[0] == nil || trees[0] != trees[1]
     }
