@@ -60,9 +60,18 @@ struct GitShell {
     /// `config` are more `-c` options of the caller's.
     @discardableResult
     func git(_ args: [String], in dir: String, timeout: Double = 300, stdin: [UInt8]? = nil, config: [String] = []) -> Ran {
-        let found = run(["git", "-C", dir, "config", "--list", "--null", "--includes", "--show-scope"], in: dir, timeout: 60)
-        return run(["git", "-C", dir] + Self.hardening(config: found.ok ? found.out : []) + config + Self.quiet(args), in: dir, timeout: timeout, stdin: stdin)
+        var found: [UInt8] = []
+        if !Self.runsNoDriver.contains(args.first ?? "") {
+            let r = run(["git", "-C", dir, "config", "--list", "--null", "--includes", "--show-scope"], in: dir, timeout: 60)
+            if r.ok { found = r.out }
+        }
+        return run(["git", "-C", dir] + Self.hardening(config: found) + config + Self.quiet(args), in: dir, timeout: timeout, stdin: stdin)
     }
+
+    /// Plumbing that never runs a filter, a diff or merge driver or a credential helper, so the
+    /// fixed hardening is enough and the repository's configuration need not be read first
+    /// (`cat-file` only as used here: `-e`, `-t` and `blob`, never `--filters` or `--textconv`).
+    static let runsNoDriver: Set<String> = ["rev-parse", "update-ref", "show-ref", "merge-base", "symbolic-ref", "config", "for-each-ref", "cat-file", "commit-tree"]
 
     /// Runs `argv` in `dir` inside the task's containment: `setup:`, and every command that runs
     /// in a task's clone after its agent started (the agent owns that clone's `.git`, so its

@@ -61,7 +61,8 @@ extension Workspace {
     /// `confined` (like everything that reads the agent's `.git` once the agent started), so the
     /// worker never runs upload-pack there (whose config, alternates and refs are the agent's);
     /// the worker only reads the bundle, and `git fetch` from it in the repo sends every object
-    /// through index-pack, which hashes each one and checks the branch is connected. A tip the
+    /// through index-pack, which hashes each one, and checks the branch is complete (git 2.39
+    /// does not fsck a bundle's objects; `fetch.fsckObjects` is asked for where git does). A tip the
     /// repo already has (the branch left at, or moved back to, a commit of the repo) needs no
     /// objects and is set directly. The update may be forced: the evidence judges it.
     @discardableResult
