@@ -46,7 +46,8 @@ enum Git {
         return String(head.dropFirst("ref: refs/heads/".count))
     }
 
-    private static func isSHA(_ s: String) -> Bool {
+    /// Whether `s` is a full commit id (SHA-1 or SHA-256), in lower or upper hex.
+    static func isSHA(_ s: String) -> Bool {
         (s.count == 40 || s.count == 64) && s.allSatisfy { $0.isHexDigit }
     }
 

@@ -279,6 +279,8 @@ final class TaskRun: @unchecked Sendable {
             }
             break
         }
+        // The branch comes back from the clone (verified) while the task's containment still holds.
+        workspace.bringBack()
         // Every process the task started is gone before its result is written.
         box.dispose()
         containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers,

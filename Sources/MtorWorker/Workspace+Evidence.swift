@@ -8,36 +8,100 @@ extension Workspace {
     struct Evidence {
         /// mtor committed changes the agent left uncommitted.
         var autoCommitted = false
-        /// The branch moved past its base (in place: HEAD moved or the checkout changed).
+        /// The branch's tree differs from its base's (in place: HEAD's tree changed or the checkout did).
         var changed = false
     }
 
     static let autoCommitMessage = "mtor: changes the agent left uncommitted"
 
-    /// Commits what the agent left uncommitted in the worktree (never the `copy:` files), then
-    /// says whether the branch holds any change. In place nothing is committed: a new commit or
-    /// any uncommitted change in the checkout counts, and `expect: nothing` costs no git call.
+    /// Commits what the agent left uncommitted in the clone (never the `copy:` files), brings the
+    /// branch back into the repo, then says whether the branch's tree differs from the base's
+    /// (an empty commit, or a branch moved back to or behind its base, is no change). In place
+    /// nothing is committed: a changed tree at HEAD or any uncommitted change in the checkout
+    /// counts, and `expect: nothing` costs no git call.
     func settle() -> Evidence {
         guard isWorktree, let record else {
             guard spec.work.expect != .nothing else { return Evidence() }
-            return Evidence(changed: tip(nil) != inPlaceHead || !status(spec.repo).isEmpty)
+            return Evidence(changed: differs(inPlaceHead, tip(nil)) || !status(spec.repo).isEmpty)
         }
         var evidence = Evidence()
-        if !status(directory).isEmpty {
-            let added = shell.git(["add", "-A", "--"] + pathspec, in: directory)
-            var commit = ["commit", "-q", "--no-verify", "-m", Self.autoCommitMessage]
-            if shell.value(["config", "user.email"], in: directory) == nil {
-                commit = ["-c", "user.name=mtor", "-c", "user.email=mtor@\(FileSystem.hostName())"] + commit
-            }
-            let r = added.ok ? shell.git(commit, in: directory) : added
+        if cloneIsIntact, !status(directory).isEmpty {
+            // In the clone, whose config and hooks are the agent's: through `confined`, hardened.
+            let added = shell.confinedGit(["add", "-A", "--"] + pathspec, in: directory)
+            let identity = shell.confinedGit(["config", "user.email"], in: directory, timeout: 60)
+            let who = identity.ok && !identity.text.isEmpty ? [] : ["-c", "user.name=mtor", "-c", "user.email=mtor@\(FileSystem.hostName())"]
+            let r = added.ok ? shell.confinedGit(["commit", "-q", "--no-verify", "-m", Self.autoCommitMessage], in: directory, config: who) : added
             evidence.autoCommitted = r.ok
             log?.note(r.ok ? "workspace: committed the changes the agent left uncommitted" : "workspace: could not commit the agent's leftover changes: \(r.said)")
         }
-        evidence.changed = tip(record).map { $0 != record.baseSHA } ?? false
+        bringBack()
+        evidence.changed = differs(record.baseSHA, tip(record))
         return evidence
     }
 
-    /// The branch tip (in place: HEAD).
+    /// Whether `after` holds a change since `before`: its tree differs and it is not `before` or
+    /// one of its ancestors (a branch moved back is no change). A missing commit differs from one
+    /// that is there.
+    func differs(_ before: String?, _ after: String?) -> Bool {
+        guard let before, let after else { return before != after }
+        if before == after || shell.git(["merge-base", "--is-ancestor", after, before], in: spec.repo, timeout: 60).ok { return false }
+        let trees = [before, after].map { shell.value(["rev-parse", "--verify", "-q", "\($0)^{tree}"], in: spec.repo) }
+        return trees[0] == nil || trees[0] != trees[1]
+    }
+
+    /// The clone is a directory with a `.git` directory (lstat, no link followed).
+    var cloneIsIntact: Bool {
+        FileSystem.kind(directory) == .directory && FileSystem.kind(directory + "/.git") == .directory
+    }
+
+    /// Brings the clone's branch back into the repo, verified, and returns the commit it is now at
+    /// (nil when nothing could be brought back: the branch is then left as it was).
+    ///
+    /// A bundle, not a fetch from the clone: `git bundle create` runs in the clone through
+    /// `confined` (like everything that reads the agent's `.git` once the agent started), so the
+    /// worker never runs upload-pack there (whose config, alternates and refs are the agent's);
+    /// the worker only reads the bundle, and `git fetch` from it in the repo sends every object
+    /// through index-pack, which hashes each one, and checks the branch is complete (git 2.39
+    /// does not fsck a bundle's objects; `fetch.fsckObjects` is asked for where git does). A tip the
+    /// repo already has (the branch left at, or moved back to, a commit of the repo) needs no
+    /// objects and is set directly. The update may be forced: the evidence judges it.
+    @discardableResult
+    func bringBack() -> String? {
+        guard isWorktree, let record else { return nil }
+        let repo = spec.repo, ref = "refs/heads/\(record.branch)"
+        let current = tip(record)
+        guard cloneIsIntact else {
+            log?.note("workspace: \(directory) has no .git directory any more; \(record.branch) stays at \(current?.prefix(10) ?? "nothing") (no change brought back)")
+            return current
+        }
+        let said = shell.confinedGit(["rev-parse", "--verify", "-q", "\(ref)^{commit}"], in: directory, timeout: 60)
+        guard said.ok, Git.isSHA(said.text) else {
+            log?.note("workspace: the clone has no branch \(record.branch) any more; it stays at \(current?.prefix(10) ?? "nothing") in \(repo) (no change brought back)")
+            return current
+        }
+        let sha = said.text.lowercased()
+        if sha == current { return current }
+        if shell.git(["cat-file", "-e", "\(sha)^{commit}"], in: repo).ok {
+            let moved = shell.git(["update-ref", "-m", "mtor: task \(id)", ref, sha], in: repo)
+            if !moved.ok { log?.note("workspace: could not move \(record.branch) to \(sha.prefix(10)) in \(repo): \(moved.said)") }
+            return tip(record)
+        }
+        let bundle = directory + "/.git/mtor-branch.bundle"
+        FileSystem.remove(bundle)
+        defer { FileSystem.remove(bundle) }
+        let exclude = ([record.baseSHA] + (current.map { [$0] } ?? [])).map { "^" + $0 }
+        let made = shell.confinedGit(["bundle", "create", "-q", bundle, ref] + exclude, in: directory, timeout: 1800)
+        guard made.ok, case .regular = FileSystem.kind(bundle) else {
+            log?.note("workspace: could not bundle \(record.branch) in the clone (\(made.said)); it stays at \(current?.prefix(10) ?? "nothing") in \(repo)")
+            return current
+        }
+        let fetched = shell.git(["fetch", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "-q", bundle, "+\(ref):\(ref)"], in: repo, timeout: 1800,
+                                config: ["-c", "fetch.fsckObjects=true", "-c", "transfer.fsckObjects=true"])
+        if !fetched.ok { log?.note("workspace: could not bring \(record.branch) back into \(repo) (\(fetched.said)); it stays at \(current?.prefix(10) ?? "nothing")") }
+        return tip(record)
+    }
+
+    /// The branch tip in the repo (in place: HEAD).
     func tip(_ record: Record?) -> String? {
         guard let record else { return shell.head(spec.repo) }
         return shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(record.branch)^{commit}"], in: spec.repo)

@@ -2,14 +2,22 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
-/// Where one task's agent works, and every git call made for it: a worktree of the spec's
-/// `repo` on the task's own branch (created, or reused on a retry or after a crash), the
-/// `copy:` files and the `setup:` command; after the agent, the auto-commit, the review of
-/// the branch against its base, the integration, and the worktree's removal (the branch stays).
-/// With `workspace: in-place` the agent works in the repo's checkout and nothing is created.
+/// Where one task's agent works, and every git call made for it: a clone of the spec's `repo`
+/// on the task's own branch (created, or reused on a retry or after a crash), the `copy:` files
+/// and the `setup:` command; after the agent, the auto-commit, the branch brought back into the
+/// repo, the review of the branch against its base, the integration, and the clone's removal
+/// (the branch stays). With `workspace: in-place` the agent works in the repo's checkout and
+/// nothing is created.
+///
+/// The clone (`git clone --shared`) borrows the repo's objects through `objects/info/alternates`
+/// and has a `.git` of its own, which the agent owns entirely: its config and hooks reach only
+/// the clone. The repo itself is only read while the agent runs; the worker brings the branch
+/// back afterwards through index-pack (`bringBack`), and runs nothing in the clone but through
+/// `GitShell.confined`.
 final class Workspace: @unchecked Sendable {
-    /// What a task's worktree started from, kept beside it (`<workspaces>/<id>.json`) so a
+    /// What a task's clone started from, kept beside it (`<workspaces>/<id>.json`) so a
     /// retry or a new worker after a crash continues on the same branch from the same base.
+    /// Read back only through `Record.read`, which refuses one that does not fit the task.
     struct Record: Codable {
         var id: String
         var repo: String
@@ -19,11 +27,23 @@ final class Workspace: @unchecked Sendable {
         var baseSHA: String
         /// The branch `integrate: merge` fast-forwards (nil when the base is no branch).
         var baseBranch: String?
+        /// Where the clone was made; informative only: the worker derives the path it deletes.
         var path: String
         /// Whether the branch was there before this claim.
         var branchExisted: Bool? = nil
-        /// The worktree's files were checked out (a worktree made but never filled is filled on reuse).
+        /// The clone's files were checked out (a clone made but never filled is made again).
         var ready: Bool? = nil
+
+        /// The record of task `id` in `root`, when it is one this task could have written:
+        /// same id, `repo` and `branch`, a full commit id as its base. Anything else is ignored.
+        static func read(root: String, id: String, repo: String? = nil, branch: String? = nil) -> Record? {
+            guard let data = try? FileSystem.read(Workspace.recordPath(root: root, id: id), limit: 1 << 20),
+                  let r = try? JSONDecoder().decode(Record.self, from: Data(data)),
+                  r.id == id, Git.isSHA(r.baseSHA), r.repo.hasPrefix("/"),
+                  repo.map({ $0 == r.repo }) ?? true, branch.map({ $0 == r.branch }) ?? true,
+                  WorkSettings.isValidBranch(r.branch) else { return nil }
+            return r
+        }
     }
 
     /// Why the workspace could not be made ready for the agent.
@@ -65,7 +85,7 @@ final class Workspace: @unchecked Sendable {
 
     // MARK: - Before the agent
 
-    /// Makes the workspace ready: the worktree on its branch, the copied files, the set-up
+    /// Makes the workspace ready: the clone on its branch, the copied files, the set-up
     /// command. Returns the set-up's record (nil without `setup:`).
     func prepare(timeout: Double) throws(Failure) -> TaskResult.Verify? {
         guard isWorktree else {
@@ -73,33 +93,32 @@ final class Workspace: @unchecked Sendable {
             inPlaceHead = shell.head(spec.repo)
             return nil
         }
-        let repo = spec.repo
         do { try FileSystem.makeDirectories(root) } catch {
             throw Failure(reason: "cannot create the workspaces directory \(root): \(error)", hint: "make it writable or pass --workspaces DIR")
         }
-        shell.worktreeAdmin(["prune"], repo: repo)
         let branch = spec.work.branchName(id: id)
         guard WorkSettings.isValidBranch(branch) else {
             throw Failure(reason: "'\(branch)' is not a valid branch name for task \(id)", hint: "set 'branch:' in the spec")
         }
         var record = try startingPoint(branch: branch)
         save(record)
+        self.record = record
         try attach(record)
         if record.ready != true {
             record.ready = true
             save(record)
+            self.record = record
         }
-        self.record = record
         try copyFiles()
         guard let command = spec.work.setup else { return nil }
         log?.note("setup: \(command)")
         let start = now()
-        let r = shell.run(["/bin/sh", "-c", command], in: directory, timeout: max(60, timeout), environment: shell.base)
+        let r = shell.confined(["/bin/sh", "-c", command], in: directory, timeout: max(60, timeout))
         let output = String(decoding: r.out + r.err, as: UTF8.self)
         log?.note("setup output:\n\(output.suffix(8000))")
         let setup = TaskResult.Verify(command: command, exitCode: r.code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
         guard r.ok else {
-            throw Failure(reason: "'setup: \(command)' \(r.timedOut ? "did not finish within \(DurationText.format(max(60, timeout)))" : "exited \(r.code.map(String.init) ?? "abnormally")") in the task's worktree",
+            throw Failure(reason: "'setup: \(command)' \(r.timedOut ? "did not finish within \(DurationText.format(max(60, timeout)))" : "exited \(r.code.map(String.init) ?? "abnormally")") in the task's clone",
                           hint: "read the setup output tail in the sidecar; fix the command or the files it needs (copy:)", setup: setup)
         }
         return setup
@@ -110,10 +129,9 @@ final class Workspace: @unchecked Sendable {
     private func startingPoint(branch: String) throws(Failure) -> Record {
         let repo = spec.repo
         let branchSHA = shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(branch)^{commit}"], in: repo)
-        if let data = try? FileSystem.read(Self.recordPath(root: root, id: id)), let old = try? JSONDecoder().decode(Record.self, from: Data(data)),
-           old.repo == repo, old.branch == branch {
-            var again = old
+        if var again = Record.read(root: root, id: id, repo: repo, branch: branch) {
             again.branchExisted = branchSHA != nil
+            again.path = directory
             return again
         }
         let baseRef = spec.work.base ?? "HEAD"
@@ -138,63 +156,78 @@ final class Workspace: @unchecked Sendable {
                       branchExisted: branchSHA != nil)
     }
 
-    /// Puts the worktree at `directory` on the branch: reused when it is already there,
-    /// recreated when a dead worker left it broken.
+    /// Puts the clone at `directory` on the branch: reused when a previous attempt of this task
+    /// left one (its branch brought back first), made again when it is missing, unfinished or broken.
+    /// The branch is made in the repo too when it is new, so it is there whatever happens next.
     private func attach(_ record: Record) throws(Failure) {
         let repo = spec.repo
-        if FileSystem.exists(directory) {
-            let head = shell.value(["symbolic-ref", "-q", "HEAD"], in: directory)
-            let top = shell.value(["rev-parse", "--show-toplevel"], in: directory)
-            if head == "refs/heads/\(record.branch)", let top, FileSystem.realPath(top) == FileSystem.realPath(directory) {
+        if FileSystem.kind(directory) != .missing {
+            if record.ready == true, FileSystem.kind(directory) == .directory, FileSystem.kind(directory + "/.git") == .directory {
                 log?.note("workspace: reusing \(directory) on \(record.branch)")
-                if record.ready != true { try checkout(record) }
+                bringBack()
                 return
             }
-            log?.note("workspace: \(directory) is not a worktree on \(record.branch); recreating it")
-            shell.worktreeAdmin(["remove", "--force", "--force", directory], repo: repo)
-            _ = shell.run(["rm", "-rf", "--", directory], in: root, timeout: 300)
-            shell.worktreeAdmin(["prune"], repo: repo)
+            log?.note("workspace: \(directory) is not a finished clone on \(record.branch); making it again")
+            Self.removeTree(root: root, id: id, shell: shell)
         }
-        let exists = record.branchExisted ?? shell.git(["show-ref", "--verify", "-q", "refs/heads/\(record.branch)"], in: repo).ok
-        let args = exists ? ["add", "-q", "--no-checkout", directory, record.branch]
-                          : ["add", "-q", "--no-checkout", "-b", record.branch, directory, record.baseSHA]
-        let r = shell.worktreeAdmin(args, repo: repo)
-        guard r.ok else {
-            throw Failure(reason: "could not create the worktree \(directory) on branch \(record.branch): \(r.said)",
-                          hint: "if the branch is checked out elsewhere, switch that checkout away from it or set 'branch:'")
+        let made = shell.git(["update-ref", "-m", "mtor: task \(id) starts", "refs/heads/\(record.branch)", record.baseSHA, String(repeating: "0", count: record.baseSHA.count)], in: repo)
+        guard let start = made.ok ? record.baseSHA : shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(record.branch)^{commit}"], in: repo) else {
+            throw Failure(reason: "could not create the branch \(record.branch) in \(repo): \(made.said)", hint: "check that the repository is writable, or set 'branch:'")
         }
-        log?.note("workspace: \(directory) on \(record.branch) from \(record.baseSHA.prefix(10))\(exists ? " (existing branch)" : "")")
-        try checkout(record)
-    }
-
-    /// Fills a worktree made with `--no-checkout`: outside the repo's worktree lock, beside other tasks.
-    private func checkout(_ record: Record) throws(Failure) {
-        let files = shell.git(["reset", "-q", "--hard"], in: directory, timeout: 1800)
+        // The clone has a config of its own: the repo's identity goes with it, so the agent commits as before.
+        let identity = ["user.name", "user.email"].flatMap { key in shell.value(["config", "--get", key], in: repo).map { ["--config", "\(key)=\($0)"] } ?? [] }
+        let clone = shell.git(["clone", "--shared", "--no-checkout", "--no-hardlinks", "--template="] + identity + ["-q", "--", repo, directory], in: root, timeout: 1800)
+        guard clone.ok else {
+            throw Failure(reason: "could not clone \(repo) into \(directory): \(clone.said)", hint: "check the disk space and that \(root) is writable")
+        }
+        // Nothing but git has run in the new clone yet: the worker's own git may check it out.
+        let files = shell.git(["checkout", "-q", "--no-track", "-B", record.branch, start], in: directory, timeout: 1800)
         guard files.ok else {
             throw Failure(reason: "could not check out \(record.branch) in \(directory): \(files.said)", hint: "check the disk space and the repo's filters (git lfs)")
         }
+        log?.note("workspace: \(directory), a clone of \(repo) on \(record.branch) at \(start.prefix(10)) (base \(record.baseSHA.prefix(10)))\(made.ok ? "" : " (existing branch)")")
     }
 
     private func save(_ record: Record) {
         try? FileSystem.writeAtomically(Array((try? JSONEncoder().encode(record)) ?? Data()), to: Self.recordPath(root: root, id: id), durable: true)
     }
 
-    /// Copies the `copy:` files from the repo's checkout into the worktree.
+    /// Copies the `copy:` files from the repo's checkout into the clone. No component of either
+    /// path may be a symlink (lstat each): a link in the checkout would copy what lies outside it,
+    /// a link in the clone would write outside it.
     private func copyFiles() throws(Failure) {
         for path in spec.work.copy {
             let from = "\(spec.repo)/\(path)", to = "\(directory)/\(path)"
-            guard FileSystem.exists(from) else {
+            if let link = Self.symlinkComponent(path, under: spec.repo) {
+                throw Failure(reason: "'copy: \(path)': \(link) in the checkout is a symlink; mtor copies no file through a link", hint: "copy the file the link points to into the checkout, or drop it from 'copy:'")
+            }
+            if let link = Self.symlinkComponent(path, under: directory) {
+                throw Failure(reason: "'copy: \(path)': \(link) in the task's clone is a symlink (committed at the base); mtor writes no file through a link", hint: "remove the link from the branch, or drop the path from 'copy:'")
+            }
+            guard FileSystem.kind(from) != .missing else {
                 throw Failure(reason: "'copy: \(path)': \(from) does not exist", hint: "create it in the checkout, or drop it from 'copy:'")
             }
             _ = shell.run(["mkdir", "-p", "--", FileSystem.directory(of: to)], in: directory, timeout: 60)
-            let r = shell.run(["cp", "-a", "-T", "--", from, to], in: directory, timeout: 600)
+            let r = shell.run(["cp", "-a", "-T", "--remove-destination", "--", from, to], in: directory, timeout: 600)
             guard r.ok else { throw Failure(reason: "'copy: \(path)' failed: \(r.said)", hint: "check the file's permissions") }
         }
     }
 
-    /// `git status --porcelain` of `dir`, leaving out the copied files.
+    /// The first of `top/a`, `top/a/b`, … `top/path` that is a symlink (not followed), if any.
+    static func symlinkComponent(_ path: String, under top: String) -> String? {
+        var at = top
+        for part in path.split(separator: "/") where part != "." {
+            at += "/" + part
+            if FileSystem.kind(at) == .symlink { return at }
+        }
+        return nil
+    }
+
+    /// `git status --porcelain` of `dir`, leaving out the copied files: the task's clone through
+    /// `confined`, the checkout (in place) by the worker.
     func status(_ dir: String) -> String {
-        shell.git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--"] + pathspec, in: dir, timeout: 300).text
+        let args = ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--"] + pathspec
+        return (isWorktree && dir == directory ? shell.confinedGit(args, in: dir) : shell.git(args, in: dir, timeout: 300)).text
     }
 
     /// Every path, minus the `copy:` files (never committed by mtor).
@@ -202,27 +235,32 @@ final class Workspace: @unchecked Sendable {
 
     // MARK: - At the end
 
-    /// Removes the worktree (the branch stays) and its record, unless kept for debugging.
+    /// Removes the clone (the branch stays) and its record, unless kept for debugging.
     func remove(keep: Bool) {
         guard isWorktree, !keep else { return }
         Self.discard(root: root, id: id, shell: shell)
     }
 
-    /// Removes task `id`'s worktree and record, wherever its record says it is.
+    /// Removes task `id`'s clone and record. The path is derived here (`<root>/<id>`), never read
+    /// from the record, which the agent may have rewritten.
     static func discard(root: String, id: String, shell: GitShell) {
-        let recordPath = recordPath(root: root, id: id)
-        let record = (try? FileSystem.read(recordPath)).flatMap { try? JSONDecoder().decode(Record.self, from: Data($0)) }
-        let path = record?.path ?? "\(root)/\(id)"
-        if let repo = record?.repo, FileSystem.exists(repo) {
-            shell.worktreeAdmin(["remove", "--force", "--force", path], repo: repo)
-        }
-        if FileSystem.exists(path) { _ = shell.run(["rm", "-rf", "--", path], in: root, timeout: 300) }
-        if let repo = record?.repo, FileSystem.exists(repo) { shell.worktreeAdmin(["prune"], repo: repo) }
-        FileSystem.remove(recordPath)
+        removeTree(root: root, id: id, shell: shell)
+        FileSystem.remove(recordPath(root: root, id: id))
     }
 
-    /// At worker start: removes worktrees whose task is no longer claimed (their record says
-    /// where), and prunes each repo's stale worktree entries.
+    /// Removes `<root>/<id>` when it is a real directory (lstat: a symlink there is unlinked, its
+    /// target untouched; `rm -r` follows no link inside), and only when `id` names a direct child.
+    static func removeTree(root: String, id: String, shell: GitShell) {
+        guard !id.isEmpty, id != ".", id != "..", !id.contains("/"), !id.contains("\0") else { return }
+        let path = "\(root)/\(id)"
+        switch FileSystem.kind(path) {
+        case .missing: return
+        case .directory: _ = shell.run(["rm", "-rf", "--", path], in: root, timeout: 300)
+        default: FileSystem.remove(path)
+        }
+    }
+
+    /// At worker start: removes clones whose task is no longer claimed.
     static func sweep(root: String, shell: GitShell, isClaimed: (String) -> Bool) {
         guard let names = try? FileSystem.list(root) else { return }
         for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {

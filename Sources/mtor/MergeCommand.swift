@@ -2,11 +2,11 @@ import Foundation
 import MtorCore
 import MtorWorker
 
-/// `mtor merge ID`: fast-forwards a reviewed task's base branch to its branch, when safe.
+/// `mtor merge ID`: fast-forwards a reviewed task's base branch to the commit its result recorded, when safe.
 enum MergeCommand {
     static let command = Command(
         name: "merge", operands: "ID", count: 1...1, summary: "fast-forward a finished task's base branch to its branch, only when safe",
-        details: "Safe: the base branch has not moved on since the task started and, where it is checked out, that checkout is clean. Exit 1 with the reason otherwise.",
+        details: "Merges the commit the task's result recorded (git.head_after), never a later tip of its branch. Safe: the branch still contains that commit, the base branch has not moved on since the task started and, where it is checked out, that checkout is clean. Exit 1 with the reason otherwise. No hook or configured program of the repository runs.",
         run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {

@@ -31,7 +31,7 @@ func commitBody(_ file: String, subject: String, nap: String = "1") -> String {
     "echo '\(subject)' > \(file)\nsleep \(nap)\ngit add \(file)\ngit commit -q -m '\(subject)'"
 }
 
-@Suite("Every task in its own worktree and branch", .serialized)
+@Suite("Every task in its own clone and branch", .serialized)
 struct WorkspaceTests {
     @Test("8 tasks at --concurrency 8 on one repo (2 on the real Claude Code CLI): each succeeds with exactly its own commit on its own branch; the checkout is untouched",
           .requiresClaude, .timeLimit(.minutes(10)))
