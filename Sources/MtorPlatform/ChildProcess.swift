@@ -71,7 +71,12 @@ public final class ChildProcess: @unchecked Sendable {
         self.executable = executable
         self.containment = containment
         self.sandbox = sandbox
-        let (executable, argv) = sandbox.map { ($0.bwrap, $0.wrap(executable: executable, argv: argv)) } ?? (executable, argv)
+        // Inside a sandbox the command starts in `directory` too.
+        let (executable, argv) = sandbox.map { box -> (String, [String]) in
+            var box = box
+            if let directory { box.directory = directory }
+            return (box.bwrap, box.wrap(executable: executable, argv: argv))
+        } ?? (executable, argv)
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], gatePipe: [Int32] = [-1, -1]
         // Close-on-exec from birth: another thread's spawn must never inherit these.
         try syscall("pipe") { mtor_pipe_cloexec(&outPipe, 0) }

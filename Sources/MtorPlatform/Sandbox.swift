@@ -105,14 +105,16 @@ public struct Sandbox: Sendable, Equatable {
         box.private_ = unique([spool, workspaces].compactMap(real)).filter { $0 != "/" && FileSystem.kind($0) == .directory }
         box.hiddenFiles = unique([envFile, "/etc/shadow", "/etc/gshadow", "/etc/sudoers"].compactMap(real))
             .filter { if case .regular = FileSystem.kind($0) { return true } else { return false } }
-        var writable = [taskDirectory, home].compactMap(real)
+        // The task's directory may not exist yet (its clone is made next): its parent is real.
+        let task = real(taskDirectory) ?? real(FileSystem.directory(of: taskDirectory)).map { $0 + "/" + (taskDirectory.split(separator: "/").last.map(String.init) ?? "") }
+        var writable = [task, real(home)].compactMap { $0 }
         if inPlace, let repoPath {
             writable.append(repoPath)
             // The agent works in the user's checkout on purpose; what would run later stays read-only.
             box.protected = ["config", "hooks", "info", "modules"].map { "\(repoPath)/.git/\($0)" }.filter(FileSystem.exists)
         }
         box.writable = unique(writable + extraWritable.compactMap(real))
-        box.directory = inPlace ? repoPath : real(taskDirectory)
+        box.directory = inPlace ? repoPath : task
         return box
     }
 

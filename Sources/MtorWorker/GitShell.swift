@@ -34,8 +34,11 @@ struct GitShell {
     /// The minimal environment agents and `verify` get, for `setup:`.
     let base: [String: String]
     let containment: Containment?
+    /// The task's sandbox: `confined` runs inside it (nil under `--sandbox none`, and for the worker's own git).
+    var sandbox: TaskSandbox?
 
-    init(base: [String: String], containment: Containment?) {
+    init(base: [String: String], containment: Containment?, sandbox: TaskSandbox? = nil) {
+        self.sandbox = sandbox
         var env = base
         // Never wait for a password, never take optional locks in the user's checkout, stable messages.
         env["GIT_TERMINAL_PROMPT"] = "0"
@@ -77,7 +80,9 @@ struct GitShell {
     /// in a task's clone after its agent started (the agent owns that clone's `.git`, so its
     /// configuration and hooks are the agent's). The one place a sandbox wraps such a command.
     func confined(_ argv: [String], in dir: String, timeout: Double, environment: [String: String]? = nil) -> Ran {
-        run(argv, in: dir, timeout: timeout, environment: environment ?? base)
+        var env = environment ?? base
+        sandbox?.adjust(&env)
+        return run(argv, in: dir, timeout: timeout, environment: env, sandbox: sandbox?.box)
     }
 
     /// `git ARGS` in the task's clone at `dir`, through `confined`, with the same hardening as
@@ -166,7 +171,8 @@ struct GitShell {
     }
 
     /// Runs `argv` in `dir` to completion (killed after `timeout`).
-    func run(_ argv: [String], in dir: String, timeout: Double, stdin: [UInt8]? = nil, environment extra: [String: String]? = nil) -> Ran {
+    func run(_ argv: [String], in dir: String, timeout: Double, stdin: [UInt8]? = nil, environment extra: [String: String]? = nil,
+             sandbox: Sandbox? = nil) -> Ran {
         let env = extra ?? environment
         guard let exe = ChildProcess.resolve(argv[0], searchPath: env["PATH"] ?? "/usr/bin:/bin") else {
             return Ran(code: nil, out: [], err: Array("\(argv[0]) was not found on PATH (\(env["PATH"] ?? ""))".utf8))
@@ -175,7 +181,8 @@ struct GitShell {
         if let stdin { inputFD = try? PrivateFile.readable(bytes: stdin) }
         defer { inputFD.map(FileSystem.closeDescriptor) }
         do {
-            let child = try ChildProcess(executable: exe, argv: argv, environment: env, directory: dir, stdinFD: inputFD, containment: containment)
+            let child = try ChildProcess(executable: exe, argv: argv, environment: env, directory: dir, stdinFD: inputFD,
+                                         containment: containment, sandbox: sandbox)
             let r = child.capture(timeout: timeout, limit: 16 << 20)
             return Ran(code: r.timedOut ? nil : (r.0.exitCode ?? 128 + (r.0.signal ?? 0)), out: r.stdout, err: r.stderr, timedOut: r.timedOut)
         } catch {

@@ -123,7 +123,17 @@ final class TaskRun: @unchecked Sendable {
         }
         var leftovers = 0
         // The agent works in the task's worktree (or in place): Workspace owns every git call.
-        let workspace = Workspace(id: id, spec: spec, root: workspaces, shell: GitShell(base: settings.baseEnvironment, containment: box), log: log)
+        // What the agent, set-up, verify and every command in its clone may see and touch.
+        do {
+            sandbox = try TaskSandbox.make(id: id, spec: spec, directory: spec.work.mode == .worktree ? "\(workspaces)/\(id)" : spec.repo,
+                                           workspaces: workspaces, spool: spool, settings: settings, options: options,
+                                           programs: targets.map { $0.harness.argv[0] })
+        } catch {
+            log.note("sandbox: \(error.description)")
+            return conclude(status: .failed, verdict: Verdict(.internalError, error.description, hint: "check that the workspaces directory is writable"),
+                            summary: summary, attempts: attempts, git: nil, verify: nil)
+        }
+        let workspace = Workspace(id: id, spec: spec, root: workspaces, shell: GitShell(base: settings.baseEnvironment, containment: box, sandbox: sandbox), log: log)
         var extras = Extras()
         control.update { $0.phase = "preparing workspace" }
         do {
@@ -133,14 +143,6 @@ final class TaskRun: @unchecked Sendable {
             log.note("workspace: \(error.reason)")
             return conclude(status: .failed, verdict: Verdict(.setupFailed, error.reason, hint: error.hint), summary: summary, attempts: attempts,
                             git: workspace.record.map { _ in workspace.gitSection(diffstat: nil) }, verify: nil, extras: extras)
-        }
-        do {
-            sandbox = try TaskSandbox.make(id: id, spec: spec, directory: workspace.directory, workspaces: workspaces, spool: spool,
-                                           settings: settings, options: options, programs: targets.map { $0.harness.argv[0] })
-        } catch {
-            log.note("sandbox: \(error.description)")
-            return conclude(status: .failed, verdict: Verdict(.internalError, error.description, hint: "check that the workspaces directory is writable"),
-                            summary: summary, attempts: attempts, git: nil, verify: nil, extras: extras)
         }
         var agentSpec = spec
         agentSpec.repo = workspace.directory
