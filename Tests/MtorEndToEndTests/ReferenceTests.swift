@@ -56,6 +56,7 @@ struct ReferenceTests {
         result.setup = .init(command: "make", exitCode: 0, durationS: 1, outputTail: "o")
         result.review = Review(flags: [.autoCommitted], diffstat: .init(files: 1, insertions: 1, deletions: 1), notes: ["n"])
         result.answer = "a"
+        result.sandbox = .init(method: "bwrap", writable: ["/w"], hidden: ["/s"])
         #expect(unset(result).isEmpty, "populate these in the sample so their keys are checked: \(unset(result))")
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result))
         for path in keyPaths(json) { #expect(Reference.sidecar.row(path) != nil, "sidecar field '\(path)' is not in Reference.sidecar") }
