@@ -94,11 +94,18 @@ public struct Spool: Sendable {
         return nil
     }
 
-    /// Reads a finished task's sidecar.
-    public func result(_ id: String) -> TaskResult? {
+    /// Reads a finished task's sidecar, believed only as the worker leaves it: beside its spec in
+    /// `done/` (succeeded) or `failed/` (failed, cancelled), naming its own id. A sidecar dropped
+    /// into the spool without its spec (a forged verdict) is never a result. `completingMove`
+    /// is recovery's view: a sidecar whose spec is still in `claimed/` (the worker was killed
+    /// between writing it and moving the spec) is the worker's, to finish the move.
+    public func result(_ id: String, completingMove: Bool = false) -> TaskResult? {
         for dir in [done, failed] {
-            if let bytes = readFile(sidecar(in: dir, id)),
-               let r = try? JSONDecoder().decode(TaskResult.self, from: Data(bytes)) { return r }
+            guard let bytes = readFile(sidecar(in: dir, id)),
+                  let r = try? JSONDecoder().decode(TaskResult.self, from: Data(bytes)), r.id == id,
+                  (r.status == .succeeded) == (dir == done) else { continue }
+            let besideSpec = FileSystem.exists(spec(in: dir, id))
+            if besideSpec || (completingMove && FileSystem.exists(spec(in: claimed, id))) { return r }
         }
         return nil
     }

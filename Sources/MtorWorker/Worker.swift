@@ -358,7 +358,7 @@ public final class Worker: @unchecked Sendable {
             guard let fd = FileSystem.tryLock(specPath) ?? lockAfterEndingLeftovers(id, specPath) else { continue }
             defer { FileSystem.closeDescriptor(fd) }
             do {
-                if let finished = spool.result(id) {
+                if let finished = spool.result(id, completingMove: true) {
                     // Killed after the sidecar was written: finish the move (and its ledger line).
                     spool.recordOutcome(finished)
                     try spool.completeMove(id, to: finished.status == .succeeded ? spool.done : spool.failed)
