@@ -8,7 +8,7 @@ extension Worker {
     /// Handles `cancel/<id>`: a queued task is failed as cancelled, a running one is stopped.
     func cancel(_ id: String) {
         guard TaskID.isValid(id) else { return }
-        if let run = lock.withLock({ running[id] }) {
+        if let run = loop.running[id] {
             logger.info("\(id): cancel requested")
             run.control.requestCancel()
         } else if FileSystem.exists(spool.spec(in: spool.inbox, id)) {
@@ -34,7 +34,7 @@ extension Worker {
     }
 
     /// Gives an inbox file whose name is not valid UTF-8 a valid name, so it can be claimed.
-    func repairUndecodableNames() {
+    private func repairUndecodableNames() {
         for raw in FileSystem.undecodableNames(spool.inbox) {
             let shown = String(decoding: raw, as: UTF8.self)
             var fixed = String(String.UnicodeScalarView(shown.unicodeScalars.map { $0 == "\u{FFFD}" ? "_" : $0 }))
@@ -53,9 +53,9 @@ extension Worker {
         repairUndecodableNames()
         guard let names = try? FileSystem.list(spool.inbox) else { return }
         let listed = Set(names)
-        book.prune(keeping: listed)
-        waiting = waiting.filter { listed.contains($0.key) }
-        for name in names.sorted() { queue.offer(name) }
+        loop.book.prune(keeping: listed)
+        loop.waiting = loop.waiting.filter { listed.contains($0.key) }
+        for name in names.sorted() { loop.queue.offer(name) }
         if let cancels = try? FileSystem.list(spool.cancel) {
             for id in cancels where !id.hasPrefix(".") { cancel(id) }
         }

@@ -9,7 +9,7 @@ extension Worker {
     /// The provider a spec can start on now: the first of its chain that passed preflight
     /// and has room. Providers never probed (or idle too long) are preflighted first.
     func choose(_ spec: Spec) -> Choice {
-        guard let targets = try? settings.targets(for: spec) else {
+        guard let targets = try? loop.settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
         if let why = inPlaceHold(spec) { return .hold(why) }
@@ -34,9 +34,9 @@ extension Worker {
         return .hold(reasons.joined(separator: "; "))
     }
 
-    func launchProbe(_ provider: String) {
+    private func launchProbe(_ provider: String) {
         guard health.beginProbe(provider) else { return }
-        let preflight = Preflight(settings: settings, spool: spool, containment: options.containment)
+        let preflight = Preflight(settings: loop.settings, spool: spool, containment: options.containment)
         let (health, logger, wake) = (self.health, self.logger, self.wake)
         logger.info("preflight of provider \(provider) started")
         let thread = Thread {
@@ -52,21 +52,21 @@ extension Worker {
         thread.start()
     }
 
-    func atCapacity(_ provider: String) -> Bool {
-        guard let limit = settings.lock.providers[provider]?.concurrency else { return false }
-        return lock.withLock { runningProvider.values.filter { $0 == provider }.count } >= limit
+    private func atCapacity(_ provider: String) -> Bool {
+        guard let limit = loop.settings.lock.providers[provider]?.concurrency else { return false }
+        return loop.running.count(on: provider) >= limit
     }
 
     /// Why an in-place spec must wait: another in-place task runs in the same repo.
-    func inPlaceHold(_ spec: Spec) -> String? {
+    private func inPlaceHold(_ spec: Spec) -> String? {
         guard spec.work.mode == .inPlace else { return nil }
         let repo = repoKey(spec)
-        guard let other = lock.withLock({ inPlace.first { $0.value == repo }?.key }) else { return nil }
+        guard let other = loop.running.inPlaceTask(in: repo) else { return nil }
         return "in-place task \(other) is running in \(repo); in-place tasks on one repo run one at a time"
     }
 
     func repoKey(_ spec: Spec) -> String {
-        let repo = Spec.expandHome(spec.repoAsWritten, home: settings.baseEnvironment["HOME"] ?? "/")
+        let repo = Spec.expandHome(spec.repoAsWritten, home: loop.settings.baseEnvironment["HOME"] ?? "/")
         return FileSystem.realPath(repo) ?? repo
     }
 }

@@ -5,14 +5,14 @@ import MtorPlatform
 /// Warnings and `state/worker.json`: what `status`, `show` and systemd read of this worker.
 extension Worker {
     func warnIfShared() {
-        if let why = sharing.workspaceWarning(Workspace.root(options, spool), spool: spool) { warn(why) }
+        if let why = loop.sharing.workspaceWarning(Workspace.root(options, spool), spool: spool) { warn(why) }
         if let mode = FileSystem.mode(spool.root), mode & 0o022 != 0 {
             warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make this worker run commands")
         }
     }
 
     func warnOnce(_ name: String, _ message: String) {
-        queue.ignore(name)
+        loop.queue.ignore(name)
         warn(message)
     }
 
@@ -21,30 +21,27 @@ extension Worker {
         writeState(force: true)
     }
 
-    func remember(warning message: String) {
+    private func remember(warning message: String) {
         logger.warn(message)
-        lock.withLock {
-            warnings.append("\(Stamp.iso()) \(message)")
-            if warnings.count > 50 { warnings.removeFirst(warnings.count - 50) }
-        }
+        loop.warnings.append("\(Stamp.iso()) \(message)")
+        if loop.warnings.count > 50 { loop.warnings.removeFirst(loop.warnings.count - 50) }
     }
 
     /// One line for systemd's STATUS=: "3 running, 12 queued, zhipu unhealthy: auth_failed".
     func summary() -> String {
-        let runningCount = lock.withLock { running.count }
-        var parts = ["\(runningCount) running", "\(queue.count + book.count) queued"]
+        var parts = ["\(loop.running.count) running", "\(loop.queue.count + loop.book.count) queued"]
         parts += health.unhealthy().map { "\($0.provider) unhealthy: \($0.class?.rawValue ?? "?")" }
-        if stopping { parts.append("stopping") }
+        if loop.stopping { parts.append("stopping") }
         return parts.joined(separator: ", ")
     }
 
     /// Writes `state/worker.json`: heartbeat and live status.
     func writeState(force: Bool = false) {
         let t = now()
-        guard force || t - lastStateWrite >= 1 else { return }
-        lastStateWrite = t
+        guard force || t - loop.lastStateWrite >= 1 else { return }
+        loop.lastStateWrite = t
         absorbGateReports()
-        telemetry.writeMetrics(running: lock.withLock { running.count }, queued: queue.count + book.count, providers: health.snapshot(),
+        telemetry.writeMetrics(running: loop.running.count, queued: loop.queue.count + loop.book.count, providers: health.snapshot(),
                                retry: retryGate.use, startedAt: startedAt, force: force)
         writeStateFile()
         // Writing it may have moved a bad worker.json aside: that is told at once too.
@@ -53,26 +50,26 @@ extension Worker {
 
     /// Spool entries the gate moved aside (a FIFO log, a symlinked ledger, ...) become warnings.
     @discardableResult
-    func absorbGateReports() -> Bool {
+    private func absorbGateReports() -> Bool {
         let reports = spool.gate?.takeReports() ?? []
         for report in reports { remember(warning: report) }
         return !reports.isEmpty
     }
 
-    func writeStateFile() {
-        let snapshot = lock.withLock { (running.values.map { $0.control.live }.sorted { $0.id < $1.id }, warnings) }
-        let held = waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
+    private func writeStateFile() {
+        let live = loop.running.tasks.values.map { $0.control.live }.sorted { $0.id < $1.id }
+        let held = loop.waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
-                                heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: stopping,
-                                queued: queue.count + book.count, deferred: waiting.count, running: snapshot.0, waiting: held, warnings: snapshot.1,
-                                providers: FileSystem.realPath(settings.lockPath), envFile: settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: settings.baseEnvironment["HOME"], exitedAt: exited ? Stamp.iso() : nil)
+                                heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: loop.stopping,
+                                queued: loop.queue.count + loop.book.count, deferred: loop.waiting.count, running: live, waiting: held, warnings: loop.warnings,
+                                providers: FileSystem.realPath(loop.settings.lockPath), envFile: loop.settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: loop.settings.baseEnvironment["HOME"], exitedAt: loop.exited ? Stamp.iso() : nil)
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
-        state.filesystem = sharing.mount?.description
-        state.missingRepos = repos.current(spool).nilIfEmpty
-        state.pollS = sharing.poll.interval
-        state.pollSummary = sharing.poll.summary
-        state.nextStarts = nextStarts.isEmpty ? nil : nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
+        state.filesystem = loop.sharing.mount?.description
+        state.missingRepos = loop.repos.current(spool).nilIfEmpty
+        state.pollS = loop.sharing.poll.interval
+        state.pollSummary = loop.sharing.poll.summary
+        state.nextStarts = loop.nextStarts.isEmpty ? nil : loop.nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
         // worker.json for one worker; with several, each also keeps its own file that `status` lists.
         for path in [spool.state + "/worker.json", spool.workerFile(host: options.host, pid: ProcessControl.pid)] {
             do {

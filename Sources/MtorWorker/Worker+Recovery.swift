@@ -35,7 +35,7 @@ extension Worker {
                 }
                 let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
                 if attempts.filter({ $0.class == .interrupted }).count > retries {
-                    let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], spool: spool, settings: settings, options: options,
+                    let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], spool: spool, settings: loop.settings, options: options,
                                       retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
                     _ = run.run()
                 } else {
@@ -59,7 +59,7 @@ extension Worker {
     /// A task's processes inherit its claim lock, so a worker killed on this host leaves it held by
     /// its agent: when the claim's worker (this host, this boot) is gone, end what the claim proves is
     /// the task's and try the lock again. Another host's claim waits until its lock is free.
-    func lockAfterEndingLeftovers(_ id: String, _ path: String) -> Int32? {
+    private func lockAfterEndingLeftovers(_ id: String, _ path: String) -> Int32? {
         guard let claim = spool.claim(id), claim.host == options.host, let boot = claim.bootID, boot == ProcessTable.bootID,
               claim.pid != ProcessControl.pid, !ProcessControl.isAlive(claim.pid) else { return nil }
         endLeftovers(of: claim, id: id)
@@ -73,7 +73,7 @@ extension Worker {
     /// Removes worktrees left by tasks that are neither queued nor claimed any more.
     func sweepWorkspaces() {
         guard !options.keepWorkspaces else { return }
-        Workspace.sweep(root: Workspace.root(options, spool), shell: GitShell(base: settings.baseEnvironment, containment: nil)) { [spool] id in
+        Workspace.sweep(root: Workspace.root(options, spool), shell: GitShell(base: loop.settings.baseEnvironment, containment: nil)) { [spool] id in
             FileSystem.exists(spool.spec(in: spool.claimed, id)) || FileSystem.exists(spool.spec(in: spool.inbox, id))
         }
     }
@@ -82,7 +82,7 @@ extension Worker {
     /// on this host and this boot, the processes in the task's own cgroup or carrying its marker,
     /// and the recorded group leader when its start time still matches. A claim from another host,
     /// from before a reboot, or naming a cgroup or marker that is not the task's, signals nothing.
-    func endLeftovers(of claim: ClaimRecord, id: String) {
+    private func endLeftovers(of claim: ClaimRecord, id: String) {
         guard claim.host == options.host else {
             logger.info("\(id): claimed on host \(claim.host); its processes are not signalled from \(options.host)")
             return

@@ -4,7 +4,11 @@ import MtorPlatform
 
 /// The daemon: watches inbox/ with inotify, claims specs, runs them on threads, and keeps
 /// `state/worker.json` current. One loop owns all decisions; tasks report back through a pipe.
-public final class Worker: @unchecked Sendable {
+///
+/// What each job lives in: the scheduling turn (Worker+Dispatch), provider placement and preflight
+/// (Worker+Placement), claiming and running tasks (Worker+Tasks), inbox/ and cancel/ events
+/// (Worker+Inbox), crash recovery (Worker+Recovery), warnings and worker.json (Worker+Publish).
+public final class Worker {
     let options: WorkerOptions
     let spool: Spool
     let logger: Logger
@@ -16,49 +20,31 @@ public final class Worker: @unchecked Sendable {
     let telemetry: Telemetry
     /// Direct provider checks for silent attempts, one in flight per provider.
     let triage = SilenceTriage()
-    private(set) var settings: Settings
-    /// The spool's filesystem and the inbox poll it needs (a network filesystem: inotify misses other hosts).
-    var sharing: SpoolSharing
-    /// Queued specs whose repo this host lacks: left for a host that has it.
-    var repos = RepoPresence()
     let wake: WakePipe
-    let lock = NSLock()
-    var running: [String: TaskRun] = [:]
-    var runningProvider: [String: String] = [:]
-    var finishedIDs: [String] = []
-    var queue = InboxQueue()
-    var warnings: [String] = []
-    /// Running in-place tasks: id → repo (one per repo at a time).
-    var inPlace: [String: String] = [:]
-    /// Why specs wait in inbox/, by file name.
-    var waiting: [String: String] = [:]
-    /// What the scheduler knows of each queued spec, and when a `not_before` falls due.
-    var book = QueueBook()
-    var nextStartAt: Double?
-    var nextStarts: [String: Double] = [:]
-    var stopping = false
-    /// Set just before the last write of worker.json, so `status` says "not running" at once.
-    var exited = false
     let startedAt = Date()
-    var lastStateWrite = 0.0
-    /// Something a reader of worker.json should see at once changed.
-    var stateDirty = false
-    /// Counts for `--once` summaries and tests.
-    public internal(set) var finishedCount = 0
+    /// Touched only on the loop thread (see `LoopState`).
+    var loop: LoopState
+    /// The one state that crosses threads: ids of tasks whose thread has ended, appended by that
+    /// thread and taken by the loop (`collectFinished`).
+    let ended = LockBox<[String]>([])
+
+    /// Tasks ended so far, for `--once` summaries and tests.
+    public var finishedCount: Int { loop.finishedCount }
 
     public init(options: WorkerOptions, logger: Logger = Logger()) throws(WorkerError) {
         self.options = options
         guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
         var spool = Spool(root: options.spool, gate: SpoolGate())
         try spool.prepare()
-        sharing = SpoolSharing.detect(spool, requestedPoll: options.poll, now: now())
+        let sharing = SpoolSharing.detect(spool, requestedPoll: options.poll, now: now())
         spool.appendLedger = sharing.ledger(spool, host: options.host)
         spool.networked = sharing.isNetwork
         self.spool = spool
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
         self.health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe)
-        settings = try Settings.load(providers: options.providers, envPath: options.envFile)
+        let settings = try Settings.load(providers: options.providers, envPath: options.envFile)
+        loop = LoopState(settings: settings, sharing: sharing)
         logger.setRedactor(settings.redactor)
         spool.gate?.redactor = settings.redactor
         let hooks = Hooks(onFinish: options.onFinish ?? settings.lock.onFinish, onAttention: options.onAttention ?? settings.lock.onAttention,
@@ -92,7 +78,7 @@ public final class Worker: @unchecked Sendable {
         sweepWorkspaces()
         rescan()
         let memoryCaps = try options.memoryCaps()
-        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), \(memoryCaps), spool \(spool.root), providers \(settings.lockPath), env file \(settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), \(sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), \(memoryCaps), spool \(spool.root), providers \(loop.settings.lockPath), env file \(loop.settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), \(loop.sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)
@@ -102,27 +88,27 @@ public final class Worker: @unchecked Sendable {
             TestHooks.blockWhileExists("MTOR_TEST_BLOCK_LOOP_FILE")
             collectFinished()
             ChildProcess.reapOrphans()
-            if stopping {
-                if lock.withLock({ running.isEmpty }) { break }
+            if loop.stopping {
+                if loop.running.isEmpty { break }
                 if now() >= stopDeadline {
-                    lock.withLock { running.values.forEach { $0.control.requestShutdown() } }
+                    loop.running.tasks.values.forEach { $0.control.requestShutdown() }
                     stopDeadline = .infinity
                 }
             } else {
                 dispatch()
-                if options.once, queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
+                if options.once, loop.queue.isEmpty, loop.running.isEmpty, !health.probing {
                     rescan()
                     dispatch()
-                    if queue.isEmpty, lock.withLock({ running.isEmpty }), !health.probing {
-                        for (name, why) in waiting.sorted(by: { $0.key < $1.key }) { logger.warn("inbox/\(name) stays queued: \(why)") }
+                    if loop.queue.isEmpty, loop.running.isEmpty, !health.probing {
+                        for (name, why) in loop.waiting.sorted(by: { $0.key < $1.key }) { logger.warn("inbox/\(name) stays queued: \(why)") }
                         break
                     }
                     continue
                 }
             }
-            writeState(force: stateDirty)
-            stateDirty = false
-            let timeout = max(0.01, min(nextRescan - now(), 5, stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, sharing.poll.wait(now: now()), scheduleWait()))
+            writeState(force: loop.stateDirty)
+            loop.stateDirty = false
+            let timeout = max(0.01, min(nextRescan - now(), 5, loop.stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, loop.sharing.poll.wait(now: now()), scheduleWait()))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
@@ -137,22 +123,22 @@ public final class Worker: @unchecked Sendable {
                     } else if event.undecodable {
                         rescan()
                     } else if event.directory == spool.inbox {
-                        book.invalidate(event.name)
-                        queue.offer(event.name)
+                        loop.book.invalidate(event.name)
+                        loop.queue.offer(event.name)
                     } else if event.directory == spool.cancel {
                         cancel(event.name)
                     }
                 }
             }
             if ready.contains(wake.readFD) { wake.drain() }
-            if sharing.poll.due(now: now()), !stopping { rescan() }
+            if loop.sharing.poll.due(now: now()), !loop.stopping { rescan() }
             if now() >= nextRescan {
                 recover()
                 rescan()
                 nextRescan = now() + options.rescanInterval
             }
         }
-        exited = true
+        loop.exited = true
         writeState(force: true)
         FileSystem.remove(spool.workerFile(host: options.host, pid: ProcessControl.pid))
         logger.info("worker stopped after \(finishedCount) task(s)")
@@ -164,12 +150,13 @@ public final class Worker: @unchecked Sendable {
 
     // MARK: - Events
 
-    func handle(signal: Int32, stopDeadline: inout Double) {
+    private func handle(signal: Int32, stopDeadline: inout Double) {
         switch signal {
         case SIGHUP:
             do {
-                let previous = settings
-                settings = try Settings.load(providers: options.providers, envPath: options.envFile)
+                let previous = loop.settings
+                let settings = try Settings.load(providers: options.providers, envPath: options.envFile)
+                loop.settings = settings
                 logger.setRedactor(settings.redactor)
                 spool.gate?.redactor = settings.redactor
                 let changed = settings.changedProviders(since: previous)
@@ -179,11 +166,11 @@ public final class Worker: @unchecked Sendable {
                 warn("SIGHUP: kept the previous settings: \(error)")
             }
         case SIGTERM, SIGINT:
-            if stopping {
+            if loop.stopping {
                 logger.warn("second stop signal: interrupting running tasks now")
-                lock.withLock { running.values.forEach { $0.control.requestShutdown() } }
+                loop.running.tasks.values.forEach { $0.control.requestShutdown() }
             } else {
-                stopping = true
+                loop.stopping = true
                 notify.stopping()
                 stopDeadline = now() + options.shutdownGrace
                 logger.info("stopping: no new claims; running tasks get \(DurationText.format(options.shutdownGrace)) to finish")
