@@ -7,7 +7,28 @@ final class ProviderHealth: @unchecked Sendable {
     typealias Entry = ProviderHealthEntry
 
     /// What the dispatcher may do with a provider now.
-    enum Readiness: Equatable { case ready, probeNeeded, waiting(String) }
+    enum Readiness: Equatable { case ready, probeNeeded, waiting(Wait) }
+
+    /// Why a provider cannot take a task now; `description` is the sentence `status` and `show` print.
+    enum Wait: Equatable, CustomStringConvertible {
+        /// Its preflight is running.
+        case probing(String)
+        /// It named when its rate limit resets (an ISO stamp).
+        case rateLimited(String, until: String?)
+        /// It failed its last check; the next probe is due at `nextProbeAt`.
+        case failedPreflight(String, class: FailureClass?, reason: String?, nextProbeAt: String?, hint: String?)
+
+        var description: String {
+            switch self {
+            case .probing(let provider):
+                return "provider \(provider) is being preflighted"
+            case .rateLimited(let provider, let until):
+                return "provider \(provider) is rate-limited until \(ProviderHealth.clock(until)) (from the provider)"
+            case .failedPreflight(let provider, let cls, let reason, let next, let hint):
+                return "provider \(provider) failed preflight (\(cls?.rawValue ?? "?")): \(reason ?? "") — next probe at \(next ?? "?")\(hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")"
+            }
+        }
+    }
 
     /// A provider-named rate-limit reset at least this far off holds the provider (shorter ones are retried).
     static let holdThreshold: Double = 30
@@ -31,16 +52,14 @@ final class ProviderHealth: @unchecked Sendable {
             let t = now()
             switch e.state {
             case .unknown: return .probeNeeded
-            case .probing: return .waiting("provider \(provider) is being preflighted")
+            case .probing: return .waiting(.probing(provider))
             case .healthy:
                 if let good = e.lastGoodAt, t - good > idleLimit { return .probeNeeded }
                 return .ready
             case .unhealthy:
                 if t >= e.nextProbe { return .probeNeeded }
-                if e.class == .rateLimited, e.heldByProvider == true {
-                    return .waiting("provider \(provider) is rate-limited until \(Self.clock(e.nextProbeAt)) (from the provider)")
-                }
-                return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")\(e.hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")")
+                if e.class == .rateLimited, e.heldByProvider == true { return .waiting(.rateLimited(provider, until: e.nextProbeAt)) }
+                return .waiting(.failedPreflight(provider, class: e.class, reason: e.reason, nextProbeAt: e.nextProbeAt, hint: e.hint))
             }
         }
     }

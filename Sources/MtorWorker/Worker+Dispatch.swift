@@ -65,21 +65,20 @@ extension Worker {
         let read = { (name: String) in try? FileSystem.read("\(self.spool.inbox)/\(name)", limit: Spec.maxBytes) }
         for decision in decisions {
             switch decision {
-            case .fail(let name, let cls, let reason):
+            case .fail(let name, let refusal):
                 leave(name)
                 guard let bytes = read(name) else { continue }
-                let failure = FailureClass(rawValue: cls) ?? .specInvalid
-                let hint = failure == .dependencyFailed
+                let hint = refusal.failureClass == .dependencyFailed
                     ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"
                     : "fix the spec; `mtor validate` runs the same checks"
-                start(name: name, bytes: bytes, preset: .refused(failure, reason: reason, hint: hint))
+                start(name: name, bytes: bytes, preset: .refused(refusal.failureClass, reason: refusal.description, hint: hint))
             case .candidate(let name):
                 guard hasFreeSlot else {
                     hold(name, nil)  // waits for a free slot: no reason to show
                     continue
                 }
                 if let why = loop.book.holdNow(name, spool: spool, options: options, now: Date().timeIntervalSince1970) {
-                    hold(name, why)
+                    hold(name, why.description)
                     continue
                 }
                 guard let data = read(name) else {
@@ -93,16 +92,16 @@ extension Worker {
                     continue
                 }
                 let elsewhere = loop.repos.hold(name, spec: spec, spool: spool, host: options.host, pid: ProcessControl.pid)
-                switch elsewhere.map(Choice.hold) ?? choose(spec) {
+                switch elsewhere.map({ .hold(.repoElsewhere($0)) }) ?? choose(spec) {
                 case .start(let provider):
                     if let e = loop.book.cached(name) { loop.book.duplicates.noteStarted(id: e.id, fingerprint: e.fingerprint, arrived: e.arrived) }
                     leave(name)
                     start(name: name, bytes: data, preset: nil, provider: provider, spec: spec)
                 case .hold(let why):
-                    hold(name, why)
+                    hold(name, why.description)
                 }
             case .hold(let name, let reason):
-                hold(name, reason)
+                hold(name, reason.description)
             }
         }
     }

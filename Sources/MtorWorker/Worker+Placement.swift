@@ -2,36 +2,25 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
-/// Which provider a candidate starts on: preflight (probe threads), provider capacity, in-place exclusivity.
+/// Where a candidate starts: its provider chain (`Placement`), preflight threads, provider capacity, in-place exclusivity.
 extension Worker {
-    enum Choice { case start(String?), hold(String) }
+    enum Choice { case start(String?), hold(Placement.Hold) }
 
-    /// The provider a spec can start on now: the first of its chain that passed preflight
-    /// and has room. Providers never probed (or idle too long) are preflighted first.
+    /// The provider a spec can start on now (`Placement.choose`), launching the preflight it waits for.
     func choose(_ spec: Spec) -> Choice {
         guard let targets = try? loop.settings.targets(for: spec) else {
             return .start(nil)  // invalid: it fails at once with the reason
         }
-        if let why = inPlaceHold(spec) { return .hold(why) }
-        // The first provider of the chain that has not failed preflight decides: it runs the spec,
-        // or the spec waits for its preflight or its capacity. Only an unhealthy provider hands over.
-        var reasons: [String] = []
-        for target in targets {
-            // Harnesses with no model behind them (sh) have nothing to preflight.
-            guard let provider = target.providerName, target.harness.needsProvider else { return .start(target.providerName) }
-            switch health.readiness(provider) {
-            case .ready:
-                if !atCapacity(provider) { return .start(provider) }
-                return .hold((reasons + ["provider \(provider) is at its concurrency limit"]).joined(separator: "; "))
-            case .probeNeeded:
-                launchProbe(provider)
-                return .hold((reasons + ["provider \(provider) is being preflighted"]).joined(separator: "; "))
-            case .waiting(let why):
-                reasons.append(why)
-                if why.hasSuffix("is being preflighted") { return .hold(reasons.joined(separator: "; ")) }
-            }
+        if let busy = inPlaceHold(spec) { return .hold(busy) }
+        switch Placement.choose(targets.map(Placement.Link.init), readiness: health.readiness, atCapacity: atCapacity) {
+        case .start(let provider):
+            return .start(provider)
+        case .probe(let provider, let hold):
+            launchProbe(provider)
+            return .hold(hold)
+        case .hold(let hold):
+            return .hold(hold)
         }
-        return .hold(reasons.joined(separator: "; "))
     }
 
     private func launchProbe(_ provider: String) {
@@ -58,11 +47,11 @@ extension Worker {
     }
 
     /// Why an in-place spec must wait: another in-place task runs in the same repo.
-    private func inPlaceHold(_ spec: Spec) -> String? {
+    private func inPlaceHold(_ spec: Spec) -> Placement.Hold? {
         guard spec.work.mode == .inPlace else { return nil }
         let repo = repoKey(spec)
         guard let other = loop.running.inPlaceTask(in: repo) else { return nil }
-        return "in-place task \(other) is running in \(repo); in-place tasks on one repo run one at a time"
+        return .inPlaceBusy(task: other, repo: repo)
     }
 
     func repoKey(_ spec: Spec) -> String {
