@@ -3,7 +3,7 @@ import MtorCore
 import MtorPlatform
 
 /// Which providers have proved they answer (preflight), persisted in `state/providers.json`.
-final class ProviderHealth: @unchecked Sendable {
+final class ProviderHealth: Sendable {
     typealias Entry = ProviderHealthEntry
 
     /// What the dispatcher may do with a provider now.
@@ -35,19 +35,20 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// A healthy provider unused for this long is preflighted again.
     let idleLimit: Double
-    private let lock = NSLock()
-    private var entries: [String: Entry] = [:]
+    /// Each provider's entry, by name: read and written by the loop, probe and task threads.
+    private let state = LockBox<[String: Entry]>([:])
     private let spool: Spool
     /// Told when a provider turns unhealthy (it was not before): provider, class, reason.
-    var onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
+    private let onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
 
-    init(spool: Spool, idleLimit: Double = 30 * 60) {
+    init(spool: Spool, idleLimit: Double = 30 * 60, onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)? = nil) {
         self.idleLimit = idleLimit
         self.spool = spool
+        self.onUnhealthy = onUnhealthy
     }
 
     func readiness(_ provider: String) -> Readiness {
-        lock.withLock {
+        state.withLock { entries in
             let e = entries[provider] ?? Entry(provider: provider)
             let t = now()
             switch e.state {
@@ -66,7 +67,7 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// Marks a probe as started; false when another probe of it is already running.
     func beginProbe(_ provider: String) -> Bool {
-        let started: Bool = lock.withLock {
+        let started: Bool = state.withLock { entries in
             var e = entries[provider] ?? Entry(provider: provider)
             guard e.state != .probing else { return false }
             e.state = .probing
@@ -78,7 +79,7 @@ final class ProviderHealth: @unchecked Sendable {
     }
 
     func record(_ provider: String, verdict: Verdict) {
-        let turned: Bool = lock.withLock {
+        let turned: Bool = state.withLock { entries in
             var e = entries[provider] ?? Entry(provider: provider)
             let wasUnhealthy = e.state == .unhealthy
             e.checkedAt = Stamp.iso()
@@ -108,12 +109,12 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// Every provider's entry, for the metrics.
     func snapshot() -> [Entry] {
-        lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
+        state.withLock { entries in entries.values.sorted { $0.provider < $1.provider } }
     }
 
     /// A task just used the provider: it answered (`ok`) or failed in a way that blames it.
     func taskEnded(_ provider: String, _ cls: FailureClass) {
-        lock.withLock {
+        state.withLock { entries in
             guard var e = entries[provider] else { return }
             if cls == .ok { e.lastGoodAt = now() } else if cls.movesToFallback { e.state = .unknown; e.reason = "re-probe after a task failed with \(cls.rawValue)" }
             entries[provider] = e
@@ -123,7 +124,7 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// Forgets the verdicts of `providers` (after SIGHUP changed their settings), or of every provider.
     func reset(_ providers: Set<String>? = nil) {
-        lock.withLock {
+        state.withLock { entries in
             for k in entries.keys where entries[k]?.state != .probing && providers?.contains(k) != false {
                 entries[k]?.state = .unknown
                 entries[k]?.nextProbe = 0
@@ -134,10 +135,10 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// Providers that failed their last check, by name.
     func unhealthy() -> [Entry] {
-        lock.withLock { entries.values.filter { $0.state == .unhealthy }.sorted { $0.provider < $1.provider } }
+        state.withLock { entries in entries.values.filter { $0.state == .unhealthy }.sorted { $0.provider < $1.provider } }
     }
 
-    var probing: Bool { lock.withLock { entries.values.contains { $0.state == .probing } } }
+    var probing: Bool { state.withLock { entries in entries.values.contains { $0.state == .probing } } }
 
     /// `15:00:12` (UTC) from an ISO stamp, for "rate-limited until …".
     static func clock(_ iso: String?) -> String {
@@ -146,7 +147,7 @@ final class ProviderHealth: @unchecked Sendable {
     }
 
     private func save() {
-        let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
+        let snapshot = state.withLock { entries in entries.values.sorted { $0.provider < $1.provider } }
         try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
     }
 }

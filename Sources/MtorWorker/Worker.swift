@@ -42,7 +42,6 @@ public final class Worker {
         self.spool = spool
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
-        self.health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe)
         let settings = try Settings.load(providers: options.providers, envPath: options.envFile)
         loop = LoopState(settings: settings, sharing: sharing)
         logger.setRedactor(settings.redactor)
@@ -51,7 +50,7 @@ public final class Worker {
                           logger: logger, home: settings.baseEnvironment["HOME"] ?? "/")
         telemetry = Telemetry(spool: spool, metricsPath: options.metricsFile, hooks: hooks)
         spool.gate?.sink = telemetry
-        health.onUnhealthy = { provider, cls, reason in
+        health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe) { provider, cls, reason in
             hooks.attention(event: "provider_unhealthy", provider: provider, cls: cls, reason: reason)
         }
         do { wake = try WakePipe() } catch { throw .environment("cannot create the wake pipe: \(error)") }

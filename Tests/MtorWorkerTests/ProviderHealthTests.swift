@@ -87,9 +87,8 @@ struct ProviderHealthTests {
     @Test("turning unhealthy is told once; the verdicts are saved to state/providers.json")
     func unhealthyOnceAndSaved() throws {
         let f = try SpoolFixture()
-        let health = ProviderHealth(spool: f.spool)
         let told = LockBox<[String]>([])
-        health.onUnhealthy = { provider, cls, _ in told.withLock { $0.append("\(provider) \(cls?.rawValue ?? "?")") } }
+        let health = ProviderHealth(spool: f.spool) { provider, cls, _ in told.withLock { $0.append("\(provider) \(cls?.rawValue ?? "?")") } }
         health.record("zhipu", verdict: Verdict(.authFailed, "401"))
         health.record("zhipu", verdict: Verdict(.authFailed, "401 again"))
         health.record("kimi", verdict: Verdict(.ok, ""))
