@@ -6,7 +6,7 @@ import MtorPlatform
 /// `state/worker.json` current. One loop owns all decisions; tasks report back through a pipe.
 ///
 /// What each job lives in: the scheduling turn (Worker+Dispatch), provider placement and preflight
-/// (Worker+Placement), claiming and running tasks (Worker+Tasks), inbox/ and cancel/ events
+/// (Worker+Placement, its rule in `Placement`), claiming and running tasks (Worker+Tasks), inbox/ and cancel/ events
 /// (Worker+Inbox), crash recovery (Worker+Recovery), warnings and worker.json (Worker+Publish).
 public final class Worker {
     let options: WorkerOptions

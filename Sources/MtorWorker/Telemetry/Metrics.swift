@@ -72,28 +72,26 @@ final class Metrics: Sendable {
             let text = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(Metrics.escape($0.1))\"" }.joined(separator: ",") + "}"
             out += "\(name)\(text) \(value)\n"
         }
-        do {
-            let s = counters.withLock { $0 }
-            family("mtor_tasks_total", "counter", "Tasks this worker finished, by failure class (ok for success) and provider.")
-            for (l, n) in s.finished.sorted(by: { ($0.key.cls, $0.key.provider) < ($1.key.cls, $1.key.provider) }) {
-                line("mtor_tasks_total", [("class", l.cls), ("provider", l.provider)], String(n))
-            }
-            family("mtor_attempts_total", "counter", "Attempts this worker started, by provider.")
-            for (p, n) in s.attempts.sorted(by: { $0.key < $1.key }) { line("mtor_attempts_total", [("provider", p)], String(n)) }
-            family("mtor_task_duration_seconds", "histogram", "Time from claim to result of the tasks this worker finished.")
-            for (i, bound) in Metrics.buckets.enumerated() {
-                line("mtor_task_duration_seconds_bucket", [("le", Metrics.number(bound))], String(s.durationCounts[i]))
-            }
-            line("mtor_task_duration_seconds_bucket", [("le", "+Inf")], String(s.durationCount))
-            line("mtor_task_duration_seconds_sum", [], Metrics.number(s.durationSum))
-            line("mtor_task_duration_seconds_count", [], String(s.durationCount))
-            family("mtor_tokens_total", "counter", "Tokens the harnesses reported, by provider and kind (input, output, cache_read, cache_write).")
-            for (l, n) in s.tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
-                line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
-            }
-            family("mtor_cost_usd_total", "counter", "Cost in US dollars the harnesses reported, by provider.")
-            for (p, c) in s.cost.sorted(by: { $0.key < $1.key }) { line("mtor_cost_usd_total", [("provider", p)], Metrics.number(c)) }
+        let s = counters.withLock { $0 }  // a copy: the file is rendered outside the lock
+        family("mtor_tasks_total", "counter", "Tasks this worker finished, by failure class (ok for success) and provider.")
+        for (l, n) in s.finished.sorted(by: { ($0.key.cls, $0.key.provider) < ($1.key.cls, $1.key.provider) }) {
+            line("mtor_tasks_total", [("class", l.cls), ("provider", l.provider)], String(n))
         }
+        family("mtor_attempts_total", "counter", "Attempts this worker started, by provider.")
+        for (p, n) in s.attempts.sorted(by: { $0.key < $1.key }) { line("mtor_attempts_total", [("provider", p)], String(n)) }
+        family("mtor_task_duration_seconds", "histogram", "Time from claim to result of the tasks this worker finished.")
+        for (i, bound) in Metrics.buckets.enumerated() {
+            line("mtor_task_duration_seconds_bucket", [("le", Metrics.number(bound))], String(s.durationCounts[i]))
+        }
+        line("mtor_task_duration_seconds_bucket", [("le", "+Inf")], String(s.durationCount))
+        line("mtor_task_duration_seconds_sum", [], Metrics.number(s.durationSum))
+        line("mtor_task_duration_seconds_count", [], String(s.durationCount))
+        family("mtor_tokens_total", "counter", "Tokens the harnesses reported, by provider and kind (input, output, cache_read, cache_write).")
+        for (l, n) in s.tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
+            line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
+        }
+        family("mtor_cost_usd_total", "counter", "Cost in US dollars the harnesses reported, by provider.")
+        for (p, c) in s.cost.sorted(by: { $0.key < $1.key }) { line("mtor_cost_usd_total", [("provider", p)], Metrics.number(c)) }
         family("mtor_queue_depth", "gauge", "Specs in each spool directory.")
         for (dir, n) in g.queue.sorted(by: { $0.key < $1.key }) { line("mtor_queue_depth", [("dir", dir)], String(n)) }
         family("mtor_running_tasks", "gauge", "Tasks this worker is running now.")
