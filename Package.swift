@@ -21,6 +21,7 @@ let package = Package(
         .executableTarget(name: "mtor-bench", dependencies: ["MtorCore", "MtorPlatform"]),
         .testTarget(name: "MtorCoreTests", dependencies: ["MtorCore"]),
         .testTarget(name: "MtorPlatformTests", dependencies: ["MtorPlatform", "MtorCore"]),
+        .testTarget(name: "MtorWorkerTests", dependencies: ["MtorWorker", "MtorCore", "MtorPlatform"]),
         .testTarget(name: "MtorEndToEndTests", dependencies: ["MtorCore", "MtorPlatform", "MtorWorker", "mtor", "mtor-probe"]),
     ]
 )

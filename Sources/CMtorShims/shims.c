@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <stdatomic.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #include <linux/falloc.h>
@@ -334,6 +335,12 @@ int mtor_signalfd_read(int fd) {
     return -1;
 #endif
 }
+
+static _Atomic int forward_group = 0;
+
+int mtor_forward_group_load(void) { return atomic_load(&forward_group); }
+
+void mtor_forward_group_store(int pgid) { atomic_store(&forward_group, pgid); }
 
 int mtor_wifexited(int status) { return WIFEXITED(status); }
 int mtor_wexitstatus(int status) { return WEXITSTATUS(status); }

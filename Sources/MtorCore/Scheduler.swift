@@ -91,9 +91,9 @@ public struct Scheduler: Sendable {
     public enum Decision: Sendable, Equatable {
         /// Offer it to the caller's placement (capacity, provider health), in this order.
         case candidate(String)
-        case hold(String, reason: String)
-        /// Fail it now without running: the class and the sentence for its sidecar.
-        case fail(String, class: String, reason: String)
+        case hold(String, reason: Hold)
+        /// Fail it now without running (the refusal gives the class and the sentence for its sidecar).
+        case fail(String, Refusal)
     }
 
     public init() {}
@@ -102,28 +102,30 @@ public struct Scheduler: Sendable {
     public func decide(_ s: Snapshot) -> [Decision] {
         var fails: [Decision] = [], holds: [Decision] = [], ready: [Queued] = []
         for q in s.queued {
-            if let verdict = dependencyVerdict(q, s) {
-                switch verdict {
-                case .fail(let reason): fails.append(.fail(q.name, class: "dependency_failed", reason: reason))
-                case .timedOut(let reason): fails.append(.fail(q.name, class: "dependency_failed", reason: reason))
-                case .wait(let reason): holds.append(.hold(q.name, reason: reason))
-                }
+            switch dependencyVerdict(q, s) {
+            case .fail(let refusal)?:
+                fails.append(.fail(q.name, refusal))
                 continue
+            case .wait(let waits)?:
+                holds.append(.hold(q.name, reason: .dependencies(waits)))
+                continue
+            case nil:
+                break
             }
             if let t = q.notBefore, t > s.now {
-                holds.append(.hold(q.name, reason: "not before \(Scheduler.clock(t)) (not_before), in \(Scheduler.span(t - s.now))"))
+                holds.append(.hold(q.name, reason: .notBefore(t, now: s.now)))
                 continue
             }
             if let p = s.pausedAll {
-                holds.append(.hold(q.name, reason: "the spool is paused since \(p.since) by \(p.by) (`mtor resume` starts it again)"))
+                holds.append(.hold(q.name, reason: .spoolPaused(p)))
                 continue
             }
             if let p = s.pausedProviders[q.provider], !q.provider.isEmpty {
-                holds.append(.hold(q.name, reason: "provider \(q.provider) is paused since \(p.since) by \(p.by) (`mtor resume --provider \(q.provider)`)"))
+                holds.append(.hold(q.name, reason: .providerPaused(q.provider, p)))
                 continue
             }
             if let available = s.memoryAvailable, available < s.memoryFloor {
-                holds.append(.hold(q.name, reason: "only \(ByteSize.format(available)) of memory is available, below --min-free-memory \(ByteSize.format(s.memoryFloor)); it starts when memory returns"))
+                holds.append(.hold(q.name, reason: .lowMemory(available: available, floor: s.memoryFloor)))
                 continue
             }
             ready.append(q)
@@ -146,34 +148,32 @@ public struct Scheduler: Sendable {
         s.queued.compactMap { $0.notBefore }.filter { $0 > s.now }.min()
     }
 
-    private enum DependencyVerdict { case fail(String), timedOut(String), wait(String) }
+    private enum DependencyVerdict { case fail(Refusal), wait([DependencyWait]) }
 
     private func dependencyVerdict(_ q: Queued, _ s: Snapshot) -> DependencyVerdict? {
-        var waits: [String] = []
+        var waits: [DependencyWait] = []
         for name in q.dependsOn {
             let dep = s.resolved[name].map { $0 == name ? name : "\(name) (\($0))" } ?? name
             switch s.dependencies[name] ?? .absent {
             case .succeeded:
                 continue
             case .failed(let cls):
-                return .fail("its dependency \(dep) failed (\(cls)), so it was not run")
+                return .fail(.dependencyFailed(dep, class: cls))
             case .cancelled:
-                return .fail("its dependency \(dep) was cancelled, so it was not run")
+                return .fail(.dependencyCancelled(dep))
             case .pending:
-                waits.append("waiting for \(dep) to succeed")
+                waits.append(.pending(dep))
             case .absent:
-                if s.now - q.arrived >= s.dependencyTimeout {
-                    return .timedOut("its dependency \(dep) never appeared in this spool within \(Scheduler.span(s.dependencyTimeout)) (--dependency-timeout)")
-                }
-                waits.append("waiting for \(dep), which is not in this spool")
+                if s.now - q.arrived >= s.dependencyTimeout { return .fail(.dependencyMissing(dep, timeout: s.dependencyTimeout)) }
+                waits.append(.absent(dep))
             }
         }
-        return waits.isEmpty ? nil : .wait(waits.joined(separator: "; "))
+        return waits.isEmpty ? nil : .wait(waits)
     }
 
-    /// Names of specs that form a dependency cycle among `specs` (id → depends_on), each with the cycle as text.
-    public static func cycles(_ specs: [String: [String]]) -> [String: String] {
-        var out: [String: String] = [:]
+    /// Names of specs that form a dependency cycle among `specs` (id → depends_on), each with its cycle.
+    public static func cycles(_ specs: [String: [String]]) -> [String: Cycle] {
+        var out: [String: Cycle] = [:]
         for start in specs.keys.sorted() where out[start] == nil {
             // Depth-first from `start`, following only queued specs.
             var path: [String] = [start]
@@ -189,9 +189,8 @@ public struct Scheduler: Sendable {
                 }
                 return nil
             }
-            if let cycle = walk(start) {
-                let text = cycle.joined(separator: " → ")
-                for member in cycle { out[member] = text }
+            if let path = walk(start) {
+                for member in path { out[member] = Cycle(path) }
             }
         }
         return out

@@ -68,6 +68,13 @@ public enum ProcessControl {
         kill(-pgid, 0) == 0 || errno == EPERM
     }
 
+    /// The process group a signal handler forwards a stop to (0: none). It is a C11 atomic
+    /// (`mtor_forward_group_load`), so a handler reads it safely at any moment.
+    public static var forwardGroup: Int32 {
+        get { mtor_forward_group_load() }
+        set { mtor_forward_group_store(newValue) }
+    }
+
     /// Sends `signal` to every process of group `pgid`.
     public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
         _ = kill(-pgid, signal)

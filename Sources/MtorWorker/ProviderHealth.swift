@@ -3,51 +3,71 @@ import MtorCore
 import MtorPlatform
 
 /// Which providers have proved they answer (preflight), persisted in `state/providers.json`.
-final class ProviderHealth: @unchecked Sendable {
+final class ProviderHealth: Sendable {
     typealias Entry = ProviderHealthEntry
 
     /// What the dispatcher may do with a provider now.
-    enum Readiness: Equatable { case ready, probeNeeded, waiting(String) }
+    enum Readiness: Equatable { case ready, probeNeeded, waiting(Wait) }
+
+    /// Why a provider cannot take a task now; `description` is the sentence `status` and `show` print.
+    enum Wait: Equatable, CustomStringConvertible {
+        /// Its preflight is running.
+        case probing(String)
+        /// It named when its rate limit resets (an ISO stamp).
+        case rateLimited(String, until: String?)
+        /// It failed its last check; the next probe is due at `nextProbeAt`.
+        case failedPreflight(String, class: FailureClass?, reason: String?, nextProbeAt: String?, hint: String?)
+
+        var description: String {
+            switch self {
+            case .probing(let provider):
+                return "provider \(provider) is being preflighted"
+            case .rateLimited(let provider, let until):
+                return "provider \(provider) is rate-limited until \(ProviderHealth.clock(until)) (from the provider)"
+            case .failedPreflight(let provider, let cls, let reason, let next, let hint):
+                return "provider \(provider) failed preflight (\(cls?.rawValue ?? "?")): \(reason ?? "") — next probe at \(next ?? "?")\(hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")"
+            }
+        }
+    }
 
     /// A provider-named rate-limit reset at least this far off holds the provider (shorter ones are retried).
     static let holdThreshold: Double = 30
 
     /// A healthy provider unused for this long is preflighted again.
     let idleLimit: Double
-    private let lock = NSLock()
-    private var entries: [String: Entry] = [:]
+    /// Each provider's entry, by name: read and written by the loop, probe and task threads.
+    private let state = LockBox<[String: Entry]>([:])
     private let spool: Spool
     /// Told when a provider turns unhealthy (it was not before): provider, class, reason.
-    var onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
+    private let onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)?
 
-    init(spool: Spool, idleLimit: Double = 30 * 60) {
+    init(spool: Spool, idleLimit: Double = 30 * 60, onUnhealthy: (@Sendable (String, FailureClass?, String) -> Void)? = nil) {
         self.idleLimit = idleLimit
         self.spool = spool
+        self.onUnhealthy = onUnhealthy
     }
 
     func readiness(_ provider: String) -> Readiness {
-        lock.withLock {
+        state.withLock { entries in
             let e = entries[provider] ?? Entry(provider: provider)
             let t = now()
             switch e.state {
             case .unknown: return .probeNeeded
-            case .probing: return .waiting("provider \(provider) is being preflighted")
+            case .probing: return .waiting(.probing(provider))
             case .healthy:
                 if let good = e.lastGoodAt, t - good > idleLimit { return .probeNeeded }
                 return .ready
             case .unhealthy:
                 if t >= e.nextProbe { return .probeNeeded }
-                if e.class == .rateLimited, e.heldByProvider == true {
-                    return .waiting("provider \(provider) is rate-limited until \(Self.clock(e.nextProbeAt)) (from the provider)")
-                }
-                return .waiting("provider \(provider) failed preflight (\(e.class?.rawValue ?? "?")): \(e.reason ?? "") — next probe at \(e.nextProbeAt ?? "?")\(e.hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")")
+                if e.class == .rateLimited, e.heldByProvider == true { return .waiting(.rateLimited(provider, until: e.nextProbeAt)) }
+                return .waiting(.failedPreflight(provider, class: e.class, reason: e.reason, nextProbeAt: e.nextProbeAt, hint: e.hint))
             }
         }
     }
 
     /// Marks a probe as started; false when another probe of it is already running.
     func beginProbe(_ provider: String) -> Bool {
-        let started: Bool = lock.withLock {
+        let started: Bool = state.withLock { entries in
             var e = entries[provider] ?? Entry(provider: provider)
             guard e.state != .probing else { return false }
             e.state = .probing
@@ -59,7 +79,7 @@ final class ProviderHealth: @unchecked Sendable {
     }
 
     func record(_ provider: String, verdict: Verdict) {
-        let turned: Bool = lock.withLock {
+        let turned: Bool = state.withLock { entries in
             var e = entries[provider] ?? Entry(provider: provider)
             let wasUnhealthy = e.state == .unhealthy
             e.checkedAt = Stamp.iso()
@@ -89,12 +109,12 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// Every provider's entry, for the metrics.
     func snapshot() -> [Entry] {
-        lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
+        state.withLock { entries in entries.values.sorted { $0.provider < $1.provider } }
     }
 
     /// A task just used the provider: it answered (`ok`) or failed in a way that blames it.
     func taskEnded(_ provider: String, _ cls: FailureClass) {
-        lock.withLock {
+        state.withLock { entries in
             guard var e = entries[provider] else { return }
             if cls == .ok { e.lastGoodAt = now() } else if cls.movesToFallback { e.state = .unknown; e.reason = "re-probe after a task failed with \(cls.rawValue)" }
             entries[provider] = e
@@ -104,7 +124,7 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// Forgets the verdicts of `providers` (after SIGHUP changed their settings), or of every provider.
     func reset(_ providers: Set<String>? = nil) {
-        lock.withLock {
+        state.withLock { entries in
             for k in entries.keys where entries[k]?.state != .probing && providers?.contains(k) != false {
                 entries[k]?.state = .unknown
                 entries[k]?.nextProbe = 0
@@ -115,10 +135,10 @@ final class ProviderHealth: @unchecked Sendable {
 
     /// Providers that failed their last check, by name.
     func unhealthy() -> [Entry] {
-        lock.withLock { entries.values.filter { $0.state == .unhealthy }.sorted { $0.provider < $1.provider } }
+        state.withLock { entries in entries.values.filter { $0.state == .unhealthy }.sorted { $0.provider < $1.provider } }
     }
 
-    var probing: Bool { lock.withLock { entries.values.contains { $0.state == .probing } } }
+    var probing: Bool { state.withLock { entries in entries.values.contains { $0.state == .probing } } }
 
     /// `15:00:12` (UTC) from an ISO stamp, for "rate-limited until …".
     static func clock(_ iso: String?) -> String {
@@ -127,7 +147,7 @@ final class ProviderHealth: @unchecked Sendable {
     }
 
     private func save() {
-        let snapshot = lock.withLock { entries.values.sorted { $0.provider < $1.provider } }
+        let snapshot = state.withLock { entries in entries.values.sorted { $0.provider < $1.provider } }
         try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
     }
 }

@@ -25,16 +25,14 @@ extension QueueBook {
         guard !entries.isEmpty else { return plan }
         let dependents = others.compactMap { entries[$0] }.filter { !($0.terms?.dependsOn.isEmpty ?? true) }
         let directory = dependents.isEmpty ? TaskDirectory() : TaskDirectory.scan(spool, inboxNames: Array(entries.keys))
-        var refused: [String: String] = [:]
+        var refused: [String: Scheduler.Refusal] = [:]
         // A cycle among queued specs can never start: every member is refused at ingest.
         var graph: [String: [String]] = [:]
         for e in dependents { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
         let cycles = graph.isEmpty ? [:] : Scheduler.cycles(graph)
         for e in dependents {
             guard let cycle = cycles[e.id] else { continue }
-            refused[e.name] = cycle.split(separator: " ").count == 3
-                ? "'depends_on' names the task itself (\(cycle)); a task cannot wait for itself — remove it from 'depends_on'"
-                : "'depends_on' forms a cycle (\(cycle)), so none of these tasks could ever start; remove one of the dependencies and submit again"
+            refused[e.name] = .dependencyCycle(cycle)
         }
         judgeDuplicates(refused: &refused, spool: spool, options: options, settings: settings, home: home, now: now)
         // An invalid spec is refused at once with its reason, whatever would hold a valid one.
@@ -76,7 +74,7 @@ extension QueueBook {
                 return true
             }
         }
-        plan.decisions = refused.sorted { $0.key < $1.key }.map { .fail($0.key, class: FailureClass.specInvalid.rawValue, reason: $0.value) } + invalid + decisions
+        plan.decisions = refused.sorted { $0.key < $1.key }.map { .fail($0.key, $0.value) } + invalid + decisions
         let blocked = snapshot.pausedAll != nil || (snapshot.memoryAvailable.map { $0 < snapshot.memoryFloor } ?? false)
         snapshot.queued = []
         plan.template = blocked ? nil : snapshot
@@ -85,7 +83,7 @@ extension QueueBook {
 
     /// Why a candidate may not start after all, from a fresh reading of the pauses and memory: the
     /// turn's reading may be a quarter second old, and `mtor pause` must hold from the moment it returns.
-    mutating func holdNow(_ name: String, spool: Spool, options: WorkerOptions, now wall: Double) -> String? {
+    mutating func holdNow(_ name: String, spool: Spool, options: WorkerOptions, now wall: Double) -> Scheduler.Hold? {
         guard let e = entries[name] else { return nil }
         let h = hostState(spool, options, fresh: true)
         let snapshot = Scheduler.Snapshot(now: wall, queued: [Scheduler.Queued(name: e.name, id: e.id, arrived: e.arrived, provider: e.provider)],
@@ -120,7 +118,7 @@ extension QueueBook {
 
     /// Judges each spec not judged yet: a duplicate of an earlier identical spec that is queued or
     /// running, or that finished within `--dedup-window`, is refused, naming the original.
-    private mutating func judgeDuplicates(refused: inout [String: String], spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
+    private mutating func judgeDuplicates(refused: inout [String: Scheduler.Refusal], spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
         guard !unjudged.isEmpty else { return }
         let names = unjudged
         unjudged = []
@@ -130,19 +128,18 @@ extension QueueBook {
         duplicates.refresh(spool, since: since, settings: settings, home: home)
         for name in names.sorted() {
             guard var e = entries[name] else { continue }
-            e.duplicateOf = ""
             if e.terms?.dedup == true, let print = e.fingerprint {
                 let earlier = (byFingerprint[print] ?? []).compactMap { entries[$0] }
                     .filter { $0.name != name && ($0.arrived, $0.name) < (e.arrived, name) }.min { ($0.arrived, $0.name) < ($1.arrived, $1.name) }
                 if let o = earlier {
-                    e.duplicateOf = "it is identical (same repo, provider and prompt) to \(o.id), queued in inbox/"
+                    e.duplicateOf = "\(o.id), queued in inbox/"
                 } else if let o = duplicates.original(of: print, arrived: e.arrived, finishedSince: since, except: e.id) {
-                    e.duplicateOf = "it is identical (same repo, provider and prompt) to \(o)"
+                    e.duplicateOf = o
                 }
             }
             store(e)
-            if let d = e.duplicateOf, !d.isEmpty {
-                refused[name] = "duplicate spec: \(d); to run it again on purpose, submit it with `mtor submit --force` or add 'dedup: false' (window: --dedup-window \(DurationText.format(options.dedupWindow)))"
+            if let original = e.duplicateOf {
+                refused[name] = .duplicate(of: original, window: options.dedupWindow)
             }
         }
     }

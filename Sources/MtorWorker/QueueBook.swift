@@ -24,7 +24,7 @@ struct QueueBook {
         /// The first provider of its chain ("" for none), for per-provider pause.
         var provider: String = ""
         var fingerprint: UInt64?
-        /// Set once dedup has judged it: the sentence naming the original, or "" when it is no duplicate.
+        /// The queued, running or recently finished original it duplicates, described, once dedup has judged it.
         var duplicateOf: String?
 
         var isPlain: Bool { terms.map { $0.priority == 0 && $0.dependsOn.isEmpty && $0.notBefore == nil } ?? false }

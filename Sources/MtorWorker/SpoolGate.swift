@@ -6,7 +6,7 @@ import MtorPlatform
 /// entry that is not a regular file (a FIFO, symlink, socket, device or directory where a file
 /// should be) is moved aside to `<name>.bad-<time>` and reported, never followed
 /// and never waited on.
-public final class SpoolGate: @unchecked Sendable {
+public final class SpoolGate: @unchecked Sendable {  // `lock` guards `current` and `reports`; `sink` is set once, before any task runs
     private let lock = NSLock()
     private var current: Redactor
     private var reports: [String] = []

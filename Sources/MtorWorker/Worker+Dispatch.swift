@@ -7,34 +7,34 @@ extension Worker {
     /// decides which specs fail at once, which may start and in what order, and why the others wait;
     /// candidates are then placed on a provider with room (`choose`) while slots are free.
     func dispatch() {
-        while let name = queue.next() { ingest(name) }
-        guard book.count > 0 else { return }
-        let home = settings.baseEnvironment["HOME"] ?? "/"
+        while let name = loop.queue.next() { ingest(name) }
+        guard loop.book.count > 0 else { return }
+        let home = loop.settings.baseEnvironment["HOME"] ?? "/"
         // A window of plain specs per look: wide enough to fill the free slots past providers that are
         // full (more windows follow while slots are left); a few when none is free, to keep their reasons current.
-        let free = options.concurrency - lock.withLock { running.count }
+        let free = options.concurrency - loop.running.count
         let window = free > 0 ? max(16, 4 * free) : 8
         // Wall-clock time: not_before and arrival (file times) are on it, not on the monotonic clock.
-        var plan = book.plan(spool: spool, options: options, settings: settings, home: home, now: Date().timeIntervalSince1970, window: window)
-        nextStartAt = plan.nextStart
-        if nextStarts != plan.starts {
-            nextStarts = plan.starts
-            stateDirty = true
+        var plan = loop.book.plan(spool: spool, options: options, settings: loop.settings, home: home, now: Date().timeIntervalSince1970, window: window)
+        loop.nextStartAt = plan.nextStart
+        if loop.nextStarts != plan.starts {
+            loop.nextStarts = plan.starts
+            loop.stateDirty = true
         }
         act(plan.decisions, home: home)
         while hasFreeSlot {
-            let more = book.more(&plan, count: window)
+            let more = loop.book.more(&plan, count: window)
             if more.isEmpty { break }
             act(more, home: home)
         }
         if hasFreeSlot { act(plan.later.map { .candidate($0) }, home: home) }
     }
 
-    private var hasFreeSlot: Bool { lock.withLock { running.count } < options.concurrency }
+    private var hasFreeSlot: Bool { loop.running.count < options.concurrency }
 
     /// Reads a name inotify or a rescan offered into the book, or says why it is left alone.
     private func ingest(_ name: String) {
-        if TaskID.isTemporary(name) || book.cached(name) != nil { return }
+        if TaskID.isTemporary(name) || loop.book.cached(name) != nil { return }
         guard name.hasSuffix(".md") else {
             warnOnce(name, "inbox/\(name) is not a .md spec; left untouched")
             return
@@ -47,7 +47,7 @@ extension Worker {
             if size > Int64(Spec.maxBytes) {
                 start(name: name, bytes: [], preset: .tooLarge(size))
             } else {
-                _ = book.load(name: name, path: path, size: size, settings: settings, home: settings.baseEnvironment["HOME"] ?? "/")
+                _ = loop.book.load(name: name, path: path, size: size, settings: loop.settings, home: loop.settings.baseEnvironment["HOME"] ?? "/")
             }
         case .symlink:
             warnOnce(name, "inbox/\(name) is a symlink; mtor never follows links in the inbox, so it is left untouched")
@@ -65,21 +65,20 @@ extension Worker {
         let read = { (name: String) in try? FileSystem.read("\(self.spool.inbox)/\(name)", limit: Spec.maxBytes) }
         for decision in decisions {
             switch decision {
-            case .fail(let name, let cls, let reason):
+            case .fail(let name, let refusal):
                 leave(name)
                 guard let bytes = read(name) else { continue }
-                let failure = FailureClass(rawValue: cls) ?? .specInvalid
-                let hint = failure == .dependencyFailed
+                let hint = refusal.failureClass == .dependencyFailed
                     ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"
                     : "fix the spec; `mtor validate` runs the same checks"
-                start(name: name, bytes: bytes, preset: .refused(failure, reason: reason, hint: hint))
+                start(name: name, bytes: bytes, preset: .refused(refusal.failureClass, reason: refusal.description, hint: hint))
             case .candidate(let name):
                 guard hasFreeSlot else {
                     hold(name, nil)  // waits for a free slot: no reason to show
                     continue
                 }
-                if let why = book.holdNow(name, spool: spool, options: options, now: Date().timeIntervalSince1970) {
-                    hold(name, why)
+                if let why = loop.book.holdNow(name, spool: spool, options: options, now: Date().timeIntervalSince1970) {
+                    hold(name, why.description)
                     continue
                 }
                 guard let data = read(name) else {
@@ -92,41 +91,41 @@ extension Worker {
                     start(name: name, bytes: data, preset: nil)
                     continue
                 }
-                let elsewhere = repos.hold(name, spec: spec, spool: spool, host: options.host, pid: ProcessControl.pid)
-                switch elsewhere.map(Choice.hold) ?? choose(spec) {
+                let elsewhere = loop.repos.hold(name, spec: spec, spool: spool, host: options.host, pid: ProcessControl.pid)
+                switch elsewhere.map({ .hold(.repoElsewhere($0)) }) ?? choose(spec) {
                 case .start(let provider):
-                    if let e = book.cached(name) { book.duplicates.noteStarted(id: e.id, fingerprint: e.fingerprint, arrived: e.arrived) }
+                    if let e = loop.book.cached(name) { loop.book.duplicates.noteStarted(id: e.id, fingerprint: e.fingerprint, arrived: e.arrived) }
                     leave(name)
                     start(name: name, bytes: data, preset: nil, provider: provider, spec: spec)
                 case .hold(let why):
-                    hold(name, why)
+                    hold(name, why.description)
                 }
             case .hold(let name, let reason):
-                hold(name, reason)
+                hold(name, reason.description)
             }
         }
     }
 
     /// Records why `name` waits in inbox/ (nil: no reason worth showing).
     private func hold(_ name: String, _ why: String?) {
-        if waiting[name] != why {
-            waiting[name] = why
-            stateDirty = true
+        if loop.waiting[name] != why {
+            loop.waiting[name] = why
+            loop.stateDirty = true
         }
     }
 
     /// `name` leaves the book: started, refused, or gone.
     private func leave(_ name: String) {
         hold(name, nil)
-        book.invalidate(name)
+        loop.book.invalidate(name)
     }
 
     /// How long the loop may sleep before scheduling must look again: at a `not_before`, and within
     /// a second while anything is queued (pauses, memory and other workers' results change without
     /// an event this worker sees).
     func scheduleWait() -> Double {
-        var wait = book.count > 0 ? 1.0 : 5.0
-        if let t = nextStartAt { wait = min(wait, max(0.01, t - Date().timeIntervalSince1970)) }
+        var wait = loop.book.count > 0 ? 1.0 : 5.0
+        if let t = loop.nextStartAt { wait = min(wait, max(0.01, t - Date().timeIntervalSince1970)) }
         return wait
     }
 }

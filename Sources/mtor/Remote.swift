@@ -131,19 +131,19 @@ struct SSH {
 }
 
 /// The process group mtor is waiting on, so a signal to mtor stops it too (it runs in a group of its own).
+/// The group lives in an atomic (`ProcessControl.forwardGroup`), which the signal handler may read at any moment.
 enum ChildGroup {
-    nonisolated(unsafe) static var current: Int32 = 0
-
     static func enter(_ pgid: Int32) {
-        current = pgid
+        ProcessControl.forwardGroup = pgid
         for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, forwardSignal) }
     }
 
-    static func leave() { current = 0 }
+    static func leave() { ProcessControl.forwardGroup = 0 }
 }
 
 private let forwardSignal: @convention(c) (Int32) -> Void = { sig in
-    if ChildGroup.current > 0 { ProcessControl.signalGroup(ChildGroup.current, SIGTERM) }
+    let group = ProcessControl.forwardGroup
+    if group > 0 { ProcessControl.signalGroup(group, SIGTERM) }
     signal(sig, SIG_DFL)
     raise(sig)
 }

@@ -13,8 +13,8 @@ struct SchedulerTests {
 
     func reason(_ d: [Scheduler.Decision], _ name: String) -> String? {
         for x in d {
-            if case .hold(let n, let r) = x, n == "\(name).md" { return r }
-            if case .fail(let n, _, let r) = x, n == "\(name).md" { return r }
+            if case .hold(let n, let r) = x, n == "\(name).md" { return r.description }
+            if case .fail(let n, let r) = x, n == "\(name).md" { return r.description }
         }
         return nil
     }
@@ -40,9 +40,9 @@ struct SchedulerTests {
         let d = Scheduler().decide(.init(now: 10, queued: [q("b", deps: ["a"])], dependencies: ["a": state], freeSlots: 1))
         switch (d.first, expected) {
         case (.candidate?, "candidate"), (.hold?, "hold"): break
-        case (.fail(_, let cls, let r)?, "fail"):
-            #expect(cls == "dependency_failed")
-            #expect(r.contains("a"))
+        case (.fail(_, let r)?, "fail"):
+            #expect(r.failureClass == .dependencyFailed)
+            #expect(r.description.contains("a"))
         default: Issue.record("\(state): \(d)")
         }
     }
@@ -52,8 +52,9 @@ struct SchedulerTests {
         let waiting = Scheduler().decide(.init(now: 100, queued: [q("b", deps: ["ghost"])], dependencyTimeout: 3600, freeSlots: 1))
         #expect(reason(waiting, "b") == "waiting for ghost, which is not in this spool")
         let late = Scheduler().decide(.init(now: 3700, queued: [q("b", deps: ["ghost"])], dependencyTimeout: 3600, freeSlots: 1))
-        guard case .fail(_, let cls, let r)? = late.first else { Issue.record("\(late)"); return }
-        #expect(cls == "dependency_failed" && r.contains("never appeared"))
+        guard case .fail(_, let r)? = late.first else { Issue.record("\(late)"); return }
+        #expect(r == .dependencyMissing("ghost", timeout: 3600))
+        #expect(r.failureClass == .dependencyFailed && r.description.contains("never appeared"))
     }
 
     @Test("not_before holds until its time, and says when")
@@ -81,8 +82,10 @@ struct SchedulerTests {
 
     @Test("cycles are found and named; a chain or a diamond is not a cycle")
     func cycles() {
-        #expect(Scheduler.cycles(["a": ["b"], "b": ["c"], "c": ["a"]])["b"] == "a → b → c → a")
-        #expect(Scheduler.cycles(["a": ["a"]])["a"] == "a → a")
+        #expect(Scheduler.cycles(["a": ["b"], "b": ["c"], "c": ["a"]])["b"]?.description == "a → b → c → a")
+        #expect(Scheduler.cycles(["a": ["b"], "b": ["c"], "c": ["a"]])["b"]?.isSelfDependency == false)
+        #expect(Scheduler.cycles(["a": ["a"]])["a"] == Scheduler.Cycle(["a", "a"]))
+        #expect(Scheduler.cycles(["a": ["a"]])["a"]?.isSelfDependency == true)
         #expect(Scheduler.cycles(["a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]]).isEmpty)
         #expect(Scheduler.cycles(["x": ["y"], "y": ["x"], "z": ["x"]])["z"] == nil)
     }
@@ -100,9 +103,9 @@ struct SchedulerEdgeTests {
         ], dependencies: ["parser": .failed("agent_failed")], freeSlots: 1)
         s.resolved = ["parser": "20261201T220000-parser-3f2a"]
         let d = Scheduler().decide(s)
-        guard case .fail(let name, let cls, let reason)? = d.first else { Issue.record("\(d)"); return }
-        #expect(name == "b.md" && cls == "dependency_failed")
-        #expect(reason == "its dependency parser (20261201T220000-parser-3f2a) failed (agent_failed), so it was not run")
+        guard case .fail(let name, let refusal)? = d.first else { Issue.record("\(d)"); return }
+        #expect(name == "b.md" && refusal.failureClass == .dependencyFailed)
+        #expect(refusal.description == "its dependency parser (20261201T220000-parser-3f2a) failed (agent_failed), so it was not run")
         #expect(Scheduler().nextStart(s) == 130)
         #expect(d.contains(.candidate("e.md")), "a not_before in the past holds nothing")
     }
@@ -112,7 +115,7 @@ struct SchedulerEdgeTests {
         let p = Scheduler.Pause(since: "14:02", by: "root")
         let q = Scheduler.Queued(name: "a.md", id: "a", arrived: 0, notBefore: 200, dependsOn: ["x"])
         func reason(_ s: Scheduler.Snapshot) -> String? {
-            if case .hold(_, let r)? = Scheduler().decide(s).first { return r }
+            if case .hold(_, let r)? = Scheduler().decide(s).first { return r.description }
             return nil
         }
         var s = Scheduler.Snapshot(now: 100, queued: [q], dependencies: ["x": .pending], pausedAll: p, memoryAvailable: 1, memoryFloor: 2, freeSlots: 1)

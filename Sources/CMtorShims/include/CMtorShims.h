@@ -51,6 +51,11 @@ int mtor_signalfd(const int *signals);
 /// Reads one signal number from a signalfd; returns it or -1.
 int mtor_signalfd_read(int fd);
 
+/* The process group a signal handler forwards a stop to (0: none), in a C11 `_Atomic int`: lock-free,
+   so a handler may read it whenever the signal comes. (Swift's `Atomic` needs macOS 15.) */
+int mtor_forward_group_load(void);
+void mtor_forward_group_store(int pgid);
+
 int mtor_wifexited(int status);
 int mtor_wexitstatus(int status);
 int mtor_wifsignaled(int status);

@@ -8,7 +8,7 @@ import MtorPlatform
 /// `MTOR_*` variables, never a secret), in its own process group and containment, with the
 /// sidecar JSON (or the event as JSON) on stdin and a 30 s limit. A hook that fails or hangs
 /// is logged and counted in `state/worker.json`; it never changes a result or blocks the worker.
-final class Hooks: @unchecked Sendable {
+final class Hooks: Sendable {
     static let limit: Double = 30
 
     /// Counts for `state/worker.json`.
@@ -24,9 +24,8 @@ final class Hooks: @unchecked Sendable {
     let onAttention: String?
     private let logger: Logger
     private let home: String
-    private let lock = NSLock()
-    private var counts = Counts()
-    private var sequence = 0
+    /// The runs so far, and the number of the last one started (for its containment's name).
+    private let runs = LockBox((counts: Counts(), sequence: 0))
 
     init(onFinish: String?, onAttention: String?, logger: Logger, home: String) {
         self.onFinish = onFinish
@@ -37,7 +36,7 @@ final class Hooks: @unchecked Sendable {
 
     var snapshot: Counts? {
         guard onFinish != nil || onAttention != nil else { return nil }
-        return lock.withLock { counts }
+        return runs.withLock { $0.counts }
     }
 
     /// A task's sidecar was written.
@@ -62,10 +61,11 @@ final class Hooks: @unchecked Sendable {
     }
 
     private func run(_ command: String, what: String, stdin: [UInt8], variables: [String: String]) {
-        let n: Int = lock.withLock { sequence += 1; return sequence }
+        let runs = self.runs
+        let n: Int = runs.withLock { $0.sequence += 1; return $0.sequence }
         let environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"].merging(variables) { _, new in new }
         let logger = self.logger
-        let thread = Thread { [weak self] in
+        let thread = Thread {
             let box = Containment.create(name: "w\(ProcessControl.pid)-hook-\(n)")
             defer { box.dispose() }
             var outcome: (ok: Bool, timedOut: Bool, said: String)
@@ -76,12 +76,12 @@ final class Hooks: @unchecked Sendable {
             } catch {
                 outcome = (false, false, "could not start /bin/sh: \(error)")
             }
-            self?.lock.withLock {
-                self?.counts.ran += 1
+            runs.withLock {
+                $0.counts.ran += 1
                 if !outcome.ok {
-                    self?.counts.failed += 1
-                    if outcome.timedOut { self?.counts.timedOut += 1 }
-                    self?.counts.lastError = "\(Stamp.iso()) \(what): \(outcome.said)"
+                    $0.counts.failed += 1
+                    if outcome.timedOut { $0.counts.timedOut += 1 }
+                    $0.counts.lastError = "\(Stamp.iso()) \(what): \(outcome.said)"
                 }
             }
             if !outcome.ok { logger.warn("\(what) failed (\(outcome.said)); the task's result is unchanged") }

@@ -4,18 +4,22 @@ import MtorPlatform
 
 /// The worker's Prometheus metrics, in node_exporter's textfile format. Counters are fed by
 /// the ledger lines this worker appends; gauges are read when the file is written.
-final class Metrics: @unchecked Sendable {
+final class Metrics: Sendable {
     /// Upper bounds of the task duration histogram, in seconds.
     static let buckets: [Double] = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400]
 
-    private let lock = NSLock()
-    private var finished: [Label: Int] = [:]
-    private var attempts: [String: Int] = [:]
-    private var durationCounts = [Int](repeating: 0, count: Metrics.buckets.count)
-    private var durationSum = 0.0
-    private var durationCount = 0
-    private var tokens: [TokenLabel: Int] = [:]
-    private var cost: [String: Double] = [:]
+    /// The counters, fed from task threads and read by the loop.
+    private let counters = LockBox(Counters())
+
+    struct Counters {
+        var finished: [Label: Int] = [:]
+        var attempts: [String: Int] = [:]
+        var durationCounts = [Int](repeating: 0, count: Metrics.buckets.count)
+        var durationSum = 0.0
+        var durationCount = 0
+        var tokens: [TokenLabel: Int] = [:]
+        var cost: [String: Double] = [:]
+    }
 
     struct Label: Hashable { var cls: String; var provider: String }
     struct TokenLabel: Hashable { var provider: String; var kind: String }
@@ -31,16 +35,16 @@ final class Metrics: @unchecked Sendable {
     }
 
     func observe(_ entry: LedgerEntry) {
-        lock.withLock {
+        counters.withLock { c in
             switch entry.event {
             case .attempt:
-                attempts[entry.provider ?? "", default: 0] += 1
+                c.attempts[entry.provider ?? "", default: 0] += 1
             case .succeeded, .failed, .cancelled:
-                finished[Label(cls: entry.class?.rawValue ?? "unknown", provider: entry.provider ?? ""), default: 0] += 1
+                c.finished[Label(cls: entry.class?.rawValue ?? "unknown", provider: entry.provider ?? ""), default: 0] += 1
                 if let d = entry.durationS {
-                    durationSum += d
-                    durationCount += 1
-                    for (i, bound) in Metrics.buckets.enumerated() where d <= bound { durationCounts[i] += 1 }
+                    c.durationSum += d
+                    c.durationCount += 1
+                    for (i, bound) in Metrics.buckets.enumerated() where d <= bound { c.durationCounts[i] += 1 }
                 }
             default:
                 break
@@ -50,11 +54,11 @@ final class Metrics: @unchecked Sendable {
 
     /// Adds one finished task's token and cost use.
     func addUsage(provider: String, input: Int?, output: Int?, cacheRead: Int?, cacheWrite: Int?, costUSD: Double?) {
-        lock.withLock {
+        counters.withLock { c in
             for (kind, n) in [("input", input), ("output", output), ("cache_read", cacheRead), ("cache_write", cacheWrite)] {
-                if let n { tokens[TokenLabel(provider: provider, kind: kind), default: 0] += n }
+                if let n { c.tokens[TokenLabel(provider: provider, kind: kind), default: 0] += n }
             }
-            if let costUSD { cost[provider, default: 0] += costUSD }
+            if let costUSD { c.cost[provider, default: 0] += costUSD }
         }
     }
 
@@ -68,27 +72,26 @@ final class Metrics: @unchecked Sendable {
             let text = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(Metrics.escape($0.1))\"" }.joined(separator: ",") + "}"
             out += "\(name)\(text) \(value)\n"
         }
-        lock.withLock {
-            family("mtor_tasks_total", "counter", "Tasks this worker finished, by failure class (ok for success) and provider.")
-            for (l, n) in finished.sorted(by: { ($0.key.cls, $0.key.provider) < ($1.key.cls, $1.key.provider) }) {
-                line("mtor_tasks_total", [("class", l.cls), ("provider", l.provider)], String(n))
-            }
-            family("mtor_attempts_total", "counter", "Attempts this worker started, by provider.")
-            for (p, n) in attempts.sorted(by: { $0.key < $1.key }) { line("mtor_attempts_total", [("provider", p)], String(n)) }
-            family("mtor_task_duration_seconds", "histogram", "Time from claim to result of the tasks this worker finished.")
-            for (i, bound) in Metrics.buckets.enumerated() {
-                line("mtor_task_duration_seconds_bucket", [("le", Metrics.number(bound))], String(durationCounts[i]))
-            }
-            line("mtor_task_duration_seconds_bucket", [("le", "+Inf")], String(durationCount))
-            line("mtor_task_duration_seconds_sum", [], Metrics.number(durationSum))
-            line("mtor_task_duration_seconds_count", [], String(durationCount))
-            family("mtor_tokens_total", "counter", "Tokens the harnesses reported, by provider and kind (input, output, cache_read, cache_write).")
-            for (l, n) in tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
-                line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
-            }
-            family("mtor_cost_usd_total", "counter", "Cost in US dollars the harnesses reported, by provider.")
-            for (p, c) in cost.sorted(by: { $0.key < $1.key }) { line("mtor_cost_usd_total", [("provider", p)], Metrics.number(c)) }
+        let s = counters.withLock { $0 }  // a copy: the file is rendered outside the lock
+        family("mtor_tasks_total", "counter", "Tasks this worker finished, by failure class (ok for success) and provider.")
+        for (l, n) in s.finished.sorted(by: { ($0.key.cls, $0.key.provider) < ($1.key.cls, $1.key.provider) }) {
+            line("mtor_tasks_total", [("class", l.cls), ("provider", l.provider)], String(n))
         }
+        family("mtor_attempts_total", "counter", "Attempts this worker started, by provider.")
+        for (p, n) in s.attempts.sorted(by: { $0.key < $1.key }) { line("mtor_attempts_total", [("provider", p)], String(n)) }
+        family("mtor_task_duration_seconds", "histogram", "Time from claim to result of the tasks this worker finished.")
+        for (i, bound) in Metrics.buckets.enumerated() {
+            line("mtor_task_duration_seconds_bucket", [("le", Metrics.number(bound))], String(s.durationCounts[i]))
+        }
+        line("mtor_task_duration_seconds_bucket", [("le", "+Inf")], String(s.durationCount))
+        line("mtor_task_duration_seconds_sum", [], Metrics.number(s.durationSum))
+        line("mtor_task_duration_seconds_count", [], String(s.durationCount))
+        family("mtor_tokens_total", "counter", "Tokens the harnesses reported, by provider and kind (input, output, cache_read, cache_write).")
+        for (l, n) in s.tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
+            line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
+        }
+        family("mtor_cost_usd_total", "counter", "Cost in US dollars the harnesses reported, by provider.")
+        for (p, c) in s.cost.sorted(by: { $0.key < $1.key }) { line("mtor_cost_usd_total", [("provider", p)], Metrics.number(c)) }
         family("mtor_queue_depth", "gauge", "Specs in each spool directory.")
         for (dir, n) in g.queue.sorted(by: { $0.key < $1.key }) { line("mtor_queue_depth", [("dir", dir)], String(n)) }
         family("mtor_running_tasks", "gauge", "Tasks this worker is running now.")

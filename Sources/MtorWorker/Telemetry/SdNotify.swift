@@ -4,7 +4,8 @@ import MtorPlatform
 /// systemd's readiness and watchdog protocol, done by hand: one datagram per message to
 /// `$NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace). Without the variable
 /// every call does nothing, so the worker runs the same under systemd and outside it.
-final class SdNotify: @unchecked Sendable {
+/// Used only on the worker's loop thread, so it is not `Sendable`.
+final class SdNotify {
     private let socket: String?
     /// Half of `$WATCHDOG_USEC`, when systemd asked for watchdog pings from this process.
     let watchdogInterval: Double?

@@ -4,19 +4,23 @@ import MtorPlatform
 
 /// The worker's outward signals, fed by the ledger lines it appends: the metrics file, the
 /// finish and attention hooks. Nothing else in the worker calls them directly.
-final class Telemetry: LedgerSink, @unchecked Sendable {
+final class Telemetry: LedgerSink, Sendable {
     let metrics = Metrics()
     let hooks: Hooks
     private let spool: Spool
     private let metricsPath: String
     private let tmp: String
-    private let lock = NSLock()
-    private var lastWrite = 0.0
-    private var lastListing = -Double.infinity
-    private var listed: [String: Int] = [:]
-    /// The newest finished tasks' outcomes (true = succeeded), for the success-rate warning.
-    private var recent: [Bool] = []
-    private var rateWarned = false
+    /// Fed by task threads (`observe`) and read by the loop (`writeMetrics`).
+    private let state = LockBox(State())
+
+    private struct State {
+        var lastWrite = 0.0
+        var lastListing = -Double.infinity
+        var listed: [String: Int] = [:]
+        /// The newest finished tasks' outcomes (true = succeeded), for the success-rate warning.
+        var recent: [Bool] = []
+        var rateWarned = false
+    }
 
     init(spool: Spool, metricsPath: String?, hooks: Hooks) {
         self.spool = spool
@@ -28,7 +32,7 @@ final class Telemetry: LedgerSink, @unchecked Sendable {
     func observe(_ entry: LedgerEntry) {
         metrics.observe(entry)
         if [.succeeded, .failed, .cancelled].contains(entry.event) {
-            lock.withLock { listed[entry.event == .succeeded ? "done" : "failed", default: 0] += 1 }
+            state.withLock { $0.listed[entry.event == .succeeded ? "done" : "failed", default: 0] += 1 }
         }
         guard [.succeeded, .failed, .cancelled].contains(entry.event), let result = spool.result(entry.id) else { return }
         if let u = result.usage {
@@ -44,13 +48,13 @@ final class Telemetry: LedgerSink, @unchecked Sendable {
     /// succeeded: "partially working" is the most expensive state. Re-arms when the rate recovers.
     private func noteOutcome(_ result: TaskResult) {
         guard result.status != .cancelled else { return }
-        let trip: (Int, Int)? = lock.withLock {
-            recent.append(result.status == .succeeded)
-            if recent.count > 20 { recent.removeFirst(recent.count - 20) }
-            let ok = recent.filter { $0 }.count
-            let low = recent.count >= 5 && ok * 2 < recent.count
-            defer { rateWarned = low }
-            return low && !rateWarned ? (ok, recent.count) : nil
+        let trip: (Int, Int)? = state.withLock { s in
+            s.recent.append(result.status == .succeeded)
+            if s.recent.count > 20 { s.recent.removeFirst(s.recent.count - 20) }
+            let ok = s.recent.filter { $0 }.count
+            let low = s.recent.count >= 5 && ok * 2 < s.recent.count
+            defer { s.rateWarned = low }
+            return low && !s.rateWarned ? (ok, s.recent.count) : nil
         }
         if let (ok, n) = trip {
             hooks.attention(event: "success_rate", provider: nil, cls: result.class,
@@ -61,20 +65,21 @@ final class Telemetry: LedgerSink, @unchecked Sendable {
     /// Writes the metrics file atomically, at most once a second.
     func writeMetrics(running: Int, queued: Int, providers: [ProviderHealthEntry], retry: (reserved: Int, perMinute: Int), startedAt: Date, force: Bool = false) {
         let t = now()
-        let due: Bool = lock.withLock {
-            guard force || t - lastWrite >= 1 else { return false }
-            lastWrite = t
-            return true
+        let (due, list): (Bool, Bool) = state.withLock { s in
+            guard force || t - s.lastWrite >= 1 else { return (false, false) }
+            s.lastWrite = t
+            guard t - s.lastListing >= 60 else { return (true, false) }
+            s.lastListing = t
+            return (true, true)
         }
         guard due else { return }
         // done/ and failed/ may hold many thousands of files: counted once a minute (other workers'
         // results show up then) and kept current in between from this worker's own ledger lines.
-        if t - lastListing >= 60 {
-            lastListing = t
+        if list {
             let counts = [("done", spool.done), ("failed", spool.failed)].map { ($0.0, ((try? FileSystem.list($0.1)) ?? []).filter { $0.hasSuffix(".md") }.count) }
-            lock.withLock { for (name, n) in counts { listed[name] = n } }
+            state.withLock { s in for (name, n) in counts { s.listed[name] = n } }
         }
-        let finished = lock.withLock { listed }
+        let finished = state.withLock { $0.listed }
         let queue = ["inbox": queued, "claimed": running, "done": finished["done"] ?? 0, "failed": finished["failed"] ?? 0]
         let text = metrics.render(Metrics.Gauges(queue: queue, running: running, providers: providers, retryReserved: retry.reserved,
                                                  retryPerMinute: retry.perMinute, startTime: startedAt))
