@@ -65,6 +65,8 @@ public struct Sandbox: Sendable, Equatable {
         for file in hiddenFiles { out += ["--ro-bind", "/dev/null", file] }
         for dir in writable { out += ["--bind", dir, dir] }
         for path in protected { out += ["--ro-bind", path, path] }
+        // The empty filesystems over hidden places take no writes either (their mount points are made by now).
+        for dir in hidden + private_ { out += ["--remount-ro", dir] }
         if let directory { out += ["--chdir", directory] }
         out += ["--", executable] + argv.dropFirst()
         return out

@@ -26,7 +26,7 @@ extension Doctor {
         let env = settings.processEnvironment
         do {
             let home = try WorkerOptions.usableHome(env)
-            return Check(area: "home", name: "HOME", status: .ok, summary: "~ expands to \(home), an existing directory; agents get HOME=\(home)", fix: "")
+            return Check(area: "home", name: "HOME", status: .ok, summary: "~ expands to \(home), an existing directory; each agent gets a HOME of its own holding a copy of this user's git identity", fix: "")
         } catch {
             return Check(area: "home", name: "HOME", status: .fail, summary: error.description,
                          fix: "systemd: set User= in the unit (see etc/mtor-worker.service); a shell: export HOME=/home/USER")
@@ -55,7 +55,7 @@ extension Doctor {
         guard !name.isEmpty, !email.isEmpty else {
             let missing = [name.isEmpty ? "user.name" : nil, email.isEmpty ? "user.email" : nil].compactMap { $0 }.joined(separator: " and ")
             return Check(area: "git", name: "identity", status: .fail,
-                         summary: "agents run with HOME=\(home) and git sees no \(missing) there: their commits fail with 'Author identity unknown'",
+                         summary: "git sees no \(missing) for the worker's user (HOME=\(home)), whose identity each agent's HOME copies: agents' commits fail with 'Author identity unknown' unless the repository sets one",
                          fix: "as the worker's user: git config --global user.name 'NAME' && git config --global user.email 'EMAIL' (or set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME, GIT_COMMITTER_EMAIL in the provider's env in \(settings.lockPath))")
         }
         return Check(area: "git", name: "identity", status: .ok, summary: "agents commit as \(name) <\(email)> (HOME=\(home))", fix: "")

@@ -49,12 +49,28 @@ public struct Doctor {
         let harnessNames = Set(providers.compactMap { settings.lock.providers[$0]?.harness })
         for name in harnessNames.sorted() { checks.append(harnessCheck(name)) }
         checks.append(homeCheck())
+        checks.append(sandboxCheck())
         checks.append(gitIdentityCheck(providers: providers))
         checks += envFileChecks()
         checks += LockCheck(settings: settings).run().map { Check(area: "lock", name: $0.file, status: .fail, summary: $0.message, fix: $0.fix) }
         checks += spoolChecks()
         checks += queuedRepoChecks()
         return Report(checks: checks)
+    }
+
+    // MARK: - Sandbox
+
+    /// Whether agents can be sandboxed here (bubblewrap, tried for real), what it confines, and how to enable it.
+    func sandboxCheck() -> Check {
+        let found = Sandbox.findBwrap(searchPath: settings.processEnvironment["PATH"] ?? "/usr/bin:/bin")
+        if let why = Sandbox.probe(bwrap: found) {
+            return Check(area: "sandbox", name: "bwrap", status: .fail,
+                         summary: "agents cannot be sandboxed on this host: \(why); the worker will not start agents unless started with --sandbox none",
+                         fix: "install bubblewrap and allow unprivileged user namespaces (see README, Trust model); or run the worker with --sandbox none, and every agent sees what the worker sees")
+        }
+        var options = WorkerOptions(spool: spool.root, providers: settings.lockPath, envFile: settings.envPath)
+        options.bwrap = found
+        return Check(area: "sandbox", name: "bwrap", status: .ok, summary: "agents run in \(options.sandboxSummary)", fix: "")
     }
 
     // MARK: - Providers

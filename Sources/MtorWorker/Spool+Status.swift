@@ -48,9 +48,11 @@ public struct SpoolStatus: Codable, Sendable {
         public var concurrency: Int? = nil
         /// How it watches the spool: its filesystem and inbox poll (`--poll`).
         public var poll: String? = nil
+        /// How its agents are confined (`--sandbox`), and what that leaves open.
+        public var sandbox: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case host, pid, version, alive, stopping, stale, running, concurrency, poll
+            case host, pid, version, alive, stopping, stale, running, concurrency, poll, sandbox
             case heartbeatAt = "heartbeat_at", heartbeatAgeS = "heartbeat_age_s"
         }
     }
@@ -137,6 +139,7 @@ extension Spool {
         info.running = s.running.count
         info.concurrency = s.concurrency
         info.poll = s.pollSummary
+        info.sandbox = s.sandbox
         return info
     }
 

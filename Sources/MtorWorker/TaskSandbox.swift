@@ -31,7 +31,9 @@ struct TaskSandbox: Sendable {
             try FileSystem.makeDirectories(home)
             _ = chmod(home, 0o700)
             func quoted(_ v: String) -> String { "\"" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            let identity = "[user]\n\tname = \(quoted(gitIdentity.name))\n\temail = \(quoted(gitIdentity.email))\n"
+            let identity = "[user]\n" + [("name", gitIdentity.name), ("email", gitIdentity.email)].compactMap { key, value in
+                value.map { "\t\(key) = \(quoted($0))\n" }
+            }.joined()
             try FileSystem.writeAtomically(Array(identity.utf8), to: home + "/.gitconfig", durable: false)
         } catch {
             throw .environment("cannot make the agent's HOME \(home): \(error)")
@@ -53,14 +55,15 @@ struct TaskSandbox: Sendable {
         _ = try? ChildProcess.run(["rm", "-rf", "--", home], environment: ["PATH": "/usr/bin:/bin"], directory: root, timeout: 300)
     }
 
-    /// The worker's git identity, read once: agents commit under it (their HOME holds a copy).
-    static let gitIdentity: (name: String, email: String) = {
+    /// The worker's git identity, read once: agents commit under it (their HOME holds a copy);
+    /// without one, their commits fail as they would with the worker's HOME (`mtor doctor` says so).
+    static let gitIdentity: (name: String?, email: String?) = {
         func read(_ key: String) -> String? {
             guard let r = try? ChildProcess.run(["git", "config", "--global", "--get", key], environment: ProcessInfo.processInfo.environment.filter { ["HOME", "PATH", "XDG_CONFIG_HOME"].contains($0.key) }, timeout: 10),
                   r.0.succeeded else { return nil }
             let v = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return v.isEmpty || v.contains("\n") ? nil : v
         }
-        return (read("user.name") ?? "mtor", read("user.email") ?? "mtor@\(FileSystem.hostName())")
+        return (read("user.name"), read("user.email"))
     }()
 }

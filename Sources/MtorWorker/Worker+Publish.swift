@@ -69,6 +69,7 @@ extension Worker {
         state.missingRepos = loop.repos.current(spool).nilIfEmpty
         state.pollS = loop.sharing.poll.interval
         state.pollSummary = loop.sharing.poll.summary
+        state.sandbox = options.sandboxSummary
         state.nextStarts = loop.nextStarts.isEmpty ? nil : loop.nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
         // worker.json for one worker; with several, each also keeps its own file that `status` lists.
         for path in [spool.state + "/worker.json", spool.workerFile(host: options.host, pid: ProcessControl.pid)] {
@@ -119,6 +120,8 @@ public struct WorkerState: Codable, Sendable {
     public var missingRepos: [String: String]?
     /// inbox/ specs held by `not_before`, name → when they may start.
     public var nextStarts: [String: String]?
+    /// How agents are confined (`--sandbox`) and what that does not cover.
+    public var sandbox: String?
     /// The heartbeat is rewritten at least this often; `status` calls a worker stale after 3× this.
     public var heartbeatIntervalS: Double? = WorkerState.heartbeatInterval
     public static let heartbeatInterval = 10.0
@@ -126,7 +129,7 @@ public struct WorkerState: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
         case nextStarts = "next_starts"
-        case filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
+        case sandbox, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
         case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
 }

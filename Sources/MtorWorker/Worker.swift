@@ -77,7 +77,7 @@ public final class Worker {
         sweepWorkspaces()
         rescan()
         let memoryCaps = try options.memoryCaps()
-        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), \(memoryCaps), spool \(spool.root), providers \(loop.settings.lockPath), env file \(loop.settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), \(loop.sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
+        logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), \(memoryCaps), spool \(spool.root), providers \(loop.settings.lockPath), env file \(loop.settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), agents sandboxed by \(options.bwrap == nil ? "nothing (--sandbox none)" : "bwrap"), \(loop.sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
         var stopDeadline = Double.infinity
         writeState(force: true)

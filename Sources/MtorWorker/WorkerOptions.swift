@@ -81,6 +81,14 @@ public struct WorkerOptions: Sendable {
 }
 
 extension WorkerOptions {
+    /// How agents are confined, in one line for the start line, `status` and `doctor`.
+    public var sandboxSummary: String {
+        guard let bwrap else {
+            return "none (--sandbox none): agents see what the worker sees — the spool, the env file, every provider's key"
+        }
+        return "bwrap (\(bwrap)): own user, mount, PID, IPC and UTS namespaces, no capabilities, read-only filesystem but the task's clone and HOME; not covered: network, world-readable files"
+    }
+
     /// Finds and tries bubblewrap unless `--sandbox none`; throws, naming the fix, when agents
     /// would have to run unconfined without the operator having said so.
     public mutating func resolveSandbox() throws(WorkerError) {

@@ -48,6 +48,7 @@ enum StatusText {
             if all.count > 20 { lines.append("  … \(all.count - 20) more (mtor status --json lists them all)") }
         }
         if let poll = s.workers?.first(where: \.alive)?.poll ?? s.workers?.first?.poll { lines.append("spool: \(poll)") }
+        if let sandbox = s.workers?.first(where: \.alive)?.sandbox ?? s.workers?.first?.sandbox { lines.append("sandbox: \(sandbox)") }
         for p in s.paused {
             lines.append("\(p.provider.map { "provider \($0)" } ?? "spool") \(p.sentence): no new task starts\(p.provider == nil ? "" : " on it") (`mtor resume\(p.provider.map { " --provider \($0)" } ?? "")`)")
         }

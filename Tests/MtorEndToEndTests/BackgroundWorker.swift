@@ -19,6 +19,15 @@ final class BackgroundWorker {
         thread.start()
     }
 
+    /// Runs `argv` (a worker command line of the test's own, e.g. under setpriv) instead.
+    init(_ s: Sandbox, argv: [String], env: [String: String]) throws {
+        sandbox = s
+        child = try ChildProcess(executable: argv[0], argv: argv, environment: env, directory: s.root)
+        let running = child, sink = self.sink
+        thread = Thread { _ = running.drive(onOutput: { _, bytes in sink.append(bytes) }, stop: { false }) }
+        thread.start()
+    }
+
     var stderr: String { sink.text }
 
     func waitUntilStarted() throws {
