@@ -65,11 +65,9 @@ public final class ChildProcess: @unchecked Sendable {
     /// `release()` (so the caller can record it first); if this process dies before that, the
     /// child ends without running anything.
     ///
-    /// With `sandbox`, the command runs inside it (through bwrap). With `sandbox` or `dieWithWorker`,
-    /// it gets SIGKILL when this process dies.
+    /// With `sandbox`, the command runs inside it (through bwrap) and gets SIGKILL when this process dies.
     public init(executable: String, argv: [String], environment: [String: String], directory: String?, stdinFD: Int32? = nil,
-                containment: Containment? = nil, gated: Bool = false, holdFD: Int32? = nil, dieWithWorker: Bool = false,
-                sandbox: Sandbox? = nil) throws(SystemError) {
+                containment: Containment? = nil, gated: Bool = false, holdFD: Int32? = nil, sandbox: Sandbox? = nil) throws(SystemError) {
         self.executable = executable
         self.containment = containment
         self.sandbox = sandbox
@@ -105,7 +103,7 @@ public final class ChildProcess: @unchecked Sendable {
                 withCStrings(envStrings) { cenv in
                     mtor_spawn(executable, cargv, cenv, directory, stdinFD ?? devNull, outPipe[1], errPipe[1],
                                gatePipe[0], containment?.procsFD ?? -1, containment?.directoryFD ?? -1, containment?.memory?.procsFD ?? -1,
-                               holdFD ?? -1, sandbox == nil && !dieWithWorker ? 0 : 1, &report, &spawned)
+                               holdFD ?? -1, sandbox == nil ? 0 : 1, &report, &spawned)
                 }
             }
             return (rc, spawned)

@@ -57,14 +57,24 @@ public struct Sandbox: Sendable, Equatable {
     ]
 
     /// The argv that runs `argv` (whose program is `executable`) inside this sandbox.
+    ///
+    /// Mounts go shallowest path first, so the most specific rule for a path wins wherever
+    /// they nest (a repository shown again under a hidden HOME, a spool hidden inside a shown
+    /// directory, a task directory writable inside the hidden spool); at one path, writable
+    /// beats readable beats hidden.
     public func wrap(executable: String, argv: [String]) -> [String] {
         var out = [bwrap] + Self.confinement + ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for dir in hidden { out += ["--tmpfs", dir] }
-        for dir in readable { out += ["--ro-bind", dir, dir] }
-        for dir in private_ { out += ["--tmpfs", dir] }
-        for file in hiddenFiles { out += ["--ro-bind", "/dev/null", file] }
-        for dir in writable { out += ["--bind", dir, dir] }
-        for path in protected { out += ["--ro-bind", path, path] }
+        var mounts: [(path: String, rank: Int, args: [String])] = []
+        for dir in hidden + private_ { mounts.append((dir, 0, ["--tmpfs", dir])) }
+        for dir in readable { mounts.append((dir, 1, ["--ro-bind", dir, dir])) }
+        for file in hiddenFiles { mounts.append((file, 2, ["--ro-bind", "/dev/null", file])) }
+        for dir in writable { mounts.append((dir, 3, ["--bind", dir, dir])) }
+        for path in protected { mounts.append((path, 4, ["--ro-bind", path, path])) }
+        func depth(_ p: String) -> Int { p.split(separator: "/").count }
+        let ordered = mounts.enumerated().sorted { a, b in
+            (depth(a.element.path), a.element.rank, a.offset) < (depth(b.element.path), b.element.rank, b.offset)
+        }
+        for m in ordered { out += m.element.args }
         // The empty filesystems over hidden places take no writes either (their mount points are made by now).
         for dir in hidden + private_ { out += ["--remount-ro", dir] }
         if let directory { out += ["--chdir", directory] }
@@ -97,7 +107,8 @@ public struct Sandbox: Sendable, Equatable {
         let repoPath = real(repo)
         let roots = ["/tmp"] + box.hidden
         var readable: [String] = repoPath.map { [$0] } ?? []
-        let used = programs.compactMap(real) + searchPath.split(separator: ":").map(String.init).compactMap(real)
+        let path = searchPath.split(separator: ":").map(String.init)
+        let used = programs.compactMap(real).flatMap { [$0] + interpreters(of: $0, searchPath: path) } + path.compactMap(real)
         for path in used {
             guard let root = roots.first(where: { path.hasPrefix($0 + "/") }) else { continue }
             let first = path.dropFirst(root.count + 1).split(separator: "/").first.map(String.init) ?? ""
@@ -118,6 +129,24 @@ public struct Sandbox: Sendable, Equatable {
         box.writable = unique(writable + extraWritable.compactMap(real))
         box.directory = inPlace ? repoPath : task
         return box
+    }
+
+    /// The interpreter chain of a script (`#!/path/python`, `#!/usr/bin/env node`), made real:
+    /// a harness installed in a virtualenv runs a Python that may live under a hidden HOME.
+    static func interpreters(of program: String, searchPath: [String], depth: Int = 0) -> [String] {
+        guard depth < 4, case .regular = FileSystem.kind(program), let file = FileHandle(forReadingAtPath: program) else { return [] }
+        defer { try? file.close() }
+        let head = [UInt8]((try? file.read(upToCount: 512)) ?? Data())
+        guard head.starts(with: Array("#!".utf8)) else { return [] }
+        let line = String(decoding: head.dropFirst(2).prefix { $0 != 10 }, as: UTF8.self)
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard var interpreter = words.first else { return [] }
+        if FileSystem.basename(of: interpreter) == "env", let name = words.dropFirst().first(where: { !$0.hasPrefix("-") }) {
+            guard let found = searchPath.lazy.map({ "\($0)/\(name)" }).first(where: FileSystem.exists) else { return [] }
+            interpreter = found
+        }
+        guard let resolved = real(interpreter) else { return [] }
+        return [resolved] + interpreters(of: resolved, searchPath: searchPath, depth: depth + 1)
     }
 
     private static func real(_ p: String?) -> String? {

@@ -13,9 +13,13 @@ struct Runner {
     let grace: Double
     /// Keeps every process of the attempt together; all of them are gone when `run` returns.
     var containment: Containment?
-    /// What the agent may see and touch; nil only under `--sandbox none`. An agent inherits no
-    /// descriptor but stdin, stdout and stderr: the claim's lock stays with the worker, and the
-    /// agent is killed when the worker dies, so a free lock means no agent of the task runs.
+    /// The task's claim lock. Under `--sandbox none` the agent inherits it as fd 3: on a shared
+    /// spool another host recovers the claim only once no process of the task holds it. A
+    /// sandboxed agent inherits no descriptor but stdin, stdout and stderr: the lock stays with
+    /// the worker, and the agent (its whole PID namespace) is killed when the worker dies, so a
+    /// free lock still means no process of the task runs.
+    var holdFD: Int32?
+    /// What the agent may see and touch; nil only under `--sandbox none`.
     var sandbox: TaskSandbox?
     /// Told the agent's pid (= its process group) after spawn and before it may exec: it records
     /// the claim, so a worker killed at any instant leaves nothing running unseen. A throw means
@@ -86,7 +90,7 @@ struct Runner {
             let child: ChildProcess
             do {
                 child = try ChildProcess(executable: executable, argv: argv, environment: environment, directory: spec.repo, stdinFD: stdinFD,
-                                         containment: containment, gated: true, dieWithWorker: true, sandbox: sandbox?.box)
+                                         containment: containment, gated: true, holdFD: sandbox == nil ? holdFD : nil, sandbox: sandbox?.box)
             } catch {
                 evidence.spawnFailure = "harness '\(target.harnessName)' could not be started: \(error)"
                 break execute

@@ -150,6 +150,7 @@ final class TaskRun: @unchecked Sendable {
         var runner = Runner(settings: settings, spool: spool, control: control, log: log, grace: options.grace)
         runner.containment = box
         runner.sandbox = sandbox
+        runner.holdFD = claimLock
         runner.triage = triage
         runner.silenceProbe = options.silenceProbe
         var claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: attempts.count + 1, startedAt: Stamp.iso(claimedAt), file: file)

@@ -18,7 +18,11 @@ struct StampTests {
             let date = Date(timeIntervalSince1970: t)
             let text = Stamp.iso(date)
             let back = Stamp.date(text)
-            #expect(back.map { abs($0.timeIntervalSince1970 - t) < 0.001 } == true, "\(text) → \(String(describing: back))")
+            // iso writes the millisecond the instant falls in; read back, that is the instant that
+            // millisecond starts (to a double's precision near t, 1e-6 s, not a looser 1 ms).
+            let whole = t.rounded(.down)
+            let millisecond = whole + Double(min(999, Int((t - whole) * 1000))) / 1000
+            #expect(back.map { abs($0.timeIntervalSince1970 - millisecond) < 1e-6 } == true, "\(text) → \(String(describing: back))")
         }
     }
 

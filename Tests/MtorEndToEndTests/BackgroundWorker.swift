@@ -12,7 +12,7 @@ final class BackgroundWorker {
         sandbox = s
         var environment = s.environment
         for (k, v) in env { environment[k] = v }
-        child = try ChildProcess(executable: mtorBinary, argv: [mtorBinary, "worker", "--spool", s.spool, "--providers", s.etc + "/providers.json"] + Sandbox.testDefaults(extra),
+        child = try ChildProcess(executable: mtorBinary, argv: [mtorBinary, "worker", "--spool", s.spool, "--providers", s.etc + "/providers.json"] + Sandbox.testDefaults(extra, root: s.root),
                                  environment: environment, directory: s.root)
         let running = child, sink = self.sink
         thread = Thread { _ = running.drive(onOutput: { _, bytes in sink.append(bytes) }, stop: { false }) }

@@ -137,7 +137,8 @@ struct MemoryCapTests {
         guard let s = try Self.cappedSandbox("oomcrash") else { return }
         let pids = s.root + "/pids"
         try s.submit("stuck.md", Self.spec("setsid sleep 120 & echo $! >> \(pids)\necho $$ >> \(pids)\nsleep 120", memory: "256M"))
-        let worker = try BackgroundWorker(s)
+        // Unsandboxed: recovery's kill is for agents that outlive their worker (a sandboxed one dies with it).
+        let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         try worker.waitFor { ((try? String(contentsOfFile: pids, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 2 }
         let claim = try JSONDecoder().decode(ClaimRecord.self, from: Data(s.read("claimed/stuck.claim.json").utf8))
         kill(worker.child.pid, SIGKILL)

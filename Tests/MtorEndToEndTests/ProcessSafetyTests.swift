@@ -122,7 +122,9 @@ struct ProcessSafetyTests {
         s.lockfile(Lockfiles.make([]))
         let pids = s.root + "/pids"
         try s.submit("stuck.md", "---\nrepo: ~/code/widget\n---\nsetsid sleep 120 & echo $! >> \(pids)\necho $$ >> \(pids)\nsleep 120\n")
-        let worker = try BackgroundWorker(s)
+        // Recovery's kill is for agents that outlive their worker: unsandboxed ones (a sandboxed agent
+        // dies with its worker, tested in AgentGuestTests). Their pids are this host's.
+        let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         try worker.waitFor { ((try? String(contentsOfFile: pids, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 2 }
         kill(worker.child.pid, SIGKILL)
         let started = (try String(contentsOfFile: pids, encoding: .utf8)).split(separator: "\n").compactMap { Int32($0) }
@@ -159,7 +161,8 @@ struct ProcessSafetyTests {
         s.lockfile(Lockfiles.make([]))
         let pids = s.root + "/pids"
         try s.submit("daemon.md", "---\nrepo: ~/code/widget\n---\nsetsid sh -c 'trap \"\" TERM; sleep 120' & echo $! >> \(pids)\nsleep 120\n")
-        let worker = try BackgroundWorker(s, extra: ["--grace", "1"])
+        // Unsandboxed, so `$!` is this host's pid (sandboxed, the PID namespace ends with the task: AgentGuestTests).
+        let worker = try BackgroundWorker(s, extra: ["--grace", "1", "--sandbox", "none"])
         try worker.waitFor { FileManager.default.fileExists(atPath: pids) }
         Thread.sleep(forTimeInterval: 0.3)
         worker.stop()

@@ -65,13 +65,13 @@ struct RedactionTests {
             """),
         // 6. The verify step's output, once cut at 1 MiB before it was redacted (the secret read from a file the agent wrote).
         ("leak-verify", "keyed", """
-            printf '%s' "$ANTHROPIC_AUTH_TOKEN" > ../verify-key.txt
+            printf '%s' "$ANTHROPIC_AUTH_TOKEN" > .git/verify-key.txt
             echo v > verify.txt && git add verify.txt && git commit -q -m verify
             """),
     ]
 
     /// Frontmatter beyond repo, provider and retries, per spec.
-    static let extraKeys = ["leak-verify": "workspace: in-place\nverify: head -c 1048566 /dev/zero | tr '\\0' v; cat ../verify-key.txt; echo; echo verify done\n"]
+    static let extraKeys = ["leak-verify": "workspace: in-place\nverify: head -c 1048566 /dev/zero | tr '\\0' v; cat .git/verify-key.txt; echo; echo verify done\n"]
 
     /// Every 8-byte piece of the secret found in `bytes`.
     static func leaks(in bytes: [UInt8]) -> [String] {

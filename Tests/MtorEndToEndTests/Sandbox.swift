@@ -91,13 +91,21 @@ final class Sandbox {
     /// `mtor worker --once` on this sandbox's spool and lockfile.
     @discardableResult
     func drain(_ extra: [String] = [], timeout: Double = 120) throws -> (code: Int32, out: String, err: String) {
-        try mtor(["worker", "--once", "--spool", spool, "--providers", etc + "/providers.json"] + Sandbox.testDefaults(extra), timeout: timeout)
+        try mtor(["worker", "--once", "--spool", spool, "--providers", etc + "/providers.json"] + Sandbox.testDefaults(extra, root: root), timeout: timeout)
     }
 
     /// Tests submit identical specs on purpose (50 poison specs, the same body twice), so the worker's
     /// duplicate refusal is off unless a test names `--dedup-window` itself (the dedup tests do).
-    static func testDefaults(_ extra: [String]) -> [String] {
-        extra.contains { $0.hasPrefix("--dedup-window") } ? extra : extra + ["--dedup-window", "0"]
+    ///
+    /// Agents are sandboxed: tests watch them through files (gates, run marks) beside the spool, so
+    /// the test's root is named writable to them (`--sandbox-writable`), unless a test says how to
+    /// sandbox itself. The spool, the env file and HOME under that root stay hidden: the most
+    /// specific rule wins. What the sandbox itself guarantees is tested with nothing extra writable
+    /// (AgentGuestTests).
+    static func testDefaults(_ extra: [String], root: String? = nil) -> [String] {
+        var out = extra.contains { $0.hasPrefix("--dedup-window") } ? extra : extra + ["--dedup-window", "0"]
+        if let root, !extra.contains(where: { $0.hasPrefix("--sandbox") }) { out += ["--sandbox-writable", root] }
+        return out
     }
 
     func result(_ id: String) throws -> TaskResult {

@@ -71,7 +71,9 @@ struct SpoolSafetyTests {
     func readOnly() throws {
         let s = try Sandbox("readonly")
         s.lockfile(Lockfiles.make([]))
-        let worker = try BackgroundWorker(s)
+        // The verify step remounts the spool's done/ as root on the host: unsandboxed on purpose
+        // (a sandboxed verify sees no spool and holds no capability).
+        let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         defer { worker.stop() }
         try worker.waitUntilStarted()
         let done = s.spool + "/done"

@@ -44,7 +44,8 @@ struct StopAndDiskTests {
         let mount = try ChildProcess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", s.spool], environment: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin"])
         try #require(mount.0.succeeded, "mount -t tmpfs: \(String(decoding: mount.stderr, as: UTF8.self))")
         defer { _ = try? ChildProcess.run(["umount", "-l", s.spool], environment: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin"]) }
-        let worker = try BackgroundWorker(s)
+        // The verify step fills the spool's disk: unsandboxed on purpose (a sandboxed verify sees no spool).
+        let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         defer { worker.stop() }
         try worker.waitUntilStarted()
         // The verify step fills the spool's filesystem after the agent is done, just before the sidecar is written.

@@ -60,9 +60,9 @@ struct WorkspaceReviewTests {
         let remote = s.root + "/origin.git"
         _ = try ChildProcess.run(["git", "init", "-q", "--bare", remote], environment: s.environment)
         try s.git(["remote", "add", "origin", remote])
-        func task(_ id: String, _ integrate: String, before: String = "") throws -> TaskResult {
+        func task(_ id: String, _ integrate: String, before: String = "", worker extra: [String] = []) throws -> TaskResult {
             try s.submit("\(id).md", "---\nrepo: ~/code/widget\nharness: sh\nintegrate: \(integrate)\n---\n\(before)\(commitBody("\(id).txt", subject: id, nap: "0"))\n")
-            let run = try s.drain()
+            let run = try s.drain(extra)
             #expect(run.code == 0, "\(run.err)")
             return try s.result(id)
         }
@@ -91,7 +91,9 @@ struct WorkspaceReviewTests {
         #expect(try s.out(["rev-parse", "main"]) == dirty.git?.headAfter)
         #expect(FileManager.default.fileExists(atPath: s.repo + "/dirty.txt"))
         // Unsafe: main moves on while the task runs.
-        let moved = try task("moved", "merge", before: "git -C \(s.repo) commit -q --allow-empty -m 'meanwhile on main'\n")
+        // The agent moves main itself while it runs: only an unsandboxed agent can write the user's
+        // repository (a sandboxed one cannot: AgentGuestTests).
+        let moved = try task("moved", "merge", before: "git -C \(s.repo) commit -q --allow-empty -m 'meanwhile on main'\n", worker: ["--sandbox", "none"])
         #expect(moved.git?.integrated == "branch")
         #expect(moved.git?.integratedReason?.contains("moved on") == true, "\(moved.git?.integratedReason ?? "")")
         #expect(try s.out(["log", "-1", "--format=%s", "main"]) == "meanwhile on main")

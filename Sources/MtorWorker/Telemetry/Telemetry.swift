@@ -34,7 +34,7 @@ final class Telemetry: LedgerSink, Sendable {
         if [.succeeded, .failed, .cancelled].contains(entry.event) {
             state.withLock { $0.listed[entry.event == .succeeded ? "done" : "failed", default: 0] += 1 }
         }
-        guard [.succeeded, .failed, .cancelled].contains(entry.event), let result = spool.result(entry.id) else { return }
+        guard [.succeeded, .failed, .cancelled].contains(entry.event), let result = spool.result(entry.id, completingMove: true) else { return }
         if let u = result.usage {
             metrics.addUsage(provider: result.spec.provider ?? "", input: u.inputTokens, output: u.outputTokens,
                              cacheRead: u.cacheReadTokens, cacheWrite: u.cacheWriteTokens, costUSD: u.costUSD)
