@@ -48,9 +48,9 @@ public struct AttemptWatch: Sendable {
     private var lastCancelLook = -Double.infinity
     private var lastPublished = -Double.infinity
 
-    /// A watch for an attempt started at `start` with the spec's `timeout` and `stall` limits and the worker's `silenceProbe`.
-    public init(start: Double, timeout: Double, stall: Double, silenceProbe: Double) {
-        deadline = start + timeout
+    /// A watch for an agent running since `start` that must end by `deadline`, with the spec's `stall` limit and the worker's `silenceProbe`.
+    public init(deadline: Double, stall: Double, silenceProbe: Double, since start: Double) {
+        self.deadline = deadline
         self.stall = stall
         probeAfter = min(silenceProbe, stall / 2)
         lastActivity = start

@@ -5,7 +5,7 @@ import Testing
 @Suite("Attempt watch: the stop rules of a running attempt")
 struct AttemptWatchTests {
     /// Started at 100 with a 600 s timeout, a 120 s stall limit and a 60 s silence probe.
-    func watch() -> AttemptWatch { AttemptWatch(start: 100, timeout: 600, stall: 120, silenceProbe: 60) }
+    func watch() -> AttemptWatch { AttemptWatch(deadline: 700, stall: 120, silenceProbe: 60, since: 100) }
     let hung = Verdict(.providerUnavailable, "did not answer")
 
     @Test("each rule stops the attempt with its own reason", arguments: [
@@ -62,7 +62,7 @@ struct AttemptWatchTests {
         (60.0, 159.0, false), (60, 160, true), (60, 219, true), (60, 220, false), (200, 160, true), (200, 159, false),
     ])
     func probeDue(_ probe: Double, at t: Double, due: Bool) {
-        let w = AttemptWatch(start: 100, timeout: 600, stall: 120, silenceProbe: probe)
+        let w = AttemptWatch(deadline: 700, stall: 120, silenceProbe: probe, since: 100)
         #expect(w.probeDue(at: t) == due)
     }
 
