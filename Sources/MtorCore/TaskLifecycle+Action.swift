@@ -59,6 +59,15 @@ extension TaskLifecycle {
         case shutdownDuringBackoff
     }
 
+    /// The status a task ending with `cls` has.
+    public static func status(_ cls: FailureClass) -> TaskResult.Status {
+        switch cls {
+        case .ok: .succeeded
+        case .cancelled: .cancelled
+        default: .failed
+        }
+    }
+
     /// The task's end as its sidecar records it.
     public struct Conclusion: Sendable, Equatable {
         public var status: TaskResult.Status

@@ -232,15 +232,6 @@ public struct TaskLifecycle: Sendable {
         return .end(cls)
     }
 
-    /// The status a task ending with `cls` has.
-    public static func status(_ cls: FailureClass) -> TaskResult.Status {
-        switch cls {
-        case .ok: .succeeded
-        case .cancelled: .cancelled
-        default: .failed
-        }
-    }
-
     // MARK: - Helpers
 
     private mutating func reportHealth() -> Action {

@@ -328,8 +328,7 @@ public final class Worker: @unchecked Sendable {
         }
         guard let (id, claimLock) = claimed else { return }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
-        let run = TaskRun(id: id, file: name, bytes: bytes, spool: spool, settings: settings, options: options,
-                          retryGate: retryGate, logger: logger, preset: preset, startProvider: provider, health: health, claimLock: claimLock, triage: triage)
+        let run = TaskRun(id: id, file: name, bytes: bytes, context: taskContext, preset: preset, startProvider: provider, claimLock: claimLock)
         lock.withLock {
             running[id] = run
             if let provider { runningProvider[id] = provider }
@@ -379,8 +378,7 @@ public final class Worker: @unchecked Sendable {
                 }
                 let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
                 if attempts.filter({ $0.class == .interrupted }).count > retries {
-                    let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], spool: spool, settings: settings, options: options,
-                                      retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
+                    let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], context: taskContext, preset: .interruptedTooOften(attempts))
                     _ = run.run()
                 } else {
                     try spool.requeue(id, attempts: attempts)

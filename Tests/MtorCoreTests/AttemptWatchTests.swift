@@ -8,7 +8,7 @@ struct AttemptWatchTests {
     func watch() -> AttemptWatch { AttemptWatch(deadline: 700, stall: 120, silenceProbe: 60, since: 100) }
     let hung = Verdict(.providerUnavailable, "did not answer")
 
-    @Test("each rule stops the attempt with its own reason", arguments: [
+    @Test("each rule stops the attempt with its own reason, and the first matching rule wins", arguments: [
         (AttemptWatch.Facts(earlyAbort: true), 101.0, AttemptEvidence.Stop.earlyAbort),
         (AttemptWatch.Facts(), 700, .timeout),
         (AttemptWatch.Facts(), 220, .stall),
@@ -16,6 +16,11 @@ struct AttemptWatchTests {
         (AttemptWatch.Facts(cancelRequested: true), 101, .cancel),
         (AttemptWatch.Facts(shutdownRequested: true), 101, .shutdown),
         (AttemptWatch.Facts(cancelFileSeen: true), 101, .cancel),
+        (AttemptWatch.Facts(earlyAbort: true, cancelRequested: true), 700, .earlyAbort),
+        (AttemptWatch.Facts(cancelRequested: true), 700, .timeout),
+        (AttemptWatch.Facts(cancelRequested: true, providerFailed: Verdict(.authFailed, "x")), 170, .silence),
+        (AttemptWatch.Facts(shutdownRequested: true, cancelFileSeen: true), 101, .shutdown),
+        (AttemptWatch.Facts(cancelRequested: true, shutdownRequested: true), 101, .cancel),
     ] as [(AttemptWatch.Facts, Double, AttemptEvidence.Stop?)])
     func rule(_ facts: AttemptWatch.Facts, at t: Double, stop: AttemptEvidence.Stop?) {
         var w = watch()
@@ -27,18 +32,6 @@ struct AttemptWatchTests {
         var w = watch()
         _ = w.output(at: 650)
         #expect(w.check(now: 699, AttemptWatch.Facts()) == nil)
-    }
-
-    @Test("the first matching rule wins", arguments: [
-        (AttemptWatch.Facts(earlyAbort: true, cancelRequested: true), 700.0, AttemptEvidence.Stop.earlyAbort),
-        (AttemptWatch.Facts(cancelRequested: true), 700, .timeout),
-        (AttemptWatch.Facts(cancelRequested: true, providerFailed: Verdict(.authFailed, "x")), 170, .silence),
-        (AttemptWatch.Facts(shutdownRequested: true, cancelFileSeen: true), 101, .shutdown),
-        (AttemptWatch.Facts(cancelRequested: true, shutdownRequested: true), 101, .cancel),
-    ] as [(AttemptWatch.Facts, Double, AttemptEvidence.Stop)])
-    func precedence(_ facts: AttemptWatch.Facts, at t: Double, stop: AttemptEvidence.Stop) {
-        var w = watch()
-        #expect(w.check(now: t, facts) == stop)
     }
 
     @Test("output resets the stall and silence clocks")
