@@ -24,6 +24,16 @@ struct TaskLifecycleRequeueTests {
         #expect(after >= reset && target == 0)
     }
 
+    @Test("a harness without a provider has nothing to hold: a long reset is an ordinary retry")
+    func noProviderNoHold() {
+        let plan = TaskLifecycle.Plan(chain: [nil], retries: 1)
+        var (m, _) = running(plan)
+        guard case .backoff(let after, _) = m.attemptEnded(attempt(1, nil, .rateLimited), verdict: Verdict(.rateLimited, "429", retryAfter: 600)) else {
+            Issue.record("not retried"); return
+        }
+        #expect(after == 600)
+    }
+
     @Test("a hold whose requeue fails reports health and goes on to the retry decision")
     func holdRequeueFails() {
         var (m, _) = running(two)
