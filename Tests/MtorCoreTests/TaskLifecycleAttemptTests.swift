@@ -119,12 +119,4 @@ struct TaskLifecycleAttemptTests {
         #expect(m.backoffFinished() == .runAttempt(n: 2, target: 1))
         #expect(end(&m, plan, .authFailed, target: 1) == .review(.failed))
     }
-
-    @Test("an event the state does not expect stops the process")
-    func illegalEvent() async {
-        await #expect(processExitsWith: .failure) {
-            var machine = TaskLifecycle()
-            _ = machine.concluded()
-        }
-    }
 }
