@@ -35,8 +35,7 @@ extension Worker {
                 }
                 let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
                 if attempts.filter({ $0.class == .interrupted }).count > retries {
-                    let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], spool: spool, settings: loop.settings, options: options,
-                                      retryGate: retryGate, logger: logger, preset: .interruptedTooOften(attempts))
+                    let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], context: taskContext, preset: .interruptedTooOften(attempts))
                     _ = run.run()
                 } else {
                     try spool.requeue(id, attempts: attempts)

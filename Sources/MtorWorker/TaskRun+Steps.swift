@@ -1,0 +1,214 @@
+import Foundation
+import MtorCore
+import MtorPlatform
+
+// MARK: - Before the first attempt
+
+extension TaskRun {
+    /// Checks the spec as `mtor validate` does, within the repos this worker may touch, and resolves `base: after`.
+    func checkSpec() -> TaskLifecycle.Action {
+        let checked: (Spec, [Settings.Target])
+        do {
+            checked = try SpecCheck.check(bytes, home: context.home, settings: settings, checkRepo: true)
+            try SpecCheck.boundary(checked.0, allowed: options.allowedRepos)
+        } catch {
+            return machine.specRefused(error.failureClass, reason: error.description)
+        }
+        (spec, targets) = checked
+        summary.repo = spec.repo
+        summary.provider = targets[0].providerName
+        summary.harness = targets[0].harnessName
+        summary.model = targets[0].model
+        summary.meta = spec.meta
+        if spec.work.base == ScheduleRules.baseAfter {
+            switch dependencyBranch(spec) {
+            case .success(let branch): spec.work.base = branch
+            case .failure(let why): return machine.baseFailed(reason: why.reason, hint: why.hint)
+            }
+        }
+        return machine.specChecked(TaskLifecycle.Plan(chain: targets.map(\.providerName), retries: spec.retries, verifies: spec.verify != nil,
+                                                      integrates: spec.work.integrate != .branch, startProvider: startProvider))
+    }
+
+    /// Creates the containment every process of the task (set-up, agent, verify, and all they start) stays in.
+    func contain() -> TaskLifecycle.Action {
+        box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
+        // Recorded before any process of the task starts: a worker killed at any later instant
+        // (a set-up or git command half way, a sandbox being built) leaves a claim that names the
+        // containment, so the next worker ends everything in it.
+        claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: machine.attempts.count + 1, startedAt: Stamp.iso(claimedAt), file: file)
+        claim.bootID = ProcessTable.bootID
+        claim.containment = box.method.rawValue
+        claim.cgroup = box.path
+        claim.marker = box.marker
+        defer {
+            claim.memoryCapBytes = box.memory?.cap
+            claim.memoryCgroup = box.memory?.path
+            try? spool.writeClaim(claim)
+        }
+        // The cap holds before the first process of the task starts (set-up included); never dropped silently.
+        guard let cap = spec.memory ?? options.taskMemory else {
+            box.measureMemory()
+            return machine.contained()
+        }
+        do {
+            try box.capMemory(cap)
+        } catch {
+            let asked = spec.memory != nil ? "the spec asks for 'memory: \(ByteSize.format(cap))'" : "--task-memory asks for \(ByteSize.format(cap))"
+            return machine.memoryCapFailed(asked: asked, error: error.description)
+        }
+        return machine.contained()
+    }
+
+    /// Prepares the task's worktree (or its repo in place): Workspace owns every git call.
+    func prepareWorkspace() -> TaskLifecycle.Action {
+        // What the agent, set-up, verify and every command in its clone may see and touch.
+        do {
+            sandbox = try TaskSandbox.make(id: id, spec: spec, directory: spec.work.mode == .worktree ? "\(context.workspaces)/\(id)" : spec.repo,
+                                           workspaces: context.workspaces, spool: spool, settings: settings, options: options,
+                                           programs: targets.map { $0.harness.argv[0] })
+        } catch {
+            return machine.workspaceFailed(reason: error.description, hint: "check that the workspaces directory is writable")
+        }
+        let workspace = Workspace(id: id, spec: spec, root: context.workspaces,
+                                  shell: GitShell(base: settings.baseEnvironment, containment: box, sandbox: sandbox), log: log)
+        self.workspace = workspace
+        control.update { $0.phase = "preparing workspace" }
+        do {
+            extras.setup = try workspace.prepare(timeout: spec.timeout)
+        } catch {
+            extras.setup = error.setup
+            git = workspace.record.map { _ in workspace.gitSection(diffstat: nil) }
+            return machine.workspaceFailed(reason: error.reason, hint: error.hint)
+        }
+        agentSpec = spec
+        agentSpec.repo = workspace.directory
+        runner = Runner(context, control: control, log: log, containment: box, holdFD: claimLock)
+        runner.sandbox = sandbox
+        return machine.workspaceReady()
+    }
+}
+
+// MARK: - Attempts
+
+extension TaskRun {
+    /// Runs attempt `n` on `target`, recording the claim as the agent is spawned.
+    func runAttempt(_ n: Int, on target: Settings.Target) -> TaskLifecycle.Action {
+        // Written after the agent is spawned and before it may exec, with its process group and
+        // start time: a worker killed at any instant leaves no agent running unrecorded.
+        claim.attempt = n
+        claim.provider = target.providerName
+        claim.nextAttemptAt = nil
+        runner.onSpawn = { [unowned self] pgid in
+            claim.agentPgid = pgid
+            claim.agentStart = ProcessTable.startTime(pgid)
+            try spool.writeClaim(claim)
+        }
+        spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .attempt, provider: target.providerName, attempt: n, pid: ProcessControl.pid))
+        logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
+        let outcome = runner.run(id: id, n: n, spec: agentSpec, target: target)
+        leftovers += outcome.leftoversKilled
+        self.outcome = outcome
+        return machine.attemptEnded(outcome.attempt, verdict: outcome.verdict)
+    }
+
+    /// Tells provider health how the attempt ended, so queued specs wait or fall back.
+    func reportHealth(_ provider: String, _ verdict: Verdict, hung: Bool) -> TaskLifecycle.Action {
+        // A direct check found the provider hung or refusing: it is unhealthy now.
+        if hung { context.health?.record(provider, verdict: verdict) } else { context.health?.taskEnded(provider, verdict.failureClass) }
+        return machine.healthReported()
+    }
+
+    /// Commits the agent's leftovers and looks for the change (or answer) the spec expects.
+    func settle() -> TaskLifecycle.Action {
+        let evidence = workspace.settle()
+        autoCommitted = autoCommitted || evidence.autoCommitted
+        let answer = outcome?.answer ?? ""
+        extras.answer = answer.isEmpty ? nil : settings.redactor.redact(TaskResult.capAnswer(answer))
+        let missing = spec.work.missingEvidence(changed: evidence.changed, answer: answer)
+        if let missing { log.note("attempt \(machine.attempts.count): \(missing)") }
+        return machine.evidenceSettled(missing: missing)
+    }
+
+    /// Runs `verify:` in the workspace under the task's containment and memory cap.
+    func runVerify() -> TaskLifecycle.Action {
+        let command = spec.verify ?? "true"
+        let memoryMark = box.memory?.begin()
+        verify = verifyCommand(command)
+        leftovers += box.killAll()
+        // A verify killed at the task's memory cap says so (the cap covers verify too).
+        let oom = memoryMark.flatMap { box.memory?.end($0).oomKills }.map { $0 > 0 } == true
+        return machine.verifyFinished(command: command, exitCode: verify?.exitCode, oomCap: oom ? box.memory?.cap : nil)
+    }
+
+    /// Waits for the next attempt on `next` under the worker's retry budget, waking for a cancel or a shutdown.
+    func backoff(_ after: Double, then next: Settings.Target) -> TaskLifecycle.Action {
+        let wait = context.retryGate.reserve(after: after)
+        let at = Date().addingTimeInterval(wait)
+        logger.info("\(id): \(machine.verdict.failureClass.rawValue); next attempt on \(next.providerName ?? next.harnessName) in \(DurationText.format(wait))")
+        log.note("next attempt on \(next.providerName ?? next.harnessName) at \(Stamp.iso(at))")
+        control.update { $0.phase = "backoff"; $0.nextAttemptAt = Stamp.iso(at) }
+        claim.agentPgid = nil
+        claim.agentStart = nil
+        claim.nextAttemptAt = Stamp.iso(at)
+        claim.provider = next.providerName
+        try? spool.writeClaim(claim)
+        if control.sleep(wait, cancelFile: cancelFile) { return machine.backoffFinished() }
+        if control.shutdownRequested && !control.cancelRequested && !FileSystem.exists(cancelFile) { return machine.backoffShutdown() }
+        return machine.backoffCancelled()
+    }
+
+    /// Puts the spec back in inbox/ with `attempts`; a rate-limit hold first holds the provider.
+    func requeue(_ attempts: [TaskResult.Attempt], _ why: TaskLifecycle.Requeue) -> TaskLifecycle.Action {
+        if case .rateLimitHold(let provider, let verdict) = why {
+            context.health?.record(provider, verdict: verdict)
+            log.note("provider \(provider) is rate-limited for \(DurationText.format((verdict.retryAfter ?? 0).rounded())) (from the provider); the task waits in inbox/ and this attempt does not count")
+        }
+        do {
+            if case .rateLimitHold = why { try spool.requeue(id, attempts: attempts, because: .rateLimited) } else { try spool.requeue(id, attempts: attempts) }
+        } catch {
+            logger.error("\(id): could not requeue: \(error)")
+            return machine.requeueFailed()
+        }
+        switch why {
+        case .rateLimitHold(let provider, let verdict):
+            logger.info("\(id): provider \(provider) rate-limited until \(Stamp.iso(Date().addingTimeInterval(verdict.retryAfter ?? 0))); requeued without spending an attempt")
+        case .workerStopping:
+            logger.info("\(id): requeued (worker stopping)")
+        case .shutdownDuringBackoff:
+            break
+        }
+        return machine.requeued()
+    }
+}
+
+// MARK: - After the last attempt
+
+extension TaskRun {
+    /// Ends every process of the task, then reviews its branch for the sidecar.
+    func review() -> TaskLifecycle.Action {
+        // The branch comes back from the clone (verified) while the task's containment still holds.
+        workspace.bringBack()
+        // Every process the task started is gone before its result is written.
+        box.dispose()
+        containmentSummary = TaskResult.Containment(method: box.method.rawValue, leftoversKilled: leftovers, memoryCapBytes: box.memory?.cap,
+                                                    memoryController: box.memory?.cap == nil ? nil : box.memory?.controller.rawValue)
+        control.update { $0.phase = "reviewing" }
+        extras.review = workspace.review(maxLines: options.reviewMaxLines, autoCommitted: autoCommitted)
+        let section = workspace.gitSection(diffstat: extras.review?.diffstat)
+        git = section
+        return machine.reviewed(branch: workspace.record?.branch, hasCommits: !section.commits.isEmpty)
+    }
+
+    /// Integrates the task's branch into its base as `integrate:` asks.
+    func integrate() -> TaskLifecycle.Action {
+        control.update { $0.phase = "integrating" }
+        if let record = workspace.record {
+            let done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, into: record.baseBranch, shell: workspace.shell)
+            git?.integrated = done.integrated
+            git?.integratedReason = done.reason
+            log.note("integrate: \(done.integrated)\(done.reason.map { " — \($0)" } ?? "")")
+        }
+        return machine.integrated()
+    }
+}
