@@ -52,7 +52,8 @@ struct TaskSandbox: Sendable {
     static func removeHome(root: String, id: String) {
         let home = homePath(root: root, id: id)
         guard FileSystem.kind(home) == .directory else { return }
-        _ = try? ChildProcess.run(["rm", "-rf", "--", home], environment: ["PATH": "/usr/bin:/bin"], directory: root, timeout: 300)
+        // In process (no rm to spawn per task); a symlink inside is removed, never followed.
+        try? FileManager.default.removeItem(atPath: home)
     }
 
     /// The worker's git identity, read once: agents commit under it (their HOME holds a copy);
