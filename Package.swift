@@ -28,7 +28,7 @@ let package = Package(
 
 for target in package.targets where target.type != .system && !target.name.hasPrefix("CMtor") {
     var settings = target.swiftSettings ?? []
-    settings.append(.swiftLanguageMode(.v5))
+    settings.append(.swiftLanguageMode(.v6))
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     target.swiftSettings = settings
 }

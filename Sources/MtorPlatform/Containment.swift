@@ -197,6 +197,7 @@ public final class Containment: @unchecked Sendable {
 /// Where this process's cgroups are, read from `/proc/self/cgroup` and `/proc/self/mountinfo`.
 enum Hierarchy {
     private static let cacheLock = NSLock()
+    // nonisolated(unsafe): every access holds `cacheLock`.
     nonisolated(unsafe) private static var cache: [String: String] = [:]
 
     /// `<mount><own cgroup>/mtor`, created when missing and writable; nil when the method is unusable here.

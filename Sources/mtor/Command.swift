@@ -3,7 +3,7 @@ import MtorWorker
 
 /// One `mtor` command as it declares itself: its operands, every flag it accepts, its usage, and what it runs.
 /// The parser reads this before anything runs, so `--help`, unknown flags and extra operands never reach `run`.
-struct Command {
+struct Command: Sendable {
     var name: String
     /// Operands as shown in usage, e.g. `SPEC...` or `ID`; empty when it takes none.
     var operands: String = ""
@@ -17,7 +17,7 @@ struct Command {
     var remote = false
     /// More lines for its usage: defaults, signals, exit codes.
     var details: String = ""
-    var run: (Arguments) throws(WorkerError) -> Int32
+    var run: @Sendable (Arguments) throws(WorkerError) -> Int32
 
     /// Every flag the parser accepts for this command, in the order its usage lists them.
     var allFlags: [Flag] {

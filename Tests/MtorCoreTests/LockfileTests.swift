@@ -43,7 +43,9 @@ func contractLockfile() -> [String: Any] {
 
 /// Sets `value` at a dotted path such as `providers.zhipu.auth_env`; nil removes the key.
 func setting(_ path: String, _ value: Any?) -> @Sendable (inout [String: Any]) -> Void {
-    { object in
+    // Safe: `value` is a JSON-like literal of value types (strings, numbers, arrays, dictionaries), never mutated.
+    nonisolated(unsafe) let value = value
+    return { object in
         func set(_ dict: inout [String: Any], _ keys: ArraySlice<Substring>) {
             let key = String(keys.first!)
             if keys.count == 1 {

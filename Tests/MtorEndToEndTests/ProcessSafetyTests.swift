@@ -28,10 +28,11 @@ struct ProcessSafetyTests {
         }
         // Noise: a dot-file in inbox/ touched all the time (inotify events the loop must handle).
         let noise = Flag()
+        let spool = s.spool
         let toucher = Thread {
             var n = 0
             while !noise.isSet {
-                writeFixture("\(s.spool)/inbox/.noise", Data("\(n)".utf8))
+                writeFixture("\(spool)/inbox/.noise", Data("\(n)".utf8))
                 n += 1
                 usleep(2000)
             }
