@@ -22,7 +22,7 @@ public enum Termination: Equatable, Sendable {
 /// Every child is registered while it is spawned, under the same lock the orphan reaper takes,
 /// so the reaper can never reap a child whose owner will wait for it (issue: a verify's exit
 /// taken by the reaper was recorded as -1).
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: @unchecked Sendable {  // no lock: its descriptors and `termination` are used by one owning thread at a time
     public enum Stream: Sendable { case stdout, stderr }
 
     public let pid: Int32
@@ -299,7 +299,7 @@ public final class ChildProcess: @unchecked Sendable {
 
 /// The pids `ChildProcess` objects will reap themselves. Spawning and orphan reaping both hold
 /// its lock, so a child is registered before the reaper can ever see it.
-final class ChildRegistry: @unchecked Sendable {
+final class ChildRegistry: @unchecked Sendable {  // `lock` guards `pids`
     static let shared = ChildRegistry()
     private let lock = NSLock()
     private var pids: Set<Int32> = []

@@ -17,7 +17,7 @@ public struct MemoryCapUnavailable: Error, CustomStringConvertible, Sendable {
 ///
 /// Every process of the task joins it before it execs (`mtor_spawn`), so the agent and everything it
 /// starts share the cap; the kernel's OOM killer ends a process inside it at the cap.
-public final class MemoryCgroup: @unchecked Sendable {
+public final class MemoryCgroup: @unchecked Sendable {  // no lock: `procsFD` changes only on its owning (task) thread
     public enum Controller: String, Codable, Sendable { case cgroup2, cgroup1 }
 
     public let controller: Controller

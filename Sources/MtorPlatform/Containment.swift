@@ -17,7 +17,7 @@ import Foundation
 /// `setsid`, double fork or daemon can leave it. The marker survives `setsid` and double forks,
 /// but not a program that clears its environment; the README says so. This is the only code
 /// that touches `/sys/fs/cgroup`.
-public final class Containment: @unchecked Sendable {
+public final class Containment: @unchecked Sendable {  // no lock: its descriptors and `disposed` change only on the owning task's thread
     public enum Method: String, Codable, Sendable, CaseIterable {
         case cgroup2, cgroup1, marker
     }

@@ -2,7 +2,7 @@
 import Glibc
 
 /// A Linux inotify instance watching directories for files that arrive complete.
-public final class Inotify: @unchecked Sendable {
+public final class Inotify: @unchecked Sendable {  // no lock: `watches` is used only by the thread that reads its events
     /// One event: the watched directory's path and the name that arrived.
     public struct Event: Equatable, Sendable {
         public var directory: String

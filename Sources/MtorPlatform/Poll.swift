@@ -23,7 +23,7 @@ public enum Poll {
 }
 
 /// A pipe whose write end wakes a `poll` loop from another thread.
-public final class WakePipe: @unchecked Sendable {
+public final class WakePipe: Sendable {
     public let readFD: Int32
     public let writeFD: Int32
 

@@ -6,7 +6,7 @@ import Darwin
 import CMtorShims
 
 /// Signals delivered as readable data on a descriptor, so a `poll` loop handles them.
-public final class SignalReceiver: @unchecked Sendable {
+public final class SignalReceiver: Sendable {
     public let fd: Int32
 
     /// Blocks `signals` in this thread (call before starting other threads, so they inherit

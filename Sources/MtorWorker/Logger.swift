@@ -3,7 +3,7 @@ import MtorCore
 import MtorPlatform
 
 /// The worker's own log: one readable line per event on stderr, secrets redacted.
-public final class Logger: @unchecked Sendable {
+public final class Logger: @unchecked Sendable {  // `lock` guards `redactor` and each write; `quiet` is set before the logger is shared
     private let lock = NSLock()
     private var redactor: Redactor
     public var quiet = false

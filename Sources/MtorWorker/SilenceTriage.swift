@@ -6,7 +6,7 @@ import MtorPlatform
 /// `--silence-probe`, the worker asks the attempt's provider directly, with the same real API
 /// call as `mtor doctor` (base URL, variable, header) under a 15 s limit. At most one check
 /// per provider is in flight; every silent task on that provider shares its answer.
-final class SilenceTriage: @unchecked Sendable {
+final class SilenceTriage: @unchecked Sendable {  // `lock` guards `inFlight` and `last`; `probe` is immutable
     /// A finished direct check.
     struct Check: Sendable {
         var startedAt: Double

@@ -3,7 +3,7 @@ import MtorCore
 import MtorPlatform
 
 /// What the worker loop and a running task share: stop requests and live status.
-public final class TaskControl: @unchecked Sendable {
+public final class TaskControl: @unchecked Sendable {  // `lock` guards `_cancel`, `_shutdown` and `_live`
     private let lock = NSLock()
     private var _cancel = false
     private var _shutdown = false

@@ -3,7 +3,7 @@ import MtorCore
 import MtorPlatform
 
 /// `logs/<id>.log`: the agent's output (already redacted by the runner) and mtor's own notes, capped.
-final class TaskLog: @unchecked Sendable {
+final class TaskLog: @unchecked Sendable {  // no lock: its `var`s are touched only by the thread running its task
     static let defaultCap = 50 << 20
 
     private let path: String

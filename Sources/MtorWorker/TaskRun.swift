@@ -5,7 +5,7 @@ import MtorPlatform
 /// One claimed task from start to sidecar: the executor of `TaskLifecycle`, which decides every
 /// step; this class only performs them (check, contain, prepare, run, settle, verify, back off,
 /// requeue, review, integrate, conclude) and reports back what happened.
-final class TaskRun: @unchecked Sendable {
+final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched only by the task's own thread; others reach it through `control` (locked)
     /// An outcome decided before any attempt runs.
     typealias Preset = TaskLifecycle.Preset
 
@@ -194,7 +194,7 @@ final class TaskRun: @unchecked Sendable {
 }
 
 /// The worker-wide bound on retries per minute, so no input can spin.
-public final class RetryGate: @unchecked Sendable {
+public final class RetryGate: @unchecked Sendable {  // `lock` guards `budget`
     private let lock = NSLock()
     private var budget: RetryBudget
 

@@ -14,7 +14,7 @@ import MtorPlatform
 /// the clone. The repo itself is only read while the agent runs; the worker brings the branch
 /// back afterwards through index-pack (`bringBack`), and runs nothing in the clone but through
 /// `GitShell.confined`.
-final class Workspace: @unchecked Sendable {
+final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched only by the thread running its task
     /// What a task's clone started from, kept beside it (`<workspaces>/<id>.json`) so a
     /// retry or a new worker after a crash continues on the same branch from the same base.
     /// Read back only through `Record.read`, which refuses one that does not fit the task.

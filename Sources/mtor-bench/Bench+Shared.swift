@@ -78,7 +78,7 @@ extension Bench {
 }
 
 /// A child's output collected by its driving thread, and the flag that stops it.
-final class OutputBuffer: @unchecked Sendable {
+final class OutputBuffer: @unchecked Sendable {  // `lock` guards `bytes` and `stop`
     private let lock = NSLock()
     private var bytes: [UInt8] = []
     private var stop = false

@@ -62,7 +62,7 @@ enum ContenderKind: String, CaseIterable, Sendable {
 }
 
 /// A running contender: its own process group, output drained on a thread, stopped with SIGTERM.
-final class Contender: @unchecked Sendable {
+final class Contender: Sendable {
     let kind: ContenderKind
     let child: ChildProcess
     private let output = OutputTail()
@@ -112,7 +112,7 @@ final class Contender: @unchecked Sendable {
 }
 
 /// A flag set once from one thread and read from another.
-final class Flag: @unchecked Sendable {
+final class Flag: @unchecked Sendable {  // `lock` guards `value`
     private let lock = NSLock()
     private var value = false
     func set() { lock.withLock { value = true } }
@@ -120,7 +120,7 @@ final class Flag: @unchecked Sendable {
 }
 
 /// The last 16 KiB a child printed.
-final class OutputTail: @unchecked Sendable {
+final class OutputTail: @unchecked Sendable {  // `lock` guards `bytes`
     private let lock = NSLock()
     private var bytes: [UInt8] = []
 

@@ -3,7 +3,7 @@ import MtorPlatform
 
 /// Watches one spool from outside with inotify and stamps, on the bench's monotonic clock,
 /// when each harness started (its mark appeared) and when each spec reached done/ or failed/.
-final class Probe: @unchecked Sendable {
+final class Probe: @unchecked Sendable {  // `condition` (an NSCondition) guards every `var`
     /// When a spec reached done/ or failed/.
     struct Finish {
         var time: Double

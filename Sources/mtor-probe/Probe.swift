@@ -24,8 +24,7 @@ import FoundationNetworking
 #endif
 
 /// Carries a URLSession answer back to the waiting thread.
-/// @unchecked Sendable: `lock` guards the writes; the waiting thread reads only after `semaphore` is signalled.
-final class ResponseBox: @unchecked Sendable {
+final class ResponseBox: @unchecked Sendable {  // `lock` guards the writes; the waiting thread reads only after `semaphore` is signalled
     private let semaphore = DispatchSemaphore(value: 0)
     private let lock = NSLock()
     private(set) var data: Data?
