@@ -68,7 +68,7 @@ enum SubmitCommand {
             placed.forEach { print("submitted \($0.file) as \($0.id) → \($0.path)") }
             report.printWarnings()
             warnings?.printWarnings()
-            fflush(nil) // stdout (and any other output stream) before --wait's progress lines on stderr; nil, as the global `stdout` is shared mutable state to Swift 6
+            fflush(nil) // stdout, before --wait's progress lines on stderr (nil: Swift 6 refuses the C global `stdout`; mtor opens no other FILE stream)
         }
         guard args.flags.contains("--wait") else {
             if args.json { Output.json(Outcome(submitted: placed, results: nil)) }
