@@ -94,7 +94,7 @@ extension Reference {
                 ["worker.version", "mtor version"],
                 ["containment", "when the task ran: how its processes were kept together and ended"],
                 ["containment.method", "`cgroup2`, `cgroup1` or `marker` (`mtor worker --containment`)"],
-                ["containment.leftovers_killed", "processes still running when an attempt or verify ended, killed by mtor"],
+                ["containment.leftovers_killed", "processes still running when an attempt or verify ended, killed by mtor (a sandboxed agent's leftovers end with its PID namespace as it exits, before mtor looks, and are not counted)"],
                 ["containment.memory_cap_bytes", "when capped: the memory cap of every attempt (`memory:` or `--task-memory`), in bytes"],
                 ["containment.memory_controller", "when capped: `cgroup2` (`memory.max`) or `cgroup1` (the v1 memory controller) enforced it"],
                 ["sandbox", "when the task ran: what its agent, `setup:` and `verify:` could see and touch"],

@@ -119,20 +119,22 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
     }
 
     /// Ends every process of the task and waits (at most `timeout`) until none is left; zombies it
-    /// made are reaped unless a `ChildProcess` owns them. Returns how many processes it killed,
+    /// made are reaped unless a `ChildProcess` owns them. Returns how many processes it found running,
     /// not counting a sandbox's PID-namespace init (bwrap's, which lives until its namespace is empty).
     @discardableResult
     public func killAll(timeout: Double = 10) -> Int {
-        var killed = Set<Int32>()
+        // Every member seen running is counted, killed by this call or by the end of its PID
+        // namespace (whose init this call killed): either way it was left when the task ended.
+        var seen = Set<Int32>()
         var inits = Set<Int32>()
         let deadline = now() + timeout
         var pause: useconds_t = 1000
         while true {
             let left = members()
             if left.isEmpty { break }
-            for pid in left where !killed.contains(pid) && ProcessTable.isNamespaceInit(pid) { inits.insert(pid) }
+            for pid in left where !seen.contains(pid) && ProcessTable.isNamespaceInit(pid) { inits.insert(pid) }
+            seen.formUnion(left)
             if method == .cgroup2, let path, Containment.write("1", to: path + "/cgroup.kill") {
-                killed.formUnion(left)
                 // Seen on Linux 6.18: once a cgroup was killed through cgroup.kill, every later
                 // clone3(CLONE_INTO_CGROUP) into it is born with SIGKILL pending (fork, then a write to
                 // cgroup.procs, is not). Later processes of the task join by cgroup.procs.
@@ -140,7 +142,7 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
             } else {
                 // A v1 cgroup (or the marker) has no kill switch: freeze when a freezer is there, kill, thaw.
                 let frozen = method == .cgroup1 && path.map { Containment.write("FROZEN", to: $0 + "/freezer.state") } == true
-                for pid in left where kill(pid, SIGKILL) == 0 { killed.insert(pid) }
+                for pid in left { kill(pid, SIGKILL) }
                 if frozen, let path { _ = Containment.write("THAWED", to: path + "/freezer.state") }
             }
             for pid in left { ChildProcess.reapIfOrphan(pid) }
@@ -148,7 +150,7 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
             usleep(pause)
             pause = min(pause * 2, 50_000)
         }
-        return killed.subtracting(inits).count
+        return seen.subtracting(inits).count
     }
 
     /// Ends every member and removes the cgroup (once; later calls do nothing).

@@ -203,6 +203,24 @@ struct VerdictTrustTests {
         #expect(merge.code != 0, "merge believed the forged sidecar: \(merge.out)")
     }
 
+    @Test("a sandboxed agent's daemon (setsid, TERM ignored) ends with the agent: nothing writes after the sidecar, nothing is left running",
+          .timeLimit(.minutes(5)))
+    func daemonEndsWithAgent() throws {
+        let s = try Sandbox("guest-daemon")
+        s.lockfile(Lockfiles.make([]))
+        let marker = "300.\(UInt32.random(in: 100_000...999_999))"
+        try s.submit("daemon.md", "---\nrepo: ~/code/widget\nworkspace: in-place\nexpect: nothing\n---\nsetsid sh -c 'trap \"\" TERM; sleep \(marker); echo late > LATE.txt' &\nsleep 0.3\nexit 0\n")
+        let r = try s.drain()
+        #expect(r.code == 0, "\(r.err.suffix(1500))")
+        #expect(try s.result("daemon").status == .succeeded)
+        let alive = ProcessTable.all().filter { pid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").contains(marker)
+        }
+        #expect(alive.isEmpty, "left running: \(alive)")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(!FileManager.default.fileExists(atPath: s.repo + "/LATE.txt"))
+    }
+
     @Test("an agent that tries to leave its cgroups and then allocates 200 MiB under memory: 32M ends out_of_memory",
           .timeLimit(.minutes(5)))
     func capHoldsAgainstEscape() throws {

@@ -206,7 +206,8 @@ struct CommandFailureTests {
     @Test("mtor itself cannot stage the prompt (spool/tmp is gone): internal_error, and the result is still written", .timeLimit(.minutes(10)))
     func internalError() throws {
         let s = try sandbox("internal")
-        let worker = try BackgroundWorker(s)
+        // Unsandboxed: a sandboxed agent's prompt file waits in its own HOME, not in spool/tmp.
+        let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         defer { worker.stop() }
         try worker.waitUntilStarted()
         try FileManager.default.removeItem(atPath: s.spool + "/tmp")
