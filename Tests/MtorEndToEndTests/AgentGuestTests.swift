@@ -203,6 +203,31 @@ struct VerdictTrustTests {
         #expect(merge.code != 0, "merge believed the forged sidecar: \(merge.out)")
     }
 
+    @Test("where bubblewrap cannot build a sandbox (user namespaces refused), the worker refuses to start agents and names the fix; --sandbox none runs them; doctor says so",
+          .timeLimit(.minutes(5)))
+    func refusesWithoutSandbox() throws {
+        let s = try Sandbox("guest-nosandbox")
+        s.lockfile(Lockfiles.make([]))
+        // A bwrap that fails the way it does under Ubuntu's AppArmor restriction, first on PATH.
+        let bin = s.root + "/fakebin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        writeFixture(bin + "/bwrap", Data("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n".utf8))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/bwrap")
+        s.extraPath.insert(bin, at: 0)
+        try s.submit("waits.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho ran\n")
+        let refused = try s.mtor(["worker", "--once", "--spool", s.spool, "--providers", s.etc + "/providers.json"])
+        #expect(refused.code != 0, "\(refused.err)")
+        #expect(refused.err.contains("uid map") && refused.err.contains("--sandbox none") && refused.err.contains("apparmor_restrict_unprivileged_userns"), "\(refused.err)")
+        #expect(s.exists("inbox/waits.md"), "nothing ran unconfined")
+        let doctor = try s.mtor(["doctor", "--spool", s.spool, "--providers", s.etc + "/providers.json"], timeout: 90)
+        #expect(doctor.out.contains("FAIL  sandbox"), "\(doctor.out)")
+        let unconfined = try s.drain(["--sandbox", "none"])
+        #expect(unconfined.code == 0, "\(unconfined.err)")
+        #expect(unconfined.err.contains("sandboxed by nothing (--sandbox none)"), "\(unconfined.err.prefix(600))")
+        let result = try s.result("waits")
+        #expect(result.status == .succeeded && result.sandbox?.method == "none")
+    }
+
     @Test("a sandboxed agent's daemon (setsid, TERM ignored) ends with the agent: nothing writes after the sidecar, nothing is left running",
           .timeLimit(.minutes(5)))
     func daemonEndsWithAgent() throws {
