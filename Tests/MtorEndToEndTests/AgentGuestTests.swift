@@ -122,6 +122,7 @@ struct AgentGuestTests {
         let headsBefore = try w.s.git(["for-each-ref", "--format=%(refname)", "refs/heads"])
         let configBefore = w.s.readAbsolute(w.s.repo + "/.git/config")
         let (result, log) = try Self.run(w, extra: [])
+        print("probe as root:\n" + log.split(separator: "\n").filter { $0.hasPrefix("REACHED") || $0.hasPrefix("blocked") || $0.hasPrefix("PROBE") }.joined(separator: "\n"))
         #expect(result.status == .succeeded, "\(result.reason)")
         #expect(result.sandbox?.method == "bwrap")
         #expect(log.contains("PROBE DONE"), "the probe ran to its end:\n\(log)")
@@ -144,6 +145,7 @@ struct AgentGuestTests {
     func probeAsNobody() throws {
         let w = try World("guest-nobody", uid: 65534)
         let (result, log) = try Self.run(w, extra: [])
+        print("probe as uid 65534:\n" + log.split(separator: "\n").filter { $0.hasPrefix("REACHED") || $0.hasPrefix("blocked") || $0.hasPrefix("PROBE") }.joined(separator: "\n"))
         #expect(result.status == .succeeded, "\(result.reason)\n\(log)")
         #expect(result.sandbox?.method == "bwrap")
         #expect(log.contains("PROBE DONE"), "the probe ran to its end:\n\(log)")

@@ -28,6 +28,23 @@ struct ContainmentTests {
         if let path = box.path { #expect(!FileManager.default.fileExists(atPath: path), "the cgroup was removed") }
     }
 
+    @Test("after a cgroup was killed, the task's next process still runs (Linux 6.18 kills every clone3 CLONE_INTO_CGROUP child of a killed cgroup)",
+          .timeLimit(.minutes(5)), arguments: Containment.Method.allCases)
+    func runsAfterKill(method: Containment.Method) throws {
+        try #require(usableMethods.contains(method), "containment \(method.rawValue) is not usable on this host")
+        let box = Containment.create(name: "w\(getpid())-rekill-\(method.rawValue)-\(UUID().uuidString.prefix(6))", preference: Containment.Preference(rawValue: method.rawValue)!)
+        defer { box.dispose() }
+        // A leftover that only the containment's kill ends: the leader exits, its daemon stays.
+        let first = try ChildProcess.run(["/bin/sh", "-c", "setsid sleep 30 & exit 0"], environment: ["PATH": "/usr/bin:/bin"], timeout: 30, containment: box)
+        #expect(first.0 == .exited(0))
+        #expect(box.members().isEmpty, "the leftover was killed")
+        // Verify, a git command or the next attempt, in the same containment: it must run.
+        for n in 0..<3 {
+            let next = try ChildProcess.run(["/bin/sh", "-c", "echo alive"], environment: ["PATH": "/usr/bin:/bin"], timeout: 30, containment: box)
+            #expect(next.0 == .exited(0) && String(decoding: next.stdout, as: UTF8.self) == "alive\n", "run \(n) after the kill: \(next.0)")
+        }
+    }
+
     @Test("every process of a task carries the marker, whatever it does to its session", .timeLimit(.minutes(10)))
     func markerSurvivesSetsid() throws {
         let box = Containment.create(name: "w\(getpid())-marker-\(UUID().uuidString.prefix(6))", preference: .marker)
