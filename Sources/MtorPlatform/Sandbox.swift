@@ -34,10 +34,10 @@ public struct Sandbox: Sendable, Equatable {
     public var bwrap: String
     /// Directories hidden behind an empty tmpfs (the worker's HOME, /root, /home).
     public var hidden: [String] = []
-    /// Directories shown read-only again after `hidden` (the task's repository when it lives
-    /// under a hidden directory: its objects are borrowed by the task's clone).
+    /// Directories shown read-only inside a hidden one (the task's repository, whose objects its
+    /// clone borrows; the top directory of a program the agent runs).
     public var readable: [String] = []
-    /// The worker's own places, hidden after `readable` (so a spool inside a repository stays hidden).
+    /// The worker's own places (the spool, the workspaces directory), hidden even inside a shown directory.
     public var private_: [String] = []
     /// Files replaced by an empty read-only file (the env file, other secrets).
     public var hiddenFiles: [String] = []

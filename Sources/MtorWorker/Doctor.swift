@@ -68,9 +68,7 @@ public struct Doctor {
                          summary: "agents cannot be sandboxed on this host: \(why); the worker will not start agents unless started with --sandbox none",
                          fix: "install bubblewrap and allow unprivileged user namespaces (see README, Trust model); or run the worker with --sandbox none, and every agent sees what the worker sees")
         }
-        var options = WorkerOptions(spool: spool.root, providers: settings.lockPath, envFile: settings.envPath)
-        options.bwrap = found
-        return Check(area: "sandbox", name: "bwrap", status: .ok, summary: "agents run in \(options.sandboxSummary)", fix: "")
+        return Check(area: "sandbox", name: "bwrap", status: .ok, summary: "agents run in \(WorkerOptions.sandboxSummary(bwrap: found))", fix: "")
     }
 
     // MARK: - Providers

@@ -64,7 +64,7 @@ extension TaskRun {
     func prepareWorkspace() -> TaskLifecycle.Action {
         // What the agent, set-up, verify and every command in its clone may see and touch.
         do {
-            sandbox = try TaskSandbox.make(id: id, spec: spec, directory: spec.work.mode == .worktree ? "\(context.workspaces)/\(id)" : spec.repo,
+            sandbox = try TaskSandbox.make(id: id, spec: spec, directory: Workspace.directory(id: id, spec: spec, root: context.workspaces),
                                            workspaces: context.workspaces, spool: spool, settings: settings, options: options,
                                            programs: targets.map { $0.harness.argv[0] })
         } catch {

@@ -38,13 +38,11 @@ struct TaskSandbox: Sendable {
         } catch {
             throw .environment("cannot make the agent's HOME \(home): \(error)")
         }
-        let processEnv = settings.processEnvironment
         let path = settings.baseEnvironment["PATH"] ?? ""
-        let programs = programs.compactMap { ChildProcess.resolve($0, searchPath: path) }
-        let box = Sandbox.forTask(bwrap: bwrap, workerHome: processEnv["HOME"], spool: spool.root, workspaces: workspaces,
+        let box = Sandbox.forTask(bwrap: bwrap, workerHome: settings.processEnvironment["HOME"], spool: spool.root, workspaces: workspaces,
                                   envFile: settings.envPath, taskDirectory: directory, home: home, repo: spec.repo,
-                                  inPlace: spec.work.mode != .worktree, programs: programs,
-                                  searchPath: settings.baseEnvironment["PATH"] ?? "", extraWritable: options.sandboxWritable)
+                                  inPlace: spec.work.mode != .worktree, programs: programs.compactMap { ChildProcess.resolve($0, searchPath: path) },
+                                  searchPath: path, extraWritable: options.sandboxWritable)
         return TaskSandbox(box: box, home: home)
     }
 

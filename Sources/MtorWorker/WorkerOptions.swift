@@ -82,7 +82,10 @@ public struct WorkerOptions: Sendable {
 
 extension WorkerOptions {
     /// How agents are confined, in one line for the start line, `status` and `doctor`.
-    public var sandboxSummary: String {
+    public var sandboxSummary: String { Self.sandboxSummary(bwrap: bwrap) }
+
+    /// The same line for agents confined by `bwrap` (nil: `--sandbox none`).
+    public static func sandboxSummary(bwrap: String?) -> String {
         guard let bwrap else {
             return "none (--sandbox none): agents see what the worker sees — the spool, the env file, every provider's key"
         }

@@ -72,7 +72,12 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
         self.root = root
         self.shell = shell
         self.log = log
-        directory = spec.work.mode == .worktree ? "\(self.root)/\(id)" : spec.repo
+        directory = Self.directory(id: id, spec: spec, root: root)
+    }
+
+    /// Where task `id`'s agent works: `<root>/<id>` (its clone), or the repo itself in place.
+    static func directory(id: String, spec: Spec, root: String) -> String {
+        spec.work.mode == .worktree ? "\(root)/\(id)" : spec.repo
     }
 
     static func recordPath(root: String, id: String) -> String { "\(root)/\(id).json" }

@@ -115,6 +115,18 @@ struct AgentGuestTests {
         log.split(separator: "\n").filter { $0.hasPrefix("REACHED:") }.map(String.init)
     }
 
+    /// The sandboxed probe's verdict, printed for the CI log: it succeeded in the sandbox, ran to
+    /// its end, reached nothing and was blocked at every one of its 25 attacks.
+    static func expectNothingReached(_ label: String, _ result: TaskResult, _ log: String) {
+        let lines = log.split(separator: "\n").filter { $0.hasPrefix("REACHED") || $0.hasPrefix("blocked") || $0.hasPrefix("PROBE") }
+        print("probe \(label):\n" + lines.joined(separator: "\n"))
+        #expect(result.status == .succeeded, "\(result.reason)\n\(log)")
+        #expect(result.sandbox?.method == "bwrap")
+        #expect(log.contains("PROBE DONE"), "the probe ran to its end:\n\(log)")
+        #expect(reached(log).isEmpty, "the agent reached:\n\(reached(log).joined(separator: "\n"))")
+        #expect(lines.filter { $0.hasPrefix("blocked:") }.count >= 25, "\(log)")
+    }
+
     @Test("as root: the probe reaches nothing and runs to its end; the spool, the repository and the host are as they were",
           .timeLimit(.minutes(5)), .enabled(if: getuid() == 0, "needs root"))
     func probeAsRoot() throws {
@@ -122,12 +134,7 @@ struct AgentGuestTests {
         let headsBefore = try w.s.git(["for-each-ref", "--format=%(refname)", "refs/heads"])
         let configBefore = w.s.readAbsolute(w.s.repo + "/.git/config")
         let (result, log) = try Self.run(w, extra: [])
-        print("probe as root:\n" + log.split(separator: "\n").filter { $0.hasPrefix("REACHED") || $0.hasPrefix("blocked") || $0.hasPrefix("PROBE") }.joined(separator: "\n"))
-        #expect(result.status == .succeeded, "\(result.reason)")
-        #expect(result.sandbox?.method == "bwrap")
-        #expect(log.contains("PROBE DONE"), "the probe ran to its end:\n\(log)")
-        #expect(Self.reached(log).isEmpty, "the agent reached:\n\(Self.reached(log).joined(separator: "\n"))")
-        #expect(log.split(separator: "\n").filter { $0.hasPrefix("blocked:") }.count >= 25, "\(log)")
+        Self.expectNothingReached("as root", result, log)
         // What the attacks would have left, looked at from outside.
         #expect(!w.s.exists("done/victim.result.json") && !w.s.exists("inbox/planted.md") && !w.s.exists("state/paused-other"))
         #expect(!w.s.exists("done/planted.result.json") && !w.s.exists("failed/planted.result.json"))
@@ -145,11 +152,7 @@ struct AgentGuestTests {
     func probeAsNobody() throws {
         let w = try World("guest-nobody", uid: 65534)
         let (result, log) = try Self.run(w, extra: [])
-        print("probe as uid 65534:\n" + log.split(separator: "\n").filter { $0.hasPrefix("REACHED") || $0.hasPrefix("blocked") || $0.hasPrefix("PROBE") }.joined(separator: "\n"))
-        #expect(result.status == .succeeded, "\(result.reason)\n\(log)")
-        #expect(result.sandbox?.method == "bwrap")
-        #expect(log.contains("PROBE DONE"), "the probe ran to its end:\n\(log)")
-        #expect(Self.reached(log).isEmpty, "the agent reached:\n\(Self.reached(log).joined(separator: "\n"))")
+        Self.expectNothingReached("as uid 65534", result, log)
         #expect(!w.s.exists("done/victim.result.json") && !w.s.exists("inbox/planted.md") && !w.s.exists("state/paused-other"))
         #expect(!FileManager.default.fileExists(atPath: w.s.repo + "/planted.txt"))
     }
