@@ -169,6 +169,11 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
         if FileSystem.kind(directory) != .missing {
             if record.ready == true, FileSystem.kind(directory) == .directory, FileSystem.kind(directory + "/.git") == .directory {
                 log?.note("workspace: reusing \(directory) on \(record.branch)")
+                // No process of the task is left (recovery or the previous attempt ended them all): a git
+                // lock in the clone is one an agent's git held when it was killed, and would fail the next.
+                for lock in ["index.lock", "HEAD.lock", "packed-refs.lock", "config.lock", "refs/heads/\(record.branch).lock"] {
+                    FileSystem.remove("\(directory)/.git/\(lock)")
+                }
                 bringBack()
                 return
             }

@@ -32,6 +32,8 @@ struct WorkspaceCrashTests {
         #expect(try s.worktrees() == [s.repo], "a task's clone is no worktree of the repo")
         #expect(FileManager.default.fileExists(atPath: s.spool + "/work/resume/.git/HEAD"), "the dead worker's clone is still there")
         #expect(try s.out(["log", "--format=%s", "main..mtor/resume"]).isEmpty, "the first attempt's commit is only in the clone until the worker brings it back")
+        // What a git killed mid-commit leaves in the clone: its index lock (seen when the kill lands there).
+        writeFixture(s.spool + "/work/resume/.git/index.lock", Data())
         let second = try BackgroundWorker(s)
         defer { second.stop() }
         try second.waitFor(timeout: 90) { s.exists("done/resume.result.json") || s.exists("failed/resume.result.json") }
