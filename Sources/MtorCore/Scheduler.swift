@@ -101,8 +101,9 @@ public struct Scheduler: Sendable {
     /// The decisions for every queued spec: failures first, then candidates in start order, then holds.
     public func decide(_ s: Snapshot) -> [Decision] {
         var fails: [Decision] = [], holds: [Decision] = [], ready: [Queued] = []
-        for q in s.queued {
-            switch dependencyVerdict(q, s) {
+        let verdicts = dependencyVerdicts(s)
+        for (i, q) in s.queued.enumerated() {
+            switch verdicts[i] {
             case .fail(let refusal)?:
                 fails.append(.fail(q.name, refusal))
                 continue
@@ -150,7 +151,39 @@ public struct Scheduler: Sendable {
 
     private enum DependencyVerdict { case fail(Refusal), wait([DependencyWait]) }
 
-    private func dependencyVerdict(_ q: Queued, _ s: Snapshot) -> DependencyVerdict? {
+    /// Each queued spec's dependency verdict. A dependency queued in this same snapshot that fails
+    /// now fails its dependents now too, so a failure settles a whole chain in one turn; the specs are
+    /// visited dependencies first, without recursion (chains may be 10 000 deep), each once.
+    private func dependencyVerdicts(_ s: Snapshot) -> [DependencyVerdict?] {
+        var verdicts = [DependencyVerdict?](repeating: nil, count: s.queued.count)
+        var byID: [String: Int] = [:]
+        for (i, q) in s.queued.enumerated() where !q.dependsOn.isEmpty { byID[q.id] = i }
+        guard !byID.isEmpty else { return verdicts }
+        // The queued dependent a `depends_on` name stands for, if any.
+        let upstream = { (name: String) -> Int? in byID[s.resolved[name] ?? name] }
+        var visit = [UInt8](repeating: 0, count: s.queued.count)  // 0 new, 1 on the path, 2 judged
+        for root in byID.values where visit[root] == 0 {
+            var path = [root]
+            visit[root] = 1
+            while let i = path.last {
+                if let j = s.queued[i].dependsOn.lazy.compactMap(upstream).first(where: { visit[$0] == 0 }) {
+                    visit[j] = 1
+                    path.append(j)
+                    continue
+                }
+                verdicts[i] = dependencyVerdict(s.queued[i], s) { name in
+                    guard let j = upstream(name), visit[j] == 2, case .fail(let refusal)? = verdicts[j] else { return nil }
+                    return refusal.failureClass.rawValue
+                }
+                visit[i] = 2
+                path.removeLast()
+            }
+        }
+        return verdicts
+    }
+
+    /// `failing(name)`: the class a queued dependency fails with in this turn, if it does.
+    private func dependencyVerdict(_ q: Queued, _ s: Snapshot, failing: (String) -> String?) -> DependencyVerdict? {
         var waits: [DependencyWait] = []
         for name in q.dependsOn {
             let dep = s.resolved[name].map { $0 == name ? name : "\(name) (\($0))" } ?? name
@@ -162,6 +195,7 @@ public struct Scheduler: Sendable {
             case .cancelled:
                 return .fail(.dependencyCancelled(dep))
             case .pending:
+                if let cls = failing(name) { return .fail(.dependencyFailed(dep, class: cls)) }
                 waits.append(.pending(dep))
             case .absent:
                 if s.now - q.arrived >= s.dependencyTimeout { return .fail(.dependencyMissing(dep, timeout: s.dependencyTimeout)) }
@@ -171,29 +205,87 @@ public struct Scheduler: Sendable {
         return waits.isEmpty ? nil : .wait(waits)
     }
 
-    /// Names of specs that form a dependency cycle among `specs` (id → depends_on), each with its cycle.
+    /// Names of specs that form a dependency cycle among `specs` (id → depends_on), each with a cycle
+    /// it lies on. Linear in specs and edges (Tarjan's strongly connected components, without
+    /// recursion: a chain 10 000 deep is an ordinary input); each cycle named is a shortest one
+    /// from the smallest member not yet named.
     public static func cycles(_ specs: [String: [String]]) -> [String: Cycle] {
+        let names = specs.keys.sorted()
+        var index: [String: Int] = [:]
+        for (i, name) in names.enumerated() { index[name] = i }
+        let edges: [[Int]] = names.map { (specs[$0] ?? []).compactMap { index[$0] } }
+        let components = stronglyConnected(edges)
         var out: [String: Cycle] = [:]
-        for start in specs.keys.sorted() where out[start] == nil {
-            // Depth-first from `start`, following only queued specs.
-            var path: [String] = [start]
-            var seen: Set<String> = [start]
-            func walk(_ node: String) -> [String]? {
-                for next in specs[node] ?? [] where specs[next] != nil {
-                    if next == start { return path + [start] }
-                    if seen.insert(next).inserted {
-                        path.append(next)
-                        if let cycle = walk(next) { return cycle }
-                        path.removeLast()
-                    }
-                }
-                return nil
-            }
-            if let path = walk(start) {
-                for member in path { out[member] = Cycle(path) }
+        for component in components {
+            let members = Set(component)
+            guard members.count > 1 || edges[component[0]].contains(component[0]) else { continue }
+            for start in component.sorted() where out[names[start]] == nil {
+                guard let path = shortestCycle(from: start, within: members, edges: edges) else { continue }
+                let cycle = Cycle(path.map { names[$0] })
+                for member in path where out[names[member]] == nil { out[names[member]] = cycle }
             }
         }
         return out
+    }
+
+    /// Tarjan's algorithm with an explicit stack: the components of the graph, each a list of nodes.
+    static func stronglyConnected(_ edges: [[Int]]) -> [[Int]] {
+        let n = edges.count
+        var order = [Int](repeating: -1, count: n), low = [Int](repeating: 0, count: n)
+        var onStack = [Bool](repeating: false, count: n)
+        var stack: [Int] = [], components: [[Int]] = [], counter = 0
+        for root in 0..<n where order[root] < 0 {
+            var frames: [(node: Int, next: Int)] = [(root, 0)]
+            order[root] = counter; low[root] = counter; counter += 1
+            stack.append(root); onStack[root] = true
+            while let (node, next) = frames.last {
+                if next < edges[node].count {
+                    frames[frames.count - 1].next += 1
+                    let to = edges[node][next]
+                    if order[to] < 0 {
+                        order[to] = counter; low[to] = counter; counter += 1
+                        stack.append(to); onStack[to] = true
+                        frames.append((to, 0))
+                    } else if onStack[to] {
+                        low[node] = min(low[node], order[to])
+                    }
+                    continue
+                }
+                frames.removeLast()
+                if let parent = frames.last?.node { low[parent] = min(low[parent], low[node]) }
+                if low[node] == order[node] {
+                    var component: [Int] = []
+                    while let top = stack.popLast() {
+                        onStack[top] = false
+                        component.append(top)
+                        if top == node { break }
+                    }
+                    components.append(component)
+                }
+            }
+        }
+        return components
+    }
+
+    /// A shortest path from `start` back to itself inside `members` (breadth first), the start at both ends.
+    private static func shortestCycle(from start: Int, within members: Set<Int>, edges: [[Int]]) -> [Int]? {
+        var parent: [Int: Int] = [:]
+        var frontier = [start]
+        while !frontier.isEmpty {
+            var next: [Int] = []
+            for node in frontier {
+                for to in edges[node] where members.contains(to) {
+                    if to == start {
+                        var back: [Int] = [], at = node
+                        while at != start { back.append(at); at = parent[at]! }
+                        return [start] + Array(back.reversed()) + [start]
+                    }
+                    if parent[to] == nil { parent[to] = node; next.append(to) }
+                }
+            }
+            frontier = next
+        }
+        return nil
     }
 
     // MARK: - Text

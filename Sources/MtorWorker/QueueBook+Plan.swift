@@ -17,68 +17,126 @@ extension QueueBook {
         var later: [String] = []
     }
 
+    /// The scheduler's decisions for every non-plain spec (prioritised, dependent, delayed, invalid),
+    /// kept while nothing they rest on changes: no such spec came or went, no task of this worker
+    /// ended, the pauses and memory were not read again, and no `not_before` fell due. So a turn
+    /// costs the same with 10 000 dependent specs queued as with none.
+    struct OthersTurn {
+        var version: Int
+        var epoch: Int
+        var hostReadAt: Double
+        var madeAt: Double
+        var validUntil: Double
+        var fails: [Scheduler.Decision] = []
+        var invalid: [Scheduler.Decision] = []
+        var candidates: [Scheduler.Queued] = []
+        var holds: [Scheduler.Decision] = []
+        var starts: [String: Double] = [:]
+        var nextStart: Double?
+
+        func fits(_ book: QueueBook, hostReadAt: Double, now: Double) -> Bool {
+            guard version == book.othersVersion, hostReadAt == self.hostReadAt, now < validUntil else { return false }
+            // A task ended: dependents may start, but a burst of endings decides them once per 10 ms.
+            return epoch == book.finishEpoch || now - madeAt < 0.01
+        }
+    }
+
     /// The turn's first decisions: refusals found at ingest (a cycle, a duplicate), invalid specs
     /// (they fail at once), then the scheduler's decisions for every non-plain spec and the oldest
     /// `window` plain ones. `more` gives the next plain specs while slots are left.
     mutating func plan(spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double, window: Int) -> Plan {
         var plan = Plan()
         guard !entries.isEmpty else { return plan }
+        judgeDuplicates(spool: spool, options: options, settings: settings, home: home, now: now)
+        let host = hostState(spool, options)
+        var template = Scheduler.Snapshot(
+            now: now, queued: [], pausedAll: host.pausedAll, pausedProviders: host.pausedProviders,
+            memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout, freeSlots: options.concurrency)
+        let turn: OthersTurn
+        if let cached = othersTurn, cached.fits(self, hostReadAt: host.readAt, now: now) {
+            turn = cached
+        } else {
+            turn = decideOthers(spool: spool, template: template, now: now, hostReadAt: host.readAt)
+            othersTurn = turn
+        }
+        plan.starts = turn.starts
+        plan.nextStart = turn.nextStart
+        let scheduler = Scheduler()
+        let windowed = plain(from: &plan.cursor, count: window).filter { refusals[$0.name] == nil }
+        template.queued = windowed.map { Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider) }
+        let plainDecisions = scheduler.decide(template)
+        // Both lists are in the scheduler's order: merged by effective priority now.
+        let key = { (q: Scheduler.Queued) in scheduler.effectivePriority(q, now: now) }
+        var ranked: [Scheduler.Queued] = []
+        var plainCandidates = template.queued.filter { q in plainDecisions.contains(.candidate(q.name)) }[...]
+        for q in turn.candidates {
+            while let p = plainCandidates.first, key(p) > key(q) || (key(p) == key(q) && (p.arrived, p.name) < (q.arrived, q.name)) {
+                ranked.append(p)
+                plainCandidates = plainCandidates.dropFirst()
+            }
+            ranked.append(q)
+        }
+        ranked += plainCandidates
+        // Plain specs beyond the window are younger than its last one: a candidate ranked below that one waits for them.
+        var candidates: [Scheduler.Decision] = []
+        let floor = plan.cursor < plainOrder.count ? windowed.last.map { key(Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived)) } : nil
+        for q in ranked {
+            if let floor, others.contains(q.name), key(q) < floor { plan.later.append(q.name) } else { candidates.append(.candidate(q.name)) }
+        }
+        let plainHolds = plainDecisions.filter { if case .hold = $0 { return true } else { return false } }
+        plan.decisions = refusals.sorted { $0.key < $1.key }.map { .fail($0.key, $0.value) } + turn.invalid + turn.fails
+            + candidates + turn.holds + plainHolds
+        let blocked = template.pausedAll != nil || (template.memoryAvailable.map { $0 < template.memoryFloor } ?? false)
+        template.queued = []
+        plan.template = blocked ? nil : template
+        return plan
+    }
+
+    /// Decides every non-plain spec: cycles among them are refused, invalid ones fail at once, the
+    /// rest go to the scheduler with where each dependency stands.
+    private mutating func decideOthers(spool: Spool, template: Scheduler.Snapshot, now: Double, hostReadAt: Double) -> OthersTurn {
+        var turn = OthersTurn(version: othersVersion, epoch: finishEpoch, hostReadAt: hostReadAt, madeAt: now, validUntil: now + 1)
         let dependents = others.compactMap { entries[$0] }.filter { !($0.terms?.dependsOn.isEmpty ?? true) }
-        let directory = dependents.isEmpty ? TaskDirectory() : TaskDirectory.scan(spool, inboxNames: Array(entries.keys))
-        var refused: [String: Scheduler.Refusal] = [:]
+        let directory = dependents.isEmpty ? TaskDirectory() : TaskDirectory.scan(spool, queued: ids)
+        // A refused task stands for its refusal while it is in claimed/ or failed/ (its sidecar need not be read again).
+        for id in condemned.keys where !directory.claimed.contains(id) && !directory.failed.contains(id) { condemned[id] = nil }
         // A cycle among queued specs can never start: every member is refused at ingest.
         var graph: [String: [String]] = [:]
         for e in dependents { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
         let cycles = graph.isEmpty ? [:] : Scheduler.cycles(graph)
         for e in dependents {
             guard let cycle = cycles[e.id] else { continue }
-            refused[e.name] = .dependencyCycle(cycle)
+            refusals[e.name] = .dependencyCycle(cycle)
         }
-        judgeDuplicates(refused: &refused, spool: spool, options: options, settings: settings, home: home, now: now)
         // An invalid spec is refused at once with its reason, whatever would hold a valid one.
-        let invalid = others.filter { entries[$0]?.terms == nil && refused[$0] == nil }.sorted().map { Scheduler.Decision.candidate($0) }
-        var queued: [Scheduler.Queued] = []
+        turn.invalid = others.filter { entries[$0]?.terms == nil && refusals[$0] == nil }.sorted().map { Scheduler.Decision.candidate($0) }
+        var snapshot = template
         var dependencies: [String: Scheduler.Dependency] = [:]
-        var resolved: [String: String] = [:]
-        var special: Set<String> = []
-        for name in others where refused[name] == nil {
+        for name in others where refusals[name] == nil {
             guard let e = entries[name], let terms = e.terms else { continue }
             for dep in terms.dependsOn where dependencies[dep] == nil {
                 guard let id = directory.resolve(dep) else { continue }
-                resolved[dep] = id
-                dependencies[dep] = directory.state(of: id, in: spool)
+                snapshot.resolved[dep] = id
+                dependencies[dep] = condemned[id].map { .failed($0) } ?? directory.state(of: id, in: spool)
             }
             let notBefore = terms.notBefore?.time(arrived: e.arrived)
-            if let t = notBefore, t > now { plan.starts[name] = t }
-            special.insert(name)
-            queued.append(Scheduler.Queued(name: name, id: e.id, arrived: e.arrived, priority: terms.priority, notBefore: notBefore,
-                                           dependsOn: terms.dependsOn, provider: e.provider))
+            if let t = notBefore, t > now { turn.starts[name] = t }
+            snapshot.queued.append(Scheduler.Queued(name: name, id: e.id, arrived: e.arrived, priority: terms.priority, notBefore: notBefore,
+                                                    dependsOn: terms.dependsOn, provider: e.provider))
         }
-        let windowed = plain(from: &plan.cursor, count: window).filter { refused[$0.name] == nil }
-        queued += windowed.map { Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider) }
-        let host = hostState(spool, options)
+        snapshot.dependencies = dependencies
         let scheduler = Scheduler()
-        var snapshot = Scheduler.Snapshot(
-            now: now, queued: queued, dependencies: dependencies, pausedAll: host.pausedAll, pausedProviders: host.pausedProviders,
-            memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout, freeSlots: options.concurrency)
-        snapshot.resolved = resolved
-        var decisions = scheduler.decide(snapshot)
-        plan.nextStart = scheduler.nextStart(snapshot)
-        // Plain specs beyond the window are younger than its last one: a candidate ranked below that one waits for them.
-        if plan.cursor < plainOrder.count, let last = windowed.last {
-            let floor = scheduler.effectivePriority(Scheduler.Queued(name: last.name, id: last.id, arrived: last.arrived), now: now)
-            let rank = Dictionary(queued.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-            decisions.removeAll { d in
-                guard case .candidate(let name) = d, special.contains(name), let q = rank[name], scheduler.effectivePriority(q, now: now) < floor else { return false }
-                plan.later.append(name)
-                return true
+        let byName = Dictionary(snapshot.queued.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for decision in scheduler.decide(snapshot) {
+            switch decision {
+            case .fail: turn.fails.append(decision)
+            case .hold: turn.holds.append(decision)
+            case .candidate(let name): if let q = byName[name] { turn.candidates.append(q) }
             }
         }
-        plan.decisions = refused.sorted { $0.key < $1.key }.map { .fail($0.key, $0.value) } + invalid + decisions
-        let blocked = snapshot.pausedAll != nil || (snapshot.memoryAvailable.map { $0 < snapshot.memoryFloor } ?? false)
-        snapshot.queued = []
-        plan.template = blocked ? nil : snapshot
-        return plan
+        turn.nextStart = scheduler.nextStart(snapshot)
+        if let t = turn.nextStart { turn.validUntil = min(turn.validUntil, t) }
+        return turn
     }
 
     /// Why a candidate may not start after all, from a fresh reading of the pauses and memory: the
@@ -118,7 +176,7 @@ extension QueueBook {
 
     /// Judges each spec not judged yet: a duplicate of an earlier identical spec that is queued or
     /// running, or that finished within `--dedup-window`, is refused, naming the original.
-    private mutating func judgeDuplicates(refused: inout [String: Scheduler.Refusal], spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
+    private mutating func judgeDuplicates(spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
         guard !unjudged.isEmpty else { return }
         let names = unjudged
         unjudged = []
@@ -139,7 +197,7 @@ extension QueueBook {
             }
             store(e)
             if let original = e.duplicateOf {
-                refused[name] = .duplicate(of: original, window: options.dedupWindow)
+                refusals[name] = .duplicate(of: original, window: options.dedupWindow)
             }
         }
     }

@@ -50,6 +50,20 @@ struct QueueBook {
     var duplicates = DuplicateIndex()
     /// The last reading of pauses and memory (`hostState`).
     var host: HostState?
+    /// Refusals found at ingest (a cycle, a duplicate) and not acted on yet: the worker acts on a
+    /// bounded number a turn, so the loop stays responsive while a 10 000-spec cascade settles.
+    var refusals: [String: Scheduler.Refusal] = [:]
+    /// Task ids the worker has refused and claimed whose sidecars may not be in failed/ yet, with
+    /// their class: their dependents fail at once instead of waiting for the sidecar.
+    var condemned: [String: String] = [:]
+    /// Queued ids → inbox/ names.
+    private(set) var ids: [String: String] = [:]
+    /// Moves whenever an entry other than a plain spec comes or goes.
+    private(set) var othersVersion = 0
+    /// Moves whenever a task this worker ran ends (a dependency may have been settled).
+    var finishEpoch = 0
+    /// The scheduler's last decisions for the non-plain specs, reused while nothing they depend on changed.
+    var othersTurn: OthersTurn?
 
     struct HostState {
         var readAt: Double
@@ -66,8 +80,10 @@ struct QueueBook {
 
     mutating func invalidate(_ name: String) {
         guard let e = entries.removeValue(forKey: name) else { return }
-        others.remove(name)
+        if others.remove(name) != nil { othersVersion += 1 }
         unjudged.remove(name)
+        refusals[name] = nil
+        if ids[e.id] == name { ids[e.id] = nil }
         if let f = e.fingerprint {
             byFingerprint[f]?.removeAll { $0 == name }
             if byFingerprint[f]?.isEmpty == true { byFingerprint[f] = nil }
@@ -103,6 +119,7 @@ struct QueueBook {
             e.fingerprint = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
         }
         entries[name] = e
+        ids[e.id] = name
         unjudged.insert(name)
         if let f = e.fingerprint { byFingerprint[f, default: []].append(name) }
         if e.isPlain {
@@ -114,6 +131,7 @@ struct QueueBook {
             }
         } else {
             others.insert(name)
+            othersVersion += 1
         }
         return e
     }

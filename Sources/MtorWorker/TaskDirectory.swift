@@ -15,13 +15,20 @@ struct TaskDirectory {
 
     /// Lists claimed/, done/ and failed/; `inboxNames` are the inbox/ files (listed when nil).
     static func scan(_ spool: Spool, inboxNames: [String]? = nil) -> TaskDirectory {
+        var queued: [String: String] = [:]
+        for name in inboxNames ?? ((try? FileSystem.list(spool.inbox)) ?? []) where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
+            queued[TaskID.from(fileName: name)] = name
+        }
+        return scan(spool, queued: queued)
+    }
+
+    /// Lists claimed/, done/ and failed/; `queued` maps the ids of the inbox/ files to their names.
+    static func scan(_ spool: Spool, queued: [String: String]) -> TaskDirectory {
         var d = TaskDirectory()
         func ids(_ dir: String) -> [String] {
             ((try? FileSystem.list(dir)) ?? []).filter { $0.hasSuffix(".md") && !TaskID.isTemporary($0) }.map { String($0.dropLast(3)) }
         }
-        for name in inboxNames ?? ((try? FileSystem.list(spool.inbox)) ?? []) where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
-            d.queued[TaskID.from(fileName: name)] = name
-        }
+        d.queued = queued
         d.claimed = Set(ids(spool.claimed))
         d.done = Set(ids(spool.done))
         d.failed = Set(ids(spool.failed))

@@ -34,7 +34,7 @@ extension Worker {
 
     /// Reads a name inotify or a rescan offered into the book, or says why it is left alone.
     private func ingest(_ name: String) {
-        if TaskID.isTemporary(name) || loop.book.cached(name) != nil { return }
+        if TaskID.isTemporary(name) || loop.book.cached(name) != nil || loop.refusing.contains(name) { return }
         guard name.hasSuffix(".md") else {
             warnOnce(name, "inbox/\(name) is not a .md spec; left untouched")
             return
@@ -63,15 +63,18 @@ extension Worker {
     private func act(_ decisions: [Scheduler.Decision], home: String) {
         // Read again to start: the book keeps no prompts, and the file may have changed since.
         let read = { (name: String) in try? FileSystem.read("\(self.spool.inbox)/\(name)", limit: Spec.maxBytes) }
+        var refusals: [(name: String, preset: TaskRun.Preset)] = []
+        defer { refuse(refusals) }
         for decision in decisions {
             switch decision {
             case .fail(let name, let refusal):
+                // Its dependents fail at once too, before its sidecar exists.
+                if let id = loop.book.cached(name)?.id { loop.book.condemned[id] = refusal.failureClass.rawValue }
                 leave(name)
-                guard let bytes = read(name) else { continue }
                 let hint = refusal.failureClass == .dependencyFailed
                     ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"
                     : "fix the spec; `mtor validate` runs the same checks"
-                start(name: name, bytes: bytes, preset: .refused(refusal.failureClass, reason: refusal.description, hint: hint))
+                refusals.append((name, .refused(refusal.failureClass, reason: refusal.description, hint: hint)))
             case .candidate(let name):
                 guard hasFreeSlot else {
                     hold(name, nil)  // waits for a free slot: no reason to show

@@ -20,6 +20,8 @@ extension Worker {
         var nextStartAt: Double?
         var nextStarts: [String: Double] = [:]
         var running = RunningTasks()
+        /// inbox/ names handed to a refusal batch and not settled yet (never read into the book meanwhile).
+        var refusing: Set<String> = []
         /// The last 50 warnings, stamped, for worker.json.
         var warnings: [String] = []
         var stopping = false

@@ -30,6 +30,37 @@ extension Worker {
         thread.start()
     }
 
+    /// Fails specs the scheduler refused (a failed dependency, a cycle, a duplicate) without running
+    /// them: each is claimed, gets its sidecar and moves to failed/ like any task, but on one of at
+    /// most four batch threads and outside `--concurrency`. The loop only hands them over, so a
+    /// cascade of 10 000 refusals never holds up a spec that may start.
+    func refuse(_ refusals: [(name: String, preset: TaskRun.Preset)]) {
+        guard !refusals.isEmpty else { return }
+        for r in refusals { loop.refusing.insert(r.name) }
+        let (spool, context, logger, settled, wake) = (self.spool, taskContext, self.logger, refusalsSettled, self.wake)
+        let batches = min(4, refusals.count)
+        for b in 0..<batches {
+            let batch = stride(from: b, to: refusals.count, by: batches).map { refusals[$0] }
+            let thread = Thread {
+                for r in batch {
+                    defer { settled.withLock { $0.append(r.name) } }
+                    guard let bytes = try? FileSystem.read("\(spool.inbox)/\(r.name)", limit: Spec.maxBytes) else { continue }
+                    let claimed: (id: String, lock: Int32)?
+                    do { claimed = try spool.claim(name: r.name) } catch {
+                        logger.error("cannot claim inbox/\(r.name): \(error)")
+                        continue
+                    }
+                    guard let (id, lock) = claimed else { continue }
+                    spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
+                    _ = TaskRun(id: id, file: r.name, bytes: bytes, context: context, preset: r.preset, claimLock: lock).run()
+                }
+                wake.wake()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
     /// Forgets the tasks whose threads have ended since the last turn.
     func collectFinished() {
         let ids = ended.withLock { ids in
@@ -37,6 +68,12 @@ extension Worker {
             return ids
         }
         for id in ids { loop.running.remove(id) }
+        let settled = refusalsSettled.withLock { names in
+            defer { names.removeAll() }
+            return names
+        }
+        for name in settled { loop.refusing.remove(name) }
+        if !ids.isEmpty || !settled.isEmpty { loop.book.finishEpoch += 1 }
         loop.finishedCount += ids.count
     }
 }

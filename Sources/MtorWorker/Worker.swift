@@ -24,9 +24,10 @@ public final class Worker {
     let startedAt = Date()
     /// Touched only on the loop thread (see `LoopState`).
     var loop: LoopState
-    /// The one state that crosses threads: ids of tasks whose thread has ended, appended by that
-    /// thread and taken by the loop (`collectFinished`).
+    /// The state that crosses threads: ids of tasks whose thread has ended, and inbox/ names whose
+    /// refusal a batch thread has settled, appended by those threads and taken by the loop (`collectFinished`).
     let ended = LockBox<[String]>([])
+    let refusalsSettled = LockBox<[String]>([])
 
     /// Tasks ended so far, for `--once` summaries and tests.
     public var finishedCount: Int { loop.finishedCount }
@@ -88,26 +89,34 @@ public final class Worker {
             collectFinished()
             ChildProcess.reapOrphans()
             if loop.stopping {
-                if loop.running.isEmpty { break }
+                if loop.running.isEmpty, loop.refusing.isEmpty { break }
                 if now() >= stopDeadline {
                     loop.running.tasks.values.forEach { $0.control.requestShutdown() }
                     stopDeadline = .infinity
                 }
             } else {
                 dispatch()
-                if options.once, loop.queue.isEmpty, loop.running.isEmpty, !health.probing {
+                if options.once, loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                     rescan()
                     dispatch()
-                    if loop.queue.isEmpty, loop.running.isEmpty, !health.probing {
+                    if loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                         for (name, why) in loop.waiting.sorted(by: { $0.key < $1.key }) { logger.warn("inbox/\(name) stays queued: \(why)") }
                         break
                     }
                     continue
                 }
             }
-            writeState(force: loop.stateDirty)
-            loop.stateDirty = false
-            let timeout = max(0.01, min(nextRescan - now(), 5, loop.stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, loop.sharing.poll.wait(now: now()), scheduleWait()))
+            // A change readers should see is written within 0.1 s, not once per turn: a cascade settling
+            // thousands of specs changes their reasons every turn, and worker.json lists them all.
+            let dirtyWait = loop.lastStateWrite + 0.1 - now()
+            if loop.stateDirty && dirtyWait <= 0 {
+                writeState(force: true)
+                loop.stateDirty = false
+            } else {
+                writeState()
+            }
+            let timeout = max(0.01, min(nextRescan - now(), 5, loop.stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, loop.sharing.poll.wait(now: now()),
+                                        scheduleWait(), loop.stateDirty ? max(0, dirtyWait) : 5))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }

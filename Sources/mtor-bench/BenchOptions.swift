@@ -20,17 +20,19 @@ struct Scale: Sendable {
     var settleSeconds: Double
     /// Sequential worktree specs (and plain `git worktree add` runs) on the 5,000-file repo.
     var worktreeSpecs = 30
+    /// Links in the dependency chain whose failure cascade is timed.
+    var chainDepth = 10_000
 
     static let full = Scale(latencySpecs: 1000, pollLatencySpecs: 100, throughputSpecs: 10_000, arrivalRate: 1000,
                             idleSeconds: 30, queuedSpecs: 10_000, statusTasks: 100_000, statusRuns: 5, warmUps: 3, settleSeconds: 2)
     static let quick = Scale(latencySpecs: 20, pollLatencySpecs: 3, throughputSpecs: 200, arrivalRate: 400,
                              idleSeconds: 1, queuedSpecs: 300, statusTasks: 1000, statusRuns: 2, warmUps: 1, settleSeconds: 0.5,
-                             worktreeSpecs: 5)
+                             worktreeSpecs: 5, chainDepth: 10_000)
 }
 
 /// The sections a run can be limited to with `--only`.
 enum Section: String, CaseIterable, Sendable {
-    case idle, latency, throughput, memory, status, worktree, shared
+    case idle, latency, throughput, memory, status, worktree, chain, shared
 }
 
 /// `mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only LIST] [--keep]`.
@@ -47,7 +49,7 @@ struct BenchOptions {
     var scale: Scale { quick ? .quick : .full }
 
     static let usage = """
-    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,shared] [--keep]
+    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,chain,shared] [--keep]
                       [--shared-spool DROP:WORKER]   (two mounts of one network filesystem: pickup through another host's mount)
     """
 

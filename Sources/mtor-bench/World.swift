@@ -101,17 +101,19 @@ struct BenchSpool {
     /// A spec for the `sh` harness; exactly six frontmatter lines (the shell baselines skip them with `read`).
     /// In place (the repo picked by the id's number, so concurrent specs rarely share one), or in
     /// a worktree of `worktreeRepo`.
-    func specText(_ id: String, script: String? = nil) -> String {
+    /// `frontmatter`: more keys (the shell baselines cannot run such a spec).
+    func specText(_ id: String, script: String? = nil, frontmatter: String? = nil) -> String {
         let body = script ?? markScript(id)
-        if let worktreeRepo { return "---\nrepo: \(worktreeRepo)\nharness: sh\nworkspace: worktree\nexpect: nothing\n---\n\(body)" }
+        let more = frontmatter.map { $0 + "\n" } ?? ""
+        if let worktreeRepo { return "---\nrepo: \(worktreeRepo)\nharness: sh\nworkspace: worktree\nexpect: nothing\n\(more)---\n\(body)" }
         let n = Int(String(id.reversed().prefix { $0.isNumber }.reversed())) ?? id.utf8.reduce(0) { $0 &+ Int($1) }
-        return "---\nrepo: \(repos[n % repos.count])\nharness: sh\nworkspace: in-place\nexpect: nothing\n---\n\(body)"
+        return "---\nrepo: \(repos[n % repos.count])\nharness: sh\nworkspace: in-place\nexpect: nothing\n\(more)---\n\(body)"
     }
 
     /// Writes `tmp/<id>.md`, ready to be renamed in.
-    func stage(_ id: String, script: String? = nil) throws(BenchError) {
+    func stage(_ id: String, script: String? = nil, frontmatter: String? = nil) throws(BenchError) {
         do {
-            try FileSystem.writeAtomically(Array(specText(id, script: script).utf8), to: "\(tmp)/\(id).md", mode: 0o644, durable: false)
+            try FileSystem.writeAtomically(Array(specText(id, script: script, frontmatter: frontmatter).utf8), to: "\(tmp)/\(id).md", mode: 0o644, durable: false)
         } catch {
             throw .setup("\(error)")
         }

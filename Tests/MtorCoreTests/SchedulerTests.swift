@@ -89,6 +89,45 @@ struct SchedulerTests {
         #expect(Scheduler.cycles(["a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]]).isEmpty)
         #expect(Scheduler.cycles(["x": ["y"], "y": ["x"], "z": ["x"]])["z"] == nil)
     }
+
+    @Test("a chain 10 000 deep has no cycle and a ring of 10 000 is one cycle naming every member (no recursion to overflow)")
+    func deepGraphs() {
+        let n = 10_000
+        let name = { (i: Int) in String(format: "t%05d", i) }
+        var chain: [String: [String]] = [name(0): []]
+        for i in 1..<n { chain[name(i)] = [name(i - 1)] }
+        #expect(Scheduler.cycles(chain).isEmpty)
+        var ring = chain
+        ring[name(0)] = [name(n - 1)]
+        let cycles = Scheduler.cycles(ring)
+        #expect(cycles.count == n)
+        #expect(cycles[name(4321)]?.path.count == n + 1)
+        #expect(cycles[name(4321)]?.path.first == name(0) && cycles[name(4321)]?.path.last == name(0))
+        // A ring with a tail: the tail depends on the ring but is not in it.
+        var tailed = ring
+        tailed["tail"] = [name(17)]
+        #expect(Scheduler.cycles(tailed)["tail"] == nil && Scheduler.cycles(tailed).count == n)
+        // Two rings joined one way are two cycles, each naming only its own members.
+        let two = Scheduler.cycles(["a": ["b"], "b": ["a", "c"], "c": ["d"], "d": ["c"]])
+        #expect(two["a"]?.description == "a → b → a" && two["d"]?.description == "c → d → c")
+    }
+
+    @Test("a failure settles a whole queued chain in one turn: every link fails naming the link before it, the rest still wait")
+    func cascadeInOneTurn() {
+        let n = 10_000
+        var specs = (1..<n).map { i in q(String(format: "c%05d", i), at: Double(i), deps: [String(format: "c%05d", i - 1)]) }
+        specs.append(q("other", at: 0, deps: ["elsewhere"]))
+        specs.append(q("plain", at: 0))
+        var deps: [String: Scheduler.Dependency] = ["c00000": .failed("agent_failed"), "elsewhere": .pending]
+        for i in 1..<n - 1 { deps[String(format: "c%05d", i)] = .pending }
+        let d = Scheduler().decide(.init(now: 10, queued: specs.reversed(), dependencies: deps, freeSlots: 1))
+        let fails = d.filter { if case .fail = $0 { return true } else { return false } }
+        #expect(fails.count == n - 1)
+        #expect(reason(d, "c00001") == "its dependency c00000 failed (agent_failed), so it was not run")
+        #expect(reason(d, "c09999") == "its dependency c09998 failed (dependency_failed), so it was not run")
+        #expect(reason(d, "other") == "waiting for elsewhere to succeed")
+        #expect(candidates(d) == ["plain"])
+    }
 }
 
 @Suite("Scheduler: the turn's edges")

@@ -113,6 +113,36 @@ struct DependencyTests {
         #expect(attempted == ["parent", "bystander"], "no agent started for the dependents: \(attempted)")
     }
 
+    @Test("a chain 1,000 deep whose root fails: every link fails dependency_failed naming the link before it, none runs, each has one sidecar; a bystander runs", .timeLimit(.minutes(10)))
+    func deepCascade() throws {
+        let s = try Sandbox.scheduling("dep-deep")
+        let depth = 1000
+        let link = { (i: Int) in String(format: "link%04d", i) }
+        try s.shSpec(link(0), "expect: nothing", body: "echo the root breaks >&2; exit 3")
+        for i in 1..<depth { try s.shSpec(link(i), "depends_on: [\(link(i - 1))]\nexpect: nothing", body: "echo \(link(i)) ran") }
+        try s.shSpec("bystander", "expect: nothing", body: "echo unrelated")
+        let run = try s.drain()
+        #expect(run.code == 0, "\(run.err)")
+        #expect(try s.result(link(0)).class == .agentFailed)
+        var wrong: [String] = []
+        for i in 1..<depth {
+            let r = try s.result(link(i))
+            let cls = i == 1 ? "agent_failed" : "dependency_failed"
+            if r.class != .dependencyFailed || !r.attempts.isEmpty || r.reason != "its dependency \(link(i - 1)) failed (\(cls)), so it was not run" {
+                wrong.append("\(link(i)): \(r.class.rawValue) \(r.attempts.count) attempts: \(r.reason)")
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) links settled wrongly: \(wrong.prefix(5))")
+        #expect(try s.result("bystander").status == .succeeded)
+        let attempted = Set(s.ledger().filter { $0.event == .attempt }.map(\.id))
+        #expect(attempted == [link(0), "bystander"], "no agent started for a link: \(attempted.sorted().prefix(10))")
+        let sidecars = try FileManager.default.contentsOfDirectory(atPath: s.spool + "/failed").filter { $0.hasSuffix(".result.json") }
+        #expect(sidecars.count == depth, "\(sidecars.count) sidecars in failed/ for \(depth) links")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.spool + "/done").filter { $0.hasSuffix(".md") } == ["bystander.md"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.spool + "/inbox").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed").isEmpty)
+    }
+
     @Test("a cycle and a spec depending on itself are refused at ingest as spec_invalid naming the cycle; a dependent of the cycle fails too",
           .timeLimit(.minutes(10)))
     func cycles() throws {
