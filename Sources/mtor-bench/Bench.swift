@@ -8,14 +8,17 @@ final class Bench {
     let scale: Scale
     let world: World
     var report: Report
-    /// Contenders this machine can run (the inotifywait loop needs inotify-tools).
+    /// Spool-watching contenders this machine can run (the inotifywait loop needs inotify-tools).
     let contenders: [ContenderKind]
+    /// The real queues this machine has (task-spooler, nq), fed by client calls.
+    let queues: [ContenderKind]
 
-    init(options: BenchOptions, world: World, contenders: [ContenderKind]) {
+    init(options: BenchOptions, world: World, contenders: [ContenderKind], queues: [ContenderKind] = []) {
         self.options = options
         self.scale = options.scale
         self.world = world
         self.contenders = contenders
+        self.queues = queues
         report = Report(mode: options.quick ? "quick" : "full", startedAt: ISO8601DateFormatter().string(from: Date()),
                         machine: Bench.machine(options.directory), command: (["mtor-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
     }
@@ -38,10 +41,15 @@ final class Bench {
             log("mtor-bench: \(error.description)")
             return error.exitCode
         }
-        var contenders = ContenderKind.allCases
-        if ChildProcess.resolve("inotifywait", searchPath: world.environment["PATH"] ?? "") == nil { contenders.removeAll { $0 == .inotifyLoop } }
-        let bench = Bench(options: options, world: world, contenders: contenders)
+        let path = world.environment["PATH"] ?? ""
+        var contenders = ContenderKind.allCases.filter(\.watchesSpool)
+        if ChildProcess.resolve("inotifywait", searchPath: path) == nil { contenders.removeAll { $0 == .inotifyLoop } }
+        let queues = [ContenderKind.tsp, .nq].filter { ChildProcess.resolve(FedQueue.program($0)!, searchPath: path) != nil }
+        let bench = Bench(options: options, world: world, contenders: contenders, queues: queues)
         if !contenders.contains(.inotifyLoop) { bench.report.skipped.append("inotifywait loop: inotifywait is not installed (apt-get install inotify-tools)") }
+        for kind in [ContenderKind.tsp, .nq] where !queues.contains(kind) {
+            bench.report.skipped.append("\(kind.rawValue): \(FedQueue.program(kind)!) is not installed (apt-get install \(kind == .tsp ? "task-spooler" : "nq"))")
+        }
         let started = now()
         var code: Int32 = 0
         do {
@@ -101,6 +109,16 @@ final class Bench {
         } catch {
             throw .workload("\(error.description)\n\(kind.rawValue) printed:\n\(contender.tail.suffix(2000))")
         }
+    }
+
+    /// Starts `kind` (task-spooler or nq) on a fresh spool with a probe watching it; `body` runs, then both stop.
+    func withQueue<T>(_ kind: ContenderKind, label: String, slots: Int = 1, _ body: (FedQueue, BenchSpool, Probe) throws(BenchError) -> T) throws(BenchError) -> T {
+        let spool = try world.spool("\(label)-\(kind.slug)")
+        let probe = try Probe(spool)
+        defer { probe.stop() }
+        let queue = try FedQueue(kind, spool: spool, world: world, slots: slots)
+        defer { queue.stop() }
+        return try body(queue, spool, probe)
     }
 
     /// Drops warm-up specs until `count` have run, proving the contender is watching.

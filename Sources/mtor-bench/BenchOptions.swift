@@ -20,6 +20,8 @@ struct Scale: Sendable {
     var settleSeconds: Double
     /// Sequential worktree specs (and plain `git worktree add` runs) on the 5,000-file repo.
     var worktreeSpecs = 30
+    /// Jobs for nq's throughput runs (each queued job is a waiting process).
+    var nqSpecs = 1000
     /// Links in the dependency chain whose failure cascade is timed.
     var chainDepth = 10_000
 
@@ -27,7 +29,7 @@ struct Scale: Sendable {
                             idleSeconds: 30, queuedSpecs: 10_000, statusTasks: 100_000, statusRuns: 5, warmUps: 3, settleSeconds: 2)
     static let quick = Scale(latencySpecs: 20, pollLatencySpecs: 3, throughputSpecs: 200, arrivalRate: 400,
                              idleSeconds: 1, queuedSpecs: 300, statusTasks: 1000, statusRuns: 2, warmUps: 1, settleSeconds: 0.5,
-                             worktreeSpecs: 5, chainDepth: 10_000)
+                             worktreeSpecs: 5, nqSpecs: 100, chainDepth: 300)
 }
 
 /// The sections a run can be limited to with `--only`.

@@ -6,14 +6,22 @@ enum ContenderKind: String, CaseIterable, Sendable {
     case mtor = "mtor"
     case inotifyLoop = "inotifywait loop"
     case pollLoop = "1 s poll loop"
+    /// task-spooler and nq: real queues, fed one client call per job (`FedQueue`), not spool watchers.
+    case tsp = "task-spooler"
+    case nq = "nq"
 
-    static let baselines: [ContenderKind] = [.inotifyLoop, .pollLoop]
+    static let baselines: [ContenderKind] = [.inotifyLoop, .pollLoop, .tsp, .nq]
+
+    /// Whether it drains a spool directory (mtor and the shell loops) rather than being fed by a client.
+    var watchesSpool: Bool { self != .tsp && self != .nq }
 
     var slug: String {
         switch self {
         case .mtor: return "mtor"
         case .inotifyLoop: return "inotify"
         case .pollLoop: return "poll"
+        case .tsp: return "tsp"
+        case .nq: return "nq"
         }
     }
 
@@ -37,7 +45,7 @@ enum ContenderKind: String, CaseIterable, Sendable {
 
     var script: String? {
         switch self {
-        case .mtor:
+        case .mtor, .tsp, .nq:
             return nil
         case .inotifyLoop:
             return """

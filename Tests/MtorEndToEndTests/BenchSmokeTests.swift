@@ -7,7 +7,7 @@ struct BenchSmokeTests {
     /// The built `mtor-bench` beside the `mtor` binary the other end-to-end tests use.
     static let benchBinary = FileSystem.directory(of: mtorBinary) + "/mtor-bench"
 
-    @Test("--quick drains real spools with mtor and both baselines and writes a table and its JSON", .timeLimit(.minutes(10)),
+    @Test("--quick drains real spools with mtor, both shell loops, task-spooler and nq, times a dependency cascade, and writes a table and its JSON", .timeLimit(.minutes(10)),
           .enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary), "no mtor-bench beside mtor; run swift build first"))
     func quickRun() throws {
         let dir = NSTemporaryDirectory() + "mtor-bench-smoke-\(UUID().uuidString.prefix(8))"
@@ -27,15 +27,20 @@ struct BenchSmokeTests {
         let figures = try #require(report["figures"] as? [[String: Any]])
         let names = figures.compactMap { $0["figure"] as? String }
         for expected in ["pickup latency p50", "pickup latency p99", "idle CPU", "RSS with", "status --json", "worktree: rename → first command p50",
-                         "worktree pickup ÷ plain git worktree add"] {
+                         "worktree pickup ÷ plain git worktree add", "pickup latency p50 with the sandbox", "300-deep chain: failure cascade settles",
+                         "plain spec pickup during that cascade"] {
             #expect(names.contains { $0.hasPrefix(expected) }, "no '\(expected)' figure in \(names)")
         }
-        #expect(names.filter { $0.hasPrefix("throughput") }.count == 4)
+        #expect(names.filter { $0.hasPrefix("throughput") }.count == 6)
+        // The real queues ran: task-spooler and nq have pickup and throughput figures of their own.
+        let pickup = try #require(figures.first { $0["figure"] as? String == "pickup latency p50" })
+        let measured = (pickup["baselines"] as? [[String: Any]] ?? []).filter { $0["value"] is Double }.compactMap { $0["name"] as? String }
+        #expect(measured == ["inotifywait loop", "1 s poll loop", "task-spooler", "nq"], "\(pickup)")
         for figure in figures {
             #expect(figure["unit"] is String)
             #expect(figure["better"] as? String == "lower" || figure["better"] as? String == "higher")
             let baselines = try #require(figure["baselines"] as? [[String: Any]])
-            #expect(baselines.compactMap { $0["name"] as? String } == ["inotifywait loop", "1 s poll loop"])
+            #expect(baselines.compactMap { $0["name"] as? String } == ["inotifywait loop", "1 s poll loop", "task-spooler", "nq"])
         }
         // Every workload figure has an mtor value (status may be skipped while the command is missing).
         for figure in figures where !(figure["figure"] as? String ?? "").hasPrefix("status") {
