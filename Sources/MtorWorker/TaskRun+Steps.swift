@@ -204,11 +204,30 @@ extension TaskRun {
     func integrate() -> TaskLifecycle.Action {
         control.update { $0.phase = "integrating" }
         if let record = workspace.record {
-            let done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, into: record.baseBranch, shell: workspace.shell)
+            var done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, shell: workspace.shell)
+            if spec.work.integrate == .merge, let after = git?.headAfter {
+                // The merge queue, as `mtor merge` runs it: rebased onto the base as it is now, verified, fast-forwarded.
+                let candidate = MergeQueue.Candidate(id: id, repo: spec.repo, branch: record.branch, base: record.baseBranch, headAfter: after, verify: spec.verify)
+                let landing = MergeQueue(mergeSetup).land(candidate)
+                try? spool.writeMergeRecord(landing)
+                done = Workspace.Integration(integrated: landing.state == .landed ? "merged" : "branch", reason: landing.state == .landed ? nil : landing.reason)
+            }
             git?.integrated = done.integrated
             git?.integratedReason = done.reason
             log.note("integrate: \(done.integrated)\(done.reason.map { " — \($0)" } ?? "")")
         }
         return machine.integrated()
+    }
+}
+
+extension TaskRun {
+    /// How this worker's merge queue runs verify: the task's kind of sandbox and containment.
+    var mergeSetup: MergeQueue.Setup {
+        var setup = MergeQueue.Setup(environment: settings.baseEnvironment, workspaces: context.workspaces, spool: spool.root,
+                                     bwrap: options.bwrap, envFile: settings.envPath)
+        setup.sandboxWritable = options.sandboxWritable
+        setup.containment = options.containment
+        setup.verifyTimeout = max(60, spec.timeout)
+        return setup
     }
 }
