@@ -113,6 +113,13 @@ public struct MergeQueue: Sendable {
             deleteBranch(c)
             return r
         }
+        // The branch is where the reviewed work lives: one moved away from the recorded commit (or deleted) was withdrawn.
+        guard let branchTip = shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(c.branch)^{commit}"], in: c.repo) else {
+            return record(.skipped, "the branch \(c.branch) no longer exists in \(c.repo); merge \(c.headAfter.prefix(10)) by hand if you still want it")
+        }
+        guard shell.git(["merge-base", "--is-ancestor", c.headAfter, branchTip], in: c.repo).ok else {
+            return record(.skipped, "\(c.branch) no longer contains \(c.headAfter.prefix(10)), the commit the task recorded (git.head_after), so there is nothing reviewed to merge; merge the branch by hand if you want it")
+        }
         let checkout = Workspace.checkout(of: base, repo: c.repo, shell: shell)
         if let checkout, let why = dirty(checkout, base: base) { return record(.skipped, why) }
         // The scratch clone: made and rebased by the worker's own git before anything else runs there.
