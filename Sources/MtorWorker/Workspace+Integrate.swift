@@ -24,6 +24,16 @@ extension Workspace {
         }
     }
 
+    /// Deletes the task's branch when a claim of this task made it and it is still at the base (no
+    /// commit of its own); a branch that was there before, or that carries a commit, stays.
+    func dropEmptyBranch() {
+        guard isWorktree, let record, record.createdBranch == true else { return }
+        let ref = "refs/heads/\(record.branch)"
+        guard let tip = shell.value(["rev-parse", "--verify", "-q", "\(ref)^{commit}"], in: spec.repo), tip == record.baseSHA else { return }
+        let r = shell.git(["update-ref", "-d", ref, tip], in: spec.repo)
+        log?.note(r.ok ? "workspace: removed \(record.branch), which carries no commit" : "workspace: could not remove the empty branch \(record.branch): \(r.said)")
+    }
+
     /// The worktree (the main checkout or another) that has `branch` checked out, if any.
     static func checkout(of branch: String, repo: String, shell: GitShell) -> String? {
         let r = shell.git(["worktree", "list", "--porcelain", "-z"], in: repo)
