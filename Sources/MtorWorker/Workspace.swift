@@ -176,9 +176,7 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
                 log?.note("workspace: reusing \(directory) on \(record.branch)")
                 // No process of the task is left (recovery or the previous attempt ended them all): a git
                 // lock in the clone is one an agent's git held when it was killed, and would fail the next.
-                for lock in ["index.lock", "HEAD.lock", "packed-refs.lock", "config.lock", "refs/heads/\(record.branch).lock"] {
-                    FileSystem.remove("\(directory)/.git/\(lock)")
-                }
+                dropStaleLocks(record)
                 bringBack()
                 return false
             }
@@ -198,7 +196,10 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
         }
         // The clone has a config of its own: the repo's identity goes with it, so the agent commits as before.
         let identity = ["user.name", "user.email"].flatMap { key in shell.value(["config", "--get", key], in: repo).map { ["--config", "\(key)=\($0)"] } ?? [] }
-        let clone = shell.git(["clone", "--shared", "--no-checkout", "--no-hardlinks", "--template="] + identity + ["-q", "--", repo, directory], in: root, timeout: 1800)
+        // No automatic gc or maintenance in the clone: a background gc the task's end kills half way
+        // must not stand between the agent's commits and the evidence (an agent may still turn it on).
+        let quiet = ["--config", "gc.auto=0", "--config", "maintenance.auto=false", "--config", "gc.autoDetach=false"]
+        let clone = shell.git(["clone", "--shared", "--no-checkout", "--no-hardlinks", "--template="] + identity + quiet + ["-q", "--", repo, directory], in: root, timeout: 1800)
         guard clone.ok else {
             throw Failure(reason: "could not clone \(repo) into \(directory): \(clone.said)", hint: "check the disk space and that \(root) is writable")
         }
@@ -209,6 +210,14 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
         }
         log?.note("workspace: \(directory), a clone of \(repo) on \(record.branch) at \(start.prefix(10)) (base \(record.baseSHA.prefix(10)))\(made.ok ? "" : " (existing branch)")")
         return made.ok
+    }
+
+    /// Removes the git locks a killed git (the agent's, or a gc it started) left in the clone:
+    /// called only when no process of the task is left, so no lock is anyone's.
+    func dropStaleLocks(_ record: Record) {
+        for lock in ["index.lock", "HEAD.lock", "packed-refs.lock", "config.lock", "gc.pid", "refs/heads/\(record.branch).lock"] {
+            FileSystem.remove("\(directory)/.git/\(lock)")
+        }
     }
 
     private func save(_ record: Record) {
