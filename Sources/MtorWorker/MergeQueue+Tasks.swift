@@ -58,8 +58,15 @@ extension MergeQueue {
         guard let candidate else { return Line(id: id, state: "skipped", reason: "task \(result.id): \(why ?? "cannot be merged")", via: via) }
         let record = land(candidate)
         if !setup.dryRun { try? spool.writeMergeRecord(record) }
-        return Line(id: id, state: record.state.rawValue, reason: record.reason, via: via, commits: record.commits, files: record.files,
-                    verifyTail: record.state == .verifyFailed ? record.verify.map { String($0.outputTail.suffix(600)) } : nil)
+        var line = Line(id: id, state: record.state.rawValue, reason: record.reason, via: via, commits: record.commits, files: record.files,
+                        verifyTail: record.state == .verifyFailed ? record.verify.map { String($0.outputTail.suffix(600)) } : nil)
+        // `on_conflict: agent`: the follow-up is queued at once (never for a follow-up itself).
+        if record.state == .conflict, !setup.dryRun, MergePlan.origin(of: result) == nil,
+           let text = try? FileSystem.readText(spool.spec(in: spool.done, result.id), limit: Spec.maxBytes), let spec = try? Frontmatter.split(text),
+           spec.entries.contains(where: { $0.key == "on_conflict" && $0.text == WorkSettings.OnConflict.agent.rawValue }) {
+            line.followUp = queueFollowUp(spec, candidate: candidate, record: record, spool: spool)
+        }
+        return line
     }
 
     /// `--resolve ID`: queues a follow-up of a conflicted task on the same provider, from the base
@@ -72,16 +79,25 @@ extension MergeQueue {
             return Line(id: id, state: "skipped", reason: "task \(id) is \(record.state.rawValue), not in conflict: nothing to resolve")
         }
         if let existing = record.followUp { return Line(id: id, state: "skipped", reason: "its follow-up \(existing) is already queued", followUp: existing) }
-        guard let (candidate, _) = Optional(Candidate.from(result)), let c = candidate, let base = c.base else {
-            return Line(id: id, state: "skipped", reason: "task \(id) names no base branch")
+        guard let c = Candidate.from(result).0, let base = c.base else { return Line(id: id, state: "skipped", reason: "task \(id) names no base branch") }
+        guard let text = try? FileSystem.readText(spool.spec(in: spool.done, id), limit: Spec.maxBytes), let spec = try? Frontmatter.split(text) else {
+            return Line(id: id, state: "skipped", reason: "the spec of \(id) in done/ cannot be read")
         }
-        let queued: String? = locked(c.repo) {
-            guard let text = try? FileSystem.readText(spool.spec(in: spool.done, id), limit: Spec.maxBytes),
-                  let spec = try? Frontmatter.split(text) else { return nil }
+        guard let queued = queueFollowUp(spec, candidate: c, record: record, spool: spool) else {
+            return Line(id: id, state: "skipped", reason: "could not queue a follow-up of \(id) (inbox/ is not writable)")
+        }
+        return Line(id: id, state: "queued", reason: "follow-up \(queued) queued from \(base) with the conflict in \(files.joined(separator: ", "))", followUp: queued)
+    }
+
+    /// Queues the follow-up of conflicted task `c` (spec `spec`) and records it in the origin's merge
+    /// record, under the repository's lock; returns its id.
+    public func queueFollowUp(_ spec: Frontmatter, candidate c: Candidate, record: MergeRecord, spool: Spool) -> String? {
+        guard let base = c.base, let files = record.files else { return nil }
+        return locked(c.repo) { () -> String? in
             let sides = conflictSides(repo: c.repo, base: base, headAfter: c.headAfter, files: files)
-            let prompt = MergePlan.followUpPrompt(original: spec.body, id: id, base: base, files: files, sides: sides)
-            let follow = spool.freeID(for: String("\(id)-resolve".prefix(100)))
-            let bytes = Array(Self.followUpSpec(spec, repo: c.repo, base: base, origin: id, prompt: prompt).utf8)
+            let prompt = MergePlan.followUpPrompt(original: spec.body, id: c.id, base: base, files: files, sides: sides)
+            let follow = spool.freeID(for: String("\(c.id)-resolve".prefix(100)))
+            let bytes = Array(Self.followUpSpec(spec, repo: c.repo, base: base, origin: c.id, prompt: prompt).utf8)
             let staged = "\(spool.tmp)/.\(follow).md.\(ProcessControl.pid).part"
             do {
                 try FileSystem.makeDirectories(spool.tmp)
@@ -96,8 +112,6 @@ extension MergeQueue {
             try? spool.writeMergeRecord(updated)
             return follow
         } ?? nil
-        guard let queued else { return Line(id: id, state: "skipped", reason: "could not queue a follow-up of \(id) (its spec in done/ is unreadable or inbox/ is not writable)") }
-        return Line(id: id, state: "queued", reason: "follow-up \(queued) queued from \(base) with the conflict in \(files.joined(separator: ", "))", followUp: queued)
     }
 
     /// Keys of the original spec a follow-up keeps (scalars only); `base:` and the origin are its own.

@@ -210,6 +210,11 @@ extension TaskRun {
                 let candidate = MergeQueue.Candidate(id: id, repo: spec.repo, branch: record.branch, base: record.baseBranch, headAfter: after, verify: spec.verify)
                 let landing = MergeQueue(mergeSetup).land(candidate)
                 try? spool.writeMergeRecord(landing)
+                if landing.state == .conflict, spec.work.onConflict == .agent, spec.meta[MergePlan.originKey] == nil,
+                   let text = Optional(String(decoding: bytes, as: UTF8.self)), let front = try? Frontmatter.split(text),
+                   let follow = MergeQueue(mergeSetup).queueFollowUp(front, candidate: candidate, record: landing, spool: spool) {
+                    log.note("integrate: conflict in \(landing.files?.joined(separator: ", ") ?? "?"); follow-up \(follow) queued (on_conflict: agent)")
+                }
                 done = Workspace.Integration(integrated: landing.state == .landed ? "merged" : "branch", reason: landing.state == .landed ? nil : landing.reason)
             }
             git?.integrated = done.integrated

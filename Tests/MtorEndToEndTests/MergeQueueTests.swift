@@ -116,6 +116,32 @@ struct MergeQueueTests {
         #expect(try s.merge(["b"]).out.contains("via follow-up \(follow)"))
     }
 
+    @Test("integrate: merge with on_conflict: agent: the second of two tasks editing one line conflicts at task end, its follow-up is queued at once and lands",
+          .timeLimit(.minutes(10)))
+    func conflictToAgent() throws {
+        let s = try Sandbox("merge-onconflict")
+        s.lockfile(Lockfiles.make([]))
+        try s.seed(["README.md": "widget\n"])
+        let gate = s.root + "/gate"
+        // b starts from the same base as a, but commits only after a has landed.
+        try s.submit("a.md", "---\nrepo: ~/code/widget\nharness: sh\nintegrate: merge\non_conflict: agent\n---\necho alpha > README.md\ngit commit -q -am a\ntouch \(gate)\n")
+        try s.submit("b.md", "---\nrepo: ~/code/widget\nharness: sh\nintegrate: merge\non_conflict: agent\n---\nwhile [ ! -f \(gate) ]; do sleep 0.1; done\nsleep 1\necho beta > README.md\ngit commit -q -am b\n")
+        let run = try s.drain(["--concurrency", "2"], timeout: 300)
+        #expect(run.code == 0, "\(run.err)")
+        #expect(try s.result("a").git?.integrated == "merged")
+        let b = try s.result("b")
+        #expect(b.status == .succeeded && b.git?.integrated == "branch", "\(b.git?.integratedReason ?? "")")
+        #expect(b.git?.integratedReason?.contains("README.md") == true)
+        let record = try #require(s.mergeRecord("b"))
+        #expect(record.state == .conflict && record.files == ["README.md"])
+        let follow = try #require(record.followUp, "on_conflict: agent queued a follow-up")
+        if !s.exists("done/\(follow).result.json") { #expect(try s.drain().code == 0) }
+        let f = try s.result(follow)
+        #expect(f.status == .succeeded && f.git?.integrated == "merged", "\(f.reason) \(f.git?.integratedReason ?? "")")
+        #expect(try String(contentsOfFile: s.repo + "/README.md", encoding: .utf8) == "beta\n")
+        #expect(try s.mainSubjects().prefix(2) == ["b", "a"])
+    }
+
     @Test("a task whose rebased commit fails verify does not move the base; a branch that gained a commit after the task lands only head_after",
           .timeLimit(.minutes(10)))
     func verifyAndRecordedCommit() throws {
