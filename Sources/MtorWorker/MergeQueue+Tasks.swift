@@ -30,6 +30,15 @@ extension MergeQueue {
         }
     }
 
+    /// How many tasks are in each merge state (`landed`, `conflict`, ...), from the merge records alone.
+    public static func stateCounts(_ spool: Spool) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for name in (try? FileSystem.list(spool.done)) ?? [] where name.hasSuffix(".merge.json") && !name.hasPrefix(".") {
+            if let r = spool.mergeRecord(String(name.dropLast(".merge.json".count))) { counts[r.state.rawValue, default: 0] += 1 }
+        }
+        return counts
+    }
+
     /// `--all`: what is ready to land, in finish order.
     public static func ready(_ spool: Spool, repo: String?) -> [TaskResult] {
         let results = finished(spool)

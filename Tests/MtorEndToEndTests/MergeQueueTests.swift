@@ -73,6 +73,10 @@ struct MergeQueueTests {
         let json = try s.mtor(["show", "t3", "--json", "--spool", s.spool])
         #expect(json.out.contains("\"state\" : \"landed\""), "\(json.out)")
         #expect(s.workLeftovers().filter { $0.hasPrefix(".merge") }.isEmpty, "\(s.workLeftovers())")
+        #expect(try s.mtor(["status", "--spool", s.spool]).out.contains("merge queue: 20 landed"))
+        let status = try s.mtor(["status", "--json", "--spool", s.spool])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.out.utf8)) as? [String: Any])
+        #expect((object["merges"] as? [String: Int])?["landed"] == 20, "\(object["merges"] ?? "none")")
     }
 
     @Test("two tasks editing the same line: the first lands, the second is a conflict naming the file; --resolve queues a follow-up that lands in its place",
