@@ -31,6 +31,14 @@ public struct WorkSettings: Equatable, Sendable {
         case push
     }
 
+    /// What a conflict in the merge queue leads to.
+    public enum OnConflict: String, Equatable, Sendable, CaseIterable {
+        /// The conflict is recorded (files, merge state) for a person: `mtor merge --resolve ID`.
+        case branch
+        /// A follow-up task is queued at once, as `mtor merge --resolve ID` would.
+        case agent
+    }
+
     public static let defaultBranch = "mtor/<id>"
 
     public var mode: Mode = .worktree
@@ -44,6 +52,7 @@ public struct WorkSettings: Equatable, Sendable {
     public var setup: String?
     public var expect: Expect = .changes
     public var integrate: Integrate = .branch
+    public var onConflict: OnConflict = .branch
     /// The task's scope, relative to the repo; empty means anywhere.
     public var paths: [String] = []
 
@@ -64,6 +73,7 @@ public struct WorkSettings: Equatable, Sendable {
         w.mode = try choice("workspace", values, default: .worktree)
         w.expect = try choice("expect", values, default: .changes)
         w.integrate = try choice("integrate", values, default: .branch)
+        w.onConflict = try choice("on_conflict", values, default: .branch)
         w.setup = values["setup"]?.text
         if let base = values["base"]?.text {
             guard WorkSettings.isPlausibleRevision(base) else {
@@ -80,7 +90,7 @@ public struct WorkSettings: Equatable, Sendable {
         w.copy = try relativePaths("copy", values)
         w.paths = try relativePaths("paths", values)
         if w.mode == .inPlace {
-            if let key = ["branch", "base", "copy", "setup"].first(where: { values[$0] != nil }) {
+            if let key = ["branch", "base", "copy", "setup", "on_conflict"].first(where: { values[$0] != nil }) {
                 throw .invalid(key: key, "'\(key)' needs a worktree, but the spec says 'workspace: in-place'; drop '\(key)' or use 'workspace: worktree'")
             }
             if w.integrate != .branch {
@@ -146,7 +156,8 @@ extension Spec {
         SpecKey("copy", .names, default: "none", "untracked files copied from the checkout into the worktree"),
         SpecKey("setup", .command, default: "none", "run in the worktree before the agent; failure = setup_failed"),
         SpecKey("expect", .name, default: "changes", "changes, answer or nothing: what counts as evidence of success"),
-        SpecKey("integrate", .name, default: "branch", "branch (leave it for review), merge (safe fast-forward) or push"),
+        SpecKey("integrate", .name, default: "branch", "branch (leave it for review), merge (the merge queue: rebase, verify, fast-forward) or push"),
+        SpecKey("on_conflict", .name, default: "branch", "branch (record the conflict for a person) or agent (queue a follow-up task when the merge queue meets a conflict)"),
         SpecKey("paths", .names, default: "anywhere", "the task's scope; changes elsewhere are flagged touched_outside"),
     ]
 }

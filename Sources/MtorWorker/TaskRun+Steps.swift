@@ -204,11 +204,35 @@ extension TaskRun {
     func integrate() -> TaskLifecycle.Action {
         control.update { $0.phase = "integrating" }
         if let record = workspace.record {
-            let done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, into: record.baseBranch, shell: workspace.shell)
+            var done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, shell: workspace.shell)
+            if spec.work.integrate == .merge, let after = git?.headAfter {
+                // The merge queue, as `mtor merge` runs it: rebased onto the base as it is now, verified, fast-forwarded.
+                let candidate = MergeQueue.Candidate(id: id, repo: spec.repo, branch: record.branch, base: record.baseBranch, headAfter: after, verify: spec.verify)
+                let landing = MergeQueue(mergeSetup).land(candidate)
+                try? spool.writeMergeRecord(landing)
+                if landing.state == .conflict, spec.work.onConflict == .agent, spec.meta[MergePlan.originKey] == nil,
+                   let text = Optional(String(decoding: bytes, as: UTF8.self)), let front = try? Frontmatter.split(text),
+                   let follow = MergeQueue(mergeSetup).queueFollowUp(front, candidate: candidate, record: landing, spool: spool) {
+                    log.note("integrate: conflict in \(landing.files?.joined(separator: ", ") ?? "?"); follow-up \(follow) queued (on_conflict: agent)")
+                }
+                done = Workspace.Integration(integrated: landing.state == .landed ? "merged" : "branch", reason: landing.state == .landed ? nil : landing.reason)
+            }
             git?.integrated = done.integrated
             git?.integratedReason = done.reason
             log.note("integrate: \(done.integrated)\(done.reason.map { " — \($0)" } ?? "")")
         }
         return machine.integrated()
+    }
+}
+
+extension TaskRun {
+    /// How this worker's merge queue runs verify: the task's kind of sandbox and containment.
+    var mergeSetup: MergeQueue.Setup {
+        var setup = MergeQueue.Setup(environment: settings.baseEnvironment, workspaces: context.workspaces, spool: spool.root,
+                                     bwrap: options.bwrap, envFile: settings.envPath)
+        setup.sandboxWritable = options.sandboxWritable
+        setup.containment = options.containment
+        setup.verifyTimeout = max(60, spec.timeout)
+        return setup
     }
 }

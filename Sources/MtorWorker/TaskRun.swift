@@ -172,6 +172,8 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         result.review = extras.review
         result.answer = extras.answer
         // The worktree goes before the result appears (the branch stays); a kill in between reruns the task on its branch.
+        // A branch this task made that carries no commit of its own (failed, cancelled, no_changes, an answer) goes with it.
+        workspace?.dropEmptyBranch()
         if !options.keepWorkspaces {
             Workspace.discard(root: context.workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil))
             TaskSandbox.removeHome(root: context.workspaces, id: id)

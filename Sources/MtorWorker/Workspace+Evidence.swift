@@ -25,6 +25,9 @@ extension Workspace {
             return Evidence(changed: differs(inPlaceHead, tip(nil)) || !status(spec.repo).isEmpty)
         }
         var evidence = Evidence()
+        // Every process of the attempt is gone (the runner ended its containment): what a git killed
+        // half way (a background gc, say) left locked is no one's and would fail the auto-commit.
+        if cloneIsIntact { dropStaleLocks(record) }
         if cloneIsIntact, !status(directory).isEmpty {
             // In the clone, whose config and hooks are the agent's: through `confined`, hardened.
             let added = shell.confinedGit(["add", "-A", "--"] + pathspec, in: directory)
@@ -74,7 +77,12 @@ extension Workspace {
             log?.note("workspace: \(directory) has no .git directory any more; \(record.branch) stays at \(current?.prefix(10) ?? "nothing") (no change brought back)")
             return current
         }
-        let said = shell.confinedGit(["rev-parse", "--verify", "-q", "\(ref)^{commit}"], in: directory, timeout: 60)
+        // Read twice more before concluding the branch is gone: a ref being packed can be missed once.
+        var said = shell.confinedGit(["rev-parse", "--verify", "-q", "\(ref)^{commit}"], in: directory, timeout: 60)
+        for pause in [0.05, 0.2] where !(said.ok && Git.isSHA(said.text)) {
+            Thread.sleep(forTimeInterval: pause)
+            said = shell.confinedGit(["rev-parse", "--verify", "-q", "\(ref)^{commit}"], in: directory, timeout: 60)
+        }
         guard said.ok, Git.isSHA(said.text) else {
             log?.note("workspace: the clone has no branch \(record.branch) any more; it stays at \(current?.prefix(10) ?? "nothing") in \(repo) (no change brought back)")
             return current
@@ -95,8 +103,17 @@ extension Workspace {
             log?.note("workspace: could not bundle \(record.branch) in the clone (\(made.said)); it stays at \(current?.prefix(10) ?? "nothing") in \(repo)")
             return current
         }
-        let fetched = shell.git(["fetch", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "-q", bundle, "+\(ref):\(ref)"], in: repo, timeout: 1800,
-                                config: ["-c", "fetch.fsckObjects=true", "-c", "transfer.fsckObjects=true"])
+        func fetch() -> GitShell.Ran {
+            shell.git(["fetch", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "-q", bundle, "+\(ref):\(ref)"], in: repo, timeout: 1800,
+                      config: ["-c", "fetch.fsckObjects=true", "-c", "transfer.fsckObjects=true"])
+        }
+        var fetched = fetch()
+        if !fetched.ok {
+            // Once more: a ref lock of the repository's own gc (the user's git started it) is held only briefly.
+            log?.note("workspace: bringing \(record.branch) back failed once (\(fetched.said)); trying again")
+            Thread.sleep(forTimeInterval: 0.5)
+            fetched = fetch()
+        }
         if !fetched.ok { log?.note("workspace: could not bring \(record.branch) back into \(repo) (\(fetched.said)); it stays at \(current?.prefix(10) ?? "nothing")") }
         return tip(record)
     }

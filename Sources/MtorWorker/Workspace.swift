@@ -33,6 +33,8 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
         var branchExisted: Bool? = nil
         /// The clone's files were checked out (a clone made but never filled is made again).
         var ready: Bool? = nil
+        /// A claim of this task created the branch (so it may remove it again when it carries no commit).
+        var createdBranch: Bool? = nil
 
         /// The record of task `id` in `root`, when it is one this task could have written:
         /// same id, `repo` and `branch`, a full commit id as its base. Anything else is ignored.
@@ -108,9 +110,10 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
         var record = try startingPoint(branch: branch)
         save(record)
         self.record = record
-        try attach(record)
-        if record.ready != true {
+        let created = try attach(record)
+        if record.ready != true || (created && record.createdBranch != true) {
             record.ready = true
+            record.createdBranch = record.createdBranch == true || created
             save(record)
             self.record = record
         }
@@ -164,18 +167,18 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
     /// Puts the clone at `directory` on the branch: reused when a previous attempt of this task
     /// left one (its branch brought back first), made again when it is missing, unfinished or broken.
     /// The branch is made in the repo too when it is new, so it is there whatever happens next.
-    private func attach(_ record: Record) throws(Failure) {
+    /// Returns whether the branch was created here.
+    @discardableResult
+    private func attach(_ record: Record) throws(Failure) -> Bool {
         let repo = spec.repo
         if FileSystem.kind(directory) != .missing {
             if record.ready == true, FileSystem.kind(directory) == .directory, FileSystem.kind(directory + "/.git") == .directory {
                 log?.note("workspace: reusing \(directory) on \(record.branch)")
                 // No process of the task is left (recovery or the previous attempt ended them all): a git
                 // lock in the clone is one an agent's git held when it was killed, and would fail the next.
-                for lock in ["index.lock", "HEAD.lock", "packed-refs.lock", "config.lock", "refs/heads/\(record.branch).lock"] {
-                    FileSystem.remove("\(directory)/.git/\(lock)")
-                }
+                dropStaleLocks(record)
                 bringBack()
-                return
+                return false
             }
             log?.note("workspace: \(directory) is not a finished clone on \(record.branch); making it again")
             Self.removeTree(root: root, id: id, shell: shell)
@@ -184,9 +187,19 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
         guard let start = made.ok ? record.baseSHA : shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(record.branch)^{commit}"], in: repo) else {
             throw Failure(reason: "could not create the branch \(record.branch) in \(repo): \(made.said)", hint: "check that the repository is writable, or set 'branch:'")
         }
+        if made.ok {
+            // Known at once: a task that fails from here on removes the branch it made.
+            var created = record
+            created.createdBranch = true
+            save(created)
+            self.record = created
+        }
         // The clone has a config of its own: the repo's identity goes with it, so the agent commits as before.
         let identity = ["user.name", "user.email"].flatMap { key in shell.value(["config", "--get", key], in: repo).map { ["--config", "\(key)=\($0)"] } ?? [] }
-        let clone = shell.git(["clone", "--shared", "--no-checkout", "--no-hardlinks", "--template="] + identity + ["-q", "--", repo, directory], in: root, timeout: 1800)
+        // No automatic gc or maintenance in the clone: a background gc the task's end kills half way
+        // must not stand between the agent's commits and the evidence (an agent may still turn it on).
+        let quiet = ["--config", "gc.auto=0", "--config", "maintenance.auto=false", "--config", "gc.autoDetach=false"]
+        let clone = shell.git(["clone", "--shared", "--no-checkout", "--no-hardlinks", "--template="] + identity + quiet + ["-q", "--", repo, directory], in: root, timeout: 1800)
         guard clone.ok else {
             throw Failure(reason: "could not clone \(repo) into \(directory): \(clone.said)", hint: "check the disk space and that \(root) is writable")
         }
@@ -196,6 +209,15 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
             throw Failure(reason: "could not check out \(record.branch) in \(directory): \(files.said)", hint: "check the disk space and the repo's filters (git lfs)")
         }
         log?.note("workspace: \(directory), a clone of \(repo) on \(record.branch) at \(start.prefix(10)) (base \(record.baseSHA.prefix(10)))\(made.ok ? "" : " (existing branch)")")
+        return made.ok
+    }
+
+    /// Removes the git locks a killed git (the agent's, or a gc it started) left in the clone:
+    /// called only when no process of the task is left, so no lock is anyone's.
+    func dropStaleLocks(_ record: Record) {
+        for lock in ["index.lock", "HEAD.lock", "packed-refs.lock", "config.lock", "gc.pid", "refs/heads/\(record.branch).lock"] {
+            FileSystem.remove("\(directory)/.git/\(lock)")
+        }
     }
 
     private func save(_ record: Record) {

@@ -107,6 +107,18 @@ enum Output {
         if let data = try? JSONEncoder.mtor.encode(value) { print(String(decoding: data, as: UTF8.self)) }
     }
 
+    /// `value` as JSON with more top-level keys (e.g. a sidecar with its merge record).
+    static func json<T: Encodable, U: Encodable>(_ value: T, adding more: [String: U]) {
+        guard !more.isEmpty, let data = try? JSONEncoder.mtor.encode(value),
+              var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return json(value) }
+        for (key, extra) in more {
+            if let d = try? JSONEncoder.mtor.encode(extra), let o = try? JSONSerialization.jsonObject(with: d) { object[key] = o }
+        }
+        if let out = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+            print(String(decoding: out, as: UTF8.self))
+        }
+    }
+
     static func error(_ message: String) {
         FileHandle.standardError.write(Data("mtor: \(message)\n".utf8))
     }

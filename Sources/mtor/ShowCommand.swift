@@ -13,7 +13,11 @@ enum ShowCommand {
         let id = try Spool.taskID(args, for: "show")
         let spool = Spool(root: args.spool)
         if let result = spool.result(id) {
-            if args.json { Output.json(result) } else { print(TaskSummary.text(result)) }
+            let merge = spool.mergeRecord(id)
+            if args.json { Output.json(result, adding: merge.map { ["merge": $0] } ?? [:]) } else {
+                print(TaskSummary.text(result))
+                if let line = MergeSummary.line(merge, result: result) { print(line) }
+            }
             return 0
         }
         guard let place = spool.locate(id) ?? spool.queuedUnderOriginalName(id).map({ (spool.inbox + "/" + $0, "inbox") }) else {
@@ -67,5 +71,24 @@ enum TaskSummary {
         if let v = r.verify { lines.append("  verify: \(v.command) → exit \(v.exitCode.map(String.init) ?? "none")") }
         lines.append("  log:    \(r.log)")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The `merge:` line of `mtor show` (and its origin line for a follow-up).
+enum MergeSummary {
+    static func line(_ m: MergeRecord?, result: TaskResult) -> String? {
+        var lines: [String] = []
+        if let origin = MergePlan.origin(of: result) { lines.append("  origin: follow-up of \(origin), whose merge conflicted") }
+        if let m {
+            var text = "  merge:  \(m.state.rawValue) at \(m.at)"
+            if let c = m.commit, m.state == .landed { text += ", \(m.base ?? "base") at \(c.prefix(10))" }
+            if let files = m.files, !files.isEmpty { text += ", conflicting files: \(files.joined(separator: ", "))" }
+            if let f = m.followUp { text += "; follow-up \(f)" } else if m.state == .conflict { text += "; `mtor merge --resolve \(m.id)` queues a follow-up" }
+            lines.append(text)
+            if m.state != .landed { lines.append("          \(m.reason)") }
+        } else if MergePlan.refusal(result) == nil {
+            lines.append("  merge:  ready (branch \(result.git?.branch ?? "?"), not in the checkout); `mtor merge \(result.id)` lands it")
+        }
+        return lines.isEmpty ? nil : lines.joined(separator: "\n")
     }
 }

@@ -9,8 +9,15 @@ enum StatusCommand {
         remote: true, run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        let status = try Spool.existing(args).status()
-        if args.json { Output.json(status) } else { print(StatusText.render(status)) }
+        let spool = try Spool.existing(args)
+        let status = try spool.status()
+        let merges = MergeQueue.stateCounts(spool)
+        if args.json { Output.json(status, adding: ["merges": merges]) } else {
+            print(StatusText.render(status))
+            if !merges.isEmpty {
+                print("merge queue: " + merges.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + "\((merges["conflict"] ?? 0) > 0 ? " (`mtor merge --resolve ID` queues a follow-up)" : "")")
+            }
+        }
         return 0
     }
 }

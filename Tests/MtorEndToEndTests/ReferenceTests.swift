@@ -62,6 +62,17 @@ struct ReferenceTests {
         for path in keyPaths(json) { #expect(Reference.sidecar.row(path) != nil, "sidecar field '\(path)' is not in Reference.sidecar") }
     }
 
+    @Test("every field of a merge record (done/<id>.merge.json) is documented under merge.")
+    func mergeRecordFields() throws {
+        var record = MergeRecord(id: "x", state: .landed, at: "t", commit: "c", base: "main", reason: "r")
+        record.commits = ["c"]
+        record.files = ["f"]
+        record.verify = .init(command: "true", exitCode: 0, durationS: 1, outputTail: "o")
+        record.followUp = "y"
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record))
+        for path in keyPaths(json) { #expect(Reference.sidecar.row("merge." + path) != nil, "merge record field '\(path)' is not in Reference.sidecar") }
+    }
+
     @Test("every lockfile key is documented")
     func lockfileKeys() throws {
         let harness = Lockfile.Harness(argv: ["a"], prompt: "stdin", stream: "codex-json", authHeaders: ["K": "bearer"], baseURLEnv: "U", env: ["A": "1"],

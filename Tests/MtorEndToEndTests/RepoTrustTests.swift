@@ -149,7 +149,8 @@ struct RepoTrustTests {
         #expect(empty.git?.commits.map(\.subject) == ["nothing at all"], "the empty commit was brought back and judged by its tree")
         #expect(try s.out(["rev-parse", "mtor/empty"]) == empty.git?.headAfter)
         #expect(try s.result("behind").git?.headAfter == parent, "the branch moved behind its base is brought back as it is")
-        #expect(try s.out(["rev-parse", "mtor/gone"]) == head, "a clone without .git leaves the branch where it was")
+        #expect((try? s.out(["rev-parse", "--verify", "-q", "refs/heads/mtor/gone"])) == nil, "a clone without .git leaves the branch where it was: carrying no commit, it is removed")
+        _ = head
         #expect(s.read("logs/gone.log").contains("no .git directory"), "\(s.read("logs/gone.log").suffix(1500))")
         #expect(try s.result("real").status == .succeeded)
         #expect(try s.out(["rev-parse", "main"]) == head)

@@ -93,7 +93,9 @@ struct WorkspaceCrashTests {
         #expect(s.workLeftovers().isEmpty, "\(s.workLeftovers().prefix(10))")
         let admin = (try? FileManager.default.contentsOfDirectory(atPath: s.repo + "/.git/worktrees")) ?? []
         #expect(admin.isEmpty, "stale worktree entries: \(admin.prefix(10))")
-        #expect(try s.git(["branch", "--list", "mtor/*"]).split(separator: "\n").count == count, "every task has its branch; none doubled")
+        // Every task that committed has its branch, none doubled; the 8 that died without a commit left none.
+        let branches = Set(try s.git(["branch", "--list", "--format=%(refname:short)", "mtor/*"]).split(separator: "\n").map(String.init))
+        #expect(branches == Set(ids.enumerated().filter { $0.offset % 25 != 7 }.map { "mtor/\($0.element)" }), "\(branches.count) branches")
         #expect(try s.git(["status", "--porcelain"]).isEmpty)
     }
 }
