@@ -23,12 +23,17 @@ enum BudgetLock {
 
     /// A harness that prints Claude Code's stream-json as a model that read 1,000,000 input tokens would:
     /// at input $1/Mtok, each run costs exactly $1.
-    static let dollarHarness = """
-        "dollar": {
-          "argv": ["/bin/sh", "-c", "cat >/dev/null; echo '{\\"type\\":\\"system\\",\\"subtype\\":\\"init\\"}'; echo '{\\"type\\":\\"assistant\\",\\"message\\":{\\"id\\":\\"m1\\",\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"ok\\"}],\\"usage\\":{\\"input_tokens\\":1000000,\\"output_tokens\\":0}}}'; echo '{\\"type\\":\\"result\\",\\"subtype\\":\\"success\\",\\"is_error\\":false,\\"result\\":\\"ok\\",\\"num_turns\\":1,\\"usage\\":{\\"input_tokens\\":1000000,\\"output_tokens\\":0}}'"],
-          "prompt": "stdin", "stream": "claude-stream-json"
-        }
-        """
+    static func dollarHarness(_ s: Sandbox) -> String {
+        let script = s.root + "/dollar.sh"
+        writeFixture(script, Data("""
+            cat >/dev/null
+            echo '{"type":"system","subtype":"init"}'
+            echo '{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"ok"}],"usage":{"input_tokens":1000000,"output_tokens":0}}}'
+            echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","num_turns":1,"usage":{"input_tokens":1000000,"output_tokens":0}}'
+
+            """.utf8))
+        return #""dollar": { "argv": ["/bin/sh", "\#(script)"], "prompt": "stdin", "stream": "claude-stream-json" }"#
+    }
 
     static func claude(_ provider: ScriptedProvider, budget: String = "") -> String {
         """
@@ -118,7 +123,7 @@ struct BudgetTests {
         s.lockfile("""
             {
               "schema": "mtor.providers/1", "default": "daily",
-              "harnesses": { \(BudgetLock.dollarHarness), "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
+              "harnesses": { \(BudgetLock.dollarHarness(s)), "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
               "providers": {
                 "local": { "harness": "sh" },
                 "daily": { "harness": "dollar", "model": "m", "concurrency": 1,
@@ -144,15 +149,16 @@ struct BudgetTests {
         #expect(held.code != 0, "t3 may not run today")
         let said = held.out + held.err
         #expect(said.contains("provider daily spent $2.00 of its daily budget $2.00 (providers.daily.budget_usd_per_day)"), "\(said)")
-        #expect(s.exists("inbox/t3.md"), "\(s.listing())")
-        let show = try s.mtor(["show", "t3", "--spool", s.spool])
+        let queued = try FileManager.default.contentsOfDirectory(atPath: s.spool + "/inbox").filter { $0.contains("-t3-") && $0.hasSuffix(".md") }
+        let id = try #require(queued.first.map { String($0.dropLast(3)) }, "t3 waits in inbox/: \(s.listing())")
+        let show = try s.mtor(["show", id, "--spool", s.spool])
         #expect(show.out.contains("budget_usd_per_day"), "\(show.out)")
         // The next UTC day.
         let tomorrow = Budget.nextDay(after: Date().timeIntervalSince1970) + 60
         writeFixture(clock, Data(Stamp.iso(Date(timeIntervalSince1970: tomorrow)).utf8))
-        try worker.waitFor(timeout: 60) { s.exists("done/t3.result.json") }
+        try worker.waitFor(timeout: 60) { s.exists("done/\(id).result.json") }
         worker.stop()
-        #expect(try s.result("t3").status == .succeeded)
+        #expect(try s.result(id).status == .succeeded)
     }
 
     @Test("real Codex: tokens priced from the lockfile; a max_cost_usd below the turn's cost ends budget_exceeded", .timeLimit(.minutes(10)),
