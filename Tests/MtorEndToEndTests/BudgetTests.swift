@@ -139,6 +139,14 @@ struct BudgetTests {
         for n in 1...2 { try s.submit("t\(n).md", spec(n)) }
         try worker.waitFor(timeout: 60) { s.exists("done/t1.result.json") && s.exists("done/t2.result.json") }
         #expect(try s.result("t1").usage?.pricedCostUSD == 1.0)
+        // Visible: status shows today's spend against the budget; the metrics price it by provider and model.
+        try worker.waitFor(timeout: 30) {
+            let metrics = s.read("state/metrics.prom")
+            return metrics.contains(#"mtor_cost_usd_total{provider="daily",model="m"} 2"#) && metrics.contains(#"mtor_budget_spent_usd{provider="daily"} 2"#)
+        }
+        #expect(s.read("state/metrics.prom").contains(#"mtor_budget_usd{provider="daily"} 2"#))
+        let status = try s.mtor(["status", "--spool", s.spool])
+        #expect(status.out.contains("budget provider daily: $2.00 of $2.00 spent today"), "\(status.out)")
         // A restart in between: the count comes back from the ledger.
         worker.stop()
         worker = try BackgroundWorker(s, env: env)
