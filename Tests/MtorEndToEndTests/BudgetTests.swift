@@ -169,6 +169,45 @@ struct BudgetTests {
         #expect(try s.result(id).status == .succeeded)
     }
 
+    @Test("the worker's daily budget with --budget-stop: a running attempt that spends it is stopped at once (budget_exceeded); without the flag it finishes",
+          .timeLimit(.minutes(5)))
+    func workerBudgetStop() throws {
+        /// A harness that reports $1 of input at once, then works for the seconds in `<root>/sleep` before it ends.
+        func world(_ label: String, sleep: Int) throws -> Sandbox {
+            let s = try Sandbox(label)
+            let script = s.root + "/slow.sh"
+            writeFixture(script, Data("""
+                p=$(cat)
+                case "$p" in *"single word"*) echo '{"type":"result","subtype":"success","is_error":false,"result":"ok"}'; exit 0;; esac
+                echo '{"type":"system","subtype":"init"}'
+                echo '{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"working"}],"usage":{"input_tokens":1000000,"output_tokens":0}}}'
+                sleep \(sleep)
+                echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1000000,"output_tokens":0}}'
+
+                """.utf8))
+            s.lockfile("""
+                {
+                  "schema": "mtor.providers/1", "default": "slow", "budget_usd_per_day": 1,
+                  "harnesses": { "slow": { "argv": ["/bin/sh", "\(script)"], "prompt": "stdin", "stream": "claude-stream-json" },
+                                 "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
+                  "providers": { "local": { "harness": "sh" },
+                                 "slow": { "harness": "slow", "model": "m", "prices": { "m": { "input": 1.0, "output": 1.0 } } } }
+                }
+                """)
+            return s
+        }
+        let s = try world("budget-stop", sleep: 60)
+        let started = Date()
+        let r = try runSpec(s, "stopped", "expect: answer\ntimeout: 5m", body: "Work.", extra: ["--budget-stop"])
+        #expect(r.class == .budgetExceeded && r.attempts.first?.stoppedBy == "budget", "\(r.class): \(r.reason)")
+        #expect(r.reason.contains("--budget-stop") && r.reason.contains("(budget_usd_per_day)"), "\(r.reason)")
+        #expect(Date().timeIntervalSince(started) < 50, "stopped at once, not after the agent's 60 s")
+        // Without the flag, on a fresh spool of the same day, the attempt that spends the budget finishes.
+        let s2 = try world("budget-nostop", sleep: 1)
+        let ok = try runSpec(s2, "finished", "expect: answer\ntimeout: 5m", body: "Work.")
+        #expect(ok.status == .succeeded && ok.usage?.pricedCostUSD == 1.0, "\(ok.class): \(ok.reason)")
+    }
+
     @Test("real Codex: tokens priced from the lockfile; a max_cost_usd below the turn's cost ends budget_exceeded", .timeLimit(.minutes(10)),
           .enabled(if: codexBinary != nil, "the real Codex CLI is not installed; .ci/run installs it"))
     func codexCostCap() throws {
