@@ -3,7 +3,7 @@ import Foundation
 /// The stop rules of one running attempt as a value: fed what the runner sees, it says when and why to stop the agent.
 ///
 /// The rules, first match wins: a deterministic provider failure already in the stream (early abort),
-/// the timeout, the stall limit, a direct provider check that found the provider hung or refusing
+/// a spending cap crossed (budget), the timeout, the stall limit, a direct provider check that found the provider hung or refusing
 /// (silence), a cancel, the worker's shutdown, and the cancel file. Once it has said stop it keeps
 /// saying the same stop.
 public struct AttemptWatch: Sendable {
@@ -19,6 +19,8 @@ public struct AttemptWatch: Sendable {
         public var cancelFileSeen = false
         /// The verdict of a direct check that found the provider hung or refusing.
         public var providerFailed: Verdict?
+        /// The running cost or turns crossed a cap (`Budget.TaskLimits.exceeded`), or a daily budget ran out with `--budget-stop`.
+        public var budgetExceeded = false
 
         public init(earlyAbort: Bool = false, cancelRequested: Bool = false, shutdownRequested: Bool = false,
                     cancelFileSeen: Bool = false, providerFailed: Verdict? = nil) {
@@ -83,6 +85,7 @@ public struct AttemptWatch: Sendable {
     public mutating func check(now t: Double, _ facts: Facts) -> AttemptEvidence.Stop? {
         if let stop { return stop }
         if facts.earlyAbort { stop = .earlyAbort }
+        else if facts.budgetExceeded { stop = .budget }
         else if t >= deadline { stop = .timeout }
         else if silence(at: t) >= stall { stop = .stall }
         else if let verdict = facts.providerFailed {

@@ -5,6 +5,8 @@ public struct AttemptEvidence: Sendable {
     /// Why the runner itself stopped the process, if it did.
     public enum Stop: String, Sendable {
         case timeout, stall, cancel, shutdown, earlyAbort = "early_abort"
+        /// The task's running cost or turns crossed its cap (`max_cost_usd:`, `max_turns:`), or a daily budget ran out.
+        case budget
         /// The attempt was silent and a direct check found its provider hung or refusing.
         case silence = "silence_probe"
     }
@@ -30,6 +32,8 @@ public struct AttemptEvidence: Sendable {
     public var stallLimit: Double
     /// What the direct provider check found, when `stoppedBy` is `silence`.
     public var silenceVerdict: Verdict?
+    /// Which cap the attempt crossed and by how much, when `stoppedBy` is `budget` (or it crossed one as it ended).
+    public var budgetReason: String?
     /// Processes the attempt started that were still running when it ended, and were killed.
     public var leftoversKilled = 0
     /// The attempt's memory cap and what happened under it; nil when it ran uncapped.
@@ -143,7 +147,12 @@ public enum FailureClassifier {
         if let failure = e.spawnFailure {
             return Verdict(.harnessMissing, failure, hint: "install the harness or fix its argv[0] / PATH in etc/providers.json")
         }
+        if let reason = e.budgetReason {
+            return Verdict(.budgetExceeded, reason, hint: "raise the cap in the spec (or the daily budget in the lockfile) if the task needs more, then `mtor retry` it")
+        }
         switch e.stoppedBy {
+        case .budget?:
+            return Verdict(.budgetExceeded, "the agent was stopped at a spending limit")
         case .cancel?:
             return Verdict(.cancelled, "cancelled by a user while the agent was running")
         case .shutdown?:

@@ -49,11 +49,18 @@ public struct Lockfile: Codable, Equatable, Sendable {
         public var env: [String: String]?
         public var tested: Bool?
         public var notes: String?
+        /// Dollars per million tokens, by model name (`prices`).
+        public var prices: [String: Budget.Price]?
+        /// What tasks on this provider may spend per UTC day (`budget_usd_per_day`).
+        public var budgetUSDPerDay: Double?
 
         enum CodingKeys: String, CodingKey {
-            case harness, api, model, models, concurrency, env, tested, notes
-            case baseURL = "base_url", authEnv = "auth_env", secretEnv = "secret_env"
+            case harness, api, model, models, concurrency, env, tested, notes, prices
+            case baseURL = "base_url", authEnv = "auth_env", secretEnv = "secret_env", budgetUSDPerDay = "budget_usd_per_day"
         }
+
+        /// The price of `model` on this provider, if the lockfile names one.
+        public func price(_ model: String?) -> Budget.Price? { model.flatMap { prices?[$0] } }
     }
 
     public var schema: String
@@ -64,9 +71,11 @@ public struct Lockfile: Codable, Equatable, Sendable {
     public var onFinish: String?
     /// A command run when a provider turns unhealthy or the success rate drops (`--on-attention` wins).
     public var onAttention: String?
+    /// What the whole worker may spend per UTC day, all providers together (`budget_usd_per_day`).
+    public var budgetUSDPerDay: Double?
 
     enum CodingKeys: String, CodingKey {
-        case schema, `default`, harnesses, providers, onFinish = "on_finish", onAttention = "on_attention"
+        case schema, `default`, harnesses, providers, onFinish = "on_finish", onAttention = "on_attention", budgetUSDPerDay = "budget_usd_per_day"
     }
 
     /// Decodes and validates a lockfile; every error names the key and the file.
@@ -96,6 +105,9 @@ public struct Lockfile: Codable, Equatable, Sendable {
     func validate(file: String) throws(LockfileError) {
         guard schema == Lockfile.schemaName else {
             throw LockfileError(file: file, "'schema' is '\(schema)'; this mtor reads '\(Lockfile.schemaName)'")
+        }
+        if let b = budgetUSDPerDay, !(b >= 0) {
+            throw LockfileError(file: file, "budget_usd_per_day must be a number of dollars, at least 0, got \(b)")
         }
         if let d = `default`, providers[d] == nil {
             throw LockfileError(file: file, "'default' names provider '\(d)', which is not under 'providers'")
@@ -137,6 +149,14 @@ public struct Lockfile: Codable, Equatable, Sendable {
             }
             if let c = p.concurrency, c < 1 {
                 throw LockfileError(file: file, "providers.\(name).concurrency must be at least 1, got \(c)")
+            }
+            if let b = p.budgetUSDPerDay, !(b >= 0) {
+                throw LockfileError(file: file, "providers.\(name).budget_usd_per_day must be a number of dollars, at least 0, got \(b)")
+            }
+            for (model, price) in (p.prices ?? [:]).sorted(by: { $0.key < $1.key }) {
+                for (key, rate) in [("input", price.input), ("output", price.output), ("cache_read", price.cacheRead ?? 0), ("cache_write", price.cacheWrite ?? 0)] where !(rate >= 0) || !rate.isFinite {
+                    throw LockfileError(file: file, "providers.\(name).prices.\(model).\(key) must be dollars per million tokens, at least 0, got \(rate)")
+                }
             }
             if let url = p.baseURL, URL(string: url)?.scheme == nil {
                 throw LockfileError(file: file, "providers.\(name).base_url '\(url)' is not a URL")

@@ -51,6 +51,8 @@ public struct ClaimRecord: Codable, Equatable, Sendable {
 public struct LedgerEntry: Codable, Equatable, Sendable {
     public enum Event: String, Codable, Sendable {
         case claimed, attempt, requeued, succeeded, failed, cancelled, retried, rejected
+        /// What one attempt spent (`cost_usd`: priced at the lockfile's prices), on its provider and model: daily budgets add these up.
+        case spent
     }
 
     public var t: String
@@ -68,9 +70,11 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     public var costUSD: Double?
     /// A finished task's review flags, comma-separated (absent when none).
     public var flags: String? = nil
+    /// The model a `spent` line priced.
+    public var model: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case t, id, event, `class`, provider, attempt, pid, durationS = "duration_s"
+        case t, id, event, `class`, provider, attempt, pid, durationS = "duration_s", model
         case inputTokens = "input_tokens", outputTokens = "output_tokens", costUSD = "cost_usd", flags
     }
 

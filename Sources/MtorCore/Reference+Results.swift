@@ -50,7 +50,8 @@ extension Reference {
                 ["attempts[].usage.output_tokens", "output tokens"],
                 ["attempts[].usage.cache_read_tokens", "tokens read from the prompt cache"],
                 ["attempts[].usage.cache_write_tokens", "tokens written to the prompt cache"],
-                ["attempts[].usage.cost_usd", "cost the harness reported, in US dollars"],
+                ["attempts[].usage.cost_usd", "the harness's own cost figure (Claude Code's `total_cost_usd`, from its bundled price table), in US dollars; null when it reports none"],
+                ["attempts[].usage.priced_cost_usd", "mtor's own figure: the attempt's tokens priced at the lockfile's `prices` for its model, in US dollars (what caps and daily budgets count); null without a price"],
                 ["attempts[].usage.num_turns", "model turns"],
                 ["attempts[].usage.api_duration_s", "seconds spent waiting on the API"],
                 ["attempts[].usage.session_id", "the harness's session id"],
@@ -106,7 +107,8 @@ extension Reference {
                 ["usage.output_tokens", "output tokens, summed over attempts"],
                 ["usage.cache_read_tokens", "tokens read from the prompt cache, summed over attempts"],
                 ["usage.cache_write_tokens", "tokens written to the prompt cache, summed over attempts"],
-                ["usage.cost_usd", "cost the harness reported, in US dollars, summed over attempts"],
+                ["usage.cost_usd", "the harness's own cost figure, in US dollars, summed over attempts"],
+                ["usage.priced_cost_usd", "mtor's figure from the lockfile's `prices`, summed over attempts"],
                 ["usage.num_turns", "model turns, summed over attempts"],
                 ["usage.api_duration_s", "seconds spent waiting on the API, summed over attempts"],
                 ["usage.session_id", "the harness's session id, summed over attempts"],
@@ -154,6 +156,7 @@ extension Reference {
         "out_of_memory": ("the kernel's out-of-memory killer killed a process of the attempt at its memory cap (`memory:` or `--task-memory`); `reason` names the cap and the peak",
                           "raise `memory:` (or the worker's `--task-memory`) or make the task need less, then `mtor retry ID`"),
         "setup_failed": ("the spec's `setup:` command (or its worktree, or a `copy:` file) failed before the agent ran", "read `setup.output_tail` and `reason`; fix the command or the files it needs, then `mtor retry ID`"),
+        "budget_exceeded": ("the task's running cost or turns crossed `max_cost_usd:` or `max_turns:` (or a daily budget ran out under `--budget-stop`) and the agent was stopped; `reason` gives spent and cap", "raise the cap if the task needs more, then `mtor retry ID`"),
         "dependency_failed": ("a task named in `depends_on` failed, was cancelled, or never appeared within `--dependency-timeout`; this one never ran", "fix the dependency and `mtor retry` it, then `mtor retry ID` (or submit again)"),
     ]
 

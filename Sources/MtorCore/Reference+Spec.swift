@@ -51,6 +51,10 @@ extension Reference {
                 ["paths", "list of paths in the repo", "anywhere", "the task's scope: changes elsewhere are flagged `touched_outside`"],
                 ["memory", "size (`512M`, `4G`; K, M, G, T are powers of 1024)", "none (the worker's `--task-memory`)",
                  "memory cap of each attempt: the agent and every process it starts share it (a cgroup). The kernel's out-of-memory killer ends the attempt at the cap: `out_of_memory`, never retried at the same cap. Below 8 MiB, `0` or not a size is `spec_invalid`; a worker that cannot enforce a cap fails the spec rather than run it uncapped"],
+                ["max_cost_usd", "dollars (`0.50`, `2`)", "none",
+                 "the most the task may spend, all attempts together, priced by mtor from the stream's token counts as they arrive at the lockfile's `prices` for the model. Past it the agent is stopped at once (the whole task, as on timeout): `budget_exceeded`, never retried, spent and cap in `reason`. A harness without token counts (no `stream`) or a model without a price is refused before it starts (`spec_invalid`). Codex reports tokens only when a turn completes, so its cap is checked then"],
+                ["max_turns", "whole number 1…100000", "none",
+                 "the most model turns the task may take, all attempts together (Claude Code: assistant messages; Codex: completed turns; Aider: answers). The agent is stopped at once when it begins one more: `budget_exceeded`, never retried"],
                 ["title, description, name, status, tags, created, created_at, revised, goal, type, owner, notes, x-…", "any YAML value", "none",
                  "metadata: accepted, ignored by the scheduler, kept in the sidecar as `spec.meta`"],
             ],
@@ -76,6 +80,7 @@ extension Reference {
                 ["providers", "top level", "name → how to reach a model"],
                 ["on_finish", "top level", "a command run after each task's sidecar is written (`mtor worker --on-finish` wins)"],
                 ["on_attention", "top level", "a command run when a provider turns unhealthy or the success rate drops (`--on-attention` wins)"],
+                ["budget_usd_per_day", "top level or provider", "what tasks may spend per UTC day, in dollars: under a provider its tasks, at the top level the whole worker. Counted from the ledgers' `spent` lines (one per attempt, mtor's priced figure), across restarts and across hosts sharing the spool. Once spent, running attempts finish (or, with `mtor worker --budget-stop`, stop at once: `budget_exceeded`) and no new task starts on it until the next UTC day; queued specs wait in inbox/ with the reason (`status`, `show`, `submit --wait`). A task under a daily budget whose model has no price, or whose harness reports no token counts, is refused before it starts. For tests only, the worker takes \"now\" for daily budgets from the ISO-8601 time in the file named by `MTOR_TEST_NOW_FILE` (never set it in production)"],
                 ["argv", "harness", "the command; may use `{model}`, `{base_url}`, `{repo}`, `{prompt_file}`"],
                 ["prompt", "harness", "`stdin` (default) or `file` (the prompt goes to a private temp file named by `{prompt_file}`)"],
                 ["stream", "harness", "the output format mtor reads evidence from: \(StreamScanner.formats.sorted().map { "`\($0)`" }.joined(separator: ", "))"],
@@ -94,6 +99,7 @@ extension Reference {
                 ["model", "provider", "the default model"],
                 ["models", "provider", "other models people may name in `model:`"],
                 ["concurrency", "provider", "at most this many of its tasks at once"],
+                ["prices", "provider", "model → `{\"input\": 3.0, \"output\": 15.0, \"cache_read\": 0.3, \"cache_write\": 3.75}`: US dollars per million tokens. A missing `cache_read` or `cache_write` prices those tokens at the `input` rate. Codex's `input_tokens` include its `cached_input_tokens`: mtor prices the cached ones at `cache_read`. Claude Code's running figure counts each message's output as its stream shows it; add `--include-partial-messages` to the harness `argv` to see each message's output count as it ends (the final `result` corrects the attempt's figure either way)"],
             ])
     }
 

@@ -27,6 +27,8 @@ public struct Spec: Equatable, Sendable {
         SpecKey("depends_on", .names, default: "none", "ids of tasks that must succeed before this one starts"),
     ] + Spec.workspaceKeys + [
         SpecKey("memory", .memory, default: "none (--task-memory)", "memory cap of each attempt, agent and every process it starts (512M, 4G); the kernel's OOM killer ends it at the cap"),
+        SpecKey("max_cost_usd", .dollars, default: "none", "the most the task may spend, all attempts, priced from the lockfile's prices; the agent is stopped at once past it (budget_exceeded)"),
+        SpecKey("max_turns", .wholeNumber(1...100_000), default: "none", "the most model turns the task may take, all attempts; the agent is stopped at once when it begins one more (budget_exceeded)"),
     ]
 
     /// The names in `keys`.
@@ -62,6 +64,9 @@ public struct Spec: Equatable, Sendable {
     public var dependsOn: [String]
     /// The memory cap of each attempt in bytes (`memory:`); nil: the worker's `--task-memory`, if any.
     public var memory: Int64?
+    /// The task's spending caps (`max_cost_usd:`, `max_turns:`).
+    public var maxCostUSD: Double? = nil
+    public var maxTurns: Int? = nil
     /// The metadata keys' values, for the sidecar's `spec.meta`.
     public var meta: [String: FrontmatterValue]
     /// The body with the frontmatter stripped; handed to the agent on stdin or in a file.
@@ -150,6 +155,8 @@ public struct Spec: Equatable, Sendable {
         (spec.notBefore, spec.dedup) = try ScheduleRules.read(values)
         spec.work = try WorkSettings.read(values)
         spec.memory = values["memory"]?.bytes
+        spec.maxCostUSD = values["max_cost_usd"]?.amount
+        spec.maxTurns = values["max_turns"]?.number
         return spec
     }
 

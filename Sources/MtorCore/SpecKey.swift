@@ -24,6 +24,8 @@ public struct SpecKey: Sendable {
         case wholeNumber(ClosedRange<Int>)
         /// A memory size (`512M`, `4G`; powers of 1024) within `MemoryCap.minimum...MemoryCap.maximum`.
         case memory
+        /// A positive amount of US dollars (`0.50`, `2`).
+        case dollars
     }
 
     public let name: String
@@ -47,12 +49,14 @@ public enum SpecValue: Equatable, Sendable {
     case seconds(Double)
     case number(Int)
     case bytes(Int64)
+    case amount(Double)
 
     public var text: String? { if case .text(let s) = self { return s } else { return nil } }
     public var names: [String]? { if case .names(let n) = self { return n } else { return nil } }
     public var seconds: Double? { if case .seconds(let d) = self { return d } else { return nil } }
     public var number: Int? { if case .number(let n) = self { return n } else { return nil } }
     public var bytes: Int64? { if case .bytes(let b) = self { return b } else { return nil } }
+    public var amount: Double? { if case .amount(let a) = self { return a } else { return nil } }
 }
 
 extension SpecKey.Kind {
@@ -68,6 +72,7 @@ extension SpecKey.Kind {
         case .duration: return "a duration such as 90s, 15m or 2h (a bare number is seconds)"
         case .wholeNumber(let r): return "a whole number from \(r.lowerBound) to \(r.upperBound)"
         case .memory: return "a size such as 512M or 4G"
+        case .dollars: return "an amount of US dollars such as 0.50 or 2"
         }
     }
 }
@@ -146,6 +151,19 @@ extension SpecKey {
             case .success(let bytes): return .bytes(bytes)
             case .failure(let error): throw SpecError.invalid(key: name, error.description)
             }
+        case .dollars:
+            let amount: Double
+            switch value {
+            case .integer(let n): amount = Double(n)
+            case .float(let d): amount = d
+            case .string(let s) where Double(s.trimmingCharacters(in: .whitespaces).drop { $0 == "$" }) != nil:
+                amount = Double(s.trimmingCharacters(in: .whitespaces).drop { $0 == "$" })!
+            default: throw wrongType(value)
+            }
+            guard amount > 0, amount.isFinite, amount <= 1_000_000 else {
+                throw SpecError.invalid(key: name, "'\(name)' must be more than 0 and at most 1000000 dollars, got \(Spec.shown(entry.text ?? value.json))")
+            }
+            return .amount(amount)
         }
     }
 

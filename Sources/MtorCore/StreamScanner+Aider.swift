@@ -44,6 +44,9 @@ extension StreamScanner {
         }
         if line.hasPrefix("Tokens: ") {
             assistantMessages += 1
+            live = live + StreamScanner.aiderTokens(line)
+            liveTurns += 1
+            sawTokens = true
             let reply = aiderReply.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
             result = ResultEvent(isError: false, subtype: "success", text: reply)
             aiderReply.removeAll()
@@ -55,5 +58,29 @@ extension StreamScanner {
         }
         if aiderReply.count < 10_000 { aiderReply.append(raw) }
         return false
+    }
+
+    /// `Tokens: 2.6k sent, 1.0k cache write, 20 cache hit, 48 received. Cost: …` as counts (`k` and `M` multiply).
+    static func aiderTokens(_ line: String) -> Budget.Tokens {
+        var t = Budget.Tokens()
+        // "2.6k" has a dot too: the counts are the comma-separated parts before " Cost:".
+        let text = String(line.dropFirst("Tokens: ".count)).components(separatedBy: " Cost:")[0]
+        for part in text.split(separator: ",") {
+            let words = part.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: ".")).split(separator: " ", maxSplits: 1)
+            guard words.count == 2 else { continue }
+            var number = String(words[0])
+            var scale = 1.0
+            if number.hasSuffix("k") { scale = 1e3; number.removeLast() } else if number.hasSuffix("M") { scale = 1e6; number.removeLast() }
+            guard let value = Double(number) else { continue }
+            let n = Int((value * scale).rounded())
+            switch words[1] {
+            case "sent": t.input += n
+            case "received": t.output += n
+            case "cache write": t.cacheWrite += n
+            case "cache hit": t.cacheRead += n
+            default: break
+            }
+        }
+        return t
     }
 }

@@ -31,6 +31,20 @@ public struct StreamScanner: Sendable {
     /// Token and cost figures the harness reported: Claude Code's `result` event, or the last
     /// of Codex's `turn.completed` running totals. Fields it did not report stay nil.
     public internal(set) var usage: TaskResult.Usage?
+    /// The tokens the attempt used so far, as they arrive (for pricing and caps): Claude Code's
+    /// assistant messages (each message id once, its newest usage), Codex's `turn.completed` running
+    /// total (its cached input tokens split out of `input_tokens`), Aider's `Tokens:` lines summed.
+    public internal(set) var live = Budget.Tokens()
+    /// Model turns seen so far: Claude Code's assistant messages, Codex's completed turns, Aider's answers.
+    public internal(set) var liveTurns = 0
+    /// Whether the stream reported any token counts at all.
+    public internal(set) var sawTokens = false
+    /// Claude Code: each assistant message's newest usage, by message id.
+    private var messageTokens: [String: Budget.Tokens] = [:]
+    /// Claude Code with `--include-partial-messages`: the message whose `message_delta` comes next.
+    private var currentMessage: String?
+    /// Claude Code: the `result` event's usage, the session's final totals.
+    private var resultTokens: Budget.Tokens?
     public private(set) var events = 0
     public private(set) var sawInit = false
     public internal(set) var assistantMessages = 0
@@ -101,10 +115,26 @@ public struct StreamScanner: Sendable {
                 errorTexts.append(text.isEmpty ? String(describing: object["error"] ?? "") : text)
             } else {
                 assistantMessages += 1
+                countClaudeMessage(id: message?["id"] as? String, usage: message?["usage"] as? [String: Any])
+            }
+        case ("stream_event", _):
+            // `--include-partial-messages`: a message's real output count arrives in its `message_delta`
+            // (its assistant event repeats `message_start`'s figures, 1 output token).
+            let event = object["event"] as? [String: Any]
+            if event?["type"] as? String == "message_start", let message = event?["message"] as? [String: Any] {
+                currentMessage = message["id"] as? String
+                countClaudeMessage(id: currentMessage, usage: message["usage"] as? [String: Any])
+            } else if event?["type"] as? String == "message_delta", let id = currentMessage {
+                countClaudeMessage(id: id, usage: event?["usage"] as? [String: Any])
             }
         case ("result", _):
             let text = object["result"] as? String ?? ""
             let u = object["usage"] as? [String: Any]
+            if let u {
+                resultTokens = Budget.Tokens(input: StreamScanner.int(u["input_tokens"]) ?? 0, output: StreamScanner.int(u["output_tokens"]) ?? 0,
+                                             cacheRead: StreamScanner.int(u["cache_read_input_tokens"]) ?? 0,
+                                             cacheWrite: StreamScanner.int(u["cache_creation_input_tokens"]) ?? 0)
+            }
             usage = TaskResult.Usage(inputTokens: StreamScanner.int(u?["input_tokens"]), outputTokens: StreamScanner.int(u?["output_tokens"]),
                                      cacheReadTokens: StreamScanner.int(u?["cache_read_input_tokens"]),
                                      cacheWriteTokens: StreamScanner.int(u?["cache_creation_input_tokens"]),
@@ -134,7 +164,12 @@ public struct StreamScanner: Sendable {
                                          cacheReadTokens: StreamScanner.int(u["cached_input_tokens"]),
                                          cacheWriteTokens: StreamScanner.int(u["cache_write_input_tokens"]),
                                          costUSD: nil, numTurns: nil, apiDurationS: nil, sessionID: threadID)
+                let input = StreamScanner.int(u["input_tokens"]) ?? 0, cached = StreamScanner.int(u["cached_input_tokens"]) ?? 0
+                live = Budget.Tokens(input: max(0, input - cached), output: StreamScanner.int(u["output_tokens"]) ?? 0,
+                                     cacheRead: cached, cacheWrite: StreamScanner.int(u["cache_write_input_tokens"]) ?? 0)
+                sawTokens = true
             }
+            liveTurns += 1
         case ("thread.started", _):
             threadID = object["thread_id"] as? String
         case ("turn.failed", _):
@@ -154,6 +189,40 @@ public struct StreamScanner: Sendable {
             break
         }
         return true
+    }
+
+    /// Claude Code prints one assistant event per content block, each with its message's usage so far:
+    /// a message counts once, each field at its highest figure seen (`message_delta` raises the output).
+    private mutating func countClaudeMessage(id: String?, usage u: [String: Any]?) {
+        guard let u else { return }
+        let id = id ?? "#\(messageTokens.count)"
+        let old = messageTokens[id]
+        let was = old ?? Budget.Tokens()
+        let tokens = Budget.Tokens(input: max(was.input, StreamScanner.int(u["input_tokens"]) ?? 0), output: max(was.output, StreamScanner.int(u["output_tokens"]) ?? 0),
+                                   cacheRead: max(was.cacheRead, StreamScanner.int(u["cache_read_input_tokens"]) ?? 0),
+                                   cacheWrite: max(was.cacheWrite, StreamScanner.int(u["cache_creation_input_tokens"]) ?? 0))
+        messageTokens[id] = tokens
+        if old == nil { liveTurns += 1 }
+        live = Budget.Tokens(input: live.input - was.input + tokens.input, output: live.output - was.output + tokens.output,
+                             cacheRead: live.cacheRead - was.cacheRead + tokens.cacheRead, cacheWrite: live.cacheWrite - was.cacheWrite + tokens.cacheWrite)
+        sawTokens = true
+    }
+
+    /// The tokens to price the whole attempt at: Claude Code's final `result` totals when it printed
+    /// them (they also count output the stream did not show), else those counted as they arrived.
+    public var finalTokens: Budget.Tokens {
+        guard let resultTokens else { return live }
+        return Budget.Tokens(input: max(resultTokens.input, live.input), output: max(resultTokens.output, live.output),
+                             cacheRead: max(resultTokens.cacheRead, live.cacheRead), cacheWrite: max(resultTokens.cacheWrite, live.cacheWrite))
+    }
+
+    /// The harness's own usage report when it made one, else the tokens counted from the stream so far
+    /// (an attempt stopped before its final event).
+    public var usageSoFar: TaskResult.Usage? {
+        if let usage { return usage }
+        guard sawTokens else { return nil }
+        return TaskResult.Usage(inputTokens: live.input, outputTokens: live.output, cacheReadTokens: live.cacheRead, cacheWriteTokens: live.cacheWrite,
+                                costUSD: nil, numTurns: liveTurns, apiDurationS: nil, sessionID: nil)
     }
 
     /// A JSON number as an Int (JSONSerialization gives Int, Double or NSNumber).

@@ -92,11 +92,14 @@ public struct TaskResult: Codable, Equatable, Sendable {
         public var numTurns: Int?
         public var apiDurationS: Double?
         public var sessionID: String?
+        /// mtor's own figure: the tokens priced at the lockfile's `prices` for the model (null without a price).
+        /// `costUSD` is the harness's own estimate (Claude Code's `total_cost_usd`), kept beside it.
+        public var pricedCostUSD: Double? = nil
 
         enum CodingKeys: String, CodingKey {
             case inputTokens = "input_tokens", outputTokens = "output_tokens", cacheReadTokens = "cache_read_tokens"
             case cacheWriteTokens = "cache_write_tokens", costUSD = "cost_usd", numTurns = "num_turns"
-            case apiDurationS = "api_duration_s", sessionID = "session_id"
+            case apiDurationS = "api_duration_s", sessionID = "session_id", pricedCostUSD = "priced_cost_usd"
         }
 
         public init(inputTokens: Int?, outputTokens: Int?, cacheReadTokens: Int?, cacheWriteTokens: Int?, costUSD: Double?,
@@ -121,6 +124,7 @@ public struct TaskResult: Codable, Equatable, Sendable {
             try c.encode(numTurns, forKey: .numTurns)
             try c.encode(apiDurationS, forKey: .apiDurationS)
             try c.encode(sessionID, forKey: .sessionID)
+            try c.encode(pricedCostUSD, forKey: .pricedCostUSD)
         }
 
         /// The sum of several attempts' use: a field is null only when no attempt reported it.
@@ -130,9 +134,11 @@ public struct TaskResult: Codable, Equatable, Sendable {
                 let known = parts.compactMap { $0[keyPath: key] }
                 return known.isEmpty ? nil : known.reduce(.zero, +)
             }
-            return Usage(inputTokens: sum(\.inputTokens), outputTokens: sum(\.outputTokens), cacheReadTokens: sum(\.cacheReadTokens),
-                         cacheWriteTokens: sum(\.cacheWriteTokens), costUSD: sum(\.costUSD), numTurns: sum(\.numTurns),
-                         apiDurationS: sum(\.apiDurationS), sessionID: nil)
+            var total = Usage(inputTokens: sum(\.inputTokens), outputTokens: sum(\.outputTokens), cacheReadTokens: sum(\.cacheReadTokens),
+                              cacheWriteTokens: sum(\.cacheWriteTokens), costUSD: sum(\.costUSD), numTurns: sum(\.numTurns),
+                              apiDurationS: sum(\.apiDurationS), sessionID: nil)
+            total.pricedCostUSD = sum(\.pricedCostUSD)
+            return total
         }
     }
 

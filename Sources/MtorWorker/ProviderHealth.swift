@@ -17,6 +17,8 @@ final class ProviderHealth: Sendable {
         case rateLimited(String, until: String?)
         /// It failed its last check; the next probe is due at `nextProbeAt`.
         case failedPreflight(String, class: FailureClass?, reason: String?, nextProbeAt: String?, hint: String?)
+        /// Its daily budget (or the worker's) is spent until the next UTC day.
+        case budgetSpent(String, reason: String)
 
         var description: String {
             switch self {
@@ -24,6 +26,8 @@ final class ProviderHealth: Sendable {
                 return "provider \(provider) is being preflighted"
             case .rateLimited(let provider, let until):
                 return "provider \(provider) is rate-limited until \(ProviderHealth.clock(until)) (from the provider)"
+            case .budgetSpent(_, let reason):
+                return reason
             case .failedPreflight(let provider, let cls, let reason, let next, let hint):
                 return "provider \(provider) failed preflight (\(cls?.rawValue ?? "?")): \(reason ?? "") — next probe at \(next ?? "?")\(hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")"
             }

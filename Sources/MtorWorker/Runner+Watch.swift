@@ -25,13 +25,25 @@ extension Runner {
         var rules = AttemptWatch(deadline: start.mono + spec.timeout, stall: spec.stall, silenceProbe: silenceProbe, since: now())
         let cancelFile = "\(spool.cancel)/\(id)"
         var lastAnswer: Date? = nil
+        let price = target.provider?.price(target.model)
+        var budgetReason: String?
+        // Fails closed: a cap is checked against what the stream shows so far, after every read.
+        func overBudget() -> String? {
+            budgetReason = budgetReason ?? limits.exceeded(cost: price.map { $0.cost(scanner.live) }, turns: scanner.liveTurns)
+            return budgetReason
+        }
         let termination = child.drive(grace: grace, onOutput: { stream, bytes in
             take(output.feed(bytes, isStdout: stream == .stdout), isStdout: stream == .stdout)
-            if rules.output(at: now()) { control.update { $0.lastActivityAt = Stamp.iso() } }
+            if rules.output(at: now()) {
+                let cost = price.map { limits.spentBefore + $0.cost(scanner.live) }
+                control.update { $0.lastActivityAt = Stamp.iso(); $0.costUSD = cost; $0.attemptCostUSD = price?.cost(scanner.live) }
+            }
         }, stop: {
             let t = now()
             var facts = AttemptWatch.Facts(earlyAbort: structured && FailureClassifier.earlyAbort(scanner, authEnv: target.provider?.authEnv) != nil,
                                            cancelRequested: control.cancelRequested, shutdownRequested: control.shutdownRequested)
+            facts.budgetExceeded = structured && overBudget() != nil
+            if !facts.budgetExceeded, structured, let why = dailyStop(target, price.map { $0.cost(scanner.live) } ?? 0) { budgetReason = why; facts.budgetExceeded = true }
             if !facts.earlyAbort, rules.probeDue(at: t) { facts.providerFailed = providerCheck(target, rules: rules, at: t, lastAnswer: &lastAnswer) }
             facts.cancelFileSeen = rules.cancelFileDue(at: t) && FileSystem.exists(cancelFile)
             return rules.check(now: t, facts) != nil
@@ -40,6 +52,10 @@ extension Runner {
         take(held.stdout, isStdout: true)
         take(held.stderr, isStdout: false)
         scanner.finish()
+        // An agent that crossed its cap in its last lines, before a look could stop it, crossed it all the same.
+        if structured { _ = overBudget() }
+        evidence.budgetReason = budgetReason
+        if let price { control.update { $0.costUSD = limits.spentBefore + price.cost(scanner.finalTokens) } }
         // Nothing the attempt started outlives it (setsid, double forks, daemons).
         evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)
         evidence.exitCode = termination.exitCode

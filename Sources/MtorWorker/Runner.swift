@@ -28,6 +28,12 @@ struct Runner {
     /// Checks a silent attempt's provider directly after `silenceProbe` seconds without activity.
     var triage: SilenceTriage?
     var silenceProbe: Double = 60
+    /// The task's spending caps and what its earlier attempts spent.
+    var limits = Budget.TaskLimits()
+    /// Whether a daily budget covers the provider (its own or the worker's): the attempt must be priceable.
+    var dailyBudget: (Settings.Target) -> Bool = { _ in false }
+    /// Why a running attempt must stop now because a daily budget ran out (`--budget-stop`), or nil.
+    var dailyStop: (Settings.Target, Double) -> String? = { _, _ in nil }
 
     struct Outcome {
         var attempt: TaskResult.Attempt
@@ -77,6 +83,11 @@ struct Runner {
             sandbox?.adjust(&environment)
         } catch {
             return Verdict(.authFailed, error.description, hint: "add \(target.provider?.secretEnv ?? "the secret") to the env file, then send the worker SIGHUP")
+        }
+        let price = target.provider?.price(target.model)
+        if let why = Budget.refusal(limits, stream: target.harness.stream, harness: target.harnessName, price: price,
+                                    provider: target.providerName, model: target.model, dailyBudget: target.harness.needsProvider && dailyBudget(target)) {
+            return Verdict(.specInvalid, why, hint: "give the model a price under the provider's 'prices' in \(settings.lockPath), or run the task on a harness that reports token counts (claude-stream-json, codex-json, aider-text)")
         }
         let program = target.harness.argv[0]
         guard let executable = ChildProcess.resolve(program, searchPath: environment["PATH"] ?? "") else {
@@ -145,7 +156,10 @@ struct Runner {
             stderrTail: String(evidence.stderrTail.suffix(1000)), class: verdict.failureClass,
             retryable: verdict.failureClass.isTransient || verdict.failureClass.movesToFallback, reason: verdict.reason,
             stoppedBy: evidence.stoppedBy?.rawValue, apiRetries: evidence.stream.retries.isEmpty ? nil : evidence.stream.retries,
-            usage: evidence.stream.usage)
+            usage: evidence.stream.usageSoFar)
+        if attempt.usage != nil, let price = target.provider?.price(target.model) {
+            attempt.usage?.pricedCostUSD = (price.cost(evidence.stream.finalTokens) * 1e9).rounded() / 1e9
+        }
         attempt.peakMemoryBytes = evidence.peakMemoryBytes
         log.note("attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
         let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail

@@ -74,9 +74,11 @@ public struct SpoolStatus: Codable, Sendable {
     public var paused: [PauseMarker] = []
     /// inbox/ specs held by `not_before`, name → when they may start (from the live worker).
     public var nextStarts: [String: String]? = nil
+    /// The live worker's daily budgets with today's spend (worker.json's `budgets`).
+    public var budgets: [WorkerState.BudgetState]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case paused, nextStarts = "next_starts"
+        case paused, budgets, nextStarts = "next_starts"
         case spool, counts, worker, workers, running, providers, recent, warnings, waiting
         case generatedAt = "generated_at"
     }
@@ -125,6 +127,7 @@ extension Spool {
         status.waiting = worker?.alive == true ? state?.waiting ?? [] : []
         status.paused = PauseMarker.all(self)
         status.nextStarts = worker?.alive == true ? state?.nextStarts : nil
+        status.budgets = worker?.alive == true ? state?.budgets : nil
         return status
     }
 

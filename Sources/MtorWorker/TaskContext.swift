@@ -14,6 +14,8 @@ struct TaskContext {
     var health: ProviderHealth?
     /// Direct provider checks for silent attempts.
     var triage: SilenceTriage?
+    /// Each UTC day's spend from the ledgers, for daily budgets.
+    var spend: SpendBook?
 
     /// The user's home, against which the spec's `~` is resolved.
     var home: String { settings.baseEnvironment["HOME"] ?? "/" }
@@ -24,7 +26,7 @@ struct TaskContext {
 extension Worker {
     /// The context a task claimed now runs with (the settings as last loaded).
     var taskContext: TaskContext {
-        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health, triage: triage)
+        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health, triage: triage, spend: spend)
     }
 }
 
@@ -36,5 +38,7 @@ extension Runner {
         self.holdFD = holdFD
         triage = context.triage
         silenceProbe = context.options.silenceProbe
+        dailyBudget = context.dailyBudget
+        dailyStop = { context.dailyStop($0, attempt: $1) }
     }
 }

@@ -26,9 +26,13 @@ public final class TaskControl: @unchecked Sendable {  // `lock` guards `_cancel
         public var nextAttemptAt: String?
         /// When the provider last answered a direct check made because the agent was silent.
         public var providerAnsweredAt: String?
+        /// What the task spent so far, priced at the lockfile's prices (all attempts); nil without a price.
+        public var costUSD: Double?
+        /// The running attempt's priced spend not yet in the ledger (for daily budgets; not published).
+        public var attemptCostUSD: Double? = nil
 
         enum CodingKeys: String, CodingKey {
-            case id, provider, attempt, pid, phase, providerAnsweredAt = "provider_answered_at"
+            case id, provider, attempt, pid, phase, providerAnsweredAt = "provider_answered_at", costUSD = "cost_usd"
             case startedAt = "started_at", attemptStartedAt = "attempt_started_at"
             case lastActivityAt = "last_activity_at", nextAttemptAt = "next_attempt_at"
         }

@@ -106,7 +106,20 @@ extension TaskRun {
         }
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .attempt, provider: target.providerName, attempt: n, pid: ProcessControl.pid))
         logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
+        let prior = machine.attempts.compactMap(\.usage)
+        runner.limits = Budget.TaskLimits(maxCostUSD: spec.maxCostUSD, maxTurns: spec.maxTurns,
+                                          spentBefore: prior.compactMap(\.pricedCostUSD).reduce(0, +), turnsBefore: prior.compactMap(\.numTurns).reduce(0, +))
         let outcome = runner.run(id: id, n: n, spec: agentSpec, target: target)
+        if let cost = outcome.attempt.usage?.pricedCostUSD {
+            // Daily budgets count every attempt's spend, on every host sharing the spool, across restarts.
+            var line = LedgerEntry(t: Stamp.iso(), id: id, event: .spent, provider: target.providerName, attempt: n, pid: ProcessControl.pid)
+            line.model = target.model
+            line.costUSD = cost
+            line.inputTokens = outcome.attempt.usage?.inputTokens
+            line.outputTokens = outcome.attempt.usage?.outputTokens
+            spool.record(line)
+        }
+        control.update { $0.attemptCostUSD = nil }
         leftovers += outcome.leftoversKilled
         self.outcome = outcome
         return machine.attemptEnded(outcome.attempt, verdict: outcome.verdict)

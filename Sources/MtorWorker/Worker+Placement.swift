@@ -12,7 +12,12 @@ extension Worker {
             return .start(nil)  // invalid: it fails at once with the reason
         }
         if let busy = inPlaceHold(spec) { return .hold(busy) }
-        switch Placement.choose(targets.map(Placement.Link.init), readiness: health.readiness, atCapacity: atCapacity) {
+        let readiness: (String) -> ProviderHealth.Readiness = { provider in
+            // A spent daily budget holds its provider (or, the worker's, every provider) until the next UTC day.
+            if let why = self.budgetHold(provider) { return .waiting(.budgetSpent(provider, reason: why)) }
+            return self.health.readiness(provider)
+        }
+        switch Placement.choose(targets.map(Placement.Link.init), readiness: readiness, atCapacity: atCapacity) {
         case .start(let provider):
             return .start(provider)
         case .probe(let provider, let hold):

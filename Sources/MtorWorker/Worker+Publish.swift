@@ -41,11 +41,12 @@ extension Worker {
         guard force || t - loop.lastStateWrite >= 1 else { return }
         loop.lastStateWrite = t
         absorbGateReports()
+        let budgets = budgetUses()
         telemetry.writeMetrics(running: loop.running.count, queued: loop.queue.count + loop.book.count, providers: health.snapshot(),
-                               retry: retryGate.use, startedAt: startedAt, force: force)
-        writeStateFile()
+                               retry: retryGate.use, startedAt: startedAt, budgets: budgets, force: force)
+        writeStateFile(budgets)
         // Writing it may have moved a bad worker.json aside: that is told at once too.
-        if absorbGateReports() { writeStateFile() }
+        if absorbGateReports() { writeStateFile(budgets) }
     }
 
     /// Spool entries the gate moved aside (a FIFO log, a symlinked ledger, ...) become warnings.
@@ -56,7 +57,7 @@ extension Worker {
         return !reports.isEmpty
     }
 
-    private func writeStateFile() {
+    private func writeStateFile(_ budgets: [Budget.DailyUse]) {
         let live = loop.running.tasks.values.map { $0.control.live }.sorted { $0.id < $1.id }
         let held = loop.waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
@@ -70,6 +71,8 @@ extension Worker {
         state.pollS = loop.sharing.poll.interval
         state.pollSummary = loop.sharing.poll.summary
         state.sandbox = options.sandboxSummary
+        let day = Budget.day(SpendBook.now())
+        state.budgets = budgets.isEmpty ? nil : budgets.map { WorkerState.BudgetState(provider: $0.provider, day: day, limitUSD: $0.limit, spentUSD: ($0.spent * 1e6).rounded() / 1e6) }
         state.nextStarts = loop.nextStarts.isEmpty ? nil : loop.nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
         // worker.json for one worker; with several, each also keeps its own file that `status` lists.
         for path in [spool.state + "/worker.json", spool.workerFile(host: options.host, pid: ProcessControl.pid)] {
@@ -122,6 +125,17 @@ public struct WorkerState: Codable, Sendable {
     public var nextStarts: [String: String]?
     /// How agents are confined (`--sandbox`) and what that does not cover.
     public var sandbox: String?
+    /// Each daily budget (`budget_usd_per_day`) with today's spend; nil when there is none.
+    public var budgets: [BudgetState]?
+
+    /// One daily budget: a provider's (or, with no provider, the whole worker's) and what today's UTC day spent against it.
+    public struct BudgetState: Codable, Sendable, Equatable {
+        public var provider: String?
+        public var day: String
+        public var limitUSD: Double
+        public var spentUSD: Double
+        enum CodingKeys: String, CodingKey { case provider, day, limitUSD = "limit_usd", spentUSD = "spent_usd" }
+    }
     /// The heartbeat is rewritten at least this often; `status` calls a worker stale after 3× this.
     public var heartbeatIntervalS: Double? = WorkerState.heartbeatInterval
     public static let heartbeatInterval = 10.0
@@ -129,7 +143,7 @@ public struct WorkerState: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
         case nextStarts = "next_starts"
-        case sandbox, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
+        case sandbox, budgets, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
         case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
 }

@@ -20,6 +20,8 @@ public final class Worker {
     let telemetry: Telemetry
     /// Direct provider checks for silent attempts, one in flight per provider.
     let triage = SilenceTriage()
+    /// Each UTC day's spend, from every ledger of the spool.
+    let spend = SpendBook()
     let wake: WakePipe
     let startedAt = Date()
     /// Touched only on the loop thread (see `LoopState`).

@@ -59,6 +59,10 @@ enum StatusText {
         for p in s.paused {
             lines.append("\(p.provider.map { "provider \($0)" } ?? "spool") \(p.sentence): no new task starts\(p.provider == nil ? "" : " on it") (`mtor resume\(p.provider.map { " --provider \($0)" } ?? "")`)")
         }
+        for b in s.budgets ?? [] {
+            let whose = b.provider.map { "provider \($0)" } ?? "worker"
+            lines.append("budget \(whose): \(Budget.dollars(b.spentUSD)) of \(Budget.dollars(b.limitUSD)) spent today (\(b.day) UTC)\(b.spentUSD >= b.limitUSD ? ", spent: no new task starts on it until tomorrow" : "")")
+        }
         lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed (tmp \(c.tmp), cancel \(c.cancel))")
         if !s.running.isEmpty {
             lines.append("running:")

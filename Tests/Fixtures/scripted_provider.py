@@ -66,7 +66,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SCENARIOS = ("ok", "commit", "401", "402", "429-then-ok", "500", "hang", "noauth",
-             "bearer-only", "apikey-only", "hang-midstream", "usage-limit")
+             "bearer-only", "apikey-only", "hang-midstream", "usage-limit", "turns")
+# "turns": a main loop of --turns model turns, stateless: while fewer than TURNS-1 of our Read
+# tool results are in the history, answer one more Read tool_use; then the text "done".
 # "usage-limit": every call is refused 429 until --reset-in seconds after start, with the reset
 # in the unified rate-limit headers and in the error text; after that, like "ok".
 START = time.time()
@@ -434,6 +436,12 @@ class Handler(BaseHTTPRequestHandler):
             reply, label = text_reply("ok"), "preflight:text"
         elif ARGS.scenario == "commit":
             reply, label = commit_step(req)
+        elif ARGS.scenario == "turns" and is_main_loop(req):
+            done = sum(1 for tid in tool_results(req) if tid.startswith("toolu_mtor_turn_"))
+            if done < ARGS.turns - 1:
+                reply, label = tool_reply("Read", {"file_path": "/etc/hostname"}, "turn"), "main:tool_use:Read-%d" % (done + 1)
+            else:
+                reply, label = text_reply("done"), "main:text-done"
         else:
             reply, label = text_reply("ok"), ("main" if is_main_loop(req) else "side") + ":text"
         log["kind"], log["reply"] = label.split(":", 1)[0], label.split(":", 1)[1]
@@ -690,6 +698,7 @@ def main():
     p.add_argument("--pass-preflight", action="store_true",
                    help="answer mtor's preflight prompt with 'ok' whatever the scenario, so the task itself meets the scenario")
     p.add_argument("--repo-file", default="hello.txt")
+    p.add_argument("--turns", type=int, default=5, help="turns: how many model turns the main loop takes")
     p.add_argument("--usage", default=None,
                    help="IN,OUT,CACHE_READ,CACHE_WRITE tokens each streamed answer reports (distinctive numbers for telemetry tests)")
     p.add_argument("--reset-in", type=float, default=60,

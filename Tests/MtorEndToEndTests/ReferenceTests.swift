@@ -41,6 +41,7 @@ struct ReferenceTests {
                                          usage: .init(inputTokens: 1, outputTokens: 1, cacheReadTokens: 1, cacheWriteTokens: 1, costUSD: 0.1,
                                                       numTurns: 1, apiDurationS: 1, sessionID: "s"))
         attempt.peakMemoryBytes = 1
+        attempt.usage?.pricedCostUSD = 0.2
         var result = TaskResult(id: "x", status: .failed, class: .agentFailed, reason: "r", hint: "h",
                                 spec: .init(file: "x.md", repo: "/r", provider: "p", harness: "h", model: "m"), attempts: [attempt],
                                 git: .init(headBefore: "a", headAfter: "b", commits: [.init(sha: "s", subject: "j")]),
@@ -77,10 +78,13 @@ struct ReferenceTests {
     func lockfileKeys() throws {
         let harness = Lockfile.Harness(argv: ["a"], prompt: "stdin", stream: "codex-json", authHeaders: ["K": "bearer"], baseURLEnv: "U", env: ["A": "1"],
                                        versionArgv: ["a"], preflightPrompt: "p", tested: true, notes: "n")
-        let provider = Lockfile.Provider(harness: "h", api: "anthropic", baseURL: "http://x", authEnv: "K", secretEnv: "S", model: "m", models: ["m"],
+        var provider = Lockfile.Provider(harness: "h", api: "anthropic", baseURL: "http://x", authEnv: "K", secretEnv: "S", model: "m", models: ["m"],
                                          concurrency: 1, env: ["A": "1"], tested: true, notes: "n")
-        let lock = Lockfile(schema: Lockfile.schemaName, default: "p", harnesses: ["h": harness], providers: ["p": provider],
+        provider.prices = ["m": Budget.Price(input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75)]
+        provider.budgetUSDPerDay = 10
+        var lock = Lockfile(schema: Lockfile.schemaName, default: "p", harnesses: ["h": harness], providers: ["p": provider],
                             onFinish: "true", onAttention: "true")
+        lock.budgetUSDPerDay = 20
         for value in [harness, provider, lock] as [Any] { #expect(unset(value).isEmpty, "populate these in the sample: \(unset(value))") }
         let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(lock)) as? [String: Any])
         let harnessKeys = ((json["harnesses"] as? [String: Any])?["h"] as? [String: Any])?.keys.sorted() ?? []

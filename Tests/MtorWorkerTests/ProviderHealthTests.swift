@@ -58,6 +58,8 @@ struct ProviderHealthTests {
         case .waiting(.failedPreflight(let p, let cls, let reason, _, let hint)):
             #expect(c.expected == "failed:\(cls?.rawValue ?? "?")" && p == "zhipu")
             #expect(reason == "it said no" && hint == "check it")
+        case .waiting(.budgetSpent):
+            Issue.record("provider health never holds for a budget; the worker does")
         }
     }
 

@@ -19,7 +19,11 @@ final class Metrics: Sendable {
         var durationCount = 0
         var tokens: [TokenLabel: Int] = [:]
         var cost: [String: Double] = [:]
+        /// mtor's priced spend (the ledger's `spent` lines), by provider and model.
+        var priced: [ModelLabel: Double] = [:]
     }
+
+    struct ModelLabel: Hashable { var provider: String; var model: String }
 
     struct Label: Hashable { var cls: String; var provider: String }
     struct TokenLabel: Hashable { var provider: String; var kind: String }
@@ -32,6 +36,8 @@ final class Metrics: Sendable {
         var retryReserved: Int
         var retryPerMinute: Int
         var startTime: Date
+        /// Daily budgets with today's spend.
+        var budgets: [Budget.DailyUse] = []
     }
 
     func observe(_ entry: LedgerEntry) {
@@ -39,6 +45,8 @@ final class Metrics: Sendable {
             switch entry.event {
             case .attempt:
                 c.attempts[entry.provider ?? "", default: 0] += 1
+            case .spent:
+                if let cost = entry.costUSD { c.priced[ModelLabel(provider: entry.provider ?? "", model: entry.model ?? ""), default: 0] += cost }
             case .succeeded, .failed, .cancelled:
                 c.finished[Label(cls: entry.class?.rawValue ?? "unknown", provider: entry.provider ?? ""), default: 0] += 1
                 if let d = entry.durationS {
@@ -90,8 +98,16 @@ final class Metrics: Sendable {
         for (l, n) in s.tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
             line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
         }
-        family("mtor_cost_usd_total", "counter", "Cost in US dollars the harnesses reported, by provider.")
-        for (p, c) in s.cost.sorted(by: { $0.key < $1.key }) { line("mtor_cost_usd_total", [("provider", p)], Metrics.number(c)) }
+        family("mtor_cost_usd_total", "counter", "What this worker's attempts cost in US dollars, priced by mtor at the lockfile's prices, by provider and model.")
+        for (l, c) in s.priced.sorted(by: { ($0.key.provider, $0.key.model) < ($1.key.provider, $1.key.model) }) {
+            line("mtor_cost_usd_total", [("provider", l.provider), ("model", l.model)], Metrics.number(c))
+        }
+        family("mtor_harness_cost_usd_total", "counter", "Cost in US dollars the harnesses themselves reported (Claude Code's total_cost_usd), by provider.")
+        for (p, c) in s.cost.sorted(by: { $0.key < $1.key }) { line("mtor_harness_cost_usd_total", [("provider", p)], Metrics.number(c)) }
+        family("mtor_budget_usd", "gauge", "Each daily budget (budget_usd_per_day) in US dollars; provider=\"\" is the whole worker's.")
+        for b in g.budgets { line("mtor_budget_usd", [("provider", b.provider ?? "")], Metrics.number(b.limit)) }
+        family("mtor_budget_spent_usd", "gauge", "US dollars spent against each daily budget today (UTC), all hosts of the spool.")
+        for b in g.budgets { line("mtor_budget_spent_usd", [("provider", b.provider ?? "")], Metrics.number(b.spent)) }
         family("mtor_queue_depth", "gauge", "Specs in each spool directory.")
         for (dir, n) in g.queue.sorted(by: { $0.key < $1.key }) { line("mtor_queue_depth", [("dir", dir)], String(n)) }
         family("mtor_running_tasks", "gauge", "Tasks this worker is running now.")

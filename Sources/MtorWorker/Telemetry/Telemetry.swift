@@ -63,7 +63,7 @@ final class Telemetry: LedgerSink, Sendable {
     }
 
     /// Writes the metrics file atomically, at most once a second.
-    func writeMetrics(running: Int, queued: Int, providers: [ProviderHealthEntry], retry: (reserved: Int, perMinute: Int), startedAt: Date, force: Bool = false) {
+    func writeMetrics(running: Int, queued: Int, providers: [ProviderHealthEntry], retry: (reserved: Int, perMinute: Int), startedAt: Date, budgets: [Budget.DailyUse] = [], force: Bool = false) {
         let t = now()
         let (due, list): (Bool, Bool) = state.withLock { s in
             guard force || t - s.lastWrite >= 1 else { return (false, false) }
@@ -82,7 +82,7 @@ final class Telemetry: LedgerSink, Sendable {
         let finished = state.withLock { $0.listed }
         let queue = ["inbox": queued, "claimed": running, "done": finished["done"] ?? 0, "failed": finished["failed"] ?? 0]
         let text = metrics.render(Metrics.Gauges(queue: queue, running: running, providers: providers, retryReserved: retry.reserved,
-                                                 retryPerMinute: retry.perMinute, startTime: startedAt))
+                                                 retryPerMinute: retry.perMinute, startTime: startedAt, budgets: budgets))
         // Inside the spool it is private like every spool file; a --metrics file elsewhere is for node_exporter to read.
         let mode: mode_t = metricsPath.hasPrefix(spool.root + "/") ? 0o600 : 0o644
         try? FileSystem.writeAtomically(Array(text.utf8), to: metricsPath, tmpDir: tmp, mode: mode, durable: false)

@@ -1,0 +1,232 @@
+import Foundation
+import Testing
+import MtorCore
+import MtorPlatform
+
+/// Lockfiles with prices and budgets for the budget tests.
+enum BudgetLock {
+    /// $/Mtok of the model the tests price: input 3, output 15, cache read 0.3, cache write 3.75.
+    static let price = Budget.Price(input: 3.0, output: 15.0, cacheRead: 0.3, cacheWrite: 3.75)
+    static let priceJSON = #"{ "claude-sonnet-4-5": { "input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75 }, "gpt-5": { "input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75 } }"#
+
+    /// The real claude harness, with `--include-partial-messages` so each message's output count shows as it ends.
+    static let claudeHarness = """
+        "claude": {
+          "argv": ["claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", "--permission-mode", "acceptEdits",
+                   "--allowedTools", "Bash(git add:*)", "Bash(git commit:*)", "--model", "{model}"],
+          "prompt": "stdin", "stream": "claude-stream-json",
+          "auth_headers": { "ANTHROPIC_AUTH_TOKEN": "bearer", "ANTHROPIC_API_KEY": "x-api-key" },
+          "base_url_env": "ANTHROPIC_BASE_URL",
+          "env": { "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1" }
+        }
+        """
+
+    /// A harness that prints Claude Code's stream-json as a model that read 1,000,000 input tokens would:
+    /// at input $1/Mtok, each run costs exactly $1.
+    static func dollarHarness(_ s: Sandbox) -> String {
+        let script = s.root + "/dollar.sh"
+        writeFixture(script, Data("""
+            cat >/dev/null
+            echo '{"type":"system","subtype":"init"}'
+            echo '{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"ok"}],"usage":{"input_tokens":1000000,"output_tokens":0}}}'
+            echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","num_turns":1,"usage":{"input_tokens":1000000,"output_tokens":0}}'
+
+            """.utf8))
+        return #""dollar": { "argv": ["/bin/sh", "\#(script)"], "prompt": "stdin", "stream": "claude-stream-json" }"#
+    }
+
+    static func claude(_ provider: ScriptedProvider, budget: String = "") -> String {
+        """
+        {
+          "schema": "mtor.providers/1", "default": "metered",
+          "harnesses": { \(claudeHarness), "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
+          "providers": {
+            "local": { "harness": "sh" },
+            "metered": { "harness": "claude", "api": "anthropic", "base_url": "\(provider.baseURL)",
+              "auth_env": "ANTHROPIC_AUTH_TOKEN", "secret_env": "SCRIPTED_KEY", "model": "claude-sonnet-4-5",
+              "concurrency": 2, "prices": \(priceJSON)\(budget) }
+          }
+        }
+        """
+    }
+}
+
+@Suite("Budgets fail closed: a task, a provider and the worker stop spending at a limit", .serialized)
+struct BudgetTests {
+    /// The cost of one scripted turn of `--usage 1000,200,50,10`: $0.0060525.
+    static let turn = BudgetLock.price.cost(Budget.Tokens(input: 1000, output: 200, cacheRead: 50, cacheWrite: 10))
+
+    @Test("real Claude Code: max_cost_usd below the third turn's running cost ends budget_exceeded during that turn; the figures are the lockfile's prices",
+          .timeLimit(.minutes(10)), .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+    func claudeCostCap() throws {
+        let s = try Sandbox("budget-cost")
+        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1"])
+        s.lockfile(BudgetLock.claude(p))
+        s.envFile("SCRIPTED_KEY=sk-budget-1\n")
+        // Two turns cost $0.012105, three $0.0181575 (the third counts from its first event on).
+        let r = try runSpec(s, "capped", "provider: metered\nmax_cost_usd: 0.015\nexpect: nothing", body: "Read a file, six times.")
+        #expect(r.status == .failed && r.class == .budgetExceeded, "\(r.class): \(r.reason)")
+        #expect(r.attempts.count == 1, "budget_exceeded is never retried")
+        #expect(r.attempts.first?.stoppedBy == "budget", "\(String(describing: r.attempts.first?.stoppedBy))")
+        #expect(r.reason.contains("max_cost_usd: $0.015"), "\(r.reason)")
+        let u = try #require(r.attempts.first?.usage)
+        // Three turns' input and cache tokens; the third turn's output is 1 or 200 depending on whether its
+        // message_delta was read before the stop.
+        #expect(u.inputTokens == 3000 && u.cacheReadTokens == 150 && u.cacheWriteTokens == 30, "\(u)")
+        #expect([401, 600].contains(u.outputTokens ?? -1), "\(u)")
+        let priced = try #require(u.pricedCostUSD)
+        let expected = BudgetLock.price.cost(Budget.Tokens(input: 3000, output: u.outputTokens ?? 0, cacheRead: 150, cacheWrite: 30))
+        #expect(abs(priced - expected) < 1e-9, "priced \(priced), prices give \(expected)")
+        #expect(priced > 0.015 && priced > 2 * Self.turn, "crossed in the third turn: \(priced)")
+        #expect(r.usage?.pricedCostUSD == priced)
+        // Stopped during the third turn: the provider never saw a fourth main-loop request.
+        let main = p.requests.filter { $0["kind"] as? String == "main" }
+        #expect(main.count == 3, "main-loop requests: \(main.count)")
+        let spent = s.ledger().filter { $0.event == .spent && $0.id == "capped" }
+        #expect(spent.count == 1 && spent.first?.costUSD == priced && spent.first?.model == "claude-sonnet-4-5")
+        print("capped claude run: \(r.reason); priced \(priced) for \(u.inputTokens ?? -1) in / \(u.outputTokens ?? -1) out / \(u.cacheReadTokens ?? -1) cache read / \(u.cacheWriteTokens ?? -1) cache write; harness's own figure \(String(describing: u.costUSD))")
+    }
+
+    @Test("real Claude Code: max_turns 2 stops the agent when it begins its third turn", .timeLimit(.minutes(10)),
+          .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+    func claudeTurnCap() throws {
+        let s = try Sandbox("budget-turns")
+        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1"])
+        s.lockfile(BudgetLock.claude(p))
+        s.envFile("SCRIPTED_KEY=sk-budget-2\n")
+        let r = try runSpec(s, "turned", "provider: metered\nmax_turns: 2\nexpect: nothing", body: "Read a file, six times.")
+        #expect(r.class == .budgetExceeded && r.attempts.count == 1, "\(r.class): \(r.reason)")
+        #expect(r.reason.contains("model turn 3") && r.reason.contains("max_turns: 2"), "\(r.reason)")
+        #expect(r.attempts.first?.usage?.numTurns == 3, "\(String(describing: r.attempts.first?.usage))")
+        #expect(p.requests.filter { $0["kind"] as? String == "main" }.count == 3)
+    }
+
+    @Test("a harness without token counts and a spec with max_cost_usd: refused before spawning, with the reason")
+    func refusedWithoutTokenCounts() throws {
+        let s = try Sandbox("budget-refused")
+        s.lockfile(Lockfiles.make([]))
+        let mark = s.root + "/ran"
+        let r = try runSpec(s, "blind", "provider: local\nmax_cost_usd: 1\nexpect: nothing", body: "touch \(mark)")
+        #expect(r.class == .specInvalid && r.attempts.count == 1, "\(r.class): \(r.reason)")
+        #expect(r.reason.contains("max_cost_usd") && r.reason.contains("reports no token counts") && r.reason.contains("not started"), "\(r.reason)")
+        #expect(r.attempts.first?.exitCode == nil && r.attempts.first?.stdoutBytes == 0)
+        #expect(!FileManager.default.fileExists(atPath: mark), "the agent never ran")
+        // The same spec without a cap runs.
+        let free = try runSpec(s, "seeing", "provider: local\nexpect: nothing", body: "touch \(mark)")
+        #expect(free.status == .succeeded && FileManager.default.fileExists(atPath: mark), "\(free.reason)")
+    }
+
+    @Test("a provider's daily budget spent by two tasks holds a third in inbox/ with the reason at submit --wait; a restart keeps the count; the next UTC day releases it",
+          .timeLimit(.minutes(5)))
+    func dailyBudget() throws {
+        let s = try Sandbox("budget-daily")
+        s.lockfile("""
+            {
+              "schema": "mtor.providers/1", "default": "daily",
+              "harnesses": { \(BudgetLock.dollarHarness(s)), "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
+              "providers": {
+                "local": { "harness": "sh" },
+                "daily": { "harness": "dollar", "model": "m", "concurrency": 1,
+                           "prices": { "m": { "input": 1.0, "output": 1.0 } }, "budget_usd_per_day": 2 }
+              }
+            }
+            """)
+        let clock = s.root + "/now"
+        let env = ["MTOR_TEST_NOW_FILE": clock]
+        let spec = { (n: Int) in "---\nrepo: ~/code/widget\nexpect: answer\n---\nTask \(n).\n" }
+        var worker = try BackgroundWorker(s, env: env)
+        try worker.waitUntilStarted()
+        for n in 1...2 { try s.submit("t\(n).md", spec(n)) }
+        try worker.waitFor(timeout: 60) { s.exists("done/t1.result.json") && s.exists("done/t2.result.json") }
+        #expect(try s.result("t1").usage?.pricedCostUSD == 1.0)
+        // Visible: status shows today's spend against the budget; the metrics price it by provider and model.
+        try worker.waitFor(timeout: 30) {
+            let metrics = s.read("state/metrics.prom")
+            return metrics.contains(#"mtor_cost_usd_total{provider="daily",model="m"} 2"#) && metrics.contains(#"mtor_budget_spent_usd{provider="daily"} 2"#)
+        }
+        #expect(s.read("state/metrics.prom").contains(#"mtor_budget_usd{provider="daily"} 2"#))
+        let status = try s.mtor(["status", "--spool", s.spool])
+        #expect(status.out.contains("budget provider daily: $2.00 of $2.00 spent today"), "\(status.out)")
+        // A restart in between: the count comes back from the ledger.
+        worker.stop()
+        worker = try BackgroundWorker(s, env: env)
+        try worker.waitUntilStarted()
+        try FileManager.default.createDirectory(atPath: s.root + "/laptop", withIntermediateDirectories: true)
+        writeFixture(s.root + "/laptop/t3.md", Data(spec(3).utf8))
+        let held = try s.mtor(["submit", s.root + "/laptop/t3.md", "--spool", s.spool, "--wait", "--timeout", "6s"])
+        #expect(held.code != 0, "t3 may not run today")
+        let said = held.out + held.err
+        #expect(said.contains("provider daily spent $2.00 of its daily budget $2.00 (providers.daily.budget_usd_per_day)"), "\(said)")
+        let queued = try FileManager.default.contentsOfDirectory(atPath: s.spool + "/inbox").filter { $0.contains("-t3-") && $0.hasSuffix(".md") }
+        let id = try #require(queued.first.map { String($0.dropLast(3)) }, "t3 waits in inbox/: \(s.listing())")
+        let show = try s.mtor(["show", id, "--spool", s.spool])
+        #expect(show.out.contains("budget_usd_per_day"), "\(show.out)")
+        // The next UTC day.
+        let tomorrow = Budget.nextDay(after: Date().timeIntervalSince1970) + 60
+        writeFixture(clock, Data(Stamp.iso(Date(timeIntervalSince1970: tomorrow)).utf8))
+        try worker.waitFor(timeout: 60) { s.exists("done/\(id).result.json") }
+        worker.stop()
+        #expect(try s.result(id).status == .succeeded)
+    }
+
+    @Test("the worker's daily budget with --budget-stop: a running attempt that spends it is stopped at once (budget_exceeded); without the flag it finishes",
+          .timeLimit(.minutes(5)))
+    func workerBudgetStop() throws {
+        /// A harness that reports $1 of input at once, then works for the seconds in `<root>/sleep` before it ends.
+        func world(_ label: String, sleep: Int) throws -> Sandbox {
+            let s = try Sandbox(label)
+            let script = s.root + "/slow.sh"
+            writeFixture(script, Data("""
+                p=$(cat)
+                case "$p" in *"single word"*) echo '{"type":"result","subtype":"success","is_error":false,"result":"ok"}'; exit 0;; esac
+                echo '{"type":"system","subtype":"init"}'
+                echo '{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"working"}],"usage":{"input_tokens":1000000,"output_tokens":0}}}'
+                sleep \(sleep)
+                echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":1000000,"output_tokens":0}}'
+
+                """.utf8))
+            s.lockfile("""
+                {
+                  "schema": "mtor.providers/1", "default": "slow", "budget_usd_per_day": 1,
+                  "harnesses": { "slow": { "argv": ["/bin/sh", "\(script)"], "prompt": "stdin", "stream": "claude-stream-json" },
+                                 "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
+                  "providers": { "local": { "harness": "sh" },
+                                 "slow": { "harness": "slow", "model": "m", "prices": { "m": { "input": 1.0, "output": 1.0 } } } }
+                }
+                """)
+            return s
+        }
+        let s = try world("budget-stop", sleep: 60)
+        let started = Date()
+        let r = try runSpec(s, "stopped", "expect: answer\ntimeout: 5m", body: "Work.", extra: ["--budget-stop"])
+        #expect(r.class == .budgetExceeded && r.attempts.first?.stoppedBy == "budget", "\(r.class): \(r.reason)")
+        #expect(r.reason.contains("--budget-stop") && r.reason.contains("(budget_usd_per_day)"), "\(r.reason)")
+        #expect(Date().timeIntervalSince(started) < 50, "stopped at once, not after the agent's 60 s")
+        // Without the flag, on a fresh spool of the same day, the attempt that spends the budget finishes.
+        let s2 = try world("budget-nostop", sleep: 1)
+        let ok = try runSpec(s2, "finished", "expect: answer\ntimeout: 5m", body: "Work.")
+        #expect(ok.status == .succeeded && ok.usage?.pricedCostUSD == 1.0, "\(ok.class): \(ok.reason)")
+    }
+
+    @Test("real Codex: tokens priced from the lockfile; a max_cost_usd below the turn's cost ends budget_exceeded", .timeLimit(.minutes(10)),
+          .enabled(if: codexBinary != nil, "the real Codex CLI is not installed; .ci/run installs it"))
+    func codexCostCap() throws {
+        let s = try CodexLock.sandbox("budget-codex")
+        let p = try ScriptedProvider(scenario: "commit", key: "sk-codex-budget-1", extra: ["--api", "openai", "--usage", "2345,678,91,0"])
+        var entry = CodexLock.entry("openai", p)
+        entry.env = "\"X_UNUSED\": \"1\"" // keeps the entry's shape; prices are spliced below
+        var lock = Lockfiles.make([entry], extraHarnesses: CodexLock.harness)
+        lock = lock.replacingOccurrences(of: "\"concurrency\": 2, \"env\": {\"X_UNUSED\": \"1\"}", with: "\"concurrency\": 2, \"prices\": \(BudgetLock.priceJSON)")
+        lock = lock.replacingOccurrences(of: "\"model\": \"claude-sonnet-4-5\"", with: "\"model\": \"gpt-5\"")
+        s.lockfile(lock)
+        s.envFile("SCRIPTED_KEY=sk-codex-budget-1\n")
+        let r = try runSpec(s, "codex-capped", "provider: openai\ntimeout: 2m\nstall: 60s\nmax_cost_usd: 0.001")
+        #expect(r.class == .budgetExceeded && r.attempts.count == 1, "\(r.class): \(r.reason)")
+        let u = try #require(r.attempts.first?.usage)
+        let input = u.inputTokens ?? 0, cached = u.cacheReadTokens ?? 0
+        let expected = BudgetLock.price.cost(Budget.Tokens(input: input - cached, output: u.outputTokens ?? 0, cacheRead: cached, cacheWrite: u.cacheWriteTokens ?? 0))
+        #expect(input >= 2345 && abs((u.pricedCostUSD ?? -1) - expected) < 1e-9, "\(u) vs \(expected)")
+        #expect(u.costUSD == nil, "Codex reports no cost of its own")
+        print("capped codex run: \(r.reason); priced \(u.pricedCostUSD ?? -1)")
+    }
+}
