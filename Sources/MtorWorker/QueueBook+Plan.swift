@@ -36,8 +36,8 @@ extension QueueBook {
 
         func fits(_ book: QueueBook, hostReadAt: Double, now: Double) -> Bool {
             guard version == book.othersVersion, hostReadAt == self.hostReadAt, now < validUntil else { return false }
-            // A task ended: dependents may start, but a burst of endings decides them once per 10 ms.
-            return epoch == book.finishEpoch || now - madeAt < 0.01
+            // A task ended: dependents may start, but a burst of endings decides them once per 50 ms.
+            return epoch == book.finishEpoch || now - madeAt < 0.05
         }
     }
 
@@ -61,6 +61,8 @@ extension QueueBook {
         }
         plan.starts = turn.starts
         plan.nextStart = turn.nextStart
+        // Kept although a task ended since: the loop looks again once the 50 ms are over.
+        if turn.epoch != finishEpoch { plan.nextStart = min(plan.nextStart ?? .infinity, turn.madeAt + 0.05) }
         let scheduler = Scheduler()
         let windowed = plain(from: &plan.cursor, count: window).filter { refusals[$0.name] == nil }
         template.queued = windowed.map { Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider) }
@@ -97,9 +99,17 @@ extension QueueBook {
     private mutating func decideOthers(spool: Spool, template: Scheduler.Snapshot, now: Double, hostReadAt: Double) -> OthersTurn {
         var turn = OthersTurn(version: othersVersion, epoch: finishEpoch, hostReadAt: hostReadAt, madeAt: now, validUntil: now + 1)
         let dependents = others.compactMap { entries[$0] }.filter { !($0.terms?.dependsOn.isEmpty ?? true) }
-        let directory = dependents.isEmpty ? TaskDirectory() : TaskDirectory.scan(spool, queued: ids)
-        // A refused task stands for its refusal while it is in claimed/ or failed/ (its sidecar need not be read again).
-        for id in condemned.keys where !directory.claimed.contains(id) && !directory.failed.contains(id) { condemned[id] = nil }
+        var directory = TaskDirectory()
+        if !dependents.isEmpty {
+            var fresh = listing ?? TaskDirectory.Listing()
+            if listing == nil || MtorPlatform.now() - fresh.at >= 1 {
+                fresh = .list(spool)
+                // A refused task stands for its refusal while it is in claimed/ or failed/ (its sidecar need not be read again).
+                for id in condemned.keys where !fresh.claimed.contains(id) && !fresh.failed.contains(id) { condemned[id] = nil }
+            }
+            listing = fresh
+            directory = TaskDirectory(queued: ids, listing: fresh)
+        }
         // A cycle among queued specs can never start: every member is refused at ingest.
         var graph: [String: [String]] = [:]
         for e in dependents { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }

@@ -64,6 +64,9 @@ struct QueueBook {
     var finishEpoch = 0
     /// The scheduler's last decisions for the non-plain specs, reused while nothing they depend on changed.
     var othersTurn: OthersTurn?
+    /// claimed/, done/ and failed/, listed again at most every second while dependents wait, and
+    /// patched meanwhile with what this worker claims and ends (other hosts' changes wait for the listing).
+    var listing: TaskDirectory.Listing?
 
     struct HostState {
         var readAt: Double

@@ -3,15 +3,45 @@ import MtorCore
 import MtorPlatform
 
 /// Every task of the spool by where its spec is, to find what a `depends_on` name means and
-/// where that task stands. Taken from directory listings; nothing in it is trusted beyond one turn.
+/// where that task stands. Taken from directory listings; nothing in it is trusted beyond one turn
+/// (the worker's `Listing` is kept up to a second, patched with what this worker claimed and ended).
 struct TaskDirectory {
     /// Queued: the id each inbox/ file will get → its file name.
     private(set) var queued: [String: String] = [:]
     private(set) var claimed: Set<String> = []
     private(set) var done: Set<String> = []
     private(set) var failed: Set<String> = []
-    /// The newest id `submit` made from each file-name slug (`parser` → `20261201T220000-parser-3f2a`).
-    private var newestBySlug: [String: String] = [:]
+    /// The newest id `submit` made from each file-name slug, built on the first name that needs it.
+    private let slugs = SlugIndex()
+
+    /// claimed/, done/ and failed/ as listed at `at` (monotonic), with later changes patched in.
+    struct Listing {
+        var claimed: Set<String> = []
+        var done: Set<String> = []
+        var failed: Set<String> = []
+        var at = 0.0
+
+        static func list(_ spool: Spool) -> Listing {
+            func ids(_ dir: String) -> Set<String> {
+                Set(((try? FileSystem.list(dir)) ?? []).filter { $0.hasSuffix(".md") && !TaskID.isTemporary($0) }.map { String($0.dropLast(3)) })
+            }
+            return Listing(claimed: ids(spool.claimed), done: ids(spool.done), failed: ids(spool.failed), at: now())
+        }
+
+        /// This worker claimed `id`.
+        mutating func claimed(_ id: String) { claimed.insert(id) }
+
+        /// A task of this worker ended: its spec is in done/ or failed/ now (or back in inbox/).
+        mutating func ended(_ id: String, in spool: Spool) {
+            claimed.remove(id)
+            if FileSystem.kind(spool.spec(in: spool.done, id)) != .missing { done.insert(id) }
+            else if FileSystem.kind(spool.spec(in: spool.failed, id)) != .missing { failed.insert(id) }
+        }
+    }
+
+    private final class SlugIndex {
+        var newest: [String: String]?
+    }
 
     /// Lists claimed/, done/ and failed/; `inboxNames` are the inbox/ files (listed when nil).
     static func scan(_ spool: Spool, inboxNames: [String]? = nil) -> TaskDirectory {
@@ -19,25 +49,30 @@ struct TaskDirectory {
         for name in inboxNames ?? ((try? FileSystem.list(spool.inbox)) ?? []) where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
             queued[TaskID.from(fileName: name)] = name
         }
-        return scan(spool, queued: queued)
+        return TaskDirectory(queued: queued, listing: .list(spool))
     }
 
-    /// Lists claimed/, done/ and failed/; `queued` maps the ids of the inbox/ files to their names.
-    static func scan(_ spool: Spool, queued: [String: String]) -> TaskDirectory {
-        var d = TaskDirectory()
-        func ids(_ dir: String) -> [String] {
-            ((try? FileSystem.list(dir)) ?? []).filter { $0.hasSuffix(".md") && !TaskID.isTemporary($0) }.map { String($0.dropLast(3)) }
-        }
-        d.queued = queued
-        d.claimed = Set(ids(spool.claimed))
-        d.done = Set(ids(spool.done))
-        d.failed = Set(ids(spool.failed))
-        for id in Array(d.queued.keys) + Array(d.claimed) + Array(d.done) + Array(d.failed) {
+    init() {}
+
+    /// `queued` maps the ids of the inbox/ files to their names.
+    init(queued: [String: String], listing: Listing) {
+        self.queued = queued
+        claimed = listing.claimed
+        done = listing.done
+        failed = listing.failed
+    }
+
+    /// The newest id `submit` made from each file-name slug (`parser` → `20261201T220000-parser-3f2a`).
+    private func newestBySlug() -> [String: String] {
+        if let built = slugs.newest { return built }
+        var newest: [String: String] = [:]
+        for id in Array(queued.keys) + Array(claimed) + Array(done) + Array(failed) {
             guard let slug = SpecName.slugPart(of: id) else { continue }
-            if let other = d.newestBySlug[slug], other >= id { continue }
-            d.newestBySlug[slug] = id
+            if let other = newest[slug], other >= id { continue }
+            newest[slug] = id
         }
-        return d
+        slugs.newest = newest
+        return newest
     }
 
     func knows(_ id: String) -> Bool { queued[id] != nil || claimed.contains(id) || done.contains(id) || failed.contains(id) }
@@ -47,7 +82,7 @@ struct TaskDirectory {
     func resolve(_ name: String) -> String? {
         let stem = name.hasSuffix(".md") ? String(name.dropLast(3)) : name
         for candidate in [stem, TaskID.from(fileName: stem + ".md")] where knows(candidate) { return candidate }
-        return newestBySlug[SpecName.slug(stem)]
+        return newestBySlug()[SpecName.slug(stem)]
     }
 
     /// Where the task stands, for the scheduler: a failed one is read from its sidecar for its class.

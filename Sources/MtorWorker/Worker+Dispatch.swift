@@ -7,6 +7,8 @@ extension Worker {
     /// decides which specs fail at once, which may start and in what order, and why the others wait;
     /// candidates are then placed on a provider with room (`choose`) while slots are free.
     func dispatch() {
+        let began = now()
+        defer { telemetry.metrics.observeTurn(now() - began) }
         while let name = loop.queue.next() { ingest(name) }
         guard loop.book.count > 0 else { return }
         let home = loop.settings.baseEnvironment["HOME"] ?? "/"
@@ -69,7 +71,10 @@ extension Worker {
             switch decision {
             case .fail(let name, let refusal):
                 // Its dependents fail at once too, before its sidecar exists.
-                if let id = loop.book.cached(name)?.id { loop.book.condemned[id] = refusal.failureClass.rawValue }
+                if let id = loop.book.cached(name)?.id {
+                    loop.book.condemned[id] = refusal.failureClass.rawValue
+                    loop.book.listing?.claimed(id)  // a batch claims it in a moment: still known by this id
+                }
                 leave(name)
                 let hint = refusal.failureClass == .dependencyFailed
                     ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"

@@ -15,6 +15,7 @@ extension Worker {
             return
         }
         guard let (id, claimLock) = claimed else { return }
+        loop.book.listing?.claimed(id)
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, context: taskContext, preset: preset, startProvider: provider, claimLock: claimLock)
         let inPlaceRepo = (parsed ?? (try? Spec.parse(bytes, home: "/"))).flatMap { $0.work.mode == .inPlace ? repoKey($0) : nil }
@@ -67,7 +68,10 @@ extension Worker {
             defer { ids.removeAll() }
             return ids
         }
-        for id in ids { loop.running.remove(id) }
+        for id in ids {
+            loop.running.remove(id)
+            loop.book.listing?.ended(id, in: spool)
+        }
         let settled = refusalsSettled.withLock { names in
             defer { names.removeAll() }
             return names

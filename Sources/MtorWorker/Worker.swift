@@ -100,6 +100,7 @@ public final class Worker {
                 dispatch()
                 if options.once, loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                     rescan()
+                    loop.book.othersTurn = nil  // about to exit: every hold decided afresh
                     dispatch()
                     if loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                         for (name, why) in loop.waiting.sorted(by: { $0.key < $1.key }) { logger.warn("inbox/\(name) stays queued: \(why)") }

@@ -20,6 +20,9 @@ struct Scale: Sendable {
     var settleSeconds: Double
     /// Sequential worktree specs (and plain `git worktree add` runs) on the 5,000-file repo.
     var worktreeSpecs = 30
+    /// Specs queued for the dispatch-turn figure, and the seconds it is measured over.
+    var deepQueue = 100_000
+    var deepQueueWindow = 20.0
     /// Jobs for nq's throughput runs (each queued job is a waiting process).
     var nqSpecs = 1000
     /// Links in the dependency chain whose failure cascade is timed.
@@ -29,12 +32,12 @@ struct Scale: Sendable {
                             idleSeconds: 30, queuedSpecs: 10_000, statusTasks: 100_000, statusRuns: 5, warmUps: 3, settleSeconds: 2)
     static let quick = Scale(latencySpecs: 20, pollLatencySpecs: 3, throughputSpecs: 200, arrivalRate: 400,
                              idleSeconds: 1, queuedSpecs: 300, statusTasks: 1000, statusRuns: 2, warmUps: 1, settleSeconds: 0.5,
-                             worktreeSpecs: 5, nqSpecs: 100, chainDepth: 300)
+                             worktreeSpecs: 5, deepQueue: 3000, deepQueueWindow: 8, nqSpecs: 100, chainDepth: 300)
 }
 
 /// The sections a run can be limited to with `--only`.
 enum Section: String, CaseIterable, Sendable {
-    case idle, latency, throughput, memory, status, worktree, chain, shared
+    case idle, latency, throughput, memory, status, worktree, chain, queue, shared
 }
 
 /// `mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only LIST] [--keep]`.
@@ -51,7 +54,7 @@ struct BenchOptions {
     var scale: Scale { quick ? .quick : .full }
 
     static let usage = """
-    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,chain,shared] [--keep]
+    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,chain,queue,shared] [--keep]
                       [--shared-spool DROP:WORKER]   (two mounts of one network filesystem: pickup through another host's mount)
     """
 

@@ -7,7 +7,7 @@ struct BenchSmokeTests {
     /// The built `mtor-bench` beside the `mtor` binary the other end-to-end tests use.
     static let benchBinary = FileSystem.directory(of: mtorBinary) + "/mtor-bench"
 
-    @Test("--quick drains real spools with mtor, both shell loops, task-spooler and nq, times a dependency cascade, and writes a table and its JSON", .timeLimit(.minutes(10)),
+    @Test("--quick drains real spools with mtor, both shell loops, task-spooler and nq, times a dependency cascade and the scheduler's turns, and writes a table and its JSON", .timeLimit(.minutes(10)),
           .enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary), "no mtor-bench beside mtor; run swift build first"))
     func quickRun() throws {
         let dir = NSTemporaryDirectory() + "mtor-bench-smoke-\(UUID().uuidString.prefix(8))"
@@ -28,7 +28,7 @@ struct BenchSmokeTests {
         let names = figures.compactMap { $0["figure"] as? String }
         for expected in ["pickup latency p50", "pickup latency p99", "idle CPU", "RSS with", "status --json", "worktree: rename → first command p50",
                          "worktree pickup ÷ plain git worktree add", "pickup latency p50 with the sandbox", "300-deep chain: failure cascade settles",
-                         "plain spec pickup during that cascade"] {
+                         "plain spec pickup during that cascade", "dispatch turn p99, 3000 queued"] {
             #expect(names.contains { $0.hasPrefix(expected) }, "no '\(expected)' figure in \(names)")
         }
         #expect(names.filter { $0.hasPrefix("throughput") }.count == 6)

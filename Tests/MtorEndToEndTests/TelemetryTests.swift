@@ -204,6 +204,9 @@ struct HookAndMetricsTests {
         #expect(text.contains("mtor_attempts_total{provider=\"local\"} \(attempts)"), "attempts match the sidecars (\(attempts))")
         #expect(text.contains("mtor_queue_depth{dir=\"done\"} 3") && text.contains("mtor_queue_depth{dir=\"failed\"} 2"))
         #expect(text.contains("mtor_task_duration_seconds_count 5"))
+        // Every scheduling turn is counted: at least one per spec it read.
+        let turns = text.split(separator: "\n").first { $0.hasPrefix("mtor_dispatch_seconds_count ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+        #expect((turns ?? 0) >= 6, "mtor_dispatch_seconds_count: \(turns.map(String.init) ?? "missing")")
         #expect(text.contains("mtor_queue_depth{dir=\"inbox\"} 1"), "the held spec is queued")
         let down = text.split(separator: "\n").first { $0.hasPrefix("mtor_provider_healthy{provider=\"down\",class=\"") }
         #expect(down?.hasSuffix("\"} 0") == true && down?.contains("class=\"\"") == false, "the held provider is unhealthy, with its class: \(down ?? "none")")

@@ -7,6 +7,8 @@ import MtorPlatform
 final class Metrics: Sendable {
     /// Upper bounds of the task duration histogram, in seconds.
     static let buckets: [Double] = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400]
+    /// Bounds for a scheduling turn, in seconds: a turn should stay under 5 ms whatever is queued.
+    static let turnBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]
 
     /// The counters, fed from task threads and read by the loop.
     private let counters = LockBox(Counters())
@@ -17,6 +19,9 @@ final class Metrics: Sendable {
         var durationCounts = [Int](repeating: 0, count: Metrics.buckets.count)
         var durationSum = 0.0
         var durationCount = 0
+        var turnCounts = [Int](repeating: 0, count: Metrics.turnBuckets.count)
+        var turnSum = 0.0
+        var turnCount = 0
         var tokens: [TokenLabel: Int] = [:]
         var cost: [String: Double] = [:]
         /// mtor's priced spend (the ledger's `spent` lines), by provider and model.
@@ -60,6 +65,15 @@ final class Metrics: Sendable {
         }
     }
 
+    /// One scheduling turn of the worker's loop (reading new specs, deciding, handing out starts) took `seconds`.
+    func observeTurn(_ seconds: Double) {
+        counters.withLock { c in
+            c.turnSum += seconds
+            c.turnCount += 1
+            for (i, bound) in Metrics.turnBuckets.enumerated() where seconds <= bound { c.turnCounts[i] += 1 }
+        }
+    }
+
     /// Adds one finished task's token and cost use.
     func addUsage(provider: String, input: Int?, output: Int?, cacheRead: Int?, cacheWrite: Int?, costUSD: Double?) {
         counters.withLock { c in
@@ -94,6 +108,13 @@ final class Metrics: Sendable {
         line("mtor_task_duration_seconds_bucket", [("le", "+Inf")], String(s.durationCount))
         line("mtor_task_duration_seconds_sum", [], Metrics.number(s.durationSum))
         line("mtor_task_duration_seconds_count", [], String(s.durationCount))
+        family("mtor_dispatch_seconds", "histogram", "Time the worker's loop spent in one scheduling turn (reading new specs, deciding, handing out starts).")
+        for (i, bound) in Metrics.turnBuckets.enumerated() {
+            line("mtor_dispatch_seconds_bucket", [("le", Metrics.number(bound))], String(s.turnCounts[i]))
+        }
+        line("mtor_dispatch_seconds_bucket", [("le", "+Inf")], String(s.turnCount))
+        line("mtor_dispatch_seconds_sum", [], Metrics.number(s.turnSum))
+        line("mtor_dispatch_seconds_count", [], String(s.turnCount))
         family("mtor_tokens_total", "counter", "Tokens the harnesses reported, by provider and kind (input, output, cache_read, cache_write).")
         for (l, n) in s.tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
             line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
