@@ -73,6 +73,7 @@ final class Bench {
         if sections.contains(.memory) { try memory() }
         if sections.contains(.status) { try status() }
         if sections.contains(.worktree) { try worktree() }
+        if sections.contains(.merge) { try merge() }
         if sections.contains(.shared) {
             if options.sharedSpool != nil { try sharedSpool() } else if sections.count == 1 { throw .usage("--only shared needs --shared-spool DROP:WORKER") }
             else { report.skipped.append("shared spool: no --shared-spool DROP:WORKER (two mounts of one network filesystem)") }

@@ -30,7 +30,7 @@ struct Scale: Sendable {
 
 /// The sections a run can be limited to with `--only`.
 enum Section: String, CaseIterable, Sendable {
-    case idle, latency, throughput, memory, status, worktree, shared
+    case idle, latency, throughput, memory, status, worktree, merge, shared
 }
 
 /// `mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only LIST] [--keep]`.
@@ -47,7 +47,7 @@ struct BenchOptions {
     var scale: Scale { quick ? .quick : .full }
 
     static let usage = """
-    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,shared] [--keep]
+    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,merge,shared] [--keep]
                       [--shared-spool DROP:WORKER]   (two mounts of one network filesystem: pickup through another host's mount)
     """
 

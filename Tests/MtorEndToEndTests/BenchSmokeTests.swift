@@ -27,7 +27,7 @@ struct BenchSmokeTests {
         let figures = try #require(report["figures"] as? [[String: Any]])
         let names = figures.compactMap { $0["figure"] as? String }
         for expected in ["pickup latency p50", "pickup latency p99", "idle CPU", "RSS with", "status --json", "worktree: rename → first command p50",
-                         "worktree pickup ÷ plain git worktree add"] {
+                         "worktree pickup ÷ plain git worktree add", "merge --all ÷ sum of verify times"] {
             #expect(names.contains { $0.hasPrefix(expected) }, "no '\(expected)' figure in \(names)")
         }
         #expect(names.filter { $0.hasPrefix("throughput") }.count == 4)
