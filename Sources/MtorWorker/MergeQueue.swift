@@ -167,7 +167,7 @@ public struct MergeQueue: Sendable {
             return r
         }
         if setup.dryRun {
-            var r = record(.skipped, "dry run: \(commits.count) commit(s) would be \(setup.mergeCommit ? "merged" : "rebased") onto \(base) at \(tip.prefix(10)) cleanly\(c.verify.map { ", then `\($0)` run" } ?? "")")
+            var r = record(.wouldLand, "dry run: \(commits.count) commit(s) would be \(setup.mergeCommit ? "merged" : "rebased") onto \(base) at \(tip.prefix(10)) cleanly\(c.verify.map { ", then `\($0)` run" } ?? "")")
             r.commits = commits
             return r
         }

@@ -181,7 +181,11 @@ struct MergeQueueTests {
         // Exit codes: several IDs, one of which did not land.
         #expect(try s.merge(["three", "two"]).code == 1)
         #expect(try s.merge(["no-such"]).code == 4)
-        #expect(try s.merge(["--dry-run", "two"]).out.contains("dry run"))
+        // A dry run says what would happen and moves nothing: two would land on a main that has one.txt only if verify passed (not run).
+        let mainNow = try s.out(["rev-parse", "main"])
+        let dry = try s.merge(["--dry-run", "two"])
+        #expect(dry.code == 0 && dry.out.contains("two: would_land: dry run"), "\(dry.out)")
+        #expect(try s.out(["rev-parse", "main"]) == mainNow && s.mergeRecord("two")?.state == .verifyFailed, "a dry run writes nothing")
     }
 
     @Test("integrate: merge from two workers and a CLI `mtor merge --all` at once on one repository: no lost update, no double land",
