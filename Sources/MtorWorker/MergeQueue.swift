@@ -89,10 +89,20 @@ public struct MergeQueue: Sendable {
 
     // MARK: - Landing
 
-    /// Lands `c` under the repository's lock and returns its merge record (not written: the caller does).
-    public func land(_ c: Candidate) -> MergeRecord {
-        locked(c.repo) { landLocked(c) }
-            ?? MergeRecord(id: c.id, state: .skipped, at: Stamp.iso(), base: c.base, reason: "\(c.repo) is not a git repository mtor can lock (its git directory is not writable)")
+    /// Lands `c` under the repository's lock and returns its merge record, written to `spool`
+    /// (unless a dry run) while the lock is held; a task already landed is not landed again.
+    public func land(_ c: Candidate, spool: Spool?) -> MergeRecord {
+        locked(c.repo) { () -> MergeRecord in
+            if let spool, let earlier = spool.mergeRecord(c.id), earlier.state == .landed {
+                var again = earlier
+                again.reason = "already landed at \(earlier.commit?.prefix(10) ?? "?") (\(earlier.at))"
+                again.commits = []
+                return again
+            }
+            let record = landLocked(c)
+            if let spool, !setup.dryRun { try? spool.writeMergeRecord(record) }
+            return record
+        } ?? MergeRecord(id: c.id, state: .skipped, at: Stamp.iso(), base: c.base, reason: "\(c.repo) is not a git repository mtor can lock (its git directory is not writable)")
     }
 
     private func landLocked(_ c: Candidate) -> MergeRecord {

@@ -188,6 +188,29 @@ struct MergeQueueTests {
         #expect(try s.out(["rev-parse", "main"]) == mainNow && s.mergeRecord("two")?.state == .verifyFailed, "a dry run writes nothing")
     }
 
+    @Test("two `mtor merge ID --keep-branch` of one task at once: it lands once, the other says already landed, the record stays landed",
+          .timeLimit(.minutes(5)))
+    func sameTaskTwice() throws {
+        let s = try Sandbox("merge-twice")
+        s.lockfile(Lockfiles.make([]))
+        try s.seed(["README.md": "widget\n"])
+        try s.submit("x.md", Self.spec(commitBody("x.txt", subject: "x", nap: "0"), verify: "'sleep 1'"))
+        try s.submit("y.md", Self.spec(commitBody("y.txt", subject: "y", nap: "0")))
+        #expect(try s.drain().code == 0)
+        #expect(try s.merge(["y"]).code == 0, "main moves on, so x is rebased")
+        let outs = Outputs()
+        let argv = [mtorBinary, "merge", "x", "--keep-branch", "--spool", s.spool, "--sandbox-writable", s.root], env = s.environment, dir = s.root
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let r = try? ChildProcess.run(argv, environment: env, directory: dir, timeout: 300)
+            outs.add("\(r?.0.exitCode ?? -1) \(r.map { String(decoding: $0.stdout, as: UTF8.self) } ?? "")")
+        }
+        let both = outs.all
+        #expect(both.allSatisfy { $0.hasPrefix("0 ") }, "\(both)")
+        #expect(both.filter { $0.contains("already landed") }.count == 1, "\(both)")
+        #expect(try s.mainSubjects().prefix(3) == ["x", "y", "seed"])
+        #expect(s.mergeRecord("x")?.state == .landed)
+    }
+
     @Test("integrate: merge from two workers and a CLI `mtor merge --all` at once on one repository: no lost update, no double land",
           .timeLimit(.minutes(10)))
     func concurrent() throws {
@@ -227,4 +250,12 @@ struct MergeQueueTests {
         for n in 1...8 { #expect(FileManager.default.fileExists(atPath: s.repo + "/w\(n).txt")) }
         for n in 1...4 { #expect(FileManager.default.fileExists(atPath: s.repo + "/cli\(n).txt")) }
     }
+}
+
+/// Lines gathered from several threads.
+final class Outputs: @unchecked Sendable {  // `lock` guards `lines`
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func add(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
 }
