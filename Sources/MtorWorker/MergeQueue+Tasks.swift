@@ -63,7 +63,7 @@ extension MergeQueue {
         if let record = spool.mergeRecord(result.id), record.state == .landed {
             return Line(id: id, state: "landed", reason: "already landed at \(record.commit?.prefix(10) ?? "?") (\(record.at))", via: via, commits: [])
         }
-        let (candidate, why) = Candidate.from(result)
+        let (candidate, why) = Candidate.from(result, replacing: MergePlan.origin(of: result).flatMap { spool.result($0) })
         guard let candidate else { return Line(id: id, state: "skipped", reason: "task \(result.id): \(why ?? "cannot be merged")", via: via) }
         let record = land(candidate, spool: spool)
         var line = Line(id: id, state: record.state.rawValue, reason: record.reason, via: via, commits: record.commits, files: record.files,

@@ -45,6 +45,8 @@ public struct MergeQueue: Sendable {
         public var base: String?
         public var headAfter: String
         public var verify: String?
+        /// The conflicted task this one (its follow-up) replaces: its id, branch and recorded commit.
+        public var replaces: (id: String, branch: String, headAfter: String)? = nil
 
         public init(id: String, repo: String, branch: String, base: String?, headAfter: String, verify: String?) {
             self.id = id
@@ -62,6 +64,13 @@ public struct MergeQueue: Sendable {
                 return (nil, "its result names no branch and commit")
             }
             return (Candidate(id: result.id, repo: repo, branch: branch, base: git.base, headAfter: after, verify: result.verify?.command), nil)
+        }
+
+        /// The candidate of follow-up `result`, naming the task it replaces (`origin`).
+        public static func from(_ result: TaskResult, replacing origin: TaskResult?) -> (Candidate?, String?) {
+            var (c, why) = from(result)
+            if let o = origin, let branch = o.git?.branch, let head = o.git?.headAfter { c?.replaces = (o.id, branch, head) }
+            return (c, why)
         }
     }
 
@@ -100,7 +109,14 @@ public struct MergeQueue: Sendable {
                 return again
             }
             let record = landLocked(c)
-            if let spool, !setup.dryRun { try? spool.writeMergeRecord(record) }
+            guard let spool, !setup.dryRun else { return record }
+            try? spool.writeMergeRecord(record)
+            // A follow-up that landed replaces its origin: the origin's branch goes, its record says so.
+            if record.state == .landed, let old = c.replaces, var origin = spool.mergeRecord(old.id), origin.state != .landed {
+                if !setup.keepBranch { shell.git(["update-ref", "-d", "refs/heads/\(old.branch)", old.headAfter], in: c.repo) }
+                origin.reason = "replaced by its follow-up \(c.id), which landed at \(record.commit?.prefix(10) ?? "?") (\(record.at)); before: \(origin.reason)"
+                try? spool.writeMergeRecord(origin)
+            }
             return record
         } ?? MergeRecord(id: c.id, state: .skipped, at: Stamp.iso(), base: c.base, reason: "\(c.repo) is not a git repository mtor can lock (its git directory is not writable)")
     }

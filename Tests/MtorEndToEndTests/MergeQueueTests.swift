@@ -118,6 +118,8 @@ struct MergeQueueTests {
         #expect(all.out.contains("\(follow): landed"), "\(all.out)")
         #expect(try String(contentsOfFile: s.repo + "/README.md", encoding: .utf8) == "beta\n")
         #expect(try s.merge(["b"]).out.contains("via follow-up \(follow)"))
+        #expect((try? s.out(["rev-parse", "--verify", "-q", "refs/heads/mtor/b"])) == nil, "the replaced branch is gone")
+        #expect(s.mergeRecord("b")?.reason.contains("replaced by its follow-up \(follow)") == true)
     }
 
     @Test("integrate: merge with on_conflict: agent: the second of two tasks editing one line conflicts at task end, its follow-up is queued at once and lands",
@@ -144,6 +146,7 @@ struct MergeQueueTests {
         #expect(f.status == .succeeded && f.git?.integrated == "merged", "\(f.reason) \(f.git?.integratedReason ?? "")")
         #expect(try String(contentsOfFile: s.repo + "/README.md", encoding: .utf8) == "beta\n")
         #expect(try s.mainSubjects().prefix(2) == ["b", "a"])
+        #expect((try? s.out(["rev-parse", "--verify", "-q", "refs/heads/mtor/b"])) == nil, "the replaced branch is gone")
     }
 
     @Test("a task whose rebased commit fails verify does not move the base; a branch that gained a commit after the task lands only head_after",
