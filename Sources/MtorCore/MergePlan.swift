@@ -15,6 +15,8 @@ public struct MergeRecord: Codable, Equatable, Sendable {
         case verifyFailed = "verify_failed"
         /// Not tried (a dirty checkout, a missing branch or commit): `reason` says why.
         case skipped
+        /// `mtor merge --dry-run` only (never written): it would rebase cleanly; verify was not run.
+        case wouldLand = "would_land"
     }
 
     public var schema = MergeRecord.schemaName

@@ -117,7 +117,7 @@ extension Reference {
                 ["merge", "not in the sidecar, which stays write-once: the task's merge state, in `done/<id>.merge.json` beside it, written by the one process holding the repository's integration lock (`mtor merge`, `integrate: merge`); `mtor show --json` adds it under this key"],
                 ["merge.schema", "`mtor.merge/1`"],
                 ["merge.id", "the task"],
-                ["merge.state", "`landed` (the base contains the change), `conflict` (rebasing onto the base conflicted: `files`), `verify_failed` (verify failed on the rebased commit; the base did not move) or `skipped` (not tried: `reason`)"],
+                ["merge.state", "`landed` (the base contains the change), `conflict` (rebasing onto the base conflicted: `files`), `verify_failed` (verify failed on the rebased commit; the base did not move) or `skipped` (not tried: `reason`); `mtor merge --dry-run` prints `would_land` and writes nothing"],
                 ["merge.at", "when this state was reached"],
                 ["merge.commit", "when landed: the base branch's new tip"],
                 ["merge.commits", "when landed: the commits now on the base, oldest first (the rebased `head_after`)"],

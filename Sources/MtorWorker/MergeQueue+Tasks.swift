@@ -63,10 +63,9 @@ extension MergeQueue {
         if let record = spool.mergeRecord(result.id), record.state == .landed {
             return Line(id: id, state: "landed", reason: "already landed at \(record.commit?.prefix(10) ?? "?") (\(record.at))", via: via, commits: [])
         }
-        let (candidate, why) = Candidate.from(result)
+        let (candidate, why) = Candidate.from(result, replacing: MergePlan.origin(of: result).flatMap { spool.result($0) })
         guard let candidate else { return Line(id: id, state: "skipped", reason: "task \(result.id): \(why ?? "cannot be merged")", via: via) }
-        let record = land(candidate)
-        if !setup.dryRun { try? spool.writeMergeRecord(record) }
+        let record = land(candidate, spool: spool)
         var line = Line(id: id, state: record.state.rawValue, reason: record.reason, via: via, commits: record.commits, files: record.files,
                         verifyTail: record.state == .verifyFailed ? record.verify.map { String($0.outputTail.suffix(600)) } : nil)
         // `on_conflict: agent`: the follow-up is queued at once (never for a follow-up itself).

@@ -45,6 +45,8 @@ public struct MergeQueue: Sendable {
         public var base: String?
         public var headAfter: String
         public var verify: String?
+        /// The conflicted task this one (its follow-up) replaces: its id, branch and recorded commit.
+        public var replaces: (id: String, branch: String, headAfter: String)? = nil
 
         public init(id: String, repo: String, branch: String, base: String?, headAfter: String, verify: String?) {
             self.id = id
@@ -62,6 +64,13 @@ public struct MergeQueue: Sendable {
                 return (nil, "its result names no branch and commit")
             }
             return (Candidate(id: result.id, repo: repo, branch: branch, base: git.base, headAfter: after, verify: result.verify?.command), nil)
+        }
+
+        /// The candidate of follow-up `result`, naming the task it replaces (`origin`).
+        public static func from(_ result: TaskResult, replacing origin: TaskResult?) -> (Candidate?, String?) {
+            var (c, why) = from(result)
+            if let o = origin, let branch = o.git?.branch, let head = o.git?.headAfter { c?.replaces = (o.id, branch, head) }
+            return (c, why)
         }
     }
 
@@ -89,10 +98,27 @@ public struct MergeQueue: Sendable {
 
     // MARK: - Landing
 
-    /// Lands `c` under the repository's lock and returns its merge record (not written: the caller does).
-    public func land(_ c: Candidate) -> MergeRecord {
-        locked(c.repo) { landLocked(c) }
-            ?? MergeRecord(id: c.id, state: .skipped, at: Stamp.iso(), base: c.base, reason: "\(c.repo) is not a git repository mtor can lock (its git directory is not writable)")
+    /// Lands `c` under the repository's lock and returns its merge record, written to `spool`
+    /// (unless a dry run) while the lock is held; a task already landed is not landed again.
+    public func land(_ c: Candidate, spool: Spool?) -> MergeRecord {
+        locked(c.repo) { () -> MergeRecord in
+            if let spool, let earlier = spool.mergeRecord(c.id), earlier.state == .landed {
+                var again = earlier
+                again.reason = "already landed at \(earlier.commit?.prefix(10) ?? "?") (\(earlier.at))"
+                again.commits = []
+                return again
+            }
+            let record = landLocked(c)
+            guard let spool, !setup.dryRun else { return record }
+            try? spool.writeMergeRecord(record)
+            // A follow-up that landed replaces its origin: the origin's branch goes, its record says so.
+            if record.state == .landed, let old = c.replaces, var origin = spool.mergeRecord(old.id), origin.state != .landed {
+                if !setup.keepBranch { shell.git(["update-ref", "-d", "refs/heads/\(old.branch)", old.headAfter], in: c.repo) }
+                origin.reason = "replaced by its follow-up \(c.id), which landed at \(record.commit?.prefix(10) ?? "?") (\(record.at)); before: \(origin.reason)"
+                try? spool.writeMergeRecord(origin)
+            }
+            return record
+        } ?? MergeRecord(id: c.id, state: .skipped, at: Stamp.iso(), base: c.base, reason: "\(c.repo) is not a git repository mtor can lock (its git directory is not writable)")
     }
 
     private func landLocked(_ c: Candidate) -> MergeRecord {
@@ -167,7 +193,7 @@ public struct MergeQueue: Sendable {
             return r
         }
         if setup.dryRun {
-            var r = record(.skipped, "dry run: \(commits.count) commit(s) would be \(setup.mergeCommit ? "merged" : "rebased") onto \(base) at \(tip.prefix(10)) cleanly\(c.verify.map { ", then `\($0)` run" } ?? "")")
+            var r = record(.wouldLand, "dry run: \(commits.count) commit(s) would be \(setup.mergeCommit ? "merged" : "rebased") onto \(base) at \(tip.prefix(10)) cleanly\(c.verify.map { ", then `\($0)` run" } ?? "")")
             r.commits = commits
             return r
         }

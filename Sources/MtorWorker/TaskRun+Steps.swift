@@ -220,9 +220,11 @@ extension TaskRun {
             var done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, shell: workspace.shell)
             if spec.work.integrate == .merge, let after = git?.headAfter {
                 // The merge queue, as `mtor merge` runs it: rebased onto the base as it is now, verified, fast-forwarded.
-                let candidate = MergeQueue.Candidate(id: id, repo: spec.repo, branch: record.branch, base: record.baseBranch, headAfter: after, verify: spec.verify)
-                let landing = MergeQueue(mergeSetup).land(candidate)
-                try? spool.writeMergeRecord(landing)
+                var candidate = MergeQueue.Candidate(id: id, repo: spec.repo, branch: record.branch, base: record.baseBranch, headAfter: after, verify: spec.verify)
+                if case .string(let origin)? = spec.meta[MergePlan.originKey], let o = spool.result(origin), let b = o.git?.branch, let h = o.git?.headAfter {
+                    candidate.replaces = (origin, b, h)
+                }
+                let landing = MergeQueue(mergeSetup).land(candidate, spool: spool)
                 if landing.state == .conflict, spec.work.onConflict == .agent, spec.meta[MergePlan.originKey] == nil,
                    let text = Optional(String(decoding: bytes, as: UTF8.self)), let front = try? Frontmatter.split(text),
                    let follow = MergeQueue(mergeSetup).queueFollowUp(front, candidate: candidate, record: landing, spool: spool) {

@@ -83,6 +83,7 @@ final class Bench {
         if sections.contains(.worktree) { try worktree() }
         if sections.contains(.chain) { try chain() }
         if sections.contains(.queue) { try deepQueue() }
+        if sections.contains(.merge) { try merge() }
         if sections.contains(.shared) {
             if options.sharedSpool != nil { try sharedSpool() } else if sections.count == 1 { throw .usage("--only shared needs --shared-spool DROP:WORKER") }
             else { report.skipped.append("shared spool: no --shared-spool DROP:WORKER (two mounts of one network filesystem)") }

@@ -37,7 +37,7 @@ struct Scale: Sendable {
 
 /// The sections a run can be limited to with `--only`.
 enum Section: String, CaseIterable, Sendable {
-    case idle, latency, throughput, memory, status, worktree, chain, queue, shared
+    case idle, latency, throughput, memory, status, worktree, chain, queue, merge, shared
 }
 
 /// `mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only LIST] [--keep]`.
@@ -54,7 +54,7 @@ struct BenchOptions {
     var scale: Scale { quick ? .quick : .full }
 
     static let usage = """
-    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,chain,queue,shared] [--keep]
+    usage: mtor-bench [--quick] [--json-out FILE] [--mtor PATH] [--dir DIR] [--only idle,latency,throughput,memory,status,worktree,chain,queue,merge,shared] [--keep]
                       [--shared-spool DROP:WORKER]   (two mounts of one network filesystem: pickup through another host's mount)
     """
 

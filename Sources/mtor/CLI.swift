@@ -10,7 +10,7 @@ enum CLI {
     static let commands: [Command] = [
         WorkerCommand.command, SubmitCommand.command, ValidateCommand.command, ConvertCommand.command, StatusCommand.command,
         ShowCommand.command, WaitCommand.command, LogsCommand.command, RetryCommand.command,
-        CancelCommand.command, PauseCommand.pause, PauseCommand.resume, DrainCommand.command, DoctorCommand.command, LockCommand.command, MergeCommand.command, HelpCommand.command,
+        CancelCommand.command, PauseCommand.pause, PauseCommand.resume, DrainCommand.command, DoctorCommand.command, LockCommand.command, MergeCommand.command, ReviewCommand.command, HelpCommand.command,
         VersionCommand.command,
     ]
 

@@ -46,8 +46,8 @@ enum MergeCommand {
             if all && ids.isEmpty && !args.json { print("nothing to merge: no succeeded task with commits waits to land") }
         }
         if args.json { Output.json(lines) } else if resolve != nil { lines.forEach { print(text($0)) } }
-        let wanted = resolve != nil ? "queued" : (args.flags.contains("--dry-run") ? "skipped" : "landed")
-        return lines.allSatisfy { $0.state == wanted } ? 0 : 1
+        let wanted: Set<String> = resolve != nil ? ["queued"] : (args.flags.contains("--dry-run") ? ["would_land", "landed"] : ["landed"])
+        return lines.allSatisfy { wanted.contains($0.state) } ? 0 : 1
     }
 
     static func text(_ l: MergeQueue.Line) -> String {

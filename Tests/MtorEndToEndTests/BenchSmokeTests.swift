@@ -28,7 +28,8 @@ struct BenchSmokeTests {
         let names = figures.compactMap { $0["figure"] as? String }
         for expected in ["pickup latency p50", "pickup latency p99", "idle CPU", "RSS with", "status --json", "worktree: rename → first command p50",
                          "worktree pickup ÷ plain git worktree add", "pickup latency p50 with the sandbox", "300-deep chain: failure cascade settles",
-                         "plain spec pickup during that cascade", "dispatch turn p99, 3000 queued"] {
+                         "plain spec pickup during that cascade", "dispatch turn p99, 3000 queued",
+                         "merge --all ÷ sum of verify times"] {
             #expect(names.contains { $0.hasPrefix(expected) }, "no '\(expected)' figure in \(names)")
         }
         #expect(names.filter { $0.hasPrefix("throughput") }.count == 6)

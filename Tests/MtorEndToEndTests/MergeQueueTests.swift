@@ -118,6 +118,8 @@ struct MergeQueueTests {
         #expect(all.out.contains("\(follow): landed"), "\(all.out)")
         #expect(try String(contentsOfFile: s.repo + "/README.md", encoding: .utf8) == "beta\n")
         #expect(try s.merge(["b"]).out.contains("via follow-up \(follow)"))
+        #expect((try? s.out(["rev-parse", "--verify", "-q", "refs/heads/mtor/b"])) == nil, "the replaced branch is gone")
+        #expect(s.mergeRecord("b")?.reason.contains("replaced by its follow-up \(follow)") == true)
     }
 
     @Test("integrate: merge with on_conflict: agent: the second of two tasks editing one line conflicts at task end, its follow-up is queued at once and lands",
@@ -144,6 +146,7 @@ struct MergeQueueTests {
         #expect(f.status == .succeeded && f.git?.integrated == "merged", "\(f.reason) \(f.git?.integratedReason ?? "")")
         #expect(try String(contentsOfFile: s.repo + "/README.md", encoding: .utf8) == "beta\n")
         #expect(try s.mainSubjects().prefix(2) == ["b", "a"])
+        #expect((try? s.out(["rev-parse", "--verify", "-q", "refs/heads/mtor/b"])) == nil, "the replaced branch is gone")
     }
 
     @Test("a task whose rebased commit fails verify does not move the base; a branch that gained a commit after the task lands only head_after",
@@ -181,7 +184,34 @@ struct MergeQueueTests {
         // Exit codes: several IDs, one of which did not land.
         #expect(try s.merge(["three", "two"]).code == 1)
         #expect(try s.merge(["no-such"]).code == 4)
-        #expect(try s.merge(["--dry-run", "two"]).out.contains("dry run"))
+        // A dry run says what would happen and moves nothing: two would land on a main that has one.txt only if verify passed (not run).
+        let mainNow = try s.out(["rev-parse", "main"])
+        let dry = try s.merge(["--dry-run", "two"])
+        #expect(dry.code == 0 && dry.out.contains("two: would_land: dry run"), "\(dry.out)")
+        #expect(try s.out(["rev-parse", "main"]) == mainNow && s.mergeRecord("two")?.state == .verifyFailed, "a dry run writes nothing")
+    }
+
+    @Test("two `mtor merge ID --keep-branch` of one task at once: it lands once, the other says already landed, the record stays landed",
+          .timeLimit(.minutes(5)))
+    func sameTaskTwice() throws {
+        let s = try Sandbox("merge-twice")
+        s.lockfile(Lockfiles.make([]))
+        try s.seed(["README.md": "widget\n"])
+        try s.submit("x.md", Self.spec(commitBody("x.txt", subject: "x", nap: "0"), verify: "'sleep 1'"))
+        try s.submit("y.md", Self.spec(commitBody("y.txt", subject: "y", nap: "0")))
+        #expect(try s.drain().code == 0)
+        #expect(try s.merge(["y"]).code == 0, "main moves on, so x is rebased")
+        let outs = Outputs()
+        let argv = [mtorBinary, "merge", "x", "--keep-branch", "--spool", s.spool, "--sandbox-writable", s.root], env = s.environment, dir = s.root
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let r = try? ChildProcess.run(argv, environment: env, directory: dir, timeout: 300)
+            outs.add("\(r?.0.exitCode ?? -1) \(r.map { String(decoding: $0.stdout, as: UTF8.self) } ?? "")")
+        }
+        let both = outs.all
+        #expect(both.allSatisfy { $0.hasPrefix("0 ") }, "\(both)")
+        #expect(both.filter { $0.contains("already landed") }.count == 1, "\(both)")
+        #expect(try s.mainSubjects().prefix(3) == ["x", "y", "seed"])
+        #expect(s.mergeRecord("x")?.state == .landed)
     }
 
     @Test("integrate: merge from two workers and a CLI `mtor merge --all` at once on one repository: no lost update, no double land",
@@ -223,4 +253,12 @@ struct MergeQueueTests {
         for n in 1...8 { #expect(FileManager.default.fileExists(atPath: s.repo + "/w\(n).txt")) }
         for n in 1...4 { #expect(FileManager.default.fileExists(atPath: s.repo + "/cli\(n).txt")) }
     }
+}
+
+/// Lines gathered from several threads.
+final class Outputs: @unchecked Sendable {  // `lock` guards `lines`
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func add(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
 }

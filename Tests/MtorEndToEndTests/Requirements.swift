@@ -22,6 +22,13 @@ extension Trait where Self == ConditionTrait {
         .enabled(if: paths.contains { FileManager.default.isExecutableFile(atPath: $0) }, Comment(rawValue: "\(what) is not installed (\(install); .ci/run installs it)"))
     }
 
+    /// A program .ci/run installs, at one of `paths`: skipped with the reason on a machine without it,
+    /// but run under .ci/run (`MTOR_CI=1`), where its absence fails the test (`requiredProgram`).
+    static func requiresInCI(_ what: String, at paths: [String], install: String) -> Self {
+        .enabled(if: paths.contains { FileManager.default.isExecutableFile(atPath: $0) } || ProcessInfo.processInfo.environment["MTOR_CI"] == "1",
+                 Comment(rawValue: "\(what) is not installed (\(install); .ci/run installs it, and there this test fails without it)"))
+    }
+
     /// Mounting (tmpfs, bind mounts): root in CI; elsewhere these tests are skipped.
     static var requiresMounts: Self {
         .enabled(if: canMount, "cannot mount here (needs root, as CI runs)")
@@ -43,4 +50,11 @@ func writeFixture(_ path: String, _ data: Data, sourceLocation: SourceLocation =
     if !FileManager.default.createFile(atPath: path, contents: data) {
         Issue.record("cannot write \(path)", sourceLocation: sourceLocation)
     }
+}
+
+/// The first of `paths` that is an executable program; under .ci/run a missing one is an issue of the test.
+func requiredProgram(_ what: String, at paths: [String], sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+    if let found = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
+    Issue.record("\(what) is required here (MTOR_CI=1) but not installed at \(paths.joined(separator: " or ")); add it to APT_PACKAGES in .ci/run", sourceLocation: sourceLocation)
+    return nil
 }
