@@ -107,10 +107,14 @@ struct BudgetTests {
         s.lockfile(Lockfiles.make([]))
         let mark = s.root + "/ran"
         let r = try runSpec(s, "blind", "provider: local\nmax_cost_usd: 1\nexpect: nothing", body: "touch \(mark)")
-        #expect(r.class == .specInvalid && r.attempts.count == 1, "\(r.class): \(r.reason)")
+        #expect(r.class == .specInvalid && r.attempts.isEmpty, "refused before any attempt: \(r.class): \(r.reason)")
         #expect(r.reason.contains("max_cost_usd") && r.reason.contains("reports no token counts") && r.reason.contains("not started"), "\(r.reason)")
-        #expect(r.attempts.first?.exitCode == nil && r.attempts.first?.stdoutBytes == 0)
         #expect(!FileManager.default.fileExists(atPath: mark), "the agent never ran")
+        #expect(!s.read("logs/blind.log").contains("attempt 1"), "no attempt was started")
+        // `mtor validate` on the laptop says the same before upload.
+        writeFixture(s.root + "/blind.md", Data("---\nrepo: ~/code/widget\nprovider: local\nmax_cost_usd: 1\n---\nGo.\n".utf8))
+        let v = try s.mtor(["validate", s.root + "/blind.md", "--providers", s.etc + "/providers.json"])
+        #expect(v.code != 0 && (v.out + v.err).contains("reports no token counts"), "\(v.out)\(v.err)")
         // The same spec without a cap runs.
         let free = try runSpec(s, "seeing", "provider: local\nexpect: nothing", body: "touch \(mark)")
         #expect(free.status == .succeeded && FileManager.default.fileExists(atPath: mark), "\(free.reason)")
