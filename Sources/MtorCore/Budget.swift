@@ -80,10 +80,10 @@ public enum Budget {
         /// Why the attempt must stop now, having spent `cost` dollars in `turns` model turns, or nil.
         public func exceeded(cost: Double?, turns: Int) -> String? {
             if let cap = maxCostUSD, let cost, spentBefore + cost > cap {
-                return "the task spent \(Budget.dollars(spentBefore + cost)), over its cap max_cost_usd: \(Budget.dollars(cap)), so the agent was stopped"
+                return "the task spent \(Budget.dollars(spentBefore + cost)), over its cap max_cost_usd: \(Budget.dollars(cap))"
             }
             if let cap = maxTurns, turnsBefore + turns > cap {
-                return "the agent began model turn \(turnsBefore + turns), over its cap max_turns: \(cap), so it was stopped"
+                return "the agent began model turn \(turnsBefore + turns), over its cap max_turns: \(cap)"
             }
             return nil
         }

@@ -68,7 +68,7 @@ struct BudgetTests {
         #expect(r.status == .failed && r.class == .budgetExceeded, "\(r.class): \(r.reason)")
         #expect(r.attempts.count == 1, "budget_exceeded is never retried")
         #expect(r.attempts.first?.stoppedBy == "budget", "\(String(describing: r.attempts.first?.stoppedBy))")
-        #expect(r.reason.contains("max_cost_usd: $0.015"), "\(r.reason)")
+        #expect(r.reason.contains("max_cost_usd: $0.015, so the agent was stopped at once"), "\(r.reason)")
         let u = try #require(r.attempts.first?.usage)
         // Three turns' input and cache tokens; the third turn's output is 1 or 200 depending on whether its
         // message_delta was read before the stop.
