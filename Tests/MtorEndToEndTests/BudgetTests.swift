@@ -56,15 +56,21 @@ struct BudgetTests {
     /// The cost of one scripted turn of `--usage 1000,200,50,10`: $0.0060525.
     static let turn = BudgetLock.price.cost(Budget.Tokens(input: 1000, output: 200, cacheRead: 50, cacheWrite: 10))
 
-    @Test("real Claude Code: max_cost_usd below the third turn's running cost ends budget_exceeded during that turn; the figures are the lockfile's prices",
-          .timeLimit(.minutes(10)), .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
-    func claudeCostCap() throws {
-        let s = try Sandbox("budget-cost")
+    /// The real Claude Code against six scripted turns of known usage (each main-loop answer a second
+    /// late, so a fourth turn cannot begin before a stop lands), with `frontmatter`'s cap.
+    func cappedClaude(_ id: String, _ frontmatter: String) throws -> (Sandbox, ScriptedProvider, TaskResult) {
+        let s = try Sandbox("budget-\(id)")
         let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1"])
         s.lockfile(BudgetLock.claude(p))
         s.envFile("SCRIPTED_KEY=sk-budget-1\n")
+        return (s, p, try runSpec(s, id, "provider: metered\n\(frontmatter)\nexpect: nothing", body: "Read a file, six times."))
+    }
+
+    @Test("real Claude Code: max_cost_usd below the third turn's running cost ends budget_exceeded during that turn; the figures are the lockfile's prices",
+          .timeLimit(.minutes(10)), .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+    func claudeCostCap() throws {
         // Two turns cost $0.012105, three $0.0181575 (the third counts from its first event on).
-        let r = try runSpec(s, "capped", "provider: metered\nmax_cost_usd: 0.015\nexpect: nothing", body: "Read a file, six times.")
+        let (s, p, r) = try cappedClaude("capped", "max_cost_usd: 0.015")
         #expect(r.status == .failed && r.class == .budgetExceeded, "\(r.class): \(r.reason)")
         #expect(r.attempts.count == 1, "budget_exceeded is never retried")
         #expect(r.attempts.first?.stoppedBy == "budget", "\(String(describing: r.attempts.first?.stoppedBy))")
@@ -90,11 +96,7 @@ struct BudgetTests {
     @Test("real Claude Code: max_turns 2 stops the agent when it begins its third turn", .timeLimit(.minutes(10)),
           .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
     func claudeTurnCap() throws {
-        let s = try Sandbox("budget-turns")
-        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1"])
-        s.lockfile(BudgetLock.claude(p))
-        s.envFile("SCRIPTED_KEY=sk-budget-2\n")
-        let r = try runSpec(s, "turned", "provider: metered\nmax_turns: 2\nexpect: nothing", body: "Read a file, six times.")
+        let (_, p, r) = try cappedClaude("turned", "max_turns: 2")
         #expect(r.class == .budgetExceeded && r.attempts.count == 1, "\(r.class): \(r.reason)")
         #expect(r.reason.contains("model turn 3") && r.reason.contains("max_turns: 2"), "\(r.reason)")
         #expect(r.attempts.first?.usage?.numTurns == 3, "\(String(describing: r.attempts.first?.usage))")
