@@ -93,6 +93,23 @@ struct BudgetTests {
         print("capped claude run: \(r.reason); priced \(priced) for \(u.inputTokens ?? -1) in / \(u.outputTokens ?? -1) out / \(u.cacheReadTokens ?? -1) cache read / \(u.cacheWriteTokens ?? -1) cache write; harness's own figure \(String(describing: u.costUSD))")
     }
 
+    @Test("real Claude Code, uncapped: mtor's priced figure equals Claude Code's own total_cost_usd when the lockfile has its list prices; show prints both",
+          .timeLimit(.minutes(10)), .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+    func claudeFiguresAgree() throws {
+        let s = try Sandbox("budget-agree")
+        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "3", "--usage", "1000,200,50,10"])
+        s.lockfile(BudgetLock.claude(p))
+        s.envFile("SCRIPTED_KEY=sk-budget-3\n")
+        let r = try runSpec(s, "agree", "provider: metered\nexpect: nothing\nmax_turns: 3", body: "Read a file, three times.")
+        #expect(r.status == .succeeded, "\(r.class): \(r.reason)")
+        let u = try #require(r.usage)
+        let own = try #require(u.costUSD), priced = try #require(u.pricedCostUSD)
+        #expect(abs(priced - 3 * Self.turn) < 1e-9 && abs(own - priced) < 1e-9, "priced \(priced), Claude Code's own \(own)")
+        let show = try s.mtor(["show", "agree", "--spool", s.spool])
+        #expect(show.out.contains("cost:   $0.018158 at the lockfile's prices; $0.018158 by the harness's own figure; 3000 in / 600 out tokens, 3 turns"), "\(show.out)")
+        print("uncapped claude run: priced \(priced), Claude Code's total_cost_usd \(own)")
+    }
+
     @Test("real Claude Code: max_turns 2 stops the agent when it begins its third turn", .timeLimit(.minutes(10)),
           .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
     func claudeTurnCap() throws {
