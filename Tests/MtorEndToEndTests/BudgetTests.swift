@@ -231,6 +231,44 @@ struct BudgetTests {
         #expect(ok.status == .succeeded && ok.usage?.pricedCostUSD == 1.0, "\(ok.class): \(ok.reason)")
     }
 
+    @Test("a retry on a provider whose daily budget its first attempt spent waits in inbox/ with the reason, its attempt kept, until the next UTC day",
+          .timeLimit(.minutes(5)))
+    func retryHeld() throws {
+        let s = try Sandbox("budget-retry")
+        let script = s.root + "/stall.sh"
+        writeFixture(script, Data("""
+            p=$(cat)
+            case "$p" in *"single word"*) echo '{"type":"result","subtype":"success","is_error":false,"result":"ok"}'; exit 0;; esac
+            echo '{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"thinking"}],"usage":{"input_tokens":1000000,"output_tokens":0}}}'
+            exec sleep 60
+
+            """.utf8))
+        s.lockfile("""
+            {
+              "schema": "mtor.providers/1", "default": "daily",
+              "harnesses": { "stall": { "argv": ["/bin/sh", "\(script)"], "prompt": "stdin", "stream": "claude-stream-json" },
+                             "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
+              "providers": { "local": { "harness": "sh" },
+                             "daily": { "harness": "stall", "model": "m", "prices": { "m": { "input": 1.0, "output": 1.0 } }, "budget_usd_per_day": 1 } }
+            }
+            """)
+        let clock = s.root + "/now"
+        let worker = try BackgroundWorker(s, env: ["MTOR_TEST_NOW_FILE": clock])
+        defer { worker.stop() }
+        try worker.waitUntilStarted()
+        try s.submit("r1.md", "---\nrepo: ~/code/widget\nstall: 3s\nexpect: answer\n---\nThink.\n")
+        // Attempt 1 spends the day's $1 and stalls; its retry would spend more: the task goes back to inbox/, held.
+        try worker.waitFor(timeout: 60) { s.read("state/worker.json").contains("inbox/r1.md: provider daily spent $1.00 of its daily budget $1.00") }
+        #expect(s.exists("inbox/r1.md"), "\(s.listing())")
+        #expect(s.read("state/attempts/r1.json").contains("stalled"), "the first attempt is kept")
+        #expect(s.read("logs/r1.log").contains("requeued before the next attempt: provider daily spent"))
+        // The next UTC day: the retry runs (and stalls again: stalled is retried once).
+        writeFixture(clock, Data(Stamp.iso(Date(timeIntervalSince1970: Budget.nextDay(after: Date().timeIntervalSince1970) + 60)).utf8))
+        try worker.waitFor(timeout: 60) { s.exists("failed/r1.result.json") }
+        let r = try s.result("r1")
+        #expect(r.class == .stalled && r.attempts.count == 2 && r.usage?.pricedCostUSD == 2.0, "\(r.class) after \(r.attempts.count): \(r.reason)")
+    }
+
     @Test("real Codex: tokens priced from the lockfile; a max_cost_usd below the turn's cost ends budget_exceeded", .timeLimit(.minutes(10)),
           .enabled(if: codexBinary != nil, "the real Codex CLI is not installed; .ci/run installs it"))
     func codexCostCap() throws {
