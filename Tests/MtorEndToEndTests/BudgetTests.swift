@@ -269,6 +269,28 @@ struct BudgetTests {
         #expect(r.class == .stalled && r.attempts.count == 2 && r.usage?.pricedCostUSD == 2.0, "\(r.class) after \(r.attempts.count): \(r.reason)")
     }
 
+    @Test("real Aider: its Tokens reports priced from the lockfile", .timeLimit(.minutes(10)), .requiresAider)
+    func aiderPriced() throws {
+        let s = try AiderLock.sandbox("budget-aider")
+        let p = try ScriptedProvider(scenario: "commit", key: "sk-aider-budget-1")
+        s.lockfile(AiderLock.lockfile(p).replacingOccurrences(of: "\"concurrency\": 1 }",
+                                                              with: #""concurrency": 1, "prices": { "openai/mtor-scripted": { "input": 3.0, "output": 15.0 } } }"#))
+        s.envFile("SCRIPTED_KEY=sk-aider-budget-1\n")
+        let r = try runSpec(s, "aider-priced", "provider: aider-p\ntimeout: 3m\nstall: 90s\nmax_cost_usd: 5")
+        #expect(r.status == .succeeded, "\(r.class): \(r.reason)")
+        let log = s.read("logs/aider-priced.log")
+        let reports = log.split(separator: "\n").filter { $0.hasPrefix("Tokens: ") }
+        // Aider reports its own count ("Tokens: 597 sent, 21 received."), which is what mtor prices.
+        func count(_ line: Substring, _ word: String) -> Int {
+            guard let r = line.range(of: #"[0-9.]+k? "# + word, options: .regularExpression) else { return 0 }
+            let n = line[r].split(separator: " ")[0]
+            return n.hasSuffix("k") ? Int((Double(n.dropLast()) ?? 0) * 1000) : Int(n) ?? 0
+        }
+        #expect(!reports.isEmpty && reports.allSatisfy { count($0, "sent") > 0 }, "\(reports)")
+        let expected = reports.reduce(0) { $0 + BudgetLock.price.cost(Budget.Tokens(input: count($1, "sent"), output: count($1, "received"))) }
+        #expect(abs((r.usage?.pricedCostUSD ?? -1) - expected) < 1e-9, "priced \(String(describing: r.usage?.pricedCostUSD)), expected \(expected) for \(reports.count) report(s)")
+    }
+
     @Test("real Codex: tokens priced from the lockfile; a max_cost_usd below the turn's cost ends budget_exceeded", .timeLimit(.minutes(10)),
           .enabled(if: codexBinary != nil, "the real Codex CLI is not installed; .ci/run installs it"))
     func codexCostCap() throws {
