@@ -9,17 +9,15 @@ enum BudgetLock {
     static let price = Budget.Price(input: 3.0, output: 15.0, cacheRead: 0.3, cacheWrite: 3.75)
     static let priceJSON = #"{ "claude-sonnet-4-5": { "input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75 }, "gpt-5": { "input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75 } }"#
 
-    /// The real claude harness, with `--include-partial-messages` so each message's output count shows as it ends.
-    static let claudeHarness = """
-        "claude": {
-          "argv": ["claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", "--permission-mode", "acceptEdits",
-                   "--allowedTools", "Bash(git add:*)", "Bash(git commit:*)", "--model", "{model}"],
-          "prompt": "stdin", "stream": "claude-stream-json",
-          "auth_headers": { "ANTHROPIC_AUTH_TOKEN": "bearer", "ANTHROPIC_API_KEY": "x-api-key" },
-          "base_url_env": "ANTHROPIC_BASE_URL",
-          "env": { "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1" }
-        }
-        """
+    /// The `claude` harness exactly as etc/providers.json ships it (with `--include-partial-messages`, so each
+    /// message's output count shows as it ends): the tests run what users run.
+    static let claudeHarness: String = {
+        let data = FileManager.default.contents(atPath: packageRoot + "/etc/providers.json") ?? Data()
+        let lock = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        let entry = (lock?["harnesses"] as? [String: Any])?["claude"] ?? [:]
+        let json = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return "\"claude\": " + String(decoding: json, as: UTF8.self)
+    }()
 
     /// A harness that prints Claude Code's stream-json as a model that read 1,000,000 input tokens would:
     /// at input $1/Mtok, each run costs exactly $1.
