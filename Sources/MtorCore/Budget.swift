@@ -47,11 +47,6 @@ public enum Budget {
             self.cacheWrite = cacheWrite
         }
 
-        public init(_ usage: TaskResult.Usage) {
-            self.init(input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0,
-                      cacheRead: usage.cacheReadTokens ?? 0, cacheWrite: usage.cacheWriteTokens ?? 0)
-        }
-
         public static func + (a: Tokens, b: Tokens) -> Tokens {
             Tokens(input: a.input + b.input, output: a.output + b.output, cacheRead: a.cacheRead + b.cacheRead, cacheWrite: a.cacheWrite + b.cacheWrite)
         }
