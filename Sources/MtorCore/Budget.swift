@@ -47,11 +47,6 @@ public enum Budget {
             self.cacheWrite = cacheWrite
         }
 
-        public init(_ usage: TaskResult.Usage) {
-            self.init(input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0,
-                      cacheRead: usage.cacheReadTokens ?? 0, cacheWrite: usage.cacheWriteTokens ?? 0)
-        }
-
         public static func + (a: Tokens, b: Tokens) -> Tokens {
             Tokens(input: a.input + b.input, output: a.output + b.output, cacheRead: a.cacheRead + b.cacheRead, cacheWrite: a.cacheWrite + b.cacheWrite)
         }
@@ -80,10 +75,10 @@ public enum Budget {
         /// Why the attempt must stop now, having spent `cost` dollars in `turns` model turns, or nil.
         public func exceeded(cost: Double?, turns: Int) -> String? {
             if let cap = maxCostUSD, let cost, spentBefore + cost > cap {
-                return "the task spent \(Budget.dollars(spentBefore + cost)), over its cap max_cost_usd: \(Budget.dollars(cap)), so the agent was stopped"
+                return "the task spent \(Budget.dollars(spentBefore + cost)), over its cap max_cost_usd: \(Budget.dollars(cap))"
             }
             if let cap = maxTurns, turnsBefore + turns > cap {
-                return "the agent began model turn \(turnsBefore + turns), over its cap max_turns: \(cap), so it was stopped"
+                return "the agent began model turn \(turnsBefore + turns), over its cap max_turns: \(cap)"
             }
             return nil
         }

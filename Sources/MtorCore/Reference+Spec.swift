@@ -99,7 +99,7 @@ extension Reference {
                 ["model", "provider", "the default model"],
                 ["models", "provider", "other models people may name in `model:`"],
                 ["concurrency", "provider", "at most this many of its tasks at once"],
-                ["prices", "provider", "model → `{\"input\": 3.0, \"output\": 15.0, \"cache_read\": 0.3, \"cache_write\": 3.75}`: US dollars per million tokens. A missing `cache_read` or `cache_write` prices those tokens at the `input` rate. Codex's `input_tokens` include its `cached_input_tokens`: mtor prices the cached ones at `cache_read`. Claude Code's running figure counts each message's output as its stream shows it; add `--include-partial-messages` to the harness `argv` to see each message's output count as it ends (the final `result` corrects the attempt's figure either way)"],
+                ["prices", "provider", "model → `{\"input\": 3.0, \"output\": 15.0, \"cache_read\": 0.3, \"cache_write\": 3.75}`: US dollars per million tokens. A missing `cache_read` or `cache_write` prices those tokens at the `input` rate. Codex's `input_tokens` include its `cached_input_tokens`: mtor prices the cached ones at `cache_read`. Claude Code's stream shows each message's output tokens as the message ends only with `--include-partial-messages` in the harness `argv` (the shipped lockfile has it); without it the running figure counts 1 output token per message until the final `result` corrects the attempt's figure. Aider's figure is its own `Tokens:` report"],
             ])
     }
 

@@ -57,6 +57,8 @@ extension TaskLifecycle {
         case workerStopping
         /// The worker stopped while the task waited to retry.
         case shutdownDuringBackoff
+        /// The next attempt's provider (or the worker) spent its daily budget: it waits for the next UTC day.
+        case budgetHold(String)
     }
 
     /// The status a task ending with `cls` has.

@@ -191,6 +191,14 @@ public struct TaskLifecycle: Sendable {
         return .requeue(attempts, .shutdownDuringBackoff)
     }
 
+    /// The backoff ran out but the next attempt's daily budget is spent (`reason`): the task goes back to
+    /// inbox/ with its attempts and waits there, held, for the next UTC day. If that fails it ends as it stands.
+    public mutating func backoffHeld(reason: String) -> Action {
+        guard case .backoff = state else { illegal("backoffHeld") }
+        state = .requeueing(onFailure: .review)
+        return .requeue(attempts, .budgetHold(reason))
+    }
+
     /// The spec is back in inbox/: this claim is over.
     public mutating func requeued() -> Action {
         guard case .requeueing = state else { illegal("requeued") }

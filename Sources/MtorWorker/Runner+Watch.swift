@@ -54,7 +54,8 @@ extension Runner {
         scanner.finish()
         // An agent that crossed its cap in its last lines, before a look could stop it, crossed it all the same.
         if structured { _ = overBudget() }
-        evidence.budgetReason = budgetReason
+        // Said as it happened: stopped at once, or crossed by the stream's last report as the agent ended on its own (Codex's turn.completed).
+        evidence.budgetReason = budgetReason.map { rules.stop == .budget ? $0 + ", so the agent was stopped at once" : $0 + " (reported as the agent ended)" }
         if let price { control.update { $0.costUSD = limits.spentBefore + price.cost(scanner.finalTokens) } }
         // Nothing the attempt started outlives it (setsid, double forks, daemons).
         evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)

@@ -9,6 +9,14 @@ public enum SpecCheck {
         let spec = try Spec.parse(bytes, home: home)
         if checkRepo { try repo(spec) }
         let targets = try settings?.targets(for: spec) ?? []
+        // Fails closed: a cap mtor could not enforce on one of the providers it may run on is refused now.
+        let limits = Budget.TaskLimits(maxCostUSD: spec.maxCostUSD, maxTurns: spec.maxTurns)
+        for t in targets {
+            if let why = Budget.refusal(limits, stream: t.harness.stream, harness: t.harnessName, price: t.provider?.price(t.model),
+                                        provider: t.providerName, model: t.model, dailyBudget: false) {
+                throw .invalid(key: spec.maxCostUSD != nil ? "max_cost_usd" : "max_turns", why + (targets.count > 1 ? " (provider \(t.providerName ?? "-"))" : ""))
+            }
+        }
         return (spec, targets)
     }
 

@@ -21,7 +21,8 @@ final class SpendBook: Sendable {
 
     /// The wall-clock time daily budgets count days by.
     static func now() -> Double {
-        if let path = ProcessInfo.processInfo.environment[testClockVariable],
+        // getenv, not ProcessInfo's dictionary: asked for every spec the scheduler places.
+        if let value = getenv(testClockVariable), case let path = String(cString: value), !path.isEmpty,
            let bytes = try? FileSystem.read(path, limit: 100),
            let t = Stamp.date(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
             return t.timeIntervalSince1970
@@ -108,17 +109,5 @@ final class SpendBook: Sendable {
     func hold(_ lock: Lockfile, provider: String?, running: (String?) -> Double) -> String? {
         let t = Self.now()
         return uses(lock, provider: provider, running: running, now: t).first(where: \.exhausted)?.holdReason(day: Budget.day(t), until: Budget.nextDay(after: t))
-    }
-
-    /// Dollars spent in all, by provider and model (every day read), for the metrics.
-    func totals() -> [(provider: String, model: String, usd: Double)] {
-        state.withLock { s in
-            var sum: [String: [String: Double]] = [:]
-            for byProvider in s.spent.values {
-                for (p, models) in byProvider { for (m, usd) in models { sum[p, default: [:]][m, default: 0] += usd } }
-            }
-            return sum.flatMap { p, models in models.map { (provider: p, model: $0.key, usd: $0.value) } }
-                .sorted { ($0.provider, $0.model) < ($1.provider, $1.model) }
-        }
     }
 }

@@ -166,7 +166,11 @@ extension TaskRun {
         claim.nextAttemptAt = Stamp.iso(at)
         claim.provider = next.providerName
         try? spool.writeClaim(claim)
-        if control.sleep(wait, cancelFile: cancelFile) { return machine.backoffFinished() }
+        if control.sleep(wait, cancelFile: cancelFile) {
+            // A retry is spending too: on a spent daily budget the task waits in inbox/ for the next UTC day.
+            if let why = context.budgetHold(next) { return machine.backoffHeld(reason: why) }
+            return machine.backoffFinished()
+        }
         if control.shutdownRequested && !control.cancelRequested && !FileSystem.exists(cancelFile) { return machine.backoffShutdown() }
         return machine.backoffCancelled()
     }
@@ -190,6 +194,9 @@ extension TaskRun {
             logger.info("\(id): requeued (worker stopping)")
         case .shutdownDuringBackoff:
             break
+        case .budgetHold(let why):
+            logger.info("\(id): requeued before its next attempt: \(why)")
+            log.note("requeued before the next attempt: \(why)")
         }
         return machine.requeued()
     }

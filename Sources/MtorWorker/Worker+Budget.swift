@@ -37,6 +37,13 @@ extension TaskContext {
         settings.lock.budgetUSDPerDay != nil || target.provider?.budgetUSDPerDay != nil
     }
 
+    /// Why the next attempt on `target` may not start today (its daily budget is spent), or nil.
+    func budgetHold(_ target: Settings.Target) -> String? {
+        guard let spend, target.harness.needsProvider, dailyBudget(target) else { return nil }
+        spend.refresh(spool, interval: 0)
+        return spend.hold(settings.lock, provider: target.providerName, running: { _ in 0 })
+    }
+
     /// With `--budget-stop`: why a running attempt on `target` that spent `attempt` dollars so far must stop now.
     func dailyStop(_ target: Settings.Target, attempt: Double) -> String? {
         guard options.budgetStop, let spend, dailyBudget(target) else { return nil }

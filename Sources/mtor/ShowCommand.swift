@@ -60,6 +60,11 @@ enum TaskSummary {
         if let cap = r.containment?.memoryCapBytes {
             lines.append("  memory: capped at \(ByteSize.format(cap)) per attempt (\(r.containment?.memoryController ?? "cgroup"))")
         }
+        if let u = r.usage {
+            var parts = [u.pricedCostUSD.map { "\(Budget.dollars($0)) at the lockfile's prices" }, u.costUSD.map { "\(Budget.dollars($0)) by the harness's own figure" }].compactMap { $0 }
+            parts.append("\(u.inputTokens ?? 0) in / \(u.outputTokens ?? 0) out tokens\(u.numTurns.map { ", \($0) turns" } ?? "")")
+            lines.append("  cost:   " + parts.joined(separator: "; "))
+        }
         lines.append("  spec:   \(r.spec.file) repo \(r.spec.repo ?? "?") provider \(r.spec.provider ?? "-") harness \(r.spec.harness ?? "-") model \(r.spec.model ?? "-")")
         for a in r.attempts {
             lines.append("  attempt \(a.n): \(a.class.rawValue) on \(a.provider ?? a.harness ?? "-") after \(a.durationS)s, exit \(a.exitCode.map(String.init) ?? "-")\(a.signal.map { " signal \($0)" } ?? "")\(a.peakMemoryBytes.map { ", peak memory \(ByteSize.format($0))" } ?? "") — \(a.reason)")

@@ -112,6 +112,18 @@ struct TaskLifecycleRequeueTests {
         #expect(failing.requeueFailed() == .review(.cancelled) && failing.verdict.failureClass == .cancelled)
     }
 
+    @Test("a spent daily budget after backoff requeues every attempt to wait in inbox/; if that fails, the task ends as it stands")
+    func budgetHeldAfterBackoff() {
+        let plan = TaskLifecycle.Plan(chain: ["a"], retries: 2)
+        var (m, _) = running(plan)
+        _ = end(&m, plan, .stalled, target: 0)
+        var failing = m
+        #expect(m.backoffHeld(reason: "spent") == .requeue(m.attempts, .budgetHold("spent")))
+        #expect(m.requeued() == .end(nil))
+        _ = failing.backoffHeld(reason: "spent")
+        #expect(failing.requeueFailed() == .review(.failed) && failing.verdict.failureClass == .stalled)
+    }
+
     @Test("retries run until the policy finishes, numbering attempts on")
     func retriesToTheEnd() {
         let plan = TaskLifecycle.Plan(chain: ["a"], retries: 2)

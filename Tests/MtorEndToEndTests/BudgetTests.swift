@@ -9,17 +9,15 @@ enum BudgetLock {
     static let price = Budget.Price(input: 3.0, output: 15.0, cacheRead: 0.3, cacheWrite: 3.75)
     static let priceJSON = #"{ "claude-sonnet-4-5": { "input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75 }, "gpt-5": { "input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75 } }"#
 
-    /// The real claude harness, with `--include-partial-messages` so each message's output count shows as it ends.
-    static let claudeHarness = """
-        "claude": {
-          "argv": ["claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", "--permission-mode", "acceptEdits",
-                   "--allowedTools", "Bash(git add:*)", "Bash(git commit:*)", "--model", "{model}"],
-          "prompt": "stdin", "stream": "claude-stream-json",
-          "auth_headers": { "ANTHROPIC_AUTH_TOKEN": "bearer", "ANTHROPIC_API_KEY": "x-api-key" },
-          "base_url_env": "ANTHROPIC_BASE_URL",
-          "env": { "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1" }
-        }
-        """
+    /// The `claude` harness exactly as etc/providers.json ships it (with `--include-partial-messages`, so each
+    /// message's output count shows as it ends): the tests run what users run.
+    static let claudeHarness: String = {
+        let data = FileManager.default.contents(atPath: packageRoot + "/etc/providers.json") ?? Data()
+        let lock = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        let entry = (lock?["harnesses"] as? [String: Any])?["claude"] ?? [:]
+        let json = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return "\"claude\": " + String(decoding: json, as: UTF8.self)
+    }()
 
     /// A harness that prints Claude Code's stream-json as a model that read 1,000,000 input tokens would:
     /// at input $1/Mtok, each run costs exactly $1.
@@ -56,19 +54,25 @@ struct BudgetTests {
     /// The cost of one scripted turn of `--usage 1000,200,50,10`: $0.0060525.
     static let turn = BudgetLock.price.cost(Budget.Tokens(input: 1000, output: 200, cacheRead: 50, cacheWrite: 10))
 
-    @Test("real Claude Code: max_cost_usd below the third turn's running cost ends budget_exceeded during that turn; the figures are the lockfile's prices",
-          .timeLimit(.minutes(10)), .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
-    func claudeCostCap() throws {
-        let s = try Sandbox("budget-cost")
+    /// The real Claude Code against six scripted turns of known usage (each main-loop answer a second
+    /// late, so a fourth turn cannot begin before a stop lands), with `frontmatter`'s cap.
+    func cappedClaude(_ id: String, _ frontmatter: String) throws -> (Sandbox, ScriptedProvider, TaskResult) {
+        let s = try Sandbox("budget-\(id)")
         let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1"])
         s.lockfile(BudgetLock.claude(p))
         s.envFile("SCRIPTED_KEY=sk-budget-1\n")
+        return (s, p, try runSpec(s, id, "provider: metered\n\(frontmatter)\nexpect: nothing", body: "Read a file, six times."))
+    }
+
+    @Test("real Claude Code: max_cost_usd below the third turn's running cost ends budget_exceeded during that turn; the figures are the lockfile's prices",
+          .timeLimit(.minutes(10)), .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+    func claudeCostCap() throws {
         // Two turns cost $0.012105, three $0.0181575 (the third counts from its first event on).
-        let r = try runSpec(s, "capped", "provider: metered\nmax_cost_usd: 0.015\nexpect: nothing", body: "Read a file, six times.")
+        let (s, p, r) = try cappedClaude("capped", "max_cost_usd: 0.015")
         #expect(r.status == .failed && r.class == .budgetExceeded, "\(r.class): \(r.reason)")
         #expect(r.attempts.count == 1, "budget_exceeded is never retried")
         #expect(r.attempts.first?.stoppedBy == "budget", "\(String(describing: r.attempts.first?.stoppedBy))")
-        #expect(r.reason.contains("max_cost_usd: $0.015"), "\(r.reason)")
+        #expect(r.reason.contains("max_cost_usd: $0.015, so the agent was stopped at once"), "\(r.reason)")
         let u = try #require(r.attempts.first?.usage)
         // Three turns' input and cache tokens; the third turn's output is 1 or 200 depending on whether its
         // message_delta was read before the stop.
@@ -87,14 +91,27 @@ struct BudgetTests {
         print("capped claude run: \(r.reason); priced \(priced) for \(u.inputTokens ?? -1) in / \(u.outputTokens ?? -1) out / \(u.cacheReadTokens ?? -1) cache read / \(u.cacheWriteTokens ?? -1) cache write; harness's own figure \(String(describing: u.costUSD))")
     }
 
+    @Test("real Claude Code, uncapped: mtor's priced figure equals Claude Code's own total_cost_usd when the lockfile has its list prices; show prints both",
+          .timeLimit(.minutes(10)), .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
+    func claudeFiguresAgree() throws {
+        let s = try Sandbox("budget-agree")
+        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "3", "--usage", "1000,200,50,10"])
+        s.lockfile(BudgetLock.claude(p))
+        s.envFile("SCRIPTED_KEY=sk-budget-3\n")
+        let r = try runSpec(s, "agree", "provider: metered\nexpect: nothing\nmax_turns: 3", body: "Read a file, three times.")
+        #expect(r.status == .succeeded, "\(r.class): \(r.reason)")
+        let u = try #require(r.usage)
+        let own = try #require(u.costUSD), priced = try #require(u.pricedCostUSD)
+        #expect(abs(priced - 3 * Self.turn) < 1e-9 && abs(own - priced) < 1e-9, "priced \(priced), Claude Code's own \(own)")
+        let show = try s.mtor(["show", "agree", "--spool", s.spool])
+        #expect(show.out.contains("cost:   $0.018158 at the lockfile's prices; $0.018158 by the harness's own figure; 3000 in / 600 out tokens, 3 turns"), "\(show.out)")
+        print("uncapped claude run: priced \(priced), Claude Code's total_cost_usd \(own)")
+    }
+
     @Test("real Claude Code: max_turns 2 stops the agent when it begins its third turn", .timeLimit(.minutes(10)),
           .enabled(if: claudeBinary != nil, "the real Claude Code CLI is not installed; .ci/run installs it"))
     func claudeTurnCap() throws {
-        let s = try Sandbox("budget-turns")
-        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1"])
-        s.lockfile(BudgetLock.claude(p))
-        s.envFile("SCRIPTED_KEY=sk-budget-2\n")
-        let r = try runSpec(s, "turned", "provider: metered\nmax_turns: 2\nexpect: nothing", body: "Read a file, six times.")
+        let (_, p, r) = try cappedClaude("turned", "max_turns: 2")
         #expect(r.class == .budgetExceeded && r.attempts.count == 1, "\(r.class): \(r.reason)")
         #expect(r.reason.contains("model turn 3") && r.reason.contains("max_turns: 2"), "\(r.reason)")
         #expect(r.attempts.first?.usage?.numTurns == 3, "\(String(describing: r.attempts.first?.usage))")
@@ -107,10 +124,14 @@ struct BudgetTests {
         s.lockfile(Lockfiles.make([]))
         let mark = s.root + "/ran"
         let r = try runSpec(s, "blind", "provider: local\nmax_cost_usd: 1\nexpect: nothing", body: "touch \(mark)")
-        #expect(r.class == .specInvalid && r.attempts.count == 1, "\(r.class): \(r.reason)")
+        #expect(r.class == .specInvalid && r.attempts.isEmpty, "refused before any attempt: \(r.class): \(r.reason)")
         #expect(r.reason.contains("max_cost_usd") && r.reason.contains("reports no token counts") && r.reason.contains("not started"), "\(r.reason)")
-        #expect(r.attempts.first?.exitCode == nil && r.attempts.first?.stdoutBytes == 0)
         #expect(!FileManager.default.fileExists(atPath: mark), "the agent never ran")
+        #expect(!s.read("logs/blind.log").contains("attempt 1"), "no attempt was started")
+        // `mtor validate` on the laptop says the same before upload.
+        writeFixture(s.root + "/blind.md", Data("---\nrepo: ~/code/widget\nprovider: local\nmax_cost_usd: 1\n---\nGo.\n".utf8))
+        let v = try s.mtor(["validate", s.root + "/blind.md", "--providers", s.etc + "/providers.json"])
+        #expect(v.code != 0 && (v.out + v.err).contains("reports no token counts"), "\(v.out)\(v.err)")
         // The same spec without a cap runs.
         let free = try runSpec(s, "seeing", "provider: local\nexpect: nothing", body: "touch \(mark)")
         #expect(free.status == .succeeded && FileManager.default.fileExists(atPath: mark), "\(free.reason)")
@@ -206,6 +227,66 @@ struct BudgetTests {
         let s2 = try world("budget-nostop", sleep: 1)
         let ok = try runSpec(s2, "finished", "expect: answer\ntimeout: 5m", body: "Work.")
         #expect(ok.status == .succeeded && ok.usage?.pricedCostUSD == 1.0, "\(ok.class): \(ok.reason)")
+    }
+
+    @Test("a retry on a provider whose daily budget its first attempt spent waits in inbox/ with the reason, its attempt kept, until the next UTC day",
+          .timeLimit(.minutes(5)))
+    func retryHeld() throws {
+        let s = try Sandbox("budget-retry")
+        let script = s.root + "/stall.sh"
+        writeFixture(script, Data("""
+            p=$(cat)
+            case "$p" in *"single word"*) echo '{"type":"result","subtype":"success","is_error":false,"result":"ok"}'; exit 0;; esac
+            echo '{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"thinking"}],"usage":{"input_tokens":1000000,"output_tokens":0}}}'
+            exec sleep 60
+
+            """.utf8))
+        s.lockfile("""
+            {
+              "schema": "mtor.providers/1", "default": "daily",
+              "harnesses": { "stall": { "argv": ["/bin/sh", "\(script)"], "prompt": "stdin", "stream": "claude-stream-json" },
+                             "sh": { "argv": ["/bin/sh", "-s"], "prompt": "stdin" } },
+              "providers": { "local": { "harness": "sh" },
+                             "daily": { "harness": "stall", "model": "m", "prices": { "m": { "input": 1.0, "output": 1.0 } }, "budget_usd_per_day": 1 } }
+            }
+            """)
+        let clock = s.root + "/now"
+        let worker = try BackgroundWorker(s, env: ["MTOR_TEST_NOW_FILE": clock])
+        defer { worker.stop() }
+        try worker.waitUntilStarted()
+        try s.submit("r1.md", "---\nrepo: ~/code/widget\nstall: 3s\nexpect: answer\n---\nThink.\n")
+        // Attempt 1 spends the day's $1 and stalls; its retry would spend more: the task goes back to inbox/, held.
+        try worker.waitFor(timeout: 60) { s.read("state/worker.json").contains("inbox/r1.md: provider daily spent $1.00 of its daily budget $1.00") }
+        #expect(s.exists("inbox/r1.md"), "\(s.listing())")
+        #expect(s.read("state/attempts/r1.json").contains("stalled"), "the first attempt is kept")
+        #expect(s.read("logs/r1.log").contains("requeued before the next attempt: provider daily spent"))
+        // The next UTC day: the retry runs (and stalls again: stalled is retried once).
+        writeFixture(clock, Data(Stamp.iso(Date(timeIntervalSince1970: Budget.nextDay(after: Date().timeIntervalSince1970) + 60)).utf8))
+        try worker.waitFor(timeout: 60) { s.exists("failed/r1.result.json") }
+        let r = try s.result("r1")
+        #expect(r.class == .stalled && r.attempts.count == 2 && r.usage?.pricedCostUSD == 2.0, "\(r.class) after \(r.attempts.count): \(r.reason)")
+    }
+
+    @Test("real Aider: its Tokens reports priced from the lockfile", .timeLimit(.minutes(10)), .requiresAider)
+    func aiderPriced() throws {
+        let s = try AiderLock.sandbox("budget-aider")
+        let p = try ScriptedProvider(scenario: "commit", key: "sk-aider-budget-1")
+        s.lockfile(AiderLock.lockfile(p).replacingOccurrences(of: "\"concurrency\": 1 }",
+                                                              with: #""concurrency": 1, "prices": { "openai/mtor-scripted": { "input": 3.0, "output": 15.0 } } }"#))
+        s.envFile("SCRIPTED_KEY=sk-aider-budget-1\n")
+        let r = try runSpec(s, "aider-priced", "provider: aider-p\ntimeout: 3m\nstall: 90s\nmax_cost_usd: 5")
+        #expect(r.status == .succeeded, "\(r.class): \(r.reason)")
+        let log = s.read("logs/aider-priced.log")
+        let reports = log.split(separator: "\n").filter { $0.hasPrefix("Tokens: ") }
+        // Aider reports its own count ("Tokens: 597 sent, 21 received."), which is what mtor prices.
+        func count(_ line: Substring, _ word: String) -> Int {
+            guard let r = line.range(of: #"[0-9.]+k? "# + word, options: .regularExpression) else { return 0 }
+            let n = line[r].split(separator: " ")[0]
+            return n.hasSuffix("k") ? Int((Double(n.dropLast()) ?? 0) * 1000) : Int(n) ?? 0
+        }
+        #expect(!reports.isEmpty && reports.allSatisfy { count($0, "sent") > 0 }, "\(reports)")
+        let expected = reports.reduce(0) { $0 + BudgetLock.price.cost(Budget.Tokens(input: count($1, "sent"), output: count($1, "received"))) }
+        #expect(abs((r.usage?.pricedCostUSD ?? -1) - expected) < 1e-9, "priced \(String(describing: r.usage?.pricedCostUSD)), expected \(expected) for \(reports.count) report(s)")
     }
 
     @Test("real Codex: tokens priced from the lockfile; a max_cost_usd below the turn's cost ends budget_exceeded", .timeLimit(.minutes(10)),
