@@ -154,11 +154,31 @@ extension Spool {
     }
 
     /// `state/workers/*.json`, newest heartbeat first.
-    func workerStates() -> [WorkerState] {
-        let names = ((try? FileSystem.list(workers)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
-        return names.compactMap { name in
-            (try? FileSystem.read("\(workers)/\(name)", limit: 4 << 20)).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
-        }.sorted { $0.heartbeatAt > $1.heartbeatAt }
+    ///
+    /// A file listed but not readable as a whole state is being rewritten (on a FUSE mount a
+    /// rename onto it can make the name fail to open for a moment, and an in-place rewrite can
+    /// be read half done): it is listed and read again for up to `patience` seconds, so a live
+    /// worker is never missed because its heartbeat was in flight. A name no longer listed was
+    /// removed (a clean exit) and is not waited for.
+    func workerStates(patience: Double = 3) -> [WorkerState] {
+        var found: [String: WorkerState] = [:]
+        let deadline = Date().addingTimeInterval(patience)
+        var pause = 0.02
+        while true {
+            let names = ((try? FileSystem.list(workers)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
+            var missed = false
+            for name in names where found[name] == nil {
+                if let state = (try? FileSystem.read("\(workers)/\(name)", limit: 4 << 20)).flatMap({ try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }) {
+                    found[name] = state
+                } else {
+                    missed = true
+                }
+            }
+            guard missed, Date() < deadline else { break }
+            Thread.sleep(forTimeInterval: pause)
+            pause = min(pause * 2, 0.25)
+        }
+        return found.values.sorted { $0.heartbeatAt > $1.heartbeatAt }
     }
 
     private func specCount(_ dir: String) -> Int {
