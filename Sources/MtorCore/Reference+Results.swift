@@ -189,7 +189,7 @@ extension Reference {
                 ["failed/", "`<id>.md` and `<id>.result.json` of tasks that failed or were cancelled; `mtor retry` keeps old sidecars as `<id>.result.N.json`"],
                 ["logs/", "`<id>.log`: the agent's output, capped (`--log-cap`), secrets replaced by `***`"],
                 ["cancel/", "an empty file named `<id>` cancels that task"],
-                ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running worker), `providers.json` (health), `ledger.jsonl` (one line per state change; on a network filesystem each host appends to `ledgers/<host>.jsonl` instead, and `status` merges them), `attempts/`, `paused` and `paused-<provider>` (`mtor pause`: while one exists no worker starts a task there; it holds since/by as JSON)"],
+                ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running worker, with its provider health as `provider_health`), `providers.json` (health), `ledger.jsonl` (one line per state change), `metrics.prom`. On a network filesystem no file has two writers: each worker writes only its `workers/<host>-<pid>.json` (no `worker.json`, no `providers.json`), each host appends to `ledgers/<host>.jsonl`, metrics stay on the host (`~/.local/state/mtor/metrics.prom`), and `status`, `show`, `wait` and `doctor` merge them; `attempts/`, `paused` and `paused-<provider>` (`mtor pause`: while one exists no worker starts a task there; it holds since/by as JSON)"],
             ],
             outro: """
                 Invariants: a spec is in exactly one of inbox/, claimed/, done/, failed/ once a crash is recovered; nothing \

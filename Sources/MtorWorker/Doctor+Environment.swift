@@ -77,8 +77,7 @@ extension Doctor {
     var reloadHint: String {
         let units = ["/etc/systemd/system/mtor-worker.service", "/lib/systemd/system/mtor-worker.service", "/usr/lib/systemd/system/mtor-worker.service"]
         if units.contains(where: FileSystem.exists) { return "`systemctl reload mtor-worker` (SIGHUP)" }
-        if let state = (try? FileSystem.read(spool.state + "/worker.json")).flatMap({ try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }),
-           state.exitedAt == nil, state.host == FileSystem.hostName(), ProcessControl.isAlive(state.pid) {
+        if let state = spool.publishedStates().first(where: { $0.exitedAt == nil && $0.host == FileSystem.hostName() && ProcessControl.isAlive($0.pid) }) {
             return "send SIGHUP to the worker: kill -HUP \(state.pid)"
         }
         return "start the worker (none is running on \(spool.root) now)"

@@ -150,7 +150,10 @@ final class ProviderHealth: Sendable {
         return String(iso[iso.index(after: t)...].prefix(8)) + " UTC"
     }
 
+    /// `state/providers.json` on a local spool; on a shared one each worker's verdicts travel in
+    /// its own state file (`state/workers/<host>-<pid>.json`), so this file has no second writer.
     private func save() {
+        guard !spool.networked else { return }
         let snapshot = state.withLock { entries in entries.values.sorted { $0.provider < $1.provider } }
         try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
     }
@@ -170,11 +173,13 @@ struct Preflight {
             return Verdict(.internalError, "provider \(provider) is not in the lockfile")
         }
         let target = Settings.Target(providerName: provider, provider: p, harnessName: p.harness, harness: harness, model: p.model)
-        let dir = spool.state + "/preflight"
+        // On a shared spool each host probes in, and logs to, names of its own (one writer per file).
+        let me = spool.networked ? "-" + SpoolSharing.fileName(FileSystem.hostName()) : ""
+        let dir = spool.state + "/preflight" + (spool.networked ? "/" + String(me.dropFirst()) : "")
         try? FileSystem.makeDirectories(dir)
         let spec = Spec(repoAsWritten: dir, repo: dir, provider: provider, fallback: [], harness: nil, model: nil,
                         timeout: Preflight.budget, stall: Preflight.budget, retries: 0, verify: nil, prompt: Preflight.prompt)
-        let id = ".preflight-\(provider)"
+        let id = ".preflight-\(provider)\(me)"
         FileSystem.remove(spool.log(id))
         let log = TaskLog(spool: spool, id: id, cap: 1 << 20, redactor: settings.redactor)
         var runner = Runner(settings: settings, spool: spool, control: TaskControl(id: id), log: log, grace: 2)
@@ -218,6 +223,8 @@ public struct ProviderHealthEntry: Codable, Sendable {
     public var hint: String?
     /// The provider itself named when its rate limit resets; it is held until then.
     public var heldByProvider: Bool? = nil
+    /// The host whose worker holds this verdict, when several hosts' verdicts are merged.
+    public var host: String? = nil
     var lastGoodAt: Double? = nil
     var nextProbe: Double = 0
 
@@ -225,6 +232,6 @@ public struct ProviderHealthEntry: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case provider, state, `class`, reason, failures, hint
-        case checkedAt = "checked_at", nextProbeAt = "next_probe_at", heldByProvider = "held_by_provider"
+        case checkedAt = "checked_at", nextProbeAt = "next_probe_at", heldByProvider = "held_by_provider", host
     }
 }

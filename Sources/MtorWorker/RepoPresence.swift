@@ -21,7 +21,7 @@ struct RepoPresence {
         } catch {
             lacking[name] = spec.repo
         }
-        let others = spool.workerStates().filter { !($0.host == host && $0.pid == pid) && Spool.isAlive($0) }
+        let others = spool.workerStates(patience: 0.5).filter { !($0.host == host && $0.pid == pid) && Spool.isAlive($0) }
         let able = others.filter { $0.missingRepos?[name] == nil }
         guard !able.isEmpty else { return nil }
         return "repo \(spec.repo) is missing on \(host); left for \(able.map(\.host).uniqued().joined(separator: ", ")), which may have it"

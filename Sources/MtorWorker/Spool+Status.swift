@@ -50,9 +50,11 @@ public struct SpoolStatus: Codable, Sendable {
         public var poll: String? = nil
         /// How its agents are confined (`--sandbox`), and what that leaves open.
         public var sandbox: String? = nil
+        /// The Prometheus textfile it keeps (on its own host when the spool is on a network filesystem).
+        public var metrics: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case host, pid, version, alive, stopping, stale, running, concurrency, poll, sandbox
+            case host, pid, version, alive, stopping, stale, running, concurrency, poll, sandbox, metrics
             case heartbeatAt = "heartbeat_at", heartbeatAgeS = "heartbeat_age_s"
         }
     }
@@ -101,33 +103,37 @@ extension Spool {
         counts.tmp = ((try? FileSystem.list(tmp)) ?? []).filter { $0 != ".gitkeep" }.count
         counts.cancel = ((try? FileSystem.list(cancel)) ?? []).filter { !$0.hasPrefix(".") }.count
 
-        let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
-        let worker = state.map { workerInfo($0, at: date) }
+        // One worker: state/worker.json. Several on a shared spool: each its own file, merged here.
+        let single = singleWorkerState()
         let states = workerStates()
+        let state = Spool.speaker(single: single, perWorker: states, at: date)
+        let worker = state.map { workerInfo($0, at: date) }
         let workers = states.map { workerInfo($0, at: date) }
-        var liveTasks = worker?.alive == true ? state?.running ?? [] : []
-        for (s, info) in zip(states, workers) where info.alive { liveTasks += s.running }
-        let live = Dictionary(liveTasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let alive = Spool.merge(single: single, perWorker: states).filter { Spool.isAlive($0, at: date) }
+        let live = Dictionary(alive.flatMap(\.running).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let running = runningTasks(live: live, at: date)
-        let providers = (try? FileSystem.read(self.state + "/providers.json")).flatMap { try? JSONDecoder().decode(ProviderHealthFile.self, from: Data($0)) }?.providers
+        let providers = providerHealth(live: alive)
         let recent = LedgerSummary.scan(allLedgers, since: date.addingTimeInterval(-window), windowHours: window / 3600)
         var status = SpoolStatus(spool: root, generatedAt: Stamp.iso(date), counts: counts, worker: worker, running: running,
                                  providers: providers, recent: recent, warnings: [])
         status.workers = workers.isEmpty ? nil : workers
-        for (s, info) in zip(states, workers) where info.alive && s.pid != state?.pid {
-            status.warnings += s.warnings.map { "worker \(info.host)-\(info.pid): \($0)" }
-        }
         status.warnings = warnings(status)
-        if worker?.alive == true { status.warnings += (state?.warnings ?? []).map { "worker: \($0)" } }
+        for s in alive {
+            let who = s.host == state?.host && s.pid == state?.pid ? "worker" : "worker \(s.host)-\(s.pid)"
+            status.warnings += s.warnings.map { "\(who): \($0)" }
+        }
         let odd = ((try? FileSystem.list(inbox)) ?? []).filter { !$0.hasSuffix(".md") && !TaskID.isTemporary($0) && $0 != ".gitkeep" }.sorted()
-        status.warnings += RepoPresence.notes(states.filter { Spool.isAlive($0, at: date) }, spool: self)
+        status.warnings += RepoPresence.notes(alive, spool: self)
         if !odd.isEmpty {
             status.warnings.append("inbox/ holds \(odd.count) file(s) that are not .md specs and are never run: \(odd.prefix(10).joined(separator: ", "))\(odd.count > 10 ? ", …" : "")")
         }
-        status.waiting = worker?.alive == true ? state?.waiting ?? [] : []
+        // Each live worker says which inbox/ specs it holds and why.
+        status.waiting = alive.count == 1 ? alive[0].waiting : Array(Set(alive.flatMap(\.waiting))).sorted()
         status.paused = PauseMarker.all(self)
-        status.nextStarts = worker?.alive == true ? state?.nextStarts : nil
-        status.budgets = worker?.alive == true ? state?.budgets : nil
+        let starts = alive.compactMap(\.nextStarts).reduce(into: [String: String]()) { all, one in all.merge(one) { min($0, $1) } }
+        status.nextStarts = starts.isEmpty ? nil : starts
+        // Every worker counts the spend of all hosts (their ledgers): the freshest one says it.
+        status.budgets = alive.first(where: { $0.budgets != nil })?.budgets
         return status
     }
 
@@ -143,6 +149,7 @@ extension Spool {
         info.concurrency = s.concurrency
         info.poll = s.pollSummary
         info.sandbox = s.sandbox
+        info.metrics = s.metrics
         return info
     }
 
@@ -157,11 +164,31 @@ extension Spool {
     }
 
     /// `state/workers/*.json`, newest heartbeat first.
-    func workerStates() -> [WorkerState] {
-        let names = ((try? FileSystem.list(workers)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
-        return names.compactMap { name in
-            (try? FileSystem.read("\(workers)/\(name)", limit: 4 << 20)).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
-        }.sorted { $0.heartbeatAt > $1.heartbeatAt }
+    ///
+    /// A file listed but not readable as a whole state is being rewritten (on a FUSE mount a
+    /// rename onto it can make the name fail to open for a moment, and an in-place rewrite can
+    /// be read half done): it is listed and read again for up to `patience` seconds, so a live
+    /// worker is never missed because its heartbeat was in flight. A name no longer listed was
+    /// removed (a clean exit) and is not waited for.
+    func workerStates(patience: Double = 3) -> [WorkerState] {
+        var found: [String: WorkerState] = [:]
+        let deadline = Date().addingTimeInterval(patience)
+        var pause = 0.02
+        while true {
+            let names = ((try? FileSystem.list(workers)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }
+            var missed = false
+            for name in names where found[name] == nil {
+                if let state = (try? FileSystem.read("\(workers)/\(name)", limit: 4 << 20)).flatMap({ try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }) {
+                    found[name] = state
+                } else {
+                    missed = true
+                }
+            }
+            guard missed, Date() < deadline else { break }
+            Thread.sleep(forTimeInterval: pause)
+            pause = min(pause * 2, 0.25)
+        }
+        return found.values.sorted { $0.heartbeatAt > $1.heartbeatAt }
     }
 
     private func specCount(_ dir: String) -> Int {

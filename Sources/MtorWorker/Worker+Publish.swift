@@ -74,8 +74,12 @@ extension Worker {
         let day = Budget.day(SpendBook.now())
         state.budgets = budgets.isEmpty ? nil : budgets.map { WorkerState.BudgetState(provider: $0.provider, day: day, limitUSD: $0.limit, spentUSD: ($0.spent * 1e6).rounded() / 1e6) }
         state.nextStarts = loop.nextStarts.isEmpty ? nil : loop.nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
-        // worker.json for one worker; with several, each also keeps its own file that `status` lists.
-        for path in [spool.state + "/worker.json", spool.workerFile(host: options.host, pid: ProcessControl.pid)] {
+        state.providerHealth = health.snapshot()
+        state.metrics = telemetry.metricsPath
+        // Each worker keeps its own file that `status` lists. A single worker on a local spool also
+        // keeps worker.json; on a shared (network) spool nothing has two writers, so it does not.
+        let own = spool.workerFile(host: options.host, pid: ProcessControl.pid)
+        for path in loop.sharing.isNetwork ? [own] : [spool.state + "/worker.json", own] {
             do {
                 // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
                 try spool.writeJSON(state, to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
@@ -139,11 +143,16 @@ public struct WorkerState: Codable, Sendable {
     /// The heartbeat is rewritten at least this often; `status` calls a worker stale after 3× this.
     public var heartbeatIntervalS: Double? = WorkerState.heartbeatInterval
     public static let heartbeatInterval = 10.0
+    /// This worker's provider verdicts (what `state/providers.json` holds on a local spool).
+    public var providerHealth: [ProviderHealthEntry]? = nil
+    /// The Prometheus textfile it keeps, on its own host.
+    public var metrics: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
         case nextStarts = "next_starts"
         case sandbox, budgets, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
+        case providerHealth = "provider_health", metrics
         case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
     }
 }

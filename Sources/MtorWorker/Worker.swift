@@ -51,7 +51,7 @@ public final class Worker {
         spool.gate?.redactor = settings.redactor
         let hooks = Hooks(onFinish: options.onFinish ?? settings.lock.onFinish, onAttention: options.onAttention ?? settings.lock.onAttention,
                           logger: logger, home: settings.baseEnvironment["HOME"] ?? "/")
-        telemetry = Telemetry(spool: spool, metricsPath: options.metricsFile, hooks: hooks)
+        telemetry = Telemetry(spool: spool, metricsPath: options.metricsFile, hooks: hooks, home: settings.baseEnvironment["HOME"])
         spool.gate?.sink = telemetry
         health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe) { provider, cls, reason in
             hooks.attention(event: "provider_unhealthy", provider: provider, cls: cls, reason: reason)

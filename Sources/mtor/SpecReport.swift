@@ -18,7 +18,8 @@ struct SpecChecks {
     static func from(_ args: Arguments) throws(WorkerError) -> SpecChecks {
         let env = ProcessInfo.processInfo.environment
         let spool = Spool(root: args.spool)
-        let worker = (try? FileSystem.read(spool.state + "/worker.json")).flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }
+        // state/worker.json, or on a shared spool the state file of a worker of this host (else the newest).
+        let worker = spool.workerState()
         let lockPath = args.values["--providers"] ?? worker?.providers.flatMap { FileSystem.exists($0) ? $0 : nil } ?? args.providers
         var skipped: [String] = []
         var settings: Settings? = nil
@@ -39,7 +40,7 @@ struct SpecChecks {
         let checkRepo = !args.flags.contains("--no-repo-check")
         if !checkRepo { skipped.append("that repo exists and is a git work tree: --no-repo-check") }
         let list = allowed.joined(separator: ":")
-        let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in \(spool.state)/worker.json" }
+        let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in \(spool.singleWorkerState()?.pid == $0.pid ? spool.state + "/worker.json" : spool.workerFile(host: $0.host, pid: $0.pid))" }
             ?? "this shell's HOME\(args.values["--allow-repos"] == nil && env["MTOR_ALLOWED_REPOS"] == nil ? " (the worker's default allow-list too)" : ""); no worker has run on \(spool.root), so one with another HOME or --allow-repos may decide otherwise"
         let basis = "with lockfile \(settings?.lockPath ?? "none"), HOME \(home) and allow-list \(list), from \(origin)"
         return SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
@@ -91,9 +92,8 @@ struct SpecReport: Codable {
 
     /// Marks valid specs whose provider the spool's worker holds as unhealthy (state/providers.json).
     mutating func warnUnhealthy(_ spool: Spool) {
-        guard let bytes = try? FileSystem.read(spool.state + "/providers.json"),
-              let file = try? JSONDecoder().decode(ProviderHealthFile.self, from: Data(bytes)) else { return }
-        let sick = Dictionary(file.providers.filter { $0.state == .unhealthy }.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
+        guard let providers = spool.providerHealth() else { return }
+        let sick = Dictionary(providers.filter { $0.state == .unhealthy }.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
         for i in entries.indices where entries[i].valid {
             guard let p = entries[i].provider, let e = sick[p] else { continue }
             entries[i].warning = "the worker holds provider \(p) as unhealthy (\(e.class?.rawValue ?? "?"): \(e.reason ?? ""))\(e.hint.map { $0.isEmpty ? "" : "; hint: \($0)" } ?? ""); the spec stays queued until the provider passes its next preflight\(e.nextProbeAt.map { " (at \($0))" } ?? "")"

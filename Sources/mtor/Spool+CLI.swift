@@ -43,10 +43,11 @@ extension Spool {
     /// Why the live worker holds a queued task in inbox/ (its `waiting` line in worker.json): a
     /// provider that failed preflight with its class, reason and hint, capacity, a pause, a dependency.
     func heldReason(_ id: String) -> String? {
-        guard let state = (try? FileSystem.read(self.state + "/worker.json")).flatMap({ try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }),
-              state.exitedAt == nil else { return nil }
+        // worker.json, or on a shared spool each worker's own state file: any of them may hold it.
+        let waiting = publishedStates().filter { $0.exitedAt == nil }.flatMap(\.waiting)
+        guard !waiting.isEmpty else { return nil }
         let names = Set(["\(id).md"] + [queuedUnderOriginalName(id)].compactMap { $0 })
-        for line in state.waiting {
+        for line in waiting {
             // "inbox/<name>: <why>"
             guard line.hasPrefix("inbox/"), let colon = line.range(of: ": ") else { continue }
             let name = String(line[line.index(line.startIndex, offsetBy: 6)..<colon.lowerBound])

@@ -56,6 +56,10 @@ enum StatusText {
         }
         if let poll = s.workers?.first(where: \.alive)?.poll ?? s.workers?.first?.poll { lines.append("spool: \(poll)") }
         if let sandbox = s.workers?.first(where: \.alive)?.sandbox ?? s.workers?.first?.sandbox { lines.append("sandbox: \(sandbox)") }
+        if let w = s.worker, w.alive, let metrics = w.metrics {
+            let elsewhere = (s.workers ?? []).filter { $0.alive && $0.metrics != nil && !($0.host == w.host && $0.pid == w.pid) }
+            lines.append("metrics: \(metrics)\(metrics.hasPrefix(s.spool + "/") ? "" : " on \(w.host)")\(elsewhere.isEmpty ? "" : " (each host keeps its own: mtor status --json lists them)")")
+        }
         for p in s.paused {
             lines.append("\(p.provider.map { "provider \($0)" } ?? "spool") \(p.sentence): no new task starts\(p.provider == nil ? "" : " on it") (`mtor resume\(p.provider.map { " --provider \($0)" } ?? "")`)")
         }

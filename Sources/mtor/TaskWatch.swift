@@ -61,8 +61,7 @@ struct TaskWatch {
             return ("queued", "queued")
         case "claimed":
             let claim = spool.claim(id)
-            let live = (try? FileSystem.read(spool.state + "/worker.json"))
-                .flatMap { try? JSONDecoder().decode(WorkerState.self, from: Data($0)) }?.running.first { $0.id == id }
+            let live = spool.publishedStates().lazy.flatMap(\.running).first { $0.id == id }
             let attempt = live.flatMap { $0.attempt > 0 ? $0.attempt : nil } ?? claim?.attempt ?? 0
             let provider = live?.provider ?? claim?.provider
             let phase = live?.phase ?? "running"

@@ -25,7 +25,7 @@ enum WorkerCommand {
             Flag(name: "--task-memory", value: "SIZE", help: "memory cap of each attempt whose spec has no 'memory:' (e.g. 4G; default none); the worker refuses to start where no cgroup memory controller can enforce it"),
             Flag(name: "--on-finish", value: "CMD", help: "run CMD when a task ends (also on_finish in the lockfile; 30 s limit, environment from scratch)"),
             Flag(name: "--on-attention", value: "CMD", help: "run CMD when something needs a person (also on_attention in the lockfile)"),
-            Flag(name: "--metrics", value: "FILE", help: "Prometheus textfile to write (default state/metrics.prom)"),
+            Flag(name: "--metrics", value: "FILE", help: "Prometheus textfile to write (default state/metrics.prom; on a network filesystem ~/.local/state/mtor/metrics.prom on this host)"),
             Flag(name: "--workspaces", value: "DIR", help: "where task worktrees live (default <spool>/work)"),
             Flag(name: "--budget-stop", help: "when a daily budget (budget_usd_per_day) runs out, stop the running attempts on it at once (default: they finish their current attempt)"),
             Flag(name: "--keep-workspaces", help: "keep each task's worktree when it ends, for debugging (its branch always stays)"),

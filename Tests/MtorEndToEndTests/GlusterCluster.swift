@@ -6,7 +6,9 @@ import MtorPlatform
 /// namespace (`unshare --mount --uts`) with its own hostname and its own FUSE client of the volume,
 /// mounted at the same path as the test's own client, so a spool path means the same everywhere.
 /// One cluster serves a whole suite; `shutdown()` unmounts, deletes the volume and stops the
-/// glusterd it started, whatever happened.
+/// glusterd it started, whatever happened. A test may make a cluster of its own with another
+/// layout (several bricks: DHT; `replica`: AFR): it uses the glusterd already running, and its
+/// `shutdown()` deletes only its volume.
 final class GlusterCluster: @unchecked Sendable {
     /// Why these tests cannot run here, or nil.
     static let unavailable: String? = {
@@ -45,20 +47,47 @@ final class GlusterCluster: @unchecked Sendable {
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
     }
 
-    init() throws {
-        root = NSTemporaryDirectory() + "mtor-gluster-\(UUID().uuidString.prefix(8))"
-        volume = "mtor\(UUID().uuidString.prefix(8).lowercased())"
+    /// The bricks' directories, in the order they were given to `volume create`.
+    let bricks: [String]
+
+    /// A volume of `bricks` bricks on this server: one brick, or distributed over several (DHT),
+    /// or with `replica` copies of each file (AFR; `bricks` a multiple of it).
+    init(bricks count: Int = 1, replica: Int? = nil) throws {
+        let root = NSTemporaryDirectory() + "mtor-gluster-\(UUID().uuidString.prefix(8))"
+        self.root = root
+        // The creating process's pid in the name: a later run deletes volumes whose creator is gone.
+        volume = "mtor\(getpid())x\(UUID().uuidString.prefix(8).lowercased())"
         mount = root + "/vol"
-        for dir in [root + "/brick", mount, root + "/run"] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        bricks = count == 1 ? [root + "/brick"] : (0..<count).map { "\(root)/brick\($0)" }
+        for dir in bricks + [mount, root + "/run"] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         do {
             try startGlusterd()
-            try sh("gluster --mode=script volume create \(volume) \(server):\(root)/brick force && gluster --mode=script volume start \(volume)")
+            removeAbandonedVolumes()
+            let layout = replica.map { "replica \($0) " } ?? ""
+            try sh("gluster --mode=script volume create \(volume) \(layout)\(bricks.map { "\(server):\($0)" }.joined(separator: " ")) force && gluster --mode=script volume start \(volume)")
             try mountClient(at: mount, pidFile: root + "/run/test-client.pid")
         } catch {
             shutdown()
             throw error
         }
     }
+
+    /// The pid of each brick's server process (`glusterfsd`), by brick directory, from `volume status --xml`.
+    func brickPids() throws -> [String: Int32] {
+        let xml = try sh("gluster --mode=script volume status \(volume) --xml")
+        var out: [String: Int32] = [:]
+        for node in xml.components(separatedBy: "<node>").dropFirst() {
+            func field(_ name: String) -> String? {
+                guard let a = node.range(of: "<\(name)>"), let b = node.range(of: "</\(name)>", range: a.upperBound..<node.endIndex) else { return nil }
+                return String(node[a.upperBound..<b.lowerBound])
+            }
+            if let path = field("path"), bricks.contains(path), let pid = field("pid").flatMap({ Int32($0) }), pid > 0 { out[path] = pid }
+        }
+        return out
+    }
+
+    /// Starts the bricks that are down again (`volume start force`).
+    func restartBricks() throws { try sh("gluster --mode=script volume start \(volume) force") }
 
     /// Runs a shell command as root; throws with its output when it fails.
     @discardableResult
@@ -83,6 +112,33 @@ final class GlusterCluster: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.2)
         }
         throw SandboxError("glusterd did not answer within 30 s")
+    }
+
+    /// Deletes volumes an earlier test process made (`mtor<pid>x…`) and left behind when it died:
+    /// its pid no longer exists. Volumes of live processes (another run on this machine) stay.
+    private func removeAbandonedVolumes() {
+        let names = ((try? sh("timeout 20 gluster --mode=script volume list", timeout: 25)) ?? "").split(whereSeparator: \.isNewline).map(String.init)
+        for name in names where name.hasPrefix("mtor") {
+            guard let x = name.dropFirst(4).firstIndex(of: "x"), let pid = Int32(name.dropFirst(4)[..<x]), !ProcessControl.isAlive(pid) else { continue }
+            // Its root is where its bricks are (".../mtor-gluster-XXXX/brick…"); its mounts are under it.
+            let info = (try? sh("timeout 20 gluster --mode=script volume info \(name)", timeout: 25)) ?? ""
+            let brick = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("Brick1:") }.flatMap { $0.split(separator: ":").last }.map(String.init)
+            let root = brick.map(FileSystem.directory(of:)).flatMap { $0.contains("/mtor-gluster-") ? $0 : nil }
+            if let root { _ = try? sh("umount -l \(root)/vol 2>/dev/null; umount -l \(root)/vol2 2>/dev/null; true") }
+            deleteVolume(name)
+            if let root { try? FileManager.default.removeItem(atPath: root) }
+        }
+    }
+
+    /// Stops and deletes a volume, again while glusterd says another transaction is in progress.
+    private func deleteVolume(_ name: String) {
+        let deadline = Date().addingTimeInterval(60)
+        repeat {
+            _ = try? sh("timeout 30 gluster --mode=script volume stop \(name) force", timeout: 35)
+            if (try? sh("timeout 30 gluster --mode=script volume delete \(name)", timeout: 35)) != nil { return }
+            if (try? sh("timeout 20 gluster --mode=script volume info \(name)", timeout: 25)) == nil { return }
+            Thread.sleep(forTimeInterval: 1)
+        } while Date() < deadline
     }
 
     /// The FUSE client command: what `mount -t glusterfs` runs, with a pid file to find it by.
@@ -172,7 +228,7 @@ final class GlusterCluster: @unchecked Sendable {
             if let pid = (try? String(contentsOfFile: "\(root)/run/\(client).pid", encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
                ProcessControl.isAlive(pid) { kill(pid, SIGTERM) }
         }
-        _ = try? sh("gluster --mode=script volume stop \(volume) force; gluster --mode=script volume delete \(volume); true")
+        deleteVolume(volume)
         if let pid = startedGlusterd {
             kill(pid, SIGTERM)
             let deadline = Date().addingTimeInterval(10)

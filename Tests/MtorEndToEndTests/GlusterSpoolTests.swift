@@ -16,57 +16,64 @@ private let sharedCluster: Result<GlusterCluster, any Error>? = {
 @Suite("GlusterFS: three hosts share one spool", .serialized,
        .enabled(if: GlusterCluster.unavailable == nil, Comment(rawValue: GlusterCluster.unavailable ?? "GlusterFS is available")))
 struct GlusterSpoolTests {
-    /// One test's world on the volume: a spool, lock and run-mark directories, three hosts.
+    /// One test's world on the volume: a spool, three hosts, and on local disk (which every
+    /// "host" shares, being one kernel) the per-spec locks and the marks each run leaves.
     final class World {
         let cluster: GlusterCluster
         let sandbox: Sandbox
         let base: String
         let spool: String
+        /// Local: `locks/`, `runs/`, `doubles/`.
+        let marks: String
         var hosts: [GlusterCluster.Host] = []
 
-        init(_ label: String) throws {
-            cluster = try #require(sharedCluster).get()
+        /// On the suite's one-brick volume, or on `cluster` (a test's own layout).
+        init(_ label: String, on cluster: GlusterCluster? = nil) throws {
+            let shared = try #require(sharedCluster).get()
+            self.cluster = cluster ?? shared
             sandbox = try Sandbox("gluster-\(label)")
             sandbox.lockfile(Lockfiles.make([]))
-            base = cluster.mount + "/\(label)-\(UUID().uuidString.prefix(6))"
+            base = self.cluster.mount + "/\(label)-\(UUID().uuidString.prefix(6))"
             spool = base + "/spool"
-            for dir in ["locks", "runs", "doubles", "spool/tmp", "spool/inbox"] {
+            marks = sandbox.root + "/marks"
+            for dir in ["spool/tmp", "spool/inbox"] {
                 try FileManager.default.createDirectory(atPath: "\(base)/\(dir)", withIntermediateDirectories: true)
             }
+            for dir in ["locks", "runs", "doubles"] { try FileManager.default.createDirectory(atPath: "\(marks)/\(dir)", withIntermediateDirectories: true) }
         }
 
-        func startHosts(_ names: [String], rescan: String = "1") throws {
+        func startHosts(_ names: [String], rescan: String = "1", extra: [String] = []) throws {
             for name in names {
                 // Each host its own clone of the repo, at the same path (~/code/widget).
                 let own = "\(sandbox.root)/home-\(name)"
                 try cluster.sh("cp -a \(sandbox.home) \(own)")
                 let host = try cluster.addHost(name, binds: [(own, sandbox.home)])
                 hosts.append(host)
-                try startWorker(host, rescan: rescan)
+                try startWorker(host, rescan: rescan, extra: extra)
             }
         }
 
-        func startWorker(_ host: GlusterCluster.Host, rescan: String = "1") throws {
+        func startWorker(_ host: GlusterCluster.Host, rescan: String = "1", extra: [String] = []) throws {
             // Worktrees on each host's own disk, as README's runbook says.
             try cluster.startWorker(on: host, ["--spool", spool, "--providers", sandbox.etc + "/providers.json", "--concurrency", "2", "--rescan", rescan,
                                                "--workspaces", "\(sandbox.root)/work-\(host.name)",
                                                // Agents are sandboxed: the marks they leave go where the worker lets them write.
-                                               "--sandbox-writable", ["locks", "runs", "doubles"].map { "\(base)/\($0)" }.joined(separator: ":")],
+                                               "--sandbox-writable", ["locks", "runs", "doubles"].map { "\(marks)/\($0)" }.joined(separator: ":")] + extra,
                                     environment: sandbox.environment)
         }
 
-        /// A spec that holds its own flock on the shared volume while it runs (a second run at the
-        /// same time finds it taken and leaves a mark) and leaves one mark per run.
-        func drop(_ id: String, sleep: String) throws {
+        /// A spec that holds its own flock on local disk while it runs (a second run at the same
+        /// time, on any host, finds it taken and leaves a mark) and leaves one mark per run.
+        func drop(_ id: String, sleep: String, retries: Int = 5) throws {
             let text = """
                 ---
                 repo: ~/code/widget
-                retries: 5
+                retries: \(retries)
                 expect: nothing
                 ---
-                exec 9>>\(base)/locks/\(id).lock
-                if ! flock -n 9; then touch \(base)/doubles/\(id).$(hostname).$$; exit 3; fi
-                touch \(base)/runs/\(id).$(hostname).$$
+                exec 9>>\(marks)/locks/\(id).lock
+                if ! flock -n 9; then touch \(marks)/doubles/\(id).$(hostname).$$; exit 3; fi
+                touch \(marks)/runs/\(id).$(hostname).$$
                 sleep \(sleep)
                 """
             let staged = "\(spool)/tmp/.\(id).md.staged"
@@ -74,7 +81,10 @@ struct GlusterSpoolTests {
             try FileSystem.renameNoReplace(staged, "\(spool)/inbox/\(id).md")
         }
 
-        func names(_ dir: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: "\(base)/\(dir)")) ?? []).sorted() }
+        func names(_ dir: String) -> [String] {
+            let root = ["locks", "runs", "doubles"].contains(dir) ? marks : base
+            return ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(dir)")) ?? []).sorted()
+        }
 
         /// Waits until every id has a sidecar in done/ or failed/.
         func waitFinished(_ ids: [String], timeout: Double) -> Bool {

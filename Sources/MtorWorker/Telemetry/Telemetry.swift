@@ -8,7 +8,8 @@ final class Telemetry: LedgerSink, Sendable {
     let metrics = Metrics()
     let hooks: Hooks
     private let spool: Spool
-    private let metricsPath: String
+    /// Where the Prometheus textfile goes (`--metrics`, else see `defaultMetricsPath`).
+    let metricsPath: String
     private let tmp: String
     /// Fed by task threads (`observe`) and read by the loop (`writeMetrics`).
     private let state = LockBox(State())
@@ -22,11 +23,22 @@ final class Telemetry: LedgerSink, Sendable {
         var rateWarned = false
     }
 
-    init(spool: Spool, metricsPath: String?, hooks: Hooks) {
+    init(spool: Spool, metricsPath: String?, hooks: Hooks, home: String? = nil) {
         self.spool = spool
         self.hooks = hooks
-        self.metricsPath = metricsPath ?? spool.state + "/metrics.prom"
+        self.metricsPath = metricsPath ?? Telemetry.defaultMetricsPath(spool, home: home)
         tmp = FileSystem.directory(of: self.metricsPath)
+        if metricsPath == nil { try? FileSystem.makeDirectories(tmp) }
+    }
+
+    /// `state/metrics.prom` on a local spool. On a network filesystem metrics stay on the host:
+    /// `$XDG_STATE_HOME/mtor/metrics.prom` (default `~/.local/state/mtor/metrics.prom`), so no spool
+    /// file has a writer on every host and node_exporter reads a local file.
+    static func defaultMetricsPath(_ spool: Spool, home: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        guard spool.networked else { return spool.state + "/metrics.prom" }
+        if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") { return xdg + "/mtor/metrics.prom" }
+        if let home, home.hasPrefix("/"), home != "/" { return home + "/.local/state/mtor/metrics.prom" }
+        return "/var/lib/mtor/metrics.prom"
     }
 
     func observe(_ entry: LedgerEntry) {
