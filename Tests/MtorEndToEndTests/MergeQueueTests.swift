@@ -86,7 +86,7 @@ struct MergeQueueTests {
         s.lockfile(Lockfiles.make([]))
         try s.seed(["README.md": "widget\n"])
         for (id, word) in [("a", "alpha"), ("b", "beta")] {
-            try s.submit("\(id).md", Self.spec("echo \(word) > README.md\ngit commit -q -am '\(id)'"))
+            try s.submit("\(id).md", "---\nrepo: ~/code/widget\nharness: sh\nretries: 1\ntimeout: 10m\npaths: [README.md]\ntags: [night]\n---\necho \(word) > README.md\ngit commit -q -am '\(id)'\n")
         }
         #expect(try s.drain().code == 0)
         let first = try s.merge(["a"])
@@ -112,6 +112,7 @@ struct MergeQueueTests {
         // The prompt carried the conflict as context, inert to the shell.
         let spec = try String(contentsOfFile: "\(s.spool)/done/\(follow).md", encoding: .utf8)
         #expect(spec.contains("# Conflicting files: README.md") && spec.contains("+alpha") && spec.contains("+beta"), "\(spec)")
+        #expect(spec.contains("retries: 1\n") && spec.contains("timeout: \"10m\"") && spec.contains("paths: [\"README.md\"]"), "the spec's keys carry over: \(spec)")
         // --all takes the follow-up in place of b.
         let all = try s.merge(["--all"])
         #expect(all.code == 0, "\(all.out)")
