@@ -215,6 +215,24 @@ struct MergeQueueTests {
         #expect(s.mergeRecord("x")?.state == .landed)
     }
 
+    @Test("--merge-commit lands a task on a moved base as a merge commit whose second parent is its recorded head_after", .timeLimit(.minutes(5)))
+    func mergeCommit() throws {
+        let s = try Sandbox("merge-commit")
+        s.lockfile(Lockfiles.make([]))
+        try s.seed(["README.md": "widget\n"])
+        for id in ["p", "q"] { try s.submit("\(id).md", Self.spec(commitBody("\(id).txt", subject: id, nap: "0"), verify: "'test -f \(id).txt'")) }
+        #expect(try s.drain().code == 0)
+        #expect(try s.merge(["p"]).code == 0)
+        let before = try s.out(["rev-parse", "main"])
+        let q = try s.result("q")
+        let r = try s.merge(["q", "--merge-commit"])
+        #expect(r.code == 0, "\(r.out) \(r.err)")
+        let parents = try s.out(["rev-list", "--parents", "-n", "1", "main"]).split(separator: " ").map(String.init)
+        #expect(parents.count == 3 && parents[1] == before && parents[2] == q.git?.headAfter, "\(parents)")
+        #expect(FileManager.default.fileExists(atPath: s.repo + "/q.txt") && FileManager.default.fileExists(atPath: s.repo + "/p.txt"))
+        #expect(s.mergeRecord("q")?.commit == parents[0])
+    }
+
     @Test("integrate: merge from two workers and a CLI `mtor merge --all` at once on one repository: no lost update, no double land",
           .timeLimit(.minutes(10)))
     func concurrent() throws {
