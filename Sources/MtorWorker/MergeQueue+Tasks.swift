@@ -122,9 +122,9 @@ extension MergeQueue {
         } ?? nil
     }
 
-    /// Keys of the original spec a follow-up keeps (scalars only); `base:` and the origin are its own.
-    static let keptKeys: Set<String> = ["provider", "harness", "model", "timeout", "stall", "retries", "verify", "setup", "expect",
-                                        "integrate", "memory", "priority", "on_conflict", "title"]
+    /// Keys of the original spec a follow-up keeps; `repo:` (absolute), `base:` and the origin are its own.
+    static let keptKeys: Set<String> = ["provider", "fallback", "harness", "model", "timeout", "stall", "retries", "verify", "setup", "expect",
+                                        "integrate", "memory", "priority", "on_conflict", "copy", "paths", "title"]
 
     /// The follow-up's spec text.
     static func followUpSpec(_ original: Frontmatter, repo: String, base: String, origin: String, prompt: String) -> String {
@@ -134,8 +134,14 @@ extension MergeQueue {
         }
         var lines = ["---", "repo: \(quoted(repo))", "base: \(quoted(base))", "\(MergePlan.originKey): \(quoted(origin))"]
         for e in original.entries where keptKeys.contains(e.key) {
-            guard let text = e.text else { continue }
-            lines.append("\(e.key): \(quoted(text))")
+            switch e.value {
+            case .integer, .float, .boolean: lines.append("\(e.key): \(e.text ?? "")")
+            case .string(let text): lines.append("\(e.key): \(quoted(text))")
+            case .list(let items):
+                let words = items.compactMap { if case .string(let w) = $0 { return quoted(w) } else { return nil } }
+                if words.count == items.count { lines.append("\(e.key): [\(words.joined(separator: ", "))]") }
+            case .null, .map: continue
+            }
         }
         lines.append("---")
         return lines.joined(separator: "\n") + "\n" + prompt

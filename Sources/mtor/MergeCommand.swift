@@ -63,14 +63,7 @@ enum MergeCommand {
     /// How verify runs: the worker's kind of sandbox and a containment of its own.
     static func setup(_ args: Arguments, _ spool: Spool) throws(WorkerError) -> MergeQueue.Setup {
         var options = WorkerOptions(spool: args.spool, providers: args.providers, envFile: nil)
-        if let text = args.values["--sandbox"] {
-            guard let preference = Sandbox.Preference(rawValue: text) else {
-                throw .usage("--sandbox must be one of \(Sandbox.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
-            }
-            options.sandbox = preference
-        }
-        let writable = args.values["--sandbox-writable"].map { $0.split(separator: ":").map(String.init) } ?? []
-        for dir in writable where FileSystem.kind(dir) != .directory { throw .usage("--sandbox-writable: \(dir) is not a directory; create it first or leave it out") }
+        try args.sandbox(&options)
         if !args.flags.contains("--dry-run") && args.values["--resolve"] == nil { try options.resolveSandbox() }
         let env = ProcessInfo.processInfo.environment
         let base = ["PATH": env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", "HOME": env["HOME"] ?? "/", "USER": env["USER"] ?? "mtor",
@@ -80,7 +73,7 @@ enum MergeCommand {
         let spoolRoot = spool.root.hasPrefix("/") ? spool.root : FileManager.default.currentDirectoryPath + "/" + spool.root
         var setup = MergeQueue.Setup(environment: base, workspaces: workspaces, spool: spoolRoot, bwrap: options.bwrap,
                                      envFile: FileSystem.exists("etc/mtor.env") ? FileManager.default.currentDirectoryPath + "/etc/mtor.env" : nil)
-        setup.sandboxWritable = writable
+        setup.sandboxWritable = options.sandboxWritable
         setup.mergeCommit = args.flags.contains("--merge-commit")
         setup.keepBranch = args.flags.contains("--keep-branch")
         setup.dryRun = args.flags.contains("--dry-run")

@@ -72,18 +72,7 @@ enum WorkerCommand {
             case .failure(let error): throw .usage(error.description)
             }
         }
-        if let text = args.values["--sandbox"] {
-            guard let preference = Sandbox.Preference(rawValue: text) else {
-                throw .usage("--sandbox must be one of \(Sandbox.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
-            }
-            options.sandbox = preference
-        }
-        if let dirs = args.values["--sandbox-writable"] {
-            options.sandboxWritable = dirs.split(separator: ":").map(String.init)
-            for dir in options.sandboxWritable where FileSystem.kind(dir) != .directory {
-                throw .usage("--sandbox-writable: \(dir) is not a directory; create it first or leave it out")
-            }
-        }
+        try args.sandbox(&options)
         try options.resolveSandbox()
         options.workspaces = args.values["--workspaces"]
         options.keepWorkspaces = args.flags.contains("--keep-workspaces")
@@ -99,5 +88,23 @@ enum WorkerCommand {
         options.dependencyTimeout = try args.seconds("--dependency-timeout", default: options.dependencyTimeout)
         let worker = try Worker(options: options)
         return try worker.run()
+    }
+}
+
+extension Arguments {
+    /// `--sandbox` and `--sandbox-writable` into `options` (the worker's agents, `mtor merge`'s verify).
+    func sandbox(_ options: inout WorkerOptions) throws(WorkerError) {
+        if let text = values["--sandbox"] {
+            guard let preference = Sandbox.Preference(rawValue: text) else {
+                throw .usage("--sandbox must be one of \(Sandbox.Preference.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            }
+            options.sandbox = preference
+        }
+        if let dirs = values["--sandbox-writable"] {
+            options.sandboxWritable = dirs.split(separator: ":").map(String.init)
+            for dir in options.sandboxWritable where FileSystem.kind(dir) != .directory {
+                throw .usage("--sandbox-writable: \(dir) is not a directory; create it first or leave it out")
+            }
+        }
     }
 }

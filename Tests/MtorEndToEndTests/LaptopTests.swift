@@ -44,6 +44,12 @@ struct LaptopTests {
         #expect(logs.code == 0 && logs.text.contains("done"), "\(logs.text)")
         let show = try laptop.run(["show", id, "--to", "mtor-test:\(s.spool)"], merge: false)
         #expect(show.code == 0 && show.text.contains("succeeded"), "\(show.text)")
+        // The morning after, from the laptop: what finished, then land it.
+        let review = try laptop.run(["review", "--json", "--to", "mtor-test:\(s.spool)"], merge: false)
+        #expect(review.code == 0 && review.text.contains("\"merge\" : \"ready\""), "\(review.text)")
+        let merged = try laptop.run(["merge", "--all", "--to", "mtor-test:\(s.spool)"], merge: false)
+        #expect(merged.code == 0 && merged.text.contains("\(id): landed"), "\(merged.text)")
+        #expect(FileManager.default.fileExists(atPath: s.repo + "/greeting.txt"), "the worker's checkout has the change")
         let missing = try laptop.run(["show", "no-such-task", "--to", "mtor-test:\(s.spool)"])
         #expect(missing.code == 4, "exit code passes through ssh: \(missing.text)")
     }

@@ -86,7 +86,7 @@ struct MergeQueueTests {
         s.lockfile(Lockfiles.make([]))
         try s.seed(["README.md": "widget\n"])
         for (id, word) in [("a", "alpha"), ("b", "beta")] {
-            try s.submit("\(id).md", Self.spec("echo \(word) > README.md\ngit commit -q -am '\(id)'"))
+            try s.submit("\(id).md", "---\nrepo: ~/code/widget\nharness: sh\nretries: 1\ntimeout: 10m\npaths: [README.md]\ntags: [night]\n---\necho \(word) > README.md\ngit commit -q -am '\(id)'\n")
         }
         #expect(try s.drain().code == 0)
         let first = try s.merge(["a"])
@@ -112,6 +112,7 @@ struct MergeQueueTests {
         // The prompt carried the conflict as context, inert to the shell.
         let spec = try String(contentsOfFile: "\(s.spool)/done/\(follow).md", encoding: .utf8)
         #expect(spec.contains("# Conflicting files: README.md") && spec.contains("+alpha") && spec.contains("+beta"), "\(spec)")
+        #expect(spec.contains("retries: 1\n") && spec.contains("timeout: \"10m\"") && spec.contains("paths: [\"README.md\"]"), "the spec's keys carry over: \(spec)")
         // --all takes the follow-up in place of b.
         let all = try s.merge(["--all"])
         #expect(all.code == 0, "\(all.out)")
@@ -212,6 +213,24 @@ struct MergeQueueTests {
         #expect(both.filter { $0.contains("already landed") }.count == 1, "\(both)")
         #expect(try s.mainSubjects().prefix(3) == ["x", "y", "seed"])
         #expect(s.mergeRecord("x")?.state == .landed)
+    }
+
+    @Test("--merge-commit lands a task on a moved base as a merge commit whose second parent is its recorded head_after", .timeLimit(.minutes(5)))
+    func mergeCommit() throws {
+        let s = try Sandbox("merge-commit")
+        s.lockfile(Lockfiles.make([]))
+        try s.seed(["README.md": "widget\n"])
+        for id in ["p", "q"] { try s.submit("\(id).md", Self.spec(commitBody("\(id).txt", subject: id, nap: "0"), verify: "'test -f \(id).txt'")) }
+        #expect(try s.drain().code == 0)
+        #expect(try s.merge(["p"]).code == 0)
+        let before = try s.out(["rev-parse", "main"])
+        let q = try s.result("q")
+        let r = try s.merge(["q", "--merge-commit"])
+        #expect(r.code == 0, "\(r.out) \(r.err)")
+        let parents = try s.out(["rev-list", "--parents", "-n", "1", "main"]).split(separator: " ").map(String.init)
+        #expect(parents.count == 3 && parents[1] == before && parents[2] == q.git?.headAfter, "\(parents)")
+        #expect(FileManager.default.fileExists(atPath: s.repo + "/q.txt") && FileManager.default.fileExists(atPath: s.repo + "/p.txt"))
+        #expect(s.mergeRecord("q")?.commit == parents[0])
     }
 
     @Test("integrate: merge from two workers and a CLI `mtor merge --all` at once on one repository: no lost update, no double land",
