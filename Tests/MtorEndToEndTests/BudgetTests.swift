@@ -166,6 +166,11 @@ struct BudgetTests {
             return metrics.contains(#"mtor_cost_usd_total{provider="daily",model="m"} 2"#) && metrics.contains(#"mtor_budget_spent_usd{provider="daily"} 2"#)
         }
         #expect(s.read("state/metrics.prom").contains(#"mtor_budget_usd{provider="daily"} 2"#))
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            let check = try ChildProcess.run(["/usr/bin/promtool", "check", "metrics"], environment: ["PATH": "/usr/bin:/bin"], stdin: Array(s.read("state/metrics.prom").utf8))
+            let said = String(decoding: check.stdout + check.stderr, as: UTF8.self)
+            #expect(check.0.succeeded && said.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "promtool: \(said)")
+        }
         let status = try s.mtor(["status", "--spool", s.spool])
         #expect(status.out.contains("budget provider daily: $2.00 of $2.00 spent today"), "\(status.out)")
         // A restart in between: the count comes back from the ledger.
