@@ -185,6 +185,8 @@ struct BudgetTests {
         #expect(said.contains("provider daily spent $2.00 of its daily budget $2.00 (providers.daily.budget_usd_per_day)"), "\(said)")
         let queued = try FileManager.default.contentsOfDirectory(atPath: s.spool + "/inbox").filter { $0.contains("-t3-") && $0.hasSuffix(".md") }
         let id = try #require(queued.first.map { String($0.dropLast(3)) }, "t3 waits in inbox/: \(s.listing())")
+        let waiting = try s.mtor(["status", "--spool", s.spool])
+        #expect(waiting.out.contains("inbox/\(id).md: provider daily spent $2.00 of its daily budget $2.00"), "\(waiting.out)")
         let show = try s.mtor(["show", id, "--spool", s.spool])
         #expect(show.out.contains("budget_usd_per_day"), "\(show.out)")
         // The next UTC day.
