@@ -166,6 +166,11 @@ struct BudgetTests {
             return metrics.contains(#"mtor_cost_usd_total{provider="daily",model="m"} 2"#) && metrics.contains(#"mtor_budget_spent_usd{provider="daily"} 2"#)
         }
         #expect(s.read("state/metrics.prom").contains(#"mtor_budget_usd{provider="daily"} 2"#))
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            let check = try ChildProcess.run(["/usr/bin/promtool", "check", "metrics"], environment: ["PATH": "/usr/bin:/bin"], stdin: Array(s.read("state/metrics.prom").utf8))
+            let said = String(decoding: check.stdout + check.stderr, as: UTF8.self)
+            #expect(check.0.succeeded && said.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "promtool: \(said)")
+        }
         let status = try s.mtor(["status", "--spool", s.spool])
         #expect(status.out.contains("budget provider daily: $2.00 of $2.00 spent today"), "\(status.out)")
         // A restart in between: the count comes back from the ledger.
@@ -180,6 +185,8 @@ struct BudgetTests {
         #expect(said.contains("provider daily spent $2.00 of its daily budget $2.00 (providers.daily.budget_usd_per_day)"), "\(said)")
         let queued = try FileManager.default.contentsOfDirectory(atPath: s.spool + "/inbox").filter { $0.contains("-t3-") && $0.hasSuffix(".md") }
         let id = try #require(queued.first.map { String($0.dropLast(3)) }, "t3 waits in inbox/: \(s.listing())")
+        let waiting = try s.mtor(["status", "--spool", s.spool])
+        #expect(waiting.out.contains("inbox/\(id).md: provider daily spent $2.00 of its daily budget $2.00"), "\(waiting.out)")
         let show = try s.mtor(["show", id, "--spool", s.spool])
         #expect(show.out.contains("budget_usd_per_day"), "\(show.out)")
         // The next UTC day.
