@@ -128,7 +128,7 @@ struct AgentGuestTests {
     }
 
     @Test("as root: the probe reaches nothing and runs to its end; the spool, the repository and the host are as they were",
-          .timeLimit(.minutes(5)), .enabled(if: getuid() == 0, "needs root"))
+          .timeLimit(.minutes(15)), .enabled(if: getuid() == 0, "needs root"))
     func probeAsRoot() throws {
         let w = try World("guest-root", uid: 0)
         let headsBefore = try w.s.git(["for-each-ref", "--format=%(refname)", "refs/heads"])
@@ -149,7 +149,7 @@ struct AgentGuestTests {
     }
 
     @Test("as an unprivileged worker (uid 65534): the same probe reaches nothing and runs to its end",
-          .timeLimit(.minutes(5)), .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become nobody"))
+          .timeLimit(.minutes(15)), .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become nobody"))
     func probeAsNobody() throws {
         let w = try World("guest-nobody", uid: 65534)
         let (result, log) = try Self.run(w, extra: [])
@@ -159,7 +159,7 @@ struct AgentGuestTests {
     }
 
     @Test("the probe can fail: with --sandbox none the same agent reaches the env file, the spool, the checkout, .git and the worker",
-          .timeLimit(.minutes(5)), .enabled(if: getuid() == 0, "needs root"))
+          .timeLimit(.minutes(15)), .enabled(if: getuid() == 0, "needs root"))
     func probeWithoutSandboxReaches() throws {
         let w = try World("guest-none", uid: 0)
         let (result, log) = try Self.run(w, extra: ["--sandbox", "none"])
@@ -177,7 +177,7 @@ struct AgentGuestTests {
 @Suite("Verdicts and caps are the worker's", .serialized)
 struct VerdictTrustTests {
     @Test("a forged done/ sidecar (no spec beside it) is no verdict: the dependent does not run, show, wait and merge believe the worker",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func forgedSidecarIsIgnored() throws {
         let s = try Sandbox("forged")
         s.lockfile(Lockfiles.make([]))
@@ -210,7 +210,7 @@ struct VerdictTrustTests {
     }
 
     @Test("where bubblewrap cannot build a sandbox (user namespaces refused), the worker refuses to start agents and names the fix; --sandbox none runs them; doctor says so",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func refusesWithoutSandbox() throws {
         let s = try Sandbox("guest-nosandbox")
         s.lockfile(Lockfiles.make([]))
@@ -235,7 +235,7 @@ struct VerdictTrustTests {
     }
 
     @Test("a sandboxed agent's daemon (setsid, TERM ignored) ends with the agent: nothing writes after the sidecar, nothing is left running",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func daemonEndsWithAgent() throws {
         let s = try Sandbox("guest-daemon")
         s.lockfile(Lockfiles.make([]))
@@ -253,7 +253,7 @@ struct VerdictTrustTests {
     }
 
     @Test("an agent that tries to leave its cgroups and then allocates 200 MiB under memory: 32M ends out_of_memory",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func capHoldsAgainstEscape() throws {
         guard let s = try MemoryCapTests.cappedSandbox("escape-cap") else { return }
         let body = """

@@ -138,7 +138,7 @@ struct BudgetTests {
     }
 
     @Test("a provider's daily budget spent by two tasks holds a third in inbox/ with the reason at submit --wait; a restart keeps the count; the next UTC day releases it",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func dailyBudget() throws {
         let s = try Sandbox("budget-daily")
         s.lockfile("""
@@ -198,7 +198,7 @@ struct BudgetTests {
     }
 
     @Test("the worker's daily budget with --budget-stop: a running attempt that spends it is stopped at once (budget_exceeded); without the flag it finishes",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func workerBudgetStop() throws {
         /// A harness that reports $1 of input at once, then works for the seconds in `<root>/sleep` before it ends.
         func world(_ label: String, sleep: Int) throws -> Sandbox {
@@ -237,7 +237,7 @@ struct BudgetTests {
     }
 
     @Test("a retry on a provider whose daily budget its first attempt spent waits in inbox/ with the reason, its attempt kept, until the next UTC day",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func retryHeld() throws {
         let s = try Sandbox("budget-retry")
         let script = s.root + "/stall.sh"

@@ -193,7 +193,7 @@ struct MergeQueueTests {
     }
 
     @Test("two `mtor merge ID --keep-branch` of one task at once: it lands once, the other says already landed, the record stays landed",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func sameTaskTwice() throws {
         let s = try Sandbox("merge-twice")
         s.lockfile(Lockfiles.make([]))
@@ -215,7 +215,7 @@ struct MergeQueueTests {
         #expect(s.mergeRecord("x")?.state == .landed)
     }
 
-    @Test("--merge-commit lands a task on a moved base as a merge commit whose second parent is its recorded head_after", .timeLimit(.minutes(5)))
+    @Test("--merge-commit lands a task on a moved base as a merge commit whose second parent is its recorded head_after", .timeLimit(.minutes(15)))
     func mergeCommit() throws {
         let s = try Sandbox("merge-commit")
         s.lockfile(Lockfiles.make([]))

@@ -94,7 +94,7 @@ struct RepoTrustTests {
     }
 
     @Test("mtor merge lands exactly the recorded head_after, not a commit added to the branch later; a branch that lost head_after is refused",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func mergeTheRecordedCommit() throws {
         let s = try Sandbox("trust-merge")
         s.lockfile(Lockfiles.make([]))
@@ -124,7 +124,7 @@ struct RepoTrustTests {
     }
 
     @Test("expect: changes needs a changed tree: an empty commit, a branch moved behind its base, a change reverted, or a clone whose .git the agent destroyed is no_changes",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func changesMeanADifferentTree() throws {
         let s = try Sandbox("trust-evidence")
         s.lockfile(Lockfiles.make([]))
@@ -157,7 +157,7 @@ struct RepoTrustTests {
     }
 
     @Test("copy: never follows a symlink, in the checkout or in the task's clone: setup_failed naming the link, nothing written outside",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func copyFollowsNoLink() throws {
         let s = try Sandbox("trust-copy")
         s.lockfile(Lockfiles.make([]))
@@ -191,7 +191,7 @@ struct RepoTrustTests {
     }
 
     @Test("the worker deletes only <workspaces>/<id>: a record whose path an agent rewrote, a record of a dead task pointing outside, and a symlink in place of a clone leave the outside alone",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func deletesOnlyWhatItDerived() throws {
         let s = try Sandbox("trust-discard")
         s.lockfile(Lockfiles.make([]))

@@ -30,7 +30,7 @@ struct ReviewPageTests {
     }
 
     @Test("mtor review --json agrees with the sidecars and merge records: verdict, flags, diffstat, cost, merge state, and the merge command for what is ready",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func json() throws {
         let s = try Self.night()
         let out = try s.mtor(["review", "--json", "--spool", s.spool])
@@ -61,7 +61,7 @@ struct ReviewPageTests {
     }
 
     @Test("mtor review --html: one self-contained page; headless Chromium's DOM holds every task, the flags, the timeline, each diff and the merge command; a screenshot is kept",
-          .requiresInCI("Chromium", at: chromiumPaths, install: "apt-get install chromium"), .timeLimit(.minutes(5)))
+          .requiresInCI("Chromium", at: chromiumPaths, install: "apt-get install chromium"), .timeLimit(.minutes(15)))
     func html() throws {
         guard let chromium = requiredProgram("Chromium", at: chromiumPaths) else { return }
         let s = try Self.night()

@@ -29,7 +29,7 @@ struct ContainmentTests {
     }
 
     @Test("after a cgroup was killed, the task's next process still runs (Linux 6.18 kills every clone3 CLONE_INTO_CGROUP child of a killed cgroup)",
-          .timeLimit(.minutes(5)), arguments: Containment.Method.allCases)
+          .timeLimit(.minutes(15)), arguments: Containment.Method.allCases)
     func runsAfterKill(method: Containment.Method) throws {
         try #require(usableMethods.contains(method), "containment \(method.rawValue) is not usable on this host")
         let box = Containment.create(name: "w\(getpid())-rekill-\(method.rawValue)-\(UUID().uuidString.prefix(6))", preference: Containment.Preference(rawValue: method.rawValue)!)
