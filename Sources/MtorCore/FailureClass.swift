@@ -25,6 +25,8 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     case outOfMemory = "out_of_memory"
     /// A task named in `depends_on` failed or was cancelled, so this one never ran.
     case dependencyFailed = "dependency_failed"
+    /// An identical spec (same repo, provider and prompt) is queued or running, or succeeded within the dedup window.
+    case duplicate
 
     /// Whether the provider itself is at fault, so the next fallback provider should take over.
     public var movesToFallback: Bool {

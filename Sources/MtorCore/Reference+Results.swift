@@ -109,7 +109,7 @@ extension Reference {
                 ["usage.cost_usd", "cost the harness reported, in US dollars, summed over attempts"],
                 ["usage.num_turns", "model turns, summed over attempts"],
                 ["usage.api_duration_s", "seconds spent waiting on the API, summed over attempts"],
-                ["usage.session_id", "the harness's session id, summed over attempts"],
+                ["usage.session_id", "the harness's session id: set in each attempt's `usage`, null in the task's total (sessions are not summed)"],
                 ["claimed_at", "when a worker claimed the spec"],
                 ["finished_at", "when the sidecar was written"],
             ])
@@ -139,6 +139,7 @@ extension Reference {
                           "raise `memory:` (or the worker's `--task-memory`) or make the task need less, then `mtor retry ID`"),
         "setup_failed": ("the spec's `setup:` command (or its worktree, or a `copy:` file) failed before the agent ran", "read `setup.output_tail` and `reason`; fix the command or the files it needs, then `mtor retry ID`"),
         "dependency_failed": ("a task named in `depends_on` failed, was cancelled, or never appeared within `--dependency-timeout`; this one never ran", "fix the dependency and `mtor retry` it, then `mtor retry ID` (or submit again)"),
+        "duplicate": ("an identical spec (same repo, provider and prompt) is queued or running, or succeeded within `--dedup-window`; `reason` names it. A failed or cancelled twin never counts", "nothing if it was submitted twice by accident; to run it again on purpose, `mtor submit --force SPEC` (or add `dedup: false`)"),
     ]
 
     public static var classes: ReferenceTopic {
@@ -171,6 +172,7 @@ extension Reference {
                 ["logs/", "`<id>.log`: the agent's output, capped (`--log-cap`), secrets replaced by `***`"],
                 ["cancel/", "an empty file named `<id>` cancels that task"],
                 ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running worker), `providers.json` (health), `ledger.jsonl` (one line per state change; on a network filesystem each host appends to `ledgers/<host>.jsonl` instead, and `status` merges them), `attempts/`, `paused` and `paused-<provider>` (`mtor pause`: while one exists no worker starts a task there; it holds since/by as JSON)"],
+                ["work/", "`<id>/`: the task's git worktree (or task clone) while it runs, its branch `mtor/<id>` kept in the repository after; the default place (`mtor worker --workspaces DIR` moves it)"],
             ],
             outro: """
                 Invariants: a spec is in exactly one of inbox/, claimed/, done/, failed/ once a crash is recovered; nothing \
