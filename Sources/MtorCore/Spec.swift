@@ -158,7 +158,7 @@ public struct Spec: Equatable, Sendable {
         if let foreign = ForeignKey.matching(entry) {
             return .invalid(key: entry.key, foreign.sentence(line: entry.line))
         }
-        var sentence = "unknown key '\(shown(entry.key))' on line \(entry.line) of the frontmatter"
+        var sentence = "unknown key '\(shown(entry.key))' on line \(entry.line)"
         if let near = Spelling.closest(to: entry.key, in: knownKeys + metadataKeys) {
             sentence += "; did you mean '\(near)'?"
         } else {

@@ -208,6 +208,15 @@ public enum FileSystem {
         try writeAll(fd, content, path: path)
     }
 
+    /// Replaces a regular file's content on its own inode (truncate, write, fsync), so its other hard
+    /// links, owner and mode stay: for a user's file with several names, never for spool state.
+    public static func replaceContent(_ bytes: [UInt8], of path: String) throws(SystemError) {
+        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+        try syscall("fsync", path: path) { fsync(fd) }
+    }
+
     /// fsyncs a directory so a rename in it survives a crash.
     public static func syncDirectory(_ dir: String) throws(SystemError) {
         let fd = try syscall("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }

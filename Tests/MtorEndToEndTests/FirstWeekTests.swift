@@ -49,4 +49,48 @@ struct FirstWeekTests {
         let help = try s.mtor(["help", "classes"])
         #expect(help.out.contains("duplicate") && help.out.contains("never"), "\(help.out)")
     }
+
+    @Test("convert prints the converted spec with an unknown key left in place and named on stderr by its file line; a mapped repo that is no git tree is named; --write refuses it", .timeLimit(.minutes(2)))
+    func convertUnknownKey() throws {
+        let s = try Sandbox("convert-unknown")
+        let path = s.root + "/fix-login.md"
+        let source = "---\ntitle: fix the login\nworking_directory: \(s.root)/not-a-repo\nfoo_bar: 1\nmax_retries: 2\n---\nFix the login.\n"
+        writeFixture(path, Data(source.utf8))
+        let r = try s.mtor(["convert", path])
+        #expect(r.code == 1)
+        #expect(r.out == "---\ntitle: fix the login\nrepo: \(s.root)/not-a-repo\nfoo_bar: 1\nretries: 2\n---\nFix the login.\n", "stdout: \(r.out)")
+        #expect(r.err.contains("left 'foo_bar' on line 4"), "\(r.err)")
+        #expect(r.err.contains("unknown key 'foo_bar' on line 4;"), "one numbering (file lines): \(r.err)")
+        #expect(!r.err.contains("of the frontmatter"), "\(r.err)")
+        #expect(r.err.contains("line 3: 'repo' \(s.root)/not-a-repo does not exist"), "convert names the repo: \(r.err)")
+        let w = try s.mtor(["convert", "--write", path])
+        #expect(w.code == 1 && w.out.contains("not written"), "\(w.out)")
+        #expect(String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) == source)
+        // A repo that exists but is no git work tree is named too.
+        try FileManager.default.createDirectory(atPath: s.root + "/not-a-repo", withIntermediateDirectories: true)
+        let plain = try s.mtor(["convert", path])
+        #expect(plain.err.contains("is a directory but not a git work tree"), "\(plain.err)")
+    }
+
+    @Test("convert --write keeps a spec's mode 600 and its hard link", .timeLimit(.minutes(2)))
+    func convertKeepsModeAndLinks() throws {
+        let s = try Sandbox("convert-mode")
+        let path = s.root + "/private.md"
+        let link = s.root + "/linked.md"
+        writeFixture(path, Data("---\nworking_directory: \(s.repo)\n---\nGo.\n".utf8))
+        #expect(chmod(path, 0o600) == 0)
+        #expect(Foundation.link(path, link) == 0)
+        let w = try s.mtor(["convert", "--write", path])
+        #expect(w.code == 0 && w.out.contains("written"), "\(w.out) \(w.err)")
+        #expect(FileSystem.mode(path) == 0o600, "mode is \(String(FileSystem.mode(path) ?? 0, radix: 8))")
+        let linked = String(decoding: FileManager.default.contents(atPath: link) ?? Data(), as: UTF8.self)
+        #expect(linked.contains("repo: \(s.repo)") && !linked.contains("working_directory"), "the other name sees the rewrite: \(linked)")
+        #expect(FileIdentity.of(path)?.links == 2)
+        // Mode and link kept for a file with one name too.
+        let single = s.root + "/single.md"
+        writeFixture(single, Data("---\nworking_directory: \(s.repo)\n---\nGo.\n".utf8))
+        #expect(chmod(single, 0o600) == 0)
+        #expect(try s.mtor(["convert", "--write", single]).code == 0)
+        #expect(FileSystem.mode(single) == 0o600)
+    }
 }
