@@ -93,4 +93,35 @@ struct FirstWeekTests {
         #expect(try s.mtor(["convert", "--write", single]).code == 0)
         #expect(FileSystem.mode(single) == 0o600)
     }
+
+    @Test("README's tour runs as written with mtor put on PATH the way it says, in a HOME without a git identity, and leaves ~/.gitconfig alone",
+          .timeLimit(.minutes(5)))
+    func tourRunsAsWritten() throws {
+        let s = try Sandbox.scheduling("tour")
+        let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
+        let tour = try #require(readme.range(of: "## A two-minute tour").map { readme[$0.upperBound...] })
+        let start = try #require(tour.range(of: "```sh\n"))
+        let end = try #require(tour[start.upperBound...].range(of: "\n```"))
+        let block = String(tour[start.upperBound..<end.lowerBound])
+        #expect(!block.contains("git config --global"), "the tour must not edit the user's own git config")
+        let pathLine = "export PATH=\"$PWD/.build/release:$PATH\""
+        #expect(block.contains(pathLine), "the tour puts mtor on PATH: \(block)")
+        let bin = URL(fileURLWithPath: mtorBinary).deletingLastPathComponent().path
+        let script = "set -e\n" + block.replacingOccurrences(of: pathLine, with: "export PATH=\"\(bin):$PATH\"")
+            .split(separator: "\n").filter { !$0.hasPrefix("mtor logs ID") }.joined(separator: "\n") + "\n"
+        writeFixture(s.root + "/tour.sh", Data(script.utf8))
+        let worker = try BackgroundWorker(s)
+        defer { worker.stop() }
+        try worker.waitUntilStarted()
+        var env = s.environment
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+        let r = try ChildProcess.run(["/bin/sh", s.root + "/tour.sh"], environment: env, directory: s.root, timeout: 120)
+        let out = String(decoding: r.stdout, as: UTF8.self), err = String(decoding: r.stderr, as: UTF8.self)
+        #expect(r.0.exitCode == 0, "\(out)\n\(err)\nworker: \(worker.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: s.home + "/.gitconfig"), "the tour wrote ~/.gitconfig")
+        let id = try #require(out.split(separator: "\n").first { $0.hasPrefix("submitted ") }?.split(separator: " ")[3].description, "\(out)")
+        #expect(try s.result(id).status == .succeeded)
+        #expect(try s.git(["show", "mtor/\(id):HELLO"]) == "hello from mtor\n")
+        #expect(!FileManager.default.fileExists(atPath: s.repo + "/HELLO"), "the change is on the branch, not in the checkout")
+    }
 }
