@@ -23,7 +23,16 @@ struct SpecChecks {
         var skipped: [String] = []
         var settings: Settings? = nil
         if FileSystem.exists(lockPath) {
-            settings = try Settings.load(providers: lockPath, envPath: args.values["--env-file"] ?? worker?.envFile)
+            let envPath = args.values["--env-file"] ?? worker?.envFile
+            var readEnv = true
+            // A submitter in the worker's group may read the lockfile but not the worker's secrets (0600):
+            // the checks need no key, so they go on without it and say so.
+            let implied = envPath ?? FileSystem.directory(of: lockPath) + "/mtor.env"
+            if args.values["--env-file"] == nil, FileSystem.exists(implied), access(implied, R_OK) != 0 {
+                skipped.append("that provider keys are set: the env file \(implied) is readable only by the worker's account")
+                readEnv = false
+            }
+            settings = try Settings.load(providers: lockPath, envPath: envPath, readEnv: readEnv)
         } else {
             skipped.append("provider, fallback and harness names: no lockfile at \(lockPath) (pass --providers FILE)")
         }
