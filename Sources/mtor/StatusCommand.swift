@@ -49,7 +49,8 @@ enum StatusText {
         }
         if let poll = s.workers?.first(where: \.alive)?.poll ?? s.workers?.first?.poll { lines.append("spool: \(poll)") }
         if let sandbox = s.workers?.first(where: \.alive)?.sandbox ?? s.workers?.first?.sandbox { lines.append("sandbox: \(sandbox)") }
-        for p in s.paused {
+        for var p in s.paused {
+            p.provider = p.provider.map(PauseMarker.printable)  // a file name may hold a line break or an escape
             lines.append("\(p.provider.map { "provider \($0)" } ?? "spool") \(p.sentence): no new task starts\(p.provider == nil ? "" : " on it") (`mtor resume\(p.provider.map { " --provider \($0)" } ?? "")`)")
         }
         lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed (tmp \(c.tmp), cancel \(c.cancel))")

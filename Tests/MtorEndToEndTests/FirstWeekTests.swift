@@ -125,3 +125,27 @@ struct FirstWeekTests {
         #expect(!FileManager.default.fileExists(atPath: s.repo + "/HELLO"), "the change is on the branch, not in the checkout")
     }
 }
+
+@Suite("Pause markers are shown safely and resumed for real")
+struct PauseMarkerSafetyTests {
+    @Test("status shows a marker's escape sequences and a line break in its file name as text; resume of a marker that is a directory fails and says so", .timeLimit(.minutes(2)))
+    func hostileMarkers() throws {
+        let s = try Sandbox("pause-hostile")
+        s.lockfile(Lockfiles.make([]))
+        #expect(try s.drain().code == 0)
+        writeFixture(s.spool + "/state/paused", Data(#"{"schema":"mtor.pause/1","since":"2026-01-01T00:00:00Z","by":"eve\u001b]0;pwned\u0007\u001b[2J"}"#.utf8))
+        writeFixture(s.spool + "/state/paused-zhipu\nINJECTED line", Data("{}".utf8))
+        let st = try s.mtor(["status", "--spool", s.spool])
+        #expect(!st.out.contains("\u{1b}") && !st.out.contains("\u{07}"), "raw escapes reached the terminal: \(st.out.debugDescription)")
+        #expect(st.out.contains("eve\\u{1b}"), "\(st.out)")
+        #expect(!st.out.split(separator: "\n").contains { $0.hasPrefix("INJECTED") }, "a file name split status's lines: \(st.out)")
+        try FileManager.default.createDirectory(atPath: s.spool + "/state/paused-other/inside", withIntermediateDirectories: true)
+        let r = try s.mtor(["resume", "--provider", "other", "--spool", s.spool])
+        #expect(r.code != 0 && r.err.contains("is a directory"), "\(r.code) \(r.out) \(r.err)")
+        #expect(!r.out.contains("resumed"))
+        // An empty directory in its place is removed: the pause is really gone.
+        try FileManager.default.removeItem(atPath: s.spool + "/state/paused-other/inside")
+        let again = try s.mtor(["resume", "--provider", "other", "--spool", s.spool])
+        #expect(again.code == 0 && again.out.contains("resumed") && !s.exists("state/paused-other"), "\(again.out) \(again.err)")
+    }
+}
