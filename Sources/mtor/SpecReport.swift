@@ -14,6 +14,8 @@ struct SpecChecks {
     var basis: String
     /// Checks not made, each a sentence saying why.
     var skipped: [String] = []
+    /// Whether the env file was read, so a provider's missing key can be told.
+    var secretsKnown = true
 
     static func from(_ args: Arguments) throws(WorkerError) -> SpecChecks {
         let env = ProcessInfo.processInfo.environment
@@ -22,9 +24,9 @@ struct SpecChecks {
         let lockPath = args.values["--providers"] ?? worker?.providers.flatMap { FileSystem.exists($0) ? $0 : nil } ?? args.providers
         var skipped: [String] = []
         var settings: Settings? = nil
+        var readEnv = true
         if FileSystem.exists(lockPath) {
             let envPath = args.values["--env-file"] ?? worker?.envFile
-            var readEnv = true
             // A submitter in the worker's group may read the lockfile but not the worker's secrets (0600):
             // the checks need no key, so they go on without it and say so.
             let implied = envPath ?? FileSystem.directory(of: lockPath) + "/mtor.env"
@@ -51,7 +53,9 @@ struct SpecChecks {
         let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in \(spool.state)/worker.json" }
             ?? "this shell's HOME\(args.values["--allow-repos"] == nil && env["MTOR_ALLOWED_REPOS"] == nil ? " (the worker's default allow-list too)" : ""); no worker has run on \(spool.root), so one with another HOME or --allow-repos may decide otherwise"
         let basis = "with lockfile \(settings?.lockPath ?? "none"), HOME \(home) and allow-list \(list), from \(origin)"
-        return SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
+        var checks = SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
+        checks.secretsKnown = readEnv
+        return checks
     }
 }
 
@@ -123,6 +127,33 @@ struct SpecReport: Codable {
             guard let p = entries[i].provider, let e = sick[p] else { continue }
             entries[i].warning = "the worker holds provider \(p) as unhealthy (\(e.class?.rawValue ?? "?"): \(e.reason ?? ""))\(e.hint.map { $0.isEmpty ? "" : "; hint: \($0)" } ?? ""); the spec stays queued until the provider passes its next preflight\(e.nextProbeAt.map { " (at \($0))" } ?? "")"
         }
+    }
+
+    /// Marks valid specs that will wait: the spool or their provider paused (`mtor pause`), or their
+    /// provider's key missing from the worker's env file (a spec with no `provider:` runs on the default).
+    mutating func warnWaits(_ spool: Spool, _ checks: SpecChecks) {
+        let pauses = PauseMarker.all(spool)
+        for i in entries.indices where entries[i].valid {
+            var said: [String] = []
+            if let all = pauses.first(where: { $0.provider == nil }) {
+                said.append("the spool is \(all.sentence): the spec waits in inbox/ until `mtor resume`")
+            }
+            if let p = entries[i].provider, let m = pauses.first(where: { $0.provider == p }) {
+                said.append("provider \(p) is \(m.sentence): the spec waits in inbox/ until `mtor resume --provider \(p)`")
+            }
+            if checks.secretsKnown, let settings = checks.settings, let name = entries[i].provider, let provider = settings.lock.providers[name],
+               let secretEnv = provider.secretEnv, settings.secret(for: provider) == nil {
+                let how = entries[i].file.isEmpty ? "" : (specNamesProvider(entries[i].file, checks) ? "" : " (the spec names no 'provider', so it runs on the lockfile's default)")
+                said.append("provider \(name)\(how) reads its key from \(secretEnv), which is not set in \(settings.envPath ?? "the env file (none found)") or the worker's environment: the worker cannot run it until the key is there")
+            }
+            guard !said.isEmpty else { continue }
+            entries[i].warning = ([entries[i].warning].compactMap { $0 } + said).joined(separator: "; ")
+        }
+    }
+
+    private func specNamesProvider(_ file: String, _ checks: SpecChecks) -> Bool {
+        guard let bytes = try? FileSystem.read(file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home) else { return true }
+        return spec.provider != nil
     }
 
     /// The warnings of valid specs, one line each, on stderr.

@@ -23,6 +23,7 @@ enum ValidateCommand {
         var report = SpecReport.check(args.positional, checks)
         report.refuseDuplicates(Spool(root: args.spool), checks)
         report.warnUnhealthy(Spool(root: args.spool))
+        report.warnWaits(Spool(root: args.spool), checks)
         report.print(json: args.json)
         return report.allValid ? 0 : 1
     }

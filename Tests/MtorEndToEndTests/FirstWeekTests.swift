@@ -149,3 +149,36 @@ struct PauseMarkerSafetyTests {
         #expect(again.code == 0 && again.out.contains("resumed") && !s.exists("state/paused-other"), "\(again.out) \(again.err)")
     }
 }
+
+@Suite("validate and submit say when a valid spec will wait")
+struct SpecWaitWarningTests {
+    @Test("a spec with no provider whose default provider has no key, and a spec for a paused spool or provider: validate and submit warn", .timeLimit(.minutes(2)))
+    func warnsOfWaits() throws {
+        let s = try Sandbox("wait-warnings")
+        s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: "http://127.0.0.1:9"), .init(name: "other", baseURL: "http://127.0.0.1:9")], default: "zhipu"))
+        s.envFile("OTHER_THING=1\n")
+        for dir in ["inbox", "tmp"] { try FileManager.default.createDirectory(atPath: "\(s.spool)/\(dir)", withIntermediateDirectories: true) }
+        let spec = s.root + "/nokey.md"
+        writeFixture(spec, Data("---\nrepo: ~/code/widget\n---\nDo it.\n".utf8))
+        let lock = ["--spool", s.spool, "--providers", s.etc + "/providers.json", "--env-file", s.etc + "/mtor.env"]
+        let v = try s.mtor(["validate"] + lock + [spec])
+        #expect(v.code == 0, "still valid: \(v.out)")
+        #expect(v.out.contains("warning: provider zhipu (the spec names no 'provider', so it runs on the lockfile's default) reads its key from SCRIPTED_KEY, which is not set"), "\(v.out)")
+        let sub = try s.mtor(["submit"] + lock + [spec])
+        #expect(sub.code == 0 && sub.err.contains("SCRIPTED_KEY, which is not set"), "\(sub.out) \(sub.err)")
+        // With the key set, no warning.
+        s.envFile("SCRIPTED_KEY=k\n")
+        let keyed = try s.mtor(["validate"] + lock + [spec])
+        #expect(!keyed.out.contains("SCRIPTED_KEY"), "\(keyed.out)")
+        // Paused spool, then paused provider.
+        #expect(try s.mtor(["pause", "--spool", s.spool]).code == 0)
+        let paused = try s.mtor(["submit", "--force"] + lock + [spec])
+        #expect(paused.code == 0 && paused.err.contains("the spool is paused since") && paused.err.contains("mtor resume"), "\(paused.err)")
+        #expect(try s.mtor(["resume", "--spool", s.spool]).code == 0)
+        #expect(try s.mtor(["pause", "--provider", "zhipu", "--spool", s.spool]).code == 0)
+        let other = s.root + "/other.md"
+        writeFixture(other, Data("---\nrepo: ~/code/widget\n---\nDo something else.\n".utf8))
+        let held = try s.mtor(["validate"] + lock + [other])
+        #expect(held.out.contains("provider zhipu is paused since") && held.out.contains("mtor resume --provider zhipu"), "\(held.out)")
+    }
+}
