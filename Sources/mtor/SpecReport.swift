@@ -151,6 +151,21 @@ struct SpecReport: Codable {
         }
     }
 
+    /// Marks valid specs whose `depends_on` names a task the spool does not know (queued, running or
+    /// finished) and no spec of this batch is named after: the worker would wait `--dependency-timeout` for it.
+    mutating func warnUnknownDependencies(_ spool: Spool, _ checks: SpecChecks) {
+        let batch = Set(entries.map { SpecName.slug(FileSystem.basename(of: $0.file).hasSuffix(".md") ? String(FileSystem.basename(of: $0.file).dropLast(3)) : FileSystem.basename(of: $0.file)) })
+        for i in entries.indices where entries[i].valid {
+            guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home) else { continue }
+            let unknown = spec.dependsOn.filter { dep in
+                TaskNames.resolve(dep, in: spool) == nil && !batch.contains(SpecName.slug(dep.hasSuffix(".md") ? String(dep.dropLast(3)) : dep))
+            }
+            guard !unknown.isEmpty else { continue }
+            let said = "'depends_on' names \(unknown.map { "'\($0)'" }.joined(separator: ", ")), which no task in \(spool.root) has (queued, running or finished): the spec would wait for it until the worker's --dependency-timeout (default 24 h); check the name, or submit that task first"
+            entries[i].warning = ([entries[i].warning].compactMap { $0 } + [said]).joined(separator: "; ")
+        }
+    }
+
     private func specNamesProvider(_ file: String, _ checks: SpecChecks) -> Bool {
         guard let bytes = try? FileSystem.read(file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home) else { return true }
         return spec.provider != nil

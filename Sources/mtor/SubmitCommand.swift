@@ -40,6 +40,7 @@ enum SubmitCommand {
             if !args.flags.contains("--force") { report.refuseDuplicates(Spool(root: args.spool), checks) }
             report.warnUnhealthy(Spool(root: args.spool))
             report.warnWaits(Spool(root: args.spool), checks)
+            report.warnUnknownDependencies(Spool(root: args.spool), checks)
         }
         guard report.allValid else { return refuse(report, json: args.json, where: remote == nil ? "here" : "before upload") }
         var items: [Upload.Item] = []

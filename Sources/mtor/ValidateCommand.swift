@@ -24,6 +24,7 @@ enum ValidateCommand {
         report.refuseDuplicates(Spool(root: args.spool), checks)
         report.warnUnhealthy(Spool(root: args.spool))
         report.warnWaits(Spool(root: args.spool), checks)
+        report.warnUnknownDependencies(Spool(root: args.spool), checks)
         report.print(json: args.json)
         return report.allValid ? 0 : 1
     }

@@ -182,3 +182,30 @@ struct SpecWaitWarningTests {
         #expect(held.out.contains("provider zhipu is paused since") && held.out.contains("mtor resume --provider zhipu"), "\(held.out)")
     }
 }
+
+@Suite("Task names mean one thing everywhere")
+struct TaskNameTests {
+    @Test("validate says when depends_on names no known task (but not one of the same batch); show finds a task by the name depends_on resolves", .timeLimit(.minutes(2)))
+    func dependencyNames() throws {
+        let s = try Sandbox.scheduling("dep-names")
+        let dir = s.root + "/specs"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        writeFixture(dir + "/depA.md", Data("---\nrepo: ~/code/widget\nexpect: nothing\n---\necho A\n".utf8))
+        writeFixture(dir + "/child.md", Data("---\nrepo: ~/code/widget\nexpect: nothing\ndepends_on: [depA]\n---\necho child\n".utf8))
+        writeFixture(dir + "/orphan.md", Data("---\nrepo: ~/code/widget\nexpect: nothing\ndepends_on: [neverexists]\n---\necho orphan\n".utf8))
+        let lock = ["--spool", s.spool, "--providers", s.etc + "/providers.json"]
+        let orphan = try s.mtor(["validate"] + lock + [dir + "/orphan.md"])
+        #expect(orphan.out.contains("'neverexists', which no task in") && orphan.out.contains("--dependency-timeout"), "\(orphan.out)")
+        let batch = try s.mtor(["validate"] + lock + [dir + "/depA.md", dir + "/child.md"])
+        #expect(batch.code == 0 && !batch.out.contains("no task in"), "a dependency in the same batch is known: \(batch.out)")
+        let sub = try s.mtor(["submit"] + lock + [dir + "/depA.md"])
+        #expect(sub.code == 0, "\(sub.err)")
+        let alone = try s.mtor(["validate"] + lock + [dir + "/child.md"])
+        #expect(!alone.out.contains("no task in"), "depA is queued now: \(alone.out)")
+        #expect(try s.drain().code == 0)
+        let show = try s.mtor(["show", "depA", "--spool", s.spool])
+        #expect(show.code == 0 && show.out.contains("succeeded"), "show resolves depA as depends_on does: \(show.out) \(show.err)")
+        let missing = try s.mtor(["show", "neverexists", "--spool", s.spool])
+        #expect(missing.code == 4, "\(missing.out) \(missing.err)")
+    }
+}
