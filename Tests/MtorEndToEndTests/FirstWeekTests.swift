@@ -209,3 +209,27 @@ struct TaskNameTests {
         #expect(missing.code == 4, "\(missing.out) \(missing.err)")
     }
 }
+
+@Suite("The shipped on-finish hook")
+struct OnFinishHookTests {
+    @Test("--slack sends one JSON field, text, with a hostile reason quoted as plain text; it cannot set username or icon_url", .timeLimit(.minutes(1)))
+    func slackQuotesTheReason() throws {
+        let s = try Sandbox("slack-hook")
+        let bin = s.root + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        // A curl that records its --data-binary argument.
+        writeFixture(bin + "/curl", Data("#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --data-binary ] && printf '%s' \"$2\" > \(s.root)/body; shift; done\n".utf8))
+        #expect(chmod(bin + "/curl", 0o755) == 0)
+        let reason = "agent said: \", \"username\": \"CEO\", \"icon_url\": \"http://evil/x.png\", \"text\": \"all good <!channel> <http://evil|click> \\\\ 100%s\n\tnext\u{1b}[2J"
+        let env = ["PATH": bin + ":/usr/bin:/bin", "MTOR_ID": "t1", "MTOR_STATUS": "failed", "MTOR_CLASS": "agent_failed", "MTOR_REASON": reason]
+        let r = try ChildProcess.run(["/bin/sh", packageRoot + "/etc/hooks/on-finish.example", "--slack", "https://hooks.example/x"], environment: env, timeout: 20)
+        #expect(r.0.exitCode == 0, "\(String(decoding: r.stderr, as: UTF8.self))")
+        let body = try #require(FileManager.default.contents(atPath: s.root + "/body"))
+        let json = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any], "\(String(decoding: body, as: UTF8.self))")
+        #expect(Array(json.keys) == ["text"], "\(json)")
+        let text = try #require(json["text"] as? String)
+        #expect(text.contains("\"username\": \"CEO\"") && text.contains("&lt;!channel&gt;") && !text.contains("<!channel>"), "\(text)")
+        #expect(text.hasPrefix("mtor: t1 failed (agent_failed): agent said: ") && !text.contains("\n") && !text.contains("\u{1b}"), "\(text)")
+        #expect(text.contains("\\\\ 100%s"), "\(text)")
+    }
+}
