@@ -53,7 +53,7 @@ enum StatusText {
             p.provider = p.provider.map(PauseMarker.printable)  // a file name may hold a line break or an escape
             lines.append("\(p.provider.map { "provider \($0)" } ?? "spool") \(p.sentence): no new task starts\(p.provider == nil ? "" : " on it") (`mtor resume\(p.provider.map { " --provider \($0)" } ?? "")`)")
         }
-        lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed (tmp \(c.tmp), cancel \(c.cancel))")
+        lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed or cancelled (tmp \(c.tmp), cancel \(c.cancel))")
         if !s.running.isEmpty {
             lines.append("running:")
             for r in s.running {

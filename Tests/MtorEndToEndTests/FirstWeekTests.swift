@@ -233,3 +233,19 @@ struct OnFinishHookTests {
         #expect(text.contains("\\\\ 100%s"), "\(text)")
     }
 }
+
+@Suite("status counts a cancelled task one way")
+struct StatusCountTests {
+    @Test("a cancelled task is counted as cancelled in the last 24 h and as 'failed or cancelled' in the queue line, never as a plain failure", .timeLimit(.minutes(2)))
+    func cancelledCounted() throws {
+        let s = try Sandbox.scheduling("status-cancel")
+        #expect(try s.drain().code == 0)  // makes the spool's directories
+        try s.submit("victim.md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\necho never\n")
+        #expect(try s.mtor(["cancel", "victim", "--spool", s.spool]).code == 0)
+        #expect(try s.drain().code == 0)
+        #expect(try s.result("victim").status == .cancelled)
+        let st = try s.mtor(["status", "--spool", s.spool])
+        #expect(st.out.contains("0 done, 1 failed or cancelled"), "\(st.out)")
+        #expect(st.out.contains("0 failed, 1 cancelled"), "\(st.out)")
+    }
+}
