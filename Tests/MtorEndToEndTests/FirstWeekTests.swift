@@ -249,3 +249,23 @@ struct StatusCountTests {
         #expect(st.out.contains("0 failed, 1 cancelled"), "\(st.out)")
     }
 }
+
+@Suite("The task log gives one verdict per attempt")
+struct OneVerdictTests {
+    @Test("an agent that exits 0 and changes nothing: the log says 'ended: no_changes', never 'ended: ok'; one that commits: 'ended: ok' once; verify: its verdict once", .timeLimit(.minutes(3)))
+    func oneVerdict() throws {
+        let s = try Sandbox.scheduling("one-verdict")
+        try s.submit("idle.md", "---\nrepo: ~/code/widget\nretries: 0\n---\necho nothing to do\n")
+        try s.submit("works.md", "---\nrepo: ~/code/widget\n---\necho hi > HI && git add HI && git -c user.name=t -c user.email=t@x.invalid commit -qm hi\n")
+        try s.submit("checked.md", "---\nrepo: ~/code/widget\nexpect: nothing\nverify: exit 4\n---\necho done\n")
+        #expect(try s.drain().code == 0)
+        #expect(try s.result("idle").class == .noChanges)
+        let idle = s.read("logs/idle.log")
+        #expect(idle.contains("ended: no_changes") && !idle.contains("ended: ok"), "\(idle)")
+        let works = s.read("logs/works.log")
+        #expect(works.components(separatedBy: "ended: ").count - 1 == 1 && works.contains("ended: ok"), "\(works)")
+        #expect(try s.result("checked").class == .verifyFailed)
+        let checked = s.read("logs/checked.log")
+        #expect(checked.contains("ended: verify_failed") && !checked.contains("ended: ok"), "\(checked)")
+    }
+}
