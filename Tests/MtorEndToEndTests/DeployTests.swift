@@ -90,6 +90,7 @@ struct DeployTests {
         #expect(logs.code == 0 && logs.out.contains("hello from the worker"), "\(logs.out) \(logs.err)")
         let status = try Self.run(Self.asUser(submitter, [mtor, "status", "--spool", spool]), env: subEnv, in: subHome)
         #expect(status.code == 0, "\(status.out) \(status.err)")
+        #expect(!status.out.contains("group- or world-writable"), "the group-shared spool is no warning: \(status.out)")
         // The env file is the worker's alone; the results are closed to accounts outside the group.
         let secret = try Self.run(Self.asUser(submitter, ["/bin/cat", etc + "/mtor.env"]), env: subEnv)
         #expect(secret.code != 0, "a submitter read the env file")
