@@ -269,3 +269,29 @@ struct OneVerdictTests {
         #expect(checked.contains("ended: verify_failed") && !checked.contains("ended: ok"), "\(checked)")
     }
 }
+
+@Suite("doctor for an sh-only user")
+struct DoctorShOnlyTests {
+    @Test("a fresh spool whose default provider has no key and whose harness is missing: warnings, exit 0, the fix naming the env file beside the lockfile as given; a queued spec with no provider makes them failures", .timeLimit(.minutes(3)))
+    func shOnlyFreshSpool() throws {
+        let s = try Sandbox("doctor-sh")
+        let dir = s.root + "/conf"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        writeFixture(dir + "/providers.json", Data("""
+            {"schema":"mtor.providers/1","default":"zhipu",
+             "harnesses":{"sh":{"argv":["/bin/sh","-s"],"prompt":"stdin"},
+                          "claude":{"argv":["no-such-claude-\(UUID().uuidString.prefix(6))","-p"],"prompt":"stdin","stream":"claude-stream-json","base_url_env":"ANTHROPIC_BASE_URL"}},
+             "providers":{"zhipu":{"harness":"claude","api":"anthropic","base_url":"http://127.0.0.1:9","auth_env":"ANTHROPIC_AUTH_TOKEN","secret_env":"ZHIPU_API_KEY","model":"m"}}}
+            """.utf8))
+        try "[user]\n\tname = New User\n\temail = new@example.invalid\n".write(toFile: s.home + "/.gitconfig", atomically: true, encoding: .utf8)
+        #expect(try s.mtor(["worker", "--once", "--spool", s.spool, "--providers", dir + "/providers.json", "--sandbox", "none"]).code == 0)
+        try s.submit("script.md", "---\nrepo: ~/code/widget\nharness: sh\n---\ntrue\n")
+        let r = try s.mtor(["doctor", "--spool", s.spool, "--providers", dir + "/providers.json"], timeout: 90)
+        #expect(r.code == 0, "an sh-only queue needs neither the default's key nor claude: \(r.out)\(r.err)")
+        #expect(r.out.contains("warn  provider zhipu") && r.out.contains("no queued spec uses it yet"), "\(r.out)")
+        #expect(r.out.contains("to \(dir)/mtor.env") && !r.out.contains(" etc/mtor.env"), "the fix names the env file beside the lockfile as given: \(r.out)")
+        try s.submit("model.md", "---\nrepo: ~/code/widget\n---\nDo it.\n")
+        let needed = try s.mtor(["doctor", "--spool", s.spool, "--providers", dir + "/providers.json"], timeout: 90)
+        #expect(needed.code == 3 && needed.out.contains("FAIL  provider zhipu"), "\(needed.out)")
+    }
+}
