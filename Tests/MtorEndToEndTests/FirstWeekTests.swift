@@ -295,3 +295,16 @@ struct DoctorShOnlyTests {
         #expect(needed.code == 3 && needed.out.contains("FAIL  provider zhipu"), "\(needed.out)")
     }
 }
+
+@Suite("validate reports every problem of a spec at once")
+struct AllProblemsTests {
+    @Test("a spec with a typo'd key, a bad value and no prompt: validate names all three in one run", .timeLimit(.minutes(1)))
+    func allAtOnce() throws {
+        let s = try Sandbox("all-problems")
+        let spec = s.root + "/bad.md"
+        writeFixture(spec, Data("---\nrepo: ~/code/widget\nharnes: sh\nretries: 9\n---\n\n".utf8))
+        let r = try s.mtor(["validate", "--spool", s.spool, "--providers", s.root + "/none.json", spec])
+        #expect(r.code == 1)
+        #expect(r.out.contains("3 problems") && r.out.contains("'harnes' on line 3") && r.out.contains("line 4:") && r.out.contains("no prompt"), "\(r.out)")
+    }
+}
