@@ -25,6 +25,8 @@ public enum FailureClass: String, Codable, CaseIterable, Sendable {
     case outOfMemory = "out_of_memory"
     /// A task named in `depends_on` failed or was cancelled, so this one never ran.
     case dependencyFailed = "dependency_failed"
+    /// An identical spec (same repo, provider and prompt) is queued or running, or succeeded within the dedup window.
+    case duplicate
     /// The task crossed its `max_cost_usd:` or `max_turns:` and was stopped; never retried.
     case budgetExceeded = "budget_exceeded"
 

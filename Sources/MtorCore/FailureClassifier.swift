@@ -198,6 +198,11 @@ public enum FailureClassifier {
         if let evidence = textVerdict(e.structured ? e.stderrTail : e.stderrTail + "\n" + e.stdoutTail, e) { return evidence }
         // A plain command that printed something ran and failed on its own terms.
         let said = trim(e.stderrTail)
+        // A plain command (`sh`, no model behind it): its exit status is its own verdict, output or not; a
+        // retry would run its side effects twice.
+        if !e.expectsModel {
+            return Verdict(.agentFailed, "the command exited \(code)\(said.isEmpty ? " (it printed nothing on stderr)" : "; stderr: \(said)")", hint: "read the task log; a plain command's exit status is its verdict, so it is not retried")
+        }
         if e.stream.modelReached || (!e.structured && (e.stdoutBytes > 0 || !said.isEmpty)) {
             return Verdict(.agentFailed, "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? (said.isEmpty ? "" : "; stderr: \(said)"))", hint: "read the task log")
         }

@@ -111,7 +111,7 @@ extension Reference {
                 ["usage.priced_cost_usd", "mtor's figure from the lockfile's `prices`, summed over attempts"],
                 ["usage.num_turns", "model turns, summed over attempts"],
                 ["usage.api_duration_s", "seconds spent waiting on the API, summed over attempts"],
-                ["usage.session_id", "the harness's session id, summed over attempts"],
+                ["usage.session_id", "the harness's session id: set in each attempt's `usage`, null in the task's total (sessions are not summed)"],
                 ["claimed_at", "when a worker claimed the spec"],
                 ["finished_at", "when the sidecar was written"],
                 ["merge", "not in the sidecar, which stays write-once: the task's merge state, in `done/<id>.merge.json` beside it, written by the one process holding the repository's integration lock (`mtor merge`, `integrate: merge`); `mtor show --json` adds it under this key"],
@@ -158,6 +158,7 @@ extension Reference {
         "setup_failed": ("the spec's `setup:` command (or its worktree, or a `copy:` file) failed before the agent ran", "read `setup.output_tail` and `reason`; fix the command or the files it needs, then `mtor retry ID`"),
         "budget_exceeded": ("the task's running cost or turns crossed `max_cost_usd:` or `max_turns:` (or a daily budget ran out under `--budget-stop`) and the agent was stopped; `reason` gives spent and cap", "raise the cap if the task needs more, then `mtor retry ID`"),
         "dependency_failed": ("a task named in `depends_on` failed, was cancelled, or never appeared within `--dependency-timeout`; this one never ran", "fix the dependency and `mtor retry` it, then `mtor retry ID` (or submit again)"),
+        "duplicate": ("an identical spec (same repo, provider and prompt) is queued or running, or succeeded within `--dedup-window`; `reason` names it. A failed or cancelled twin never counts", "nothing if it was submitted twice by accident; to run it again on purpose, `mtor submit --force SPEC` (or add `dedup: false`)"),
     ]
 
     public static var classes: ReferenceTopic {
@@ -190,6 +191,7 @@ extension Reference {
                 ["logs/", "`<id>.log`: the agent's output, capped (`--log-cap`), secrets replaced by `***`"],
                 ["cancel/", "an empty file named `<id>` cancels that task"],
                 ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running worker, with its provider health as `provider_health`), `providers.json` (health), `ledger.jsonl` (one line per state change), `metrics.prom`. On a network filesystem no file has two writers: each worker writes only its `workers/<host>-<pid>.json` (no `worker.json`, no `providers.json`), each host appends to `ledgers/<host>.jsonl`, metrics stay on the host (`~/.local/state/mtor/metrics.prom`), and `status`, `show`, `wait` and `doctor` merge them; `attempts/`, `paused` and `paused-<provider>` (`mtor pause`: while one exists no worker starts a task there; it holds since/by as JSON)"],
+                ["work/", "`<id>/`: the task's git worktree (or task clone) while it runs, its branch `mtor/<id>` kept in the repository after; the default place (`mtor worker --workspaces DIR` moves it)"],
             ],
             outro: """
                 Invariants: a spec is in exactly one of inbox/, claimed/, done/, failed/ once a crash is recovered; nothing \

@@ -36,7 +36,7 @@ extension Reference {
                 ["not_before", "ISO-8601 time with zone, or duration", "none",
                  "the spec waits in inbox/ until then; a duration (`2h`) counts from the spec file's modification time (when it was submitted), so a worker restart keeps it"],
                 ["dedup", "`true` or `false`", "true",
-                 "an identical spec (same repo, provider and prompt) queued, running, or finished within the worker's `--dedup-window` refuses this one (`spec_invalid`, naming the original); `false` (or `mtor submit --force`) runs it anyway"],
+                 "an identical spec (same repo, provider and prompt) queued, running, or succeeded within the worker's `--dedup-window` refuses this one (class `duplicate`, naming the original; `validate` and `submit` say so at once for a queued or running one); a failed or cancelled twin never counts; `false` (or `mtor submit --force`) runs it anyway"],
                 ["workspace", "`worktree` or `in-place`", "worktree",
                  "worktree: the agent works in `spool/work/<id>` on its own branch, the checkout untouched; in-place: in the checkout (one such task per repo at a time)"],
                 ["base", "branch, tag or commit, or `after`", "the repo's HEAD at claim",

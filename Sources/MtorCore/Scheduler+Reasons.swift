@@ -53,14 +53,21 @@ extension Scheduler {
         case dependencyMissing(String, timeout: Double)
         /// `depends_on` closes a cycle among queued specs (or names the task itself).
         case dependencyCycle(Cycle)
-        /// An identical spec is queued, running, or finished within `--dedup-window`: the original, described.
+        /// An identical spec is queued, running, or succeeded within `--dedup-window`: the original, described.
         case duplicate(of: String, window: Double)
 
         public var failureClass: FailureClass {
             switch self {
             case .dependencyFailed, .dependencyCancelled, .dependencyMissing: return .dependencyFailed
-            case .dependencyCycle, .duplicate: return .specInvalid
+            case .dependencyCycle: return .specInvalid
+            case .duplicate: return .duplicate
             }
+        }
+
+        /// A duplicate's sentence without the window (what `validate` and `submit` say); others as `description`.
+        public var sentence: String {
+            guard case .duplicate(let original, _) = self else { return description }
+            return "duplicate spec: it is identical (same repo, provider and prompt) to \(original); to run it again on purpose, submit it with `mtor submit --force` or add 'dedup: false'"
         }
 
         public var description: String {
@@ -75,8 +82,8 @@ extension Scheduler {
                 return "'depends_on' names the task itself (\(cycle)); a task cannot wait for itself — remove it from 'depends_on'"
             case .dependencyCycle(let cycle):
                 return "'depends_on' forms a cycle (\(cycle)), so none of these tasks could ever start; remove one of the dependencies and submit again"
-            case .duplicate(let original, let window):
-                return "duplicate spec: it is identical (same repo, provider and prompt) to \(original); to run it again on purpose, submit it with `mtor submit --force` or add 'dedup: false' (window: --dedup-window \(DurationText.format(window)))"
+            case .duplicate(_, let window):
+                return sentence + " (window: --dedup-window \(DurationText.format(window)))"
             }
         }
     }

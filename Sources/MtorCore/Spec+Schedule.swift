@@ -85,7 +85,7 @@ extension Spec {
     /// The rows of `Spec.keys` that `ScheduleRules` reads besides `priority` and `depends_on`.
     public static let scheduleKeys: [SpecKey] = [
         SpecKey("not_before", .moment, default: "none", "an ISO-8601 time or a duration from submission (2h); the spec waits until then"),
-        SpecKey("dedup", .flag, default: "true", "false: run even when an identical spec was queued, ran or finished within the worker's --dedup-window"),
+        SpecKey("dedup", .flag, default: "true", "false: run even when an identical spec is queued or running, or succeeded within the worker's --dedup-window"),
     ]
 
     /// What makes two specs the same work for `dedup`: the repo, the provider (as resolved) and the prompt.

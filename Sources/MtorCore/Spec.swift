@@ -112,22 +112,31 @@ public struct Spec: Equatable, Sendable {
         let front = try Frontmatter.split(text)
         var values: [String: SpecValue] = [:]
         var meta: [String: FrontmatterValue] = [:]
+        // Every key's problem, the missing prompt and the missing repo are reported together, not one per run.
+        var problems: [SpecError] = []
         for entry in front.entries {
             if let key = key(named: entry.key) {
                 do {
                     values[key.name] = try key.read(entry)
                 } catch {
-                    throw .invalid(key: key.name, "line \(entry.line): \(error.description)")
+                    problems.append(.invalid(key: key.name, "line \(entry.line): \(error.description)"))
                 }
             } else if isMetadata(entry.key) {
                 meta[entry.key] = entry.value
             } else {
-                throw unknownKey(entry)
+                problems.append(unknownKey(entry))
             }
         }
         let body = front.body.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !body.isEmpty else {
-            throw .invalid(key: nil, "the spec has no prompt: its body after the frontmatter is empty")
+        if body.isEmpty {
+            problems.append(.invalid(key: nil, "the spec has no prompt: its body after the frontmatter is empty"))
+        }
+        if values["repo"]?.text == nil, !problems.contains(where: { if case .invalid(key: "repo", _) = $0 { return true } else { return false } }) {
+            problems.append(.invalid(key: "repo", "the frontmatter has no 'repo' key; name the git working tree the agent works in, e.g. 'repo: ~/code/widget'"))
+        }
+        if let first = problems.first {
+            guard problems.count > 1, case .invalid(let key, _) = first else { throw first }
+            throw .invalid(key: key, "\(problems.count) problems: " + problems.enumerated().map { "(\($0.offset + 1)) \($0.element.description)" }.joined(separator: "; "))
         }
         guard let repoWritten = values["repo"]?.text else {
             throw .invalid(key: "repo", "the frontmatter has no 'repo' key; name the git working tree the agent works in, e.g. 'repo: ~/code/widget'")
@@ -165,7 +174,7 @@ public struct Spec: Equatable, Sendable {
         if let foreign = ForeignKey.matching(entry) {
             return .invalid(key: entry.key, foreign.sentence(line: entry.line))
         }
-        var sentence = "unknown key '\(shown(entry.key))' on line \(entry.line) of the frontmatter"
+        var sentence = "unknown key '\(shown(entry.key))' on line \(entry.line)"
         if let near = Spelling.closest(to: entry.key, in: knownKeys + metadataKeys) {
             sentence += "; did you mean '\(near)'?"
         } else {

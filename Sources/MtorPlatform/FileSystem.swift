@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CMtorShims
+import Synchronization
 
 /// File operations the spool needs, each one system call deep.
 public enum FileSystem {
@@ -69,8 +70,25 @@ public enum FileSystem {
         return UInt32(st.st_mode) & 0o7777
     }
 
+    /// Whether what this process creates is shared with its group: a spool whose root is setgid (the
+    /// systemd setup's `mtor` group of submitters) gets files 0660 and directories 0770 (setgid kept by
+    /// the kernel), so a submitter in the group drops specs and reads results; otherwise 0600 and 0700.
+    private static let groupShared = Atomic<Bool>(false)
+
+    /// Shares what this process creates from now on with its group when `spoolRoot` is a setgid directory.
+    public static func shareWithGroup(if spoolRoot: String) {
+        var st = stat()
+        guard stat(spoolRoot, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_mode & S_ISGID != 0 else { return }
+        groupShared.store(true, ordering: .relaxed)
+    }
+
+    /// The mode of files this process creates: 0600, or 0660 on a group-shared spool.
+    public static var fileMode: mode_t { groupShared.load(ordering: .relaxed) ? 0o660 : 0o600 }
+    /// The mode of directories this process creates: 0700, or 0770 on a group-shared spool.
+    public static var directoryMode: mode_t { groupShared.load(ordering: .relaxed) ? 0o770 : 0o700 }
+
     /// Creates a directory and its parents; existing ones are left as they are.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(SystemError) {
+    public static func makeDirectories(_ path: String, mode: mode_t = FileSystem.directoryMode) throws(SystemError) {
         if case .directory = kind(path) { return }
         let parent = (path as String).split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !parent.isEmpty, kind(parent) == .missing { try makeDirectories(parent, mode: mode) }
@@ -165,7 +183,7 @@ public enum FileSystem {
     ///
     /// `reserve` bytes of disk are set aside for the new file beyond its size (where the file
     /// system can), so `overwriteInPlace` can still update it when the disk is full.
-    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String, tmpDir: String? = nil, mode: mode_t = 0o600,
+    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String, tmpDir: String? = nil, mode: mode_t = FileSystem.fileMode,
                                        durable: Bool = true, reserve: Int = 0) throws(SystemError) {
         let dir = directory(of: path)
         let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
@@ -208,6 +226,15 @@ public enum FileSystem {
         try writeAll(fd, content, path: path)
     }
 
+    /// Replaces a regular file's content on its own inode (truncate, write, fsync), so its other hard
+    /// links, owner and mode stay: for a user's file with several names, never for spool state.
+    public static func replaceContent(_ bytes: [UInt8], of path: String) throws(SystemError) {
+        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) }
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+        try syscall("fsync", path: path) { fsync(fd) }
+    }
+
     /// fsyncs a directory so a rename in it survives a crash.
     public static func syncDirectory(_ dir: String) throws(SystemError) {
         let fd = try syscall("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
@@ -240,7 +267,7 @@ public enum FileSystem {
     /// (with `SystemError.isNotRegular`) anything but a regular file. Hard links are left to the
     /// kernel's `fs.protected_hardlinks` (backup tools link spool files legitimately). The
     /// corresponding C functions are `open(2)` with `O_NOFOLLOW | O_NONBLOCK` and `fstat(2)`.
-    public static func openSpoolFile(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(SystemError) -> Int32 {
+    public static func openSpoolFile(_ path: String, _ flags: Int32, mode: mode_t = FileSystem.fileMode) throws(SystemError) -> Int32 {
         let fd: Int32
         do {
             fd = try syscall("open", path: path) { open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) }

@@ -9,7 +9,12 @@ extension Doctor {
     /// spec names, directly or in its `fallback`. Specs that cannot be read are skipped here
     /// (the worker fails them with their own reason).
     func providersInUse() -> [String] {
-        var names = Set([settings.lock.default].compactMap { $0 })
+        (queuedProviders().union([settings.lock.default].compactMap { $0 })).filter { settings.lock.providers[$0] != nil }.sorted()
+    }
+
+    /// The providers (and fallbacks) the specs in inbox/ and claimed/ run on.
+    func queuedProviders() -> Set<String> {
+        var names = Set<String>()
         let home = settings.baseEnvironment["HOME"] ?? "/"
         for dir in [spool.inbox, spool.claimed] {
             for name in (try? FileSystem.list(dir)) ?? [] where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
@@ -18,7 +23,7 @@ extension Doctor {
                 names.formUnion(targets.compactMap(\.providerName))
             }
         }
-        return names.filter { settings.lock.providers[$0] != nil }.sorted()
+        return names
     }
 
     /// `~` in specs expands to the worker's HOME, which must be an existing directory.

@@ -45,9 +45,22 @@ public struct Doctor {
             checks.append(Check(area: "scope", name: "providers", status: .ok,
                 summary: "checking \(providers.isEmpty ? "no provider" : providers.joined(separator: ", ")) (the default and those queued specs name)\(skipped > 0 ? "; \(skipped) other(s) in \(settings.lockPath) not checked (--all checks every one)" : "")", fix: ""))
         }
-        for name in providers { checks += providerChecks(name) }
+        // The default provider no queued spec uses yet (a fresh spool, an `sh`-only queue) is checked, but
+        // what is wrong with it is a warning until a spec needs it: a spec with no 'provider' would.
+        let queued = provider == nil && !all ? queuedProviders() : Set(providers)
+        let idle = providers.filter { !queued.contains($0) }
+        let idleHarnesses = Set(idle.compactMap { settings.lock.providers[$0]?.harness })
+            .subtracting(queued.compactMap { settings.lock.providers[$0]?.harness })
+        func soften(_ c: Check) -> Check {
+            guard c.status == .fail else { return c }
+            var c = c
+            c.status = .warn
+            c.summary += " (no queued spec uses it yet; a spec with no 'provider' would)"
+            return c
+        }
+        for name in providers { checks += providerChecks(name).map { idle.contains(name) ? soften($0) : $0 } }
         let harnessNames = Set(providers.compactMap { settings.lock.providers[$0]?.harness })
-        for name in harnessNames.sorted() { checks.append(harnessCheck(name)) }
+        for name in harnessNames.sorted() { checks.append(idleHarnesses.contains(name) ? soften(harnessCheck(name)) : harnessCheck(name)) }
         checks.append(homeCheck())
         checks.append(sandboxCheck())
         checks.append(gitIdentityCheck(providers: providers))
@@ -95,7 +108,7 @@ public struct Doctor {
             out.append(Check(area: "provider", name: name, status: .fail,
                 summary: settings.envFile.assignments.last(where: { $0.key == p.secretEnv && $0.value.isEmpty }).map { "\($0.key) is empty in \(settings.envPath ?? "the env file") line \($0.line); an empty value counts as not set" }
                     ?? "\(p.secretEnv ?? "its secret variable") is not set in \(settings.envPath ?? "an env file (none found)") or the worker's environment",
-                fix: "add \(p.secretEnv ?? "the key")=... to \(settings.envPath ?? "etc/mtor.env"), then \(reloadHint)"))
+                fix: "add \(p.secretEnv ?? "the key")=... to \(settings.envPath ?? FileSystem.directory(of: settings.lockPath) + "/mtor.env"), then \(reloadHint)"))
             return out
         }
         let api = p.api ?? "anthropic"
@@ -146,7 +159,7 @@ public struct Doctor {
 
     func envFileChecks() -> [Check] {
         guard let path = settings.envPath else {
-            return [Check(area: "env", name: "env file", status: .warn, summary: "no env file loaded; secrets come from the worker's own environment only", fix: "create etc/mtor.env from etc/mtor.env.example")]
+            return [Check(area: "env", name: "env file", status: .warn, summary: "no env file loaded; secrets come from the worker's own environment only", fix: "create \(FileSystem.directory(of: settings.lockPath))/mtor.env (etc/mtor.env.example in the repository shows its form), or pass --env-file FILE")]
         }
         var out: [Check] = []
         for a in settings.envFile.assignments {

@@ -2,8 +2,9 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
-/// What `dedup` compares a new spec with: the tasks running (claimed/) and finished (done/,
-/// failed/), each by the fingerprint of its repo, provider and prompt. A finished task is read
+/// What `dedup` compares a new spec with: the tasks running (claimed/) and succeeded (done/), each by
+/// the fingerprint of its repo, provider and prompt. A failed or cancelled task (failed/) never blocks
+/// a re-submission: dedup stops accidental double submission, not re-runs. A finished task is read
 /// once; one that ended before the oldest window that matters is only stat'ed.
 struct DuplicateIndex {
     private struct Known {
@@ -18,7 +19,7 @@ struct DuplicateIndex {
         var loaded: Bool
     }
 
-    /// "claimed/<id>", "done/<id>", "failed/<id>" → what is known of it.
+    /// "claimed/<id>", "done/<id>" → what is known of it.
     private var known: [String: Known] = [:]
     /// The keys of `known` by fingerprint, so a new spec is compared with its few twins, not with every task.
     private var keysByPrint: [UInt64: [String]] = [:]
@@ -32,13 +33,13 @@ struct DuplicateIndex {
         if let f = fingerprint { keysByPrint[f, default: []].append(key) }
     }
 
-    /// Lists claimed/, done/ and failed/ (at most once a second: specs may arrive by the thousand) and
+    /// Lists claimed/ and done/ (at most once a second: specs may arrive by the thousand) and
     /// reads what is new; finished tasks that ended before `since` are not read.
     mutating func refresh(_ spool: Spool, since: Double, settings: Settings, home: String) {
         guard now() - listedAt >= 1 else { return }
         listedAt = now()
         var next: [String: Known] = [:]
-        for (dir, label) in [(spool.claimed, "claimed"), (spool.done, "done"), (spool.failed, "failed")] {
+        for (dir, label) in [(spool.claimed, "claimed"), (spool.done, "done")] {
             for name in (try? FileSystem.list(dir)) ?? [] where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
                 let id = String(name.dropLast(3))
                 let key = "\(label)/\(id)"
@@ -92,7 +93,7 @@ struct DuplicateIndex {
     }
 
     /// The task a spec arriving at `arrived` duplicates: one that arrived earlier and is running, or
-    /// finished at `finishedSince` or later.
+    /// succeeded at `finishedSince` or later.
     func original(of fingerprint: UInt64, arrived: Double, finishedSince: Double, except id: String) -> String? {
         for key in (keysByPrint[fingerprint] ?? []).sorted() {
             guard let k = known[key], k.arrived < arrived else { continue }
@@ -100,8 +101,28 @@ struct DuplicateIndex {
             guard other != id else { continue }
             if label == "claimed" { return "\(other), which is running" }
             guard k.ran, let f = k.finishedAt, f >= finishedSince else { continue }
-            return "\(other), which finished in \(label)/ at \(Stamp.iso(Date(timeIntervalSince1970: f)).prefix(19))Z"
+            return "\(other), which succeeded (done/) at \(Stamp.iso(Date(timeIntervalSince1970: f)).prefix(19))Z"
         }
         return nil
+    }
+}
+
+// MARK: - Asked before submission
+
+/// The specs `validate` and `submit` compare a spec with before it is sent.
+public enum ActiveSpecs {
+    /// The specs queued (inbox/) or running (claimed/) in `spool`, by fingerprint, each described as
+    /// the worker names an original: what `validate` and `submit` compare a spec with before it is sent.
+    public static func byFingerprint(_ spool: Spool, settings: Settings, home: String) -> [UInt64: String] {
+        var found: [UInt64: String] = [:]
+        for (dir, state) in [(spool.claimed, "which is running"), (spool.inbox, "queued in inbox/")] {
+            for name in ((try? FileSystem.list(dir)) ?? []).sorted() where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
+                guard let bytes = try? FileSystem.read(dir + "/" + name, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: home),
+                      spec.dedup, let target = (try? settings.targets(for: spec))?.first else { continue }
+                let print = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
+                if found[print] == nil { found[print] = "\(name.dropLast(3)), \(state)" }
+            }
+        }
+        return found
     }
 }

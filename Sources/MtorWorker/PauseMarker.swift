@@ -36,6 +36,8 @@ public struct PauseMarker: Codable, Sendable, Equatable {
             let path = spool.state + "/" + name
             if let bytes = try? FileSystem.read(path, limit: 64 << 10), var m = try? JSONDecoder().decode(PauseMarker.self, from: Data(bytes)) {
                 m.provider = provider  // the name decides what is paused
+                m.by = printable(m.by)  // written by anyone who can write state/: never raw escapes on a terminal
+                m.host = m.host.map(printable)
                 return m
             }
             let since = FileSystem.modificationTime(path).map { Stamp.iso(Date(timeIntervalSince1970: $0)) } ?? Stamp.iso()
@@ -57,13 +59,28 @@ public struct PauseMarker: Codable, Sendable, Equatable {
     }
 
     /// Removes the marker; returns whether there was one.
+    /// A marker that cannot be removed (a directory in its place, a read-only state/) is an error naming it:
+    /// the pause would stay.
     @discardableResult
-    public static func resume(_ spool: Spool, provider: String?) -> Bool {
+    public static func resume(_ spool: Spool, provider: String?) throws(WorkerError) -> Bool {
         let p = path(spool, provider: provider)
         guard FileSystem.exists(p) else { return false }
+        if case .directory = FileSystem.kind(p), rmdir(p) != 0 {
+            throw .environment("\(printable(p)) is a directory, not a pause marker, and it is not empty; it still pauses \(provider.map { "provider \(printable($0))" } ?? "the spool"): remove it by hand (rm -r)")
+        }
         FileSystem.remove(p)
+        guard !FileSystem.exists(p) else {
+            throw .environment("cannot remove \(printable(p)), so the pause stays; check that the spool's state/ is writable by you")
+        }
         try? FileSystem.syncDirectory(spool.state)
         return true
+    }
+
+    /// `text` with control characters (escape sequences, line breaks) shown as `\u{…}`, for a terminal.
+    public static func printable(_ text: String) -> String {
+        String(text.unicodeScalars.map { u in
+            u.value < 0x20 || (0x7F...0x9F).contains(u.value) ? "\\u{\(String(u.value, radix: 16))}" : String(u)
+        }.joined())
     }
 
     /// `14:02` in this machine's local time, as `status` and hold reasons print it.

@@ -161,7 +161,8 @@ struct Runner {
             attempt.usage?.pricedCostUSD = (price.cost(evidence.stream.finalTokens) * 1e9).rounded() / 1e9
         }
         attempt.peakMemoryBytes = evidence.peakMemoryBytes
-        log.note("attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
+        // An agent that exited 0 has no verdict yet: its work (changes, answer, verify) decides it, and says so once.
+        log.note(verdict.failureClass == .ok ? "attempt \(n): the agent exited 0; its work is checked next" : "attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
         let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail
         return Outcome(attempt: attempt, verdict: verdict, answer: answer, leftoversKilled: evidence.leftoversKilled)
     }

@@ -36,7 +36,9 @@ public struct Settings: Sendable {
     }
 
     /// Loads `providers` and the env file; `envPath` nil means `etc/mtor.env` next to the lockfile when it exists.
-    public static func load(providers: String, envPath: String?, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws(WorkerError) -> Settings {
+    /// `readEnv: false` reads no env file at all (a submitter's checks where the worker's secrets are not theirs to read).
+    public static func load(providers: String, envPath: String?, readEnv: Bool = true,
+                            processEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws(WorkerError) -> Settings {
         let lockBytes: [UInt8]
         do {
             lockBytes = try FileSystem.read(providers, limit: 4 << 20)
@@ -52,7 +54,7 @@ public struct Settings: Sendable {
         var envFile = EnvFile(assignments: [])
         let defaultEnv = FileSystem.directory(of: providers) + "/mtor.env"
         let path = envPath ?? (FileSystem.exists(defaultEnv) ? defaultEnv : nil)
-        if let path {
+        if readEnv, let path {
             do {
                 let text = try FileSystem.readText(path, limit: 1 << 20)
                 envFile = try EnvFile.parse(text, file: path)

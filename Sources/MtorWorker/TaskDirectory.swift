@@ -97,3 +97,12 @@ struct TaskDirectory {
         return .absent
     }
 }
+
+/// What the CLI asks of the spool's tasks by name, answered by the rule `depends_on` uses.
+public enum TaskNames {
+    /// The task `name` means as `depends_on` resolves it (an id, a file name dropped in inbox/, or a file
+    /// name as submitted: its newest task); nil when no task queued, running or finished has that name.
+    public static func resolve(_ name: String, in spool: Spool) -> String? {
+        TaskDirectory.scan(spool).resolve(name)
+    }
+}

@@ -139,7 +139,11 @@ extension TaskRun {
         let answer = outcome?.answer ?? ""
         extras.answer = answer.isEmpty ? nil : settings.redactor.redact(TaskResult.capAnswer(answer))
         let missing = spec.work.missingEvidence(changed: evidence.changed, answer: answer)
-        if let missing { log.note("attempt \(machine.attempts.count): \(missing)") }
+        if let missing {
+            log.note("attempt \(machine.attempts.count) ended: \(FailureClass.noChanges.rawValue) — \(missing)")
+        } else if spec.verify == nil {
+            log.note("attempt \(machine.attempts.count) ended: ok — \(outcome?.verdict.reason ?? "the agent finished successfully")")
+        }
         return machine.evidenceSettled(missing: missing)
     }
 

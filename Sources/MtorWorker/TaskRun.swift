@@ -138,6 +138,8 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         let output = tail.text
         log.note("verify output:\n\(output)")
         let code: Int32? = timedOut ? nil : (t.exitCode ?? 128 + (t.signal ?? 0))
+        log.note(code == 0 ? "attempt \(machine.attempts.count) ended: ok — the agent finished and `verify` passed"
+                 : "attempt \(machine.attempts.count) ended: \(FailureClass.verifyFailed.rawValue) — `verify` \(code.map { "exited \($0)" } ?? "timed out")")
         return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
     }
 

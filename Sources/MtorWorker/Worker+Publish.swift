@@ -6,7 +6,8 @@ import MtorPlatform
 extension Worker {
     func warnIfShared() {
         if let why = loop.sharing.workspaceWarning(Workspace.root(options, spool), spool: spool) { warn(why) }
-        if let mode = FileSystem.mode(spool.root), mode & 0o022 != 0 {
+        // A setgid spool is shared with its group on purpose (etc/install-worker.sh): only world-writable is news there.
+        if let mode = FileSystem.mode(spool.root), mode & (mode & 0o2000 != 0 ? 0o002 : 0o022) != 0 {
             warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make this worker run commands")
         }
     }

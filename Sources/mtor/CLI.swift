@@ -1,5 +1,6 @@
 import Foundation
 import MtorCore
+import MtorPlatform
 import MtorWorker
 
 /// `mtor COMMAND ...`: finds the command in the registry, parses its words against the flags it
@@ -44,6 +45,7 @@ enum CLI {
                 if command.remote, let to = args.values["--to"] {
                     return try SSH(args).forward(command.name, args, remote: RemoteSpool(to))
                 }
+                FileSystem.shareWithGroup(if: args.spool)
                 return try command.run(args)
             }
         } catch let error as WorkerError {

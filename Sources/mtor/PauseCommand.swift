@@ -24,7 +24,7 @@ enum PauseCommand {
         run: { args throws(WorkerError) in
             let spool = try Spool.existing(args)
             let p = try name(args)
-            let was = PauseMarker.resume(spool, provider: p)
+            let was = try PauseMarker.resume(spool, provider: p)
             if args.json { Output.json(["resumed": was]) } else { print(was ? "\(scope(p)) resumed" : "\(scope(p)) was not paused") }
             let others = PauseMarker.all(spool)
             if !args.json, !others.isEmpty { print("still paused: " + others.map { "\(scope($0.provider)) (\($0.sentence))" }.joined(separator: "; ")) }

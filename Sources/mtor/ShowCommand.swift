@@ -10,8 +10,10 @@ enum ShowCommand {
         remote: true, details: "With --json, a finished task's sidecar (`mtor help sidecar` explains its fields).", run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        let id = try Spool.taskID(args, for: "show")
+        var id = try Spool.taskID(args, for: "show")
         let spool = Spool(root: args.spool)
+        // A name that is no id here means what it means in `depends_on` (a submitted file's newest task).
+        if !spool.knows(id), let resolved = TaskNames.resolve(args.positional[0], in: spool) { id = resolved }
         if let result = spool.result(id) {
             let merge = spool.mergeRecord(id)
             if args.json { Output.json(result, adding: merge.map { ["merge": $0] } ?? [:]) } else {

@@ -14,6 +14,8 @@ struct SpecChecks {
     var basis: String
     /// Checks not made, each a sentence saying why.
     var skipped: [String] = []
+    /// Whether the env file was read, so a provider's missing key can be told.
+    var secretsKnown = true
 
     static func from(_ args: Arguments) throws(WorkerError) -> SpecChecks {
         let env = ProcessInfo.processInfo.environment
@@ -23,8 +25,17 @@ struct SpecChecks {
         let lockPath = args.values["--providers"] ?? worker?.providers.flatMap { FileSystem.exists($0) ? $0 : nil } ?? args.providers
         var skipped: [String] = []
         var settings: Settings? = nil
+        var readEnv = true
         if FileSystem.exists(lockPath) {
-            settings = try Settings.load(providers: lockPath, envPath: args.values["--env-file"] ?? worker?.envFile)
+            let envPath = args.values["--env-file"] ?? worker?.envFile
+            // A submitter in the worker's group may read the lockfile but not the worker's secrets (0600):
+            // the checks need no key, so they go on without it and say so.
+            let implied = envPath ?? FileSystem.directory(of: lockPath) + "/mtor.env"
+            if args.values["--env-file"] == nil, FileSystem.exists(implied), access(implied, R_OK) != 0 {
+                skipped.append("that provider keys are set: the env file \(implied) is readable only by the worker's account")
+                readEnv = false
+            }
+            settings = try Settings.load(providers: lockPath, envPath: envPath, readEnv: readEnv)
         } else {
             skipped.append("provider, fallback and harness names: no lockfile at \(lockPath) (pass --providers FILE)")
         }
@@ -43,7 +54,9 @@ struct SpecChecks {
         let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in \(spool.singleWorkerState()?.pid == $0.pid ? spool.state + "/worker.json" : spool.workerFile(host: $0.host, pid: $0.pid))" }
             ?? "this shell's HOME\(args.values["--allow-repos"] == nil && env["MTOR_ALLOWED_REPOS"] == nil ? " (the worker's default allow-list too)" : ""); no worker has run on \(spool.root), so one with another HOME or --allow-repos may decide otherwise"
         let basis = "with lockfile \(settings?.lockPath ?? "none"), HOME \(home) and allow-list \(list), from \(origin)"
-        return SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
+        var checks = SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
+        checks.secretsKnown = readEnv
+        return checks
     }
 }
 
@@ -90,6 +103,22 @@ struct SpecReport: Codable {
         }
     }
 
+    /// Marks valid specs identical (same repo, provider and prompt) to one queued or running in `spool` as
+    /// duplicates, as the worker would refuse them, naming the original and `mtor submit --force`.
+    mutating func refuseDuplicates(_ spool: Spool, _ checks: SpecChecks) {
+        guard let settings = checks.settings, entries.contains(where: \.valid) else { return }
+        let active = ActiveSpecs.byFingerprint(spool, settings: settings, home: checks.home)
+        guard !active.isEmpty else { return }
+        for i in entries.indices where entries[i].valid {
+            guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home), spec.dedup,
+                  let target = (try? settings.targets(for: spec))?.first,
+                  let original = active[spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)] else { continue }
+            entries[i].valid = false
+            entries[i].class = FailureClass.duplicate.rawValue
+            entries[i].error = Scheduler.Refusal.duplicate(of: original, window: 0).sentence
+        }
+    }
+
     /// Marks valid specs whose provider the spool's worker holds as unhealthy (state/providers.json).
     mutating func warnUnhealthy(_ spool: Spool) {
         guard let providers = spool.providerHealth() else { return }
@@ -98,6 +127,48 @@ struct SpecReport: Codable {
             guard let p = entries[i].provider, let e = sick[p] else { continue }
             entries[i].warning = "the worker holds provider \(p) as unhealthy (\(e.class?.rawValue ?? "?"): \(e.reason ?? ""))\(e.hint.map { $0.isEmpty ? "" : "; hint: \($0)" } ?? ""); the spec stays queued until the provider passes its next preflight\(e.nextProbeAt.map { " (at \($0))" } ?? "")"
         }
+    }
+
+    /// Marks valid specs that will wait: the spool or their provider paused (`mtor pause`), or their
+    /// provider's key missing from the worker's env file (a spec with no `provider:` runs on the default).
+    mutating func warnWaits(_ spool: Spool, _ checks: SpecChecks) {
+        let pauses = PauseMarker.all(spool)
+        for i in entries.indices where entries[i].valid {
+            var said: [String] = []
+            if let all = pauses.first(where: { $0.provider == nil }) {
+                said.append("the spool is \(all.sentence): the spec waits in inbox/ until `mtor resume`")
+            }
+            if let p = entries[i].provider, let m = pauses.first(where: { $0.provider == p }) {
+                said.append("provider \(p) is \(m.sentence): the spec waits in inbox/ until `mtor resume --provider \(p)`")
+            }
+            if checks.secretsKnown, let settings = checks.settings, let name = entries[i].provider, let provider = settings.lock.providers[name],
+               let secretEnv = provider.secretEnv, settings.secret(for: provider) == nil {
+                let how = entries[i].file.isEmpty ? "" : (specNamesProvider(entries[i].file, checks) ? "" : " (the spec names no 'provider', so it runs on the lockfile's default)")
+                said.append("provider \(name)\(how) reads its key from \(secretEnv), which is not set in \(settings.envPath ?? "the env file (none found)") or the worker's environment: the worker cannot run it until the key is there")
+            }
+            guard !said.isEmpty else { continue }
+            entries[i].warning = ([entries[i].warning].compactMap { $0 } + said).joined(separator: "; ")
+        }
+    }
+
+    /// Marks valid specs whose `depends_on` names a task the spool does not know (queued, running or
+    /// finished) and no spec of this batch is named after: the worker would wait `--dependency-timeout` for it.
+    mutating func warnUnknownDependencies(_ spool: Spool, _ checks: SpecChecks) {
+        let batch = Set(entries.map { SpecName.slug(FileSystem.basename(of: $0.file).hasSuffix(".md") ? String(FileSystem.basename(of: $0.file).dropLast(3)) : FileSystem.basename(of: $0.file)) })
+        for i in entries.indices where entries[i].valid {
+            guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home) else { continue }
+            let unknown = spec.dependsOn.filter { dep in
+                TaskNames.resolve(dep, in: spool) == nil && !batch.contains(SpecName.slug(dep.hasSuffix(".md") ? String(dep.dropLast(3)) : dep))
+            }
+            guard !unknown.isEmpty else { continue }
+            let said = "'depends_on' names \(unknown.map { "'\($0)'" }.joined(separator: ", ")), which no task in \(spool.root) has (queued, running or finished): the spec would wait for it until the worker's --dependency-timeout (default 24 h); check the name, or submit that task first"
+            entries[i].warning = ([entries[i].warning].compactMap { $0 } + [said]).joined(separator: "; ")
+        }
+    }
+
+    private func specNamesProvider(_ file: String, _ checks: SpecChecks) -> Bool {
+        guard let bytes = try? FileSystem.read(file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home) else { return true }
+        return spec.provider != nil
     }
 
     /// The warnings of valid specs, one line each, on stderr.

@@ -60,14 +60,15 @@ enum StatusText {
             let elsewhere = (s.workers ?? []).filter { $0.alive && $0.metrics != nil && !($0.host == w.host && $0.pid == w.pid) }
             lines.append("metrics: \(metrics)\(metrics.hasPrefix(s.spool + "/") ? "" : " on \(w.host)")\(elsewhere.isEmpty ? "" : " (each host keeps its own: mtor status --json lists them)")")
         }
-        for p in s.paused {
+        for var p in s.paused {
+            p.provider = p.provider.map(PauseMarker.printable)  // a file name may hold a line break or an escape
             lines.append("\(p.provider.map { "provider \($0)" } ?? "spool") \(p.sentence): no new task starts\(p.provider == nil ? "" : " on it") (`mtor resume\(p.provider.map { " --provider \($0)" } ?? "")`)")
         }
         for b in s.budgets ?? [] {
             let whose = b.provider.map { "provider \($0)" } ?? "worker"
             lines.append("budget \(whose): \(Budget.dollars(b.spentUSD)) of \(Budget.dollars(b.limitUSD)) spent today (\(b.day) UTC)\(b.spentUSD >= b.limitUSD ? ", spent: no new task starts on it until tomorrow" : "")")
         }
-        lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed (tmp \(c.tmp), cancel \(c.cancel))")
+        lines.append("queue: \(c.inbox) queued, \(c.claimed) running, \(c.done) done, \(c.failed) failed or cancelled (tmp \(c.tmp), cancel \(c.cancel))")
         if !s.running.isEmpty {
             lines.append("running:")
             for r in s.running {

@@ -36,7 +36,12 @@ enum SubmitCommand {
         var checks = try remote == nil ? SpecChecks.from(args) : SpecChecks(settings: nil, home: "/", checkRepo: false, allowed: ["/"], basis: "")
         if remote != nil, let lock = args.values["--providers"] { checks.settings = try Settings.load(providers: lock, envPath: args.values["--env-file"]) }
         var report = SpecReport.check(args.positional, checks)
-        if remote == nil { report.warnUnhealthy(Spool(root: args.spool)) }
+        if remote == nil {
+            if !args.flags.contains("--force") { report.refuseDuplicates(Spool(root: args.spool), checks) }
+            report.warnUnhealthy(Spool(root: args.spool))
+            report.warnWaits(Spool(root: args.spool), checks)
+            report.warnUnknownDependencies(Spool(root: args.spool), checks)
+        }
         guard report.allValid else { return refuse(report, json: args.json, where: remote == nil ? "here" : "before upload") }
         var items: [Upload.Item] = []
         for file in args.positional {

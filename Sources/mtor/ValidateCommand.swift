@@ -19,8 +19,12 @@ enum ValidateCommand {
         run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        var report = SpecReport.check(args.positional, try SpecChecks.from(args))
+        let checks = try SpecChecks.from(args)
+        var report = SpecReport.check(args.positional, checks)
+        report.refuseDuplicates(Spool(root: args.spool), checks)
         report.warnUnhealthy(Spool(root: args.spool))
+        report.warnWaits(Spool(root: args.spool), checks)
+        report.warnUnknownDependencies(Spool(root: args.spool), checks)
         report.print(json: args.json)
         return report.allValid ? 0 : 1
     }

@@ -210,7 +210,7 @@ struct FailureClassTests {
         #expect(FailureClass.allCases.map(\.rawValue) == [
             "ok", "spec_invalid", "workdir_missing", "harness_missing", "harness_usage", "auth_failed", "quota_exhausted",
             "rate_limited", "provider_unavailable", "stalled", "timed_out", "agent_failed", "verify_failed", "cancelled",
-            "interrupted", "unknown", "internal_error", "no_changes", "setup_failed", "out_of_memory", "dependency_failed",
+            "interrupted", "unknown", "internal_error", "no_changes", "setup_failed", "out_of_memory", "dependency_failed", "duplicate",
             "budget_exceeded",
         ])
     }

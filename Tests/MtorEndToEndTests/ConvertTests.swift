@@ -97,7 +97,7 @@ struct ConvertTests {
         let r = try s.mtor(["convert", "--write", path])
         #expect(r.code == 1)
         #expect(r.out.contains("left 'colour'"), "\(r.out)")
-        #expect(r.out.contains("still not a valid mtor spec"), "\(r.out)")
+        #expect(r.out.contains("not yet a valid mtor spec"), "\(r.out)")
         #expect(r.out.contains("not written"), "\(r.out)")
         #expect(String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) == source)
     }

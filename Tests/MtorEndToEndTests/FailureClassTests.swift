@@ -191,16 +191,17 @@ struct CommandFailureTests {
         #expect(r.attempts[0].durationS < 12)
     }
 
-    @Test("non-zero exit with output: agent_failed; with no output at all: unknown, retried at most once", .timeLimit(.minutes(10)))
+    @Test("an sh script's non-zero exit is agent_failed, never retried, with output or without (its side effects run once)", .timeLimit(.minutes(10)))
     func agentFailedAndUnknown() throws {
         let s = try sandbox("exit")
         let agent = try runSpec(s, "agent", "harness: sh", body: "echo 'working on it'\nexit 3")
         #expect(agent.class == .agentFailed)
         #expect(agent.attempts.count == 1)
-        let unknown = try runSpec(s, "silent", "harness: sh", body: "exit 1")
-        #expect(unknown.class == .unknown)
-        #expect(unknown.attempts.count == 2)
-        #expect(unknown.attempts.allSatisfy { $0.class != .rateLimited })
+        let silent = try runSpec(s, "silent", "harness: sh", body: "echo ran >> \(s.root)/side-effect\nexit 1")
+        #expect(silent.class == .agentFailed, "\(silent.class.rawValue): \(silent.reason)")
+        #expect(silent.attempts.count == 1)
+        #expect(silent.reason.contains("exited 1"), "\(silent.reason)")
+        #expect(String(decoding: FileManager.default.contents(atPath: s.root + "/side-effect") ?? Data(), as: UTF8.self) == "ran\n", "the side effect ran more than once")
     }
 
     @Test("mtor itself cannot stage the prompt (spool/tmp is gone): internal_error, and the result is still written", .timeLimit(.minutes(10)))

@@ -57,9 +57,9 @@ struct SharingTests {
     func retryBudget() throws {
         let s = try Sandbox("retry-budget")
         s.lockfile(Lockfiles.make([]))
-        // Non-zero exit and no output at all: `unknown`, retried at most once.
+        // Killed by a signal with no output at all: `unknown`, retried at most once (a plain exit 3 is the script's own verdict).
         for id in ["silent1", "silent2"] {
-            try s.submit("\(id).md", "---\nrepo: ~/code/widget\n---\nexit 3\n")
+            try s.submit("\(id).md", "---\nrepo: ~/code/widget\n---\nkill -TERM $$\n")
         }
         let worker = try BackgroundWorker(s, extra: ["--concurrency", "2", "--retries-per-minute", "1"])
         defer { worker.stop() }
