@@ -8,6 +8,13 @@ import MtorPlatform
 /// (AFR) losing a brick mid-run. Three hosts, `--concurrency 2`, every spec holding a per-spec
 /// `flock` on local disk while it runs, so a concurrent double run anywhere leaves a mark.
 extension GlusterSpoolTests {
+    /// A volume of a test's own. The suite's shared cluster comes first, so that it, not this
+    /// volume (deleted when the test ends), owns the glusterd they share.
+    static func volume(bricks: Int, replica: Int? = nil) throws -> GlusterCluster {
+        _ = try #require(sharedCluster).get()
+        return try GlusterCluster(bricks: bricks, replica: replica)
+    }
+
     /// Drops `ids`, waits for them all (a frozen worker shows as a timeout), checks the invariants
     /// and that the spool holds no file with a writer on every host; returns runs per host.
     /// `givingUp`: a spec may end `interrupted` once its worker died under every one of its attempts.
@@ -33,7 +40,7 @@ extension GlusterSpoolTests {
 
     @Test("distributed volume (3 bricks, DHT): 300 specs over three hosts run exactly once, none hangs; state and metrics have one writer each", .timeLimit(.minutes(10)))
     func distributedVolume() throws {
-        let cluster = try GlusterCluster(bricks: 3)
+        let cluster = try Self.volume(bricks: 3)
         defer { cluster.shutdown() }
         let w = try World("dht", on: cluster)
         defer { w.stop() }
@@ -54,7 +61,7 @@ extension GlusterSpoolTests {
 
     @Test("replica-3 volume, one brick SIGKILLed mid-run and restarted: 300 specs, nothing lost, nothing run twice at once", .timeLimit(.minutes(10)))
     func replicatedVolumeLosesABrick() throws {
-        let cluster = try GlusterCluster(bricks: 3, replica: 3)
+        let cluster = try Self.volume(bricks: 3, replica: 3)
         defer { cluster.shutdown() }
         let w = try World("afr", on: cluster)
         defer { w.stop() }
@@ -86,7 +93,7 @@ extension GlusterSpoolTests {
 
     @Test("a short run on a distributed volume, repeated: every time it finishes, exactly once, with no hang", .timeLimit(.minutes(20)))
     func shortRunsRepeated() throws {
-        let cluster = try GlusterCluster(bricks: 3)
+        let cluster = try Self.volume(bricks: 3)
         defer { cluster.shutdown() }
         var times: [Double] = []
         for rep in 0..<Self.repeats {
@@ -104,7 +111,7 @@ extension GlusterSpoolTests {
 
     @Test("ten SIGKILLs of random hosts' workers on a distributed volume, each restarted: nothing lost, nothing run twice at once", .timeLimit(.minutes(10)))
     func killsOnDistributedVolume() throws {
-        let cluster = try GlusterCluster(bricks: 3)
+        let cluster = try Self.volume(bricks: 3)
         defer { cluster.shutdown() }
         let w = try World("dkill", on: cluster)
         defer { w.stop() }
@@ -137,7 +144,7 @@ extension GlusterSpoolTests {
           .enabled(if: ProcessInfo.processInfo.environment["MTOR_GLUSTER_SCALE"] != nil, "by hand: MTOR_GLUSTER_SCALE=1"))
     func listingRates() throws {
         for count in [3, 6] {
-            let cluster = try GlusterCluster()
+            let cluster = try Self.volume(bricks: 1)
             defer { cluster.shutdown() }
             let w = try World("scale\(count)", on: cluster)
             defer { w.stop() }

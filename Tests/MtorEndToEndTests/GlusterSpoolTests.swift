@@ -4,7 +4,7 @@ import MtorCore
 import MtorPlatform
 
 /// The cluster every test of the suite shares: one glusterd, one volume; stopped at exit.
-private let sharedCluster: Result<GlusterCluster, any Error>? = {
+let sharedCluster: Result<GlusterCluster, any Error>? = {
     guard GlusterCluster.unavailable == nil else { return nil }
     let result = Result { try GlusterCluster() }
     if case .success = result { atexit { if case .success(let c)? = sharedCluster { c.shutdown() } } }
