@@ -60,6 +60,15 @@ extension Spool {
         return [ledger] + perHost.map { "\(ledgers)/\($0)" }
     }
 
+    /// For a command that appends to the ledger (`mtor retry`): on a network filesystem it appends
+    /// to this host's own ledger, as this host's workers do, so no ledger has writers on two hosts.
+    public mutating func appendAsThisHost() {
+        guard (try? SpoolMount.of(inbox))?.isNetwork == true else { return }
+        networked = true
+        appendLedger = "\(ledgers)/\(SpoolSharing.fileName(FileSystem.hostName())).jsonl"
+        try? FileSystem.makeDirectories(ledgers)
+    }
+
     /// Removes heartbeat files of workers silent for over a day (killed long ago; a clean exit removes its own).
     func pruneWorkerFiles() {
         for name in (try? FileSystem.list(workers)) ?? [] where name.hasSuffix(".json") {

@@ -16,6 +16,8 @@ public final class Worker {
     let health: ProviderHealth
     /// READY, STATUS, WATCHDOG and STOPPING for systemd (nothing without `$NOTIFY_SOCKET`).
     let notify = SdNotify()
+    /// Watches the loop's spool calls on a network filesystem (see `SpoolStall`).
+    let stall = SpoolStall()
     /// Metrics file and hooks, fed by the ledger lines this worker appends.
     let telemetry: Telemetry
     /// Direct provider checks for silent attempts, one in flight per provider.
@@ -85,10 +87,16 @@ public final class Worker {
         var stopDeadline = Double.infinity
         writeState(force: true)
         notify.ready(summary())
+        if loop.sharing.isNetwork {
+            stall.watch(logger: logger, notifySocket: notify.socketAddress, watchdogInterval: notify.watchdogInterval, grace: options.shutdownGrace)
+        }
         while true {
             notify.loopTurned()
             TestHooks.blockWhileExists("MTOR_TEST_BLOCK_LOOP_FILE")
-            collectFinished()
+            if let stuck = stall.takeReturned() {
+                warn("spool I/O was stuck for \(Int(stuck.seconds)) s on \(stuck.path); it returned and work went on")
+            }
+            stall.around(spool.claimed) { collectFinished() }
             ChildProcess.reapOrphans()
             if loop.stopping {
                 if loop.running.isEmpty, loop.refusing.isEmpty { break }
@@ -97,7 +105,7 @@ public final class Worker {
                     stopDeadline = .infinity
                 }
             } else {
-                dispatch()
+                stall.around(spool.inbox) { dispatch() }
                 if options.once, loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                     rescan()
                     loop.book.othersTurn = nil  // about to exit: every hold decided afresh
@@ -113,10 +121,10 @@ public final class Worker {
             // thousands of specs changes their reasons every turn, and worker.json lists them all.
             let dirtyWait = loop.lastStateWrite + 0.1 - now()
             if loop.stateDirty && dirtyWait <= 0 {
-                writeState(force: true)
+                stall.around(spool.workerFile(host: options.host, pid: ProcessControl.pid)) { writeState(force: true) }
                 loop.stateDirty = false
             } else {
-                writeState()
+                stall.around(spool.workerFile(host: options.host, pid: ProcessControl.pid)) { writeState() }
             }
             let timeout = max(0.01, min(nextRescan - now(), 5, loop.stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, loop.sharing.poll.wait(now: now()),
                                         scheduleWait(), loop.stateDirty ? max(0, dirtyWait) : 5))
@@ -142,10 +150,10 @@ public final class Worker {
                 }
             }
             if ready.contains(wake.readFD) { wake.drain() }
-            if loop.sharing.poll.due(now: now()), !loop.stopping { rescan() }
+            if loop.sharing.poll.due(now: now()), !loop.stopping { stall.around(spool.inbox) { rescan() } }
             if now() >= nextRescan {
-                recover()
-                rescan()
+                stall.around(spool.claimed) { recover() }
+                stall.around(spool.inbox) { rescan() }
                 nextRescan = now() + options.rescanInterval
             }
         }
@@ -182,6 +190,7 @@ public final class Worker {
                 loop.running.tasks.values.forEach { $0.control.requestShutdown() }
             } else {
                 loop.stopping = true
+                stall.stopRequested()
                 notify.stopping()
                 stopDeadline = now() + options.shutdownGrace
                 logger.info("stopping: no new claims; running tasks get \(DurationText.format(options.shutdownGrace)) to finish")

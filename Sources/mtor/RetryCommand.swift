@@ -12,7 +12,8 @@ enum RetryCommand {
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let id = try Spool.taskID(args, for: "retry")
-        let spool = try Spool.existing(args)
+        var spool = try Spool.existing(args)
+        spool.appendAsThisHost()  // on a shared spool, this host's ledger: one writer host per file
         let spec = spool.spec(in: spool.failed, id)
         guard FileSystem.exists(spec) else {
             switch spool.locate(id)?.name {

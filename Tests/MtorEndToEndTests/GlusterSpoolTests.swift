@@ -4,7 +4,7 @@ import MtorCore
 import MtorPlatform
 
 /// The cluster every test of the suite shares: one glusterd, one volume; stopped at exit.
-private let sharedCluster: Result<GlusterCluster, any Error>? = {
+let sharedCluster: Result<GlusterCluster, any Error>? = {
     guard GlusterCluster.unavailable == nil else { return nil }
     let result = Result { try GlusterCluster() }
     if case .success = result { atexit { if case .success(let c)? = sharedCluster { c.shutdown() } } }
@@ -42,24 +42,24 @@ struct GlusterSpoolTests {
             for dir in ["locks", "runs", "doubles"] { try FileManager.default.createDirectory(atPath: "\(marks)/\(dir)", withIntermediateDirectories: true) }
         }
 
-        func startHosts(_ names: [String], rescan: String = "1", extra: [String] = []) throws {
+        func startHosts(_ names: [String], rescan: String = "1", extra: [String] = [], environment: [String: String] = [:]) throws {
             for name in names {
                 // Each host its own clone of the repo, at the same path (~/code/widget).
                 let own = "\(sandbox.root)/home-\(name)"
                 try cluster.sh("cp -a \(sandbox.home) \(own)")
                 let host = try cluster.addHost(name, binds: [(own, sandbox.home)])
                 hosts.append(host)
-                try startWorker(host, rescan: rescan, extra: extra)
+                try startWorker(host, rescan: rescan, extra: extra, environment: environment)
             }
         }
 
-        func startWorker(_ host: GlusterCluster.Host, rescan: String = "1", extra: [String] = []) throws {
+        func startWorker(_ host: GlusterCluster.Host, rescan: String = "1", extra: [String] = [], environment: [String: String] = [:]) throws {
             // Worktrees on each host's own disk, as README's runbook says.
             try cluster.startWorker(on: host, ["--spool", spool, "--providers", sandbox.etc + "/providers.json", "--concurrency", "2", "--rescan", rescan,
                                                "--workspaces", "\(sandbox.root)/work-\(host.name)",
                                                // Agents are sandboxed: the marks they leave go where the worker lets them write.
                                                "--sandbox-writable", ["locks", "runs", "doubles"].map { "\(marks)/\($0)" }.joined(separator: ":")] + extra,
-                                    environment: sandbox.environment)
+                                    environment: sandbox.environment.merging(environment) { $1 })
         }
 
         /// A spec that holds its own flock on local disk while it runs (a second run at the same

@@ -23,6 +23,8 @@ final class SdNotify {
     }
 
     var enabled: Bool { socket != nil }
+    /// `$NOTIFY_SOCKET`, for the spool-stall watch thread (which sends with `Datagram` itself).
+    var socketAddress: String? { socket }
 
     func ready(_ status: String) { send("READY=1\nSTATUS=\(status)") ; lastStatus = status }
     func stopping() { send("STOPPING=1") }
