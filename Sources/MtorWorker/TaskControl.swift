@@ -8,9 +8,14 @@ public final class TaskControl: @unchecked Sendable {  // `lock` guards `_cancel
     private var _cancel = false
     private var _shutdown = false
     private var _live = LiveTask(id: "", startedAt: Stamp.iso())
+    /// Wakes the worker's loop when the phase changes, so `status` shows it at once, not at the next heartbeat.
+    private let wake: WakePipe?
+    /// Phase changes since the loop last looked (`takePhaseChanged`).
+    private var _phaseChanged = false
 
-    public init(id: String) {
+    public init(id: String, wake: WakePipe? = nil) {
         _live.id = id
+        self.wake = wake
     }
 
     /// One running task as `state/worker.json` shows it.
@@ -44,7 +49,24 @@ public final class TaskControl: @unchecked Sendable {  // `lock` guards `_cancel
     public func requestShutdown() { lock.withLock { _shutdown = true } }
 
     public var live: LiveTask { lock.withLock { _live } }
-    func update(_ change: (inout LiveTask) -> Void) { lock.withLock { change(&_live) } }
+    func update(_ change: (inout LiveTask) -> Void) {
+        let changed = lock.withLock {
+            let before = (_live.phase, _live.attempt, _live.pid)
+            change(&_live)
+            let changed = before != (_live.phase, _live.attempt, _live.pid)
+            if changed { _phaseChanged = true }
+            return changed
+        }
+        if changed { wake?.wake() }
+    }
+
+    /// Whether the phase, attempt or agent changed since the last call.
+    func takePhaseChanged() -> Bool {
+        lock.withLock {
+            defer { _phaseChanged = false }
+            return _phaseChanged
+        }
+    }
 
     /// Sleeps up to `seconds`, waking early when the task is cancelled or the worker stops.
     func sleep(_ seconds: Double, cancelFile: String) -> Bool {

@@ -66,7 +66,7 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         self.preset = preset
         self.startProvider = startProvider
         self.claimLock = claimLock
-        control = TaskControl(id: id)
+        control = TaskControl(id: id, wake: context.wake)
         summary = TaskResult.SpecSummary(file: file)
     }
 

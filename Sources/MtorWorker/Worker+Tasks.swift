@@ -62,8 +62,10 @@ extension Worker {
         }
     }
 
-    /// Forgets the tasks whose threads have ended since the last turn.
+    /// Forgets the tasks whose threads have ended since the last turn; a running task whose phase
+    /// changed makes worker.json due (within 0.1 s) so `status` never shows a phase already over.
     func collectFinished() {
+        for run in loop.running.tasks.values where run.control.takePhaseChanged() { loop.stateDirty = true }
         let ids = ended.withLock { ids in
             defer { ids.removeAll() }
             return ids

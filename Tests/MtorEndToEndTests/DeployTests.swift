@@ -20,7 +20,7 @@ struct DeployTests {
     }
 
     @Test("install-worker.sh makes the account, the group and a setgid spool; a non-root submitter in the group submits, waits and reads the result and log; the env file and results stay closed to others",
-          .timeLimit(.minutes(5)), .enabled(if: canRun, "needs root, setpriv and useradd (CI runs as root)"))
+          .timeLimit(.minutes(15)), .enabled(if: canRun, "needs root, setpriv and useradd (CI runs as root)"))
     func groupSubmitter() throws {
         let s = try Sandbox("deploy")
         #expect(chmod(s.root, 0o755) == 0)

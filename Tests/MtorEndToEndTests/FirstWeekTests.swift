@@ -50,7 +50,7 @@ struct FirstWeekTests {
         #expect(help.out.contains("duplicate") && help.out.contains("never"), "\(help.out)")
     }
 
-    @Test("convert prints the converted spec with an unknown key left in place and named on stderr by its file line; a mapped repo that is no git tree is named; --write refuses it", .timeLimit(.minutes(2)))
+    @Test("convert prints the converted spec with an unknown key left in place and named on stderr by its file line; a mapped repo that is no git tree is named; --write refuses it", .timeLimit(.minutes(15)))
     func convertUnknownKey() throws {
         let s = try Sandbox("convert-unknown")
         let path = s.root + "/fix-login.md"
@@ -72,7 +72,7 @@ struct FirstWeekTests {
         #expect(plain.err.contains("is a directory but not a git work tree"), "\(plain.err)")
     }
 
-    @Test("convert --write keeps a spec's mode 600 and its hard link", .timeLimit(.minutes(2)))
+    @Test("convert --write keeps a spec's mode 600 and its hard link", .timeLimit(.minutes(15)))
     func convertKeepsModeAndLinks() throws {
         let s = try Sandbox("convert-mode")
         let path = s.root + "/private.md"
@@ -95,7 +95,7 @@ struct FirstWeekTests {
     }
 
     @Test("README's tour runs as written with mtor put on PATH the way it says, in a HOME without a git identity, and leaves ~/.gitconfig alone",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func tourRunsAsWritten() throws {
         let s = try Sandbox.scheduling("tour")
         let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
@@ -128,7 +128,7 @@ struct FirstWeekTests {
 
 @Suite("Pause markers are shown safely and resumed for real")
 struct PauseMarkerSafetyTests {
-    @Test("status shows a marker's escape sequences and a line break in its file name as text; resume of a marker that is a directory fails and says so", .timeLimit(.minutes(2)))
+    @Test("status shows a marker's escape sequences and a line break in its file name as text; resume of a marker that is a directory fails and says so", .timeLimit(.minutes(15)))
     func hostileMarkers() throws {
         let s = try Sandbox("pause-hostile")
         s.lockfile(Lockfiles.make([]))
@@ -152,7 +152,7 @@ struct PauseMarkerSafetyTests {
 
 @Suite("validate and submit say when a valid spec will wait")
 struct SpecWaitWarningTests {
-    @Test("a spec with no provider whose default provider has no key, and a spec for a paused spool or provider: validate and submit warn", .timeLimit(.minutes(2)))
+    @Test("a spec with no provider whose default provider has no key, and a spec for a paused spool or provider: validate and submit warn", .timeLimit(.minutes(15)))
     func warnsOfWaits() throws {
         let s = try Sandbox("wait-warnings")
         s.lockfile(Lockfiles.make([.init(name: "zhipu", baseURL: "http://127.0.0.1:9"), .init(name: "other", baseURL: "http://127.0.0.1:9")], default: "zhipu"))
@@ -185,7 +185,7 @@ struct SpecWaitWarningTests {
 
 @Suite("Task names mean one thing everywhere")
 struct TaskNameTests {
-    @Test("validate says when depends_on names no known task (but not one of the same batch); show finds a task by the name depends_on resolves", .timeLimit(.minutes(2)))
+    @Test("validate says when depends_on names no known task (but not one of the same batch); show finds a task by the name depends_on resolves", .timeLimit(.minutes(15)))
     func dependencyNames() throws {
         let s = try Sandbox.scheduling("dep-names")
         let dir = s.root + "/specs"
@@ -212,7 +212,7 @@ struct TaskNameTests {
 
 @Suite("The shipped on-finish hook")
 struct OnFinishHookTests {
-    @Test("--slack sends one JSON field, text, with a hostile reason quoted as plain text; it cannot set username or icon_url", .timeLimit(.minutes(1)))
+    @Test("--slack sends one JSON field, text, with a hostile reason quoted as plain text; it cannot set username or icon_url", .timeLimit(.minutes(15)))
     func slackQuotesTheReason() throws {
         let s = try Sandbox("slack-hook")
         let bin = s.root + "/bin"
@@ -236,7 +236,7 @@ struct OnFinishHookTests {
 
 @Suite("status counts a cancelled task one way")
 struct StatusCountTests {
-    @Test("a cancelled task is counted as cancelled in the last 24 h and as 'failed or cancelled' in the queue line, never as a plain failure", .timeLimit(.minutes(2)))
+    @Test("a cancelled task is counted as cancelled in the last 24 h and as 'failed or cancelled' in the queue line, never as a plain failure", .timeLimit(.minutes(15)))
     func cancelledCounted() throws {
         let s = try Sandbox.scheduling("status-cancel")
         #expect(try s.drain().code == 0)  // makes the spool's directories
@@ -252,7 +252,7 @@ struct StatusCountTests {
 
 @Suite("The task log gives one verdict per attempt")
 struct OneVerdictTests {
-    @Test("an agent that exits 0 and changes nothing: the log says 'ended: no_changes', never 'ended: ok'; one that commits: 'ended: ok' once; verify: its verdict once", .timeLimit(.minutes(3)))
+    @Test("an agent that exits 0 and changes nothing: the log says 'ended: no_changes', never 'ended: ok'; one that commits: 'ended: ok' once; verify: its verdict once", .timeLimit(.minutes(15)))
     func oneVerdict() throws {
         let s = try Sandbox.scheduling("one-verdict")
         try s.submit("idle.md", "---\nrepo: ~/code/widget\nretries: 0\n---\necho nothing to do\n")
@@ -272,7 +272,7 @@ struct OneVerdictTests {
 
 @Suite("doctor for an sh-only user")
 struct DoctorShOnlyTests {
-    @Test("a fresh spool whose default provider has no key and whose harness is missing: warnings, exit 0, the fix naming the env file beside the lockfile as given; a queued spec with no provider makes them failures", .timeLimit(.minutes(3)))
+    @Test("a fresh spool whose default provider has no key and whose harness is missing: warnings, exit 0, the fix naming the env file beside the lockfile as given; a queued spec with no provider makes them failures", .timeLimit(.minutes(15)))
     func shOnlyFreshSpool() throws {
         let s = try Sandbox("doctor-sh")
         let dir = s.root + "/conf"
@@ -298,7 +298,7 @@ struct DoctorShOnlyTests {
 
 @Suite("validate reports every problem of a spec at once")
 struct AllProblemsTests {
-    @Test("a spec with a typo'd key, a bad value and no prompt: validate names all three in one run", .timeLimit(.minutes(1)))
+    @Test("a spec with a typo'd key, a bad value and no prompt: validate names all three in one run", .timeLimit(.minutes(15)))
     func allAtOnce() throws {
         let s = try Sandbox("all-problems")
         let spec = s.root + "/bad.md"
@@ -306,5 +306,33 @@ struct AllProblemsTests {
         let r = try s.mtor(["validate", "--spool", s.spool, "--providers", s.root + "/none.json", spec])
         #expect(r.code == 1)
         #expect(r.out.contains("3 problems") && r.out.contains("'harnes' on line 3") && r.out.contains("line 4:") && r.out.contains("no prompt"), "\(r.out)")
+    }
+}
+
+@Suite("status shows a task's phase as it changes")
+struct PhaseShownTests {
+    @Test("once the agent runs, status --json says running within 3 s, three times in a row, not at the next heartbeat", .timeLimit(.minutes(15)))
+    func runningShownAtOnce() throws {
+        let s = try Sandbox.scheduling("phase")
+        let worker = try BackgroundWorker(s)
+        defer { worker.stop() }
+        try worker.waitUntilStarted()
+        for i in 0..<3 {
+            let mark = s.root + "/started-\(i)"
+            try s.shSpec("slow\(i)", "expect: nothing", body: "touch \(mark)\nsleep 8")
+            try worker.waitFor(timeout: 120) { FileManager.default.fileExists(atPath: mark) }
+            // The worker's loop sleeps up to 5 s between heartbeats: the phase change itself must wake it.
+            let deadline = Date().addingTimeInterval(3)
+            var phase: String? = nil
+            while Date() < deadline {
+                let st = try s.mtor(["status", "--json", "--spool", s.spool])
+                let json = try JSONSerialization.jsonObject(with: Data(st.out.utf8)) as? [String: Any]
+                let running = (json?["running"] as? [[String: Any]])?.first { $0["id"] as? String == "slow\(i)" }
+                phase = running?["phase"] as? String
+                if phase == "running" { break }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(phase == "running", "3 s after slow\(i)'s agent started, status --json said phase \(phase ?? "none")")
+        }
     }
 }
