@@ -125,8 +125,10 @@ struct HeldTaskTests {
         #expect(show.out.contains("queued — held:") && show.out.contains("auth_failed") && show.out.contains("ANTHROPIC_AUTH_TOKEN"), "\(show.out)")
         let json = try s.mtor(["show", "--json", "--spool", s.spool, id])
         #expect(json.out.contains("\"held\"") && json.out.contains("auth_failed"), "\(json.out)")
-        // The worker already knows: the next submit says so at once.
-        let again = try s.mtor(["submit", "--spool", s.spool, "--providers", s.etc + "/providers.json", spec])
+        // The worker already knows: the next submit (another spec: a twin of the queued one is refused as a duplicate) says so at once.
+        let other = s.root + "/fix-that.md"
+        try Data("---\nrepo: ~/code/widget\nprovider: zhipu\n---\nFix that.\n".utf8).write(to: URL(fileURLWithPath: other))
+        let again = try s.mtor(["submit", "--spool", s.spool, "--providers", s.etc + "/providers.json", other])
         #expect(again.code == 0)
         #expect(again.err.contains("warning:") && again.err.contains("holds provider zhipu as unhealthy (auth_failed"), "\(again.err)")
     }
