@@ -12,6 +12,37 @@ enum Git {
         return sha.isEmpty ? nil : sha
     }
 
+    /// What is wrong with the repository's HEAD file, found without git: a FIFO, socket or device
+    /// there makes every git command wait on it (a task slot held for minutes), and anything but a
+    /// branch ref or a commit id makes git fail with a misleading sentence ("HEAD is unborn"). nil
+    /// when it looks right, or when no `.git` is found (git says what is wrong then).
+    static func headProblem(_ repo: String) -> String? {
+        var dir = repo
+        while !FileSystem.exists(dir + "/.git") {
+            if dir == "/" || dir.isEmpty { return nil }
+            dir = FileSystem.directory(of: dir)
+        }
+        var git = dir + "/.git"
+        if case .regular = FileSystem.kind(git), let text = try? FileSystem.readText(git, limit: 4096), text.hasPrefix("gitdir: ") {
+            let path = text.dropFirst(8).trimmingCharacters(in: .whitespacesAndNewlines)
+            git = path.hasPrefix("/") ? path : dir + "/" + path
+        }
+        let head = git + "/HEAD"
+        switch FileSystem.kind(head) {
+        case .regular: break
+        case .symlink: return nil  // an old-style symbolic HEAD: git follows it
+        case .missing: return "\(head) is missing"
+        case .fifo: return "\(head) is a FIFO, not a file: every git command in the repository would wait on it"
+        case .socket, .device: return "\(head) is a socket or a device, not a file"
+        case .directory: return "\(head) is a directory, not a file"
+        }
+        guard let text = try? FileSystem.readText(head, limit: 4096) else { return "\(head) cannot be read" }
+        let line = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if (line.hasPrefix("ref: refs/") && !line.contains("\n")) || isSHA(line) { return nil }
+        let shown = String(line.prefix(40).map { $0.isASCII && !$0.isNewline && ($0.asciiValue ?? 0) >= 0x20 ? $0 : "?" })
+        return "\(head) holds neither a branch ref nor a commit id (it begins \"\(shown)\")"
+    }
+
     /// Reads HEAD from a plain `.git` directory: a detached sha, or a branch ref that is loose
     /// or in `packed-refs`. Anything unusual (worktree files, an unborn branch) returns nil.
     static func readHead(_ repo: String) -> String? {

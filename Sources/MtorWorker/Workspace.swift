@@ -95,6 +95,11 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
     /// Makes the workspace ready: the clone on its branch, the copied files, the set-up
     /// command. Returns the set-up's record (nil without `setup:`).
     func prepare(timeout: Double) throws(Failure) -> TaskResult.Verify? {
+        // Before any git command: a broken HEAD would make one wait or say something misleading.
+        if let problem = Git.headProblem(spec.repo) {
+            throw Failure(reason: "the repository \(spec.repo) is broken: \(problem)",
+                          hint: "repair it (HEAD normally holds a line like 'ref: refs/heads/main'), or point 'repo' at a healthy clone")
+        }
         guard isWorktree else {
             // In place, nothing may slow the agent's start: HEAD is read from .git, no process.
             inPlaceHead = shell.head(spec.repo)

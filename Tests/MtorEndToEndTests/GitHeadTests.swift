@@ -22,3 +22,32 @@ struct GitHeadTests {
         #expect(Git.head(s.repo, environment: ["PATH": "/usr/bin:/bin"]) == nil)
     }
 }
+
+@Suite("A broken repository is refused at once, saying what is wrong")
+struct BrokenHeadTests {
+    @Test("HEAD a FIFO, a directory, or garbage: the task fails before any git command with the file and the fault named; nothing waits on the FIFO",
+          .timeLimit(.minutes(15)))
+    func brokenHead() throws {
+        for (kind, breakIt, expected) in [
+            ("fifo", { (head: String) in _ = mkfifo(head, 0o644) }, "is a FIFO, not a file"),
+            ("dir", { (head: String) in try? FileManager.default.createDirectory(atPath: head, withIntermediateDirectories: false) }, "is a directory, not a file"),
+            ("garbage", { (head: String) in FileManager.default.createFile(atPath: head, contents: Data("\u{1b}[2Jnot a ref at all\n".utf8)) }, "holds neither a branch ref nor a commit id"),
+        ] as [(String, (String) -> Void, String)] {
+            let s = try Sandbox("head-\(kind)")
+            s.lockfile(Lockfiles.make([]))
+            let head = s.repo + "/.git/HEAD"
+            try FileManager.default.removeItem(atPath: head)
+            breakIt(head)
+            try s.submit("broken.md", "---\nrepo: ~/code/widget\nharness: sh\nworkspace: worktree\n---\necho ran\n")
+            let began = Date()
+            let run = try s.drain()
+            #expect(run.code == 0, "\(run.err.suffix(1500))")
+            let r = try s.result("broken")
+            #expect(r.status == .failed && r.attempts.isEmpty, "\(kind): \(r.class.rawValue) \(r.attempts.count) attempts")
+            #expect(r.reason.contains("is broken: \(head) \(expected)"), "\(kind): \(r.reason)")
+            #expect(!r.reason.contains("\u{1b}"), "the garbage is shown escaped: \(r.reason.debugDescription)")
+            // A hang would be minutes (git's own 300 s timeout); the drain's whole run is far below that.
+            #expect(Date().timeIntervalSince(began) < 120, "\(kind): the refusal took \(Date().timeIntervalSince(began)) s")
+        }
+    }
+}
