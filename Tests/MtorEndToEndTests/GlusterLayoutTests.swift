@@ -76,6 +76,14 @@ extension GlusterSpoolTests {
             let brick = cluster.bricks[1]
             let pid = try #require(pids[brick], "brick \(brick) has a server: \(pids)")
             kill(pid, SIGKILL)
+            // In the whole suite this process is a subreaper (the platform tests make it one), so the
+            // brick server, orphaned by glusterd's daemonizing, is our child: unreaped, it stays a zombie
+            // whose pid glusterd takes for a running brick, and `start force` would never restart it.
+            let gone = Date().addingTimeInterval(10)
+            while kill(pid, 0) == 0, Date() < gone {
+                ChildProcess.reapIfOrphan(pid)
+                Thread.sleep(forTimeInterval: 0.05)
+            }
             killed = (brick, pid)
             Thread.sleep(forTimeInterval: 10)
             try cluster.restartBricks()
