@@ -22,13 +22,20 @@ struct GitGCTests {
         // Meanwhile the user keeps committing in the checkout: every plain git there starts a gc of the repository.
         let worker = try BackgroundWorker(s, extra: ["--concurrency", "4"])
         defer { worker.stop() }
-        var userCommits = 0
+        var userCommits = 0, attempts = 0
         let deadline = Date().addingTimeInterval(300)
         while Date() < deadline, !(1...count).allSatisfy({ s.exists("done/g\($0).result.json") || s.exists("failed/g\($0).result.json") }) {
-            userCommits += 1
-            try "\(userCommits)\n".write(toFile: s.repo + "/user.txt", atomically: true, encoding: .utf8)
-            try s.git(["add", "user.txt"])
-            try s.git(["commit", "-q", "-m", "user \(userCommits)"])
+            attempts += 1
+            try "\(attempts)\n".write(toFile: s.repo + "/user.txt", atomically: true, encoding: .utf8)
+            // The user's own git races the gc it started (a pruned objects/xx/ directory: "unable to create
+            // temporary file"); that is git's race in the checkout, not the tasks' evidence: the user tries again.
+            do {
+                try s.git(["add", "user.txt"])
+                try s.git(["commit", "-q", "-m", "user \(attempts)"])
+                userCommits += 1
+            } catch {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
         }
         #expect(userCommits > 1)
         for n in 1...count {
