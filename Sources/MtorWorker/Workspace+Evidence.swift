@@ -96,6 +96,9 @@ extension Workspace {
         }
         let bundle = directory + "/.git/mtor-branch.bundle"
         FileSystem.remove(bundle)
+        // git writes the bundle through `<bundle>.lock`: a worker killed mid-bundle left it, and every later
+        // bundle of this clone would fail on it (the branch's commits unseen: a false no_changes).
+        FileSystem.remove(bundle + ".lock")
         defer { FileSystem.remove(bundle) }
         let exclude = ([record.baseSHA] + (current.map { [$0] } ?? [])).map { "^" + $0 }
         let made = shell.confinedGit(["bundle", "create", "-q", bundle, ref] + exclude, in: directory, timeout: 1800)

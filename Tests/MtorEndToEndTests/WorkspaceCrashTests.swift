@@ -34,6 +34,8 @@ struct WorkspaceCrashTests {
         #expect(try s.out(["log", "--format=%s", "main..mtor/resume"]).isEmpty, "the first attempt's commit is only in the clone until the worker brings it back")
         // What a git killed mid-commit leaves in the clone: its index lock (seen when the kill lands there).
         writeFixture(s.spool + "/work/resume/.git/index.lock", Data())
+        // And a worker killed while it bundled the branch: git's lock on the bundle (it made the next bundle fail).
+        writeFixture(s.spool + "/work/resume/.git/mtor-branch.bundle.lock", Data())
         let second = try BackgroundWorker(s)
         defer { second.stop() }
         try second.waitFor(timeout: 90) { s.exists("done/resume.result.json") || s.exists("failed/resume.result.json") }
