@@ -120,12 +120,9 @@ public final class Worker {
             // A change readers should see is written within 0.1 s, not once per turn: a cascade settling
             // thousands of specs changes their reasons every turn, and worker.json lists them all.
             let dirtyWait = loop.lastStateWrite + 0.1 - now()
-            if loop.stateDirty && dirtyWait <= 0 {
-                stall.around(spool.workerFile(host: options.host, pid: ProcessControl.pid)) { writeState(force: true) }
-                loop.stateDirty = false
-            } else {
-                stall.around(spool.workerFile(host: options.host, pid: ProcessControl.pid)) { writeState() }
-            }
+            let due = loop.stateDirty && dirtyWait <= 0
+            stall.around(spool.workerFile(host: options.host, pid: ProcessControl.pid)) { writeState(force: due) }
+            if due { loop.stateDirty = false }
             let timeout = max(0.01, min(nextRescan - now(), 5, loop.stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, loop.sharing.poll.wait(now: now()),
                                         scheduleWait(), loop.stateDirty ? max(0, dirtyWait) : 5))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
