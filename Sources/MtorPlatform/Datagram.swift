@@ -8,7 +8,10 @@ import Darwin
 public enum Datagram {
     /// Sends `text` to the socket at `path`; a path starting with `@` names the abstract
     /// namespace (Linux). Returns false when it could not be sent. The corresponding C
-    /// functions are `socket(2)` and `sendto(2)`, with `SOCK_CLOEXEC` and `MSG_NOSIGNAL`.
+    /// functions are `socket(2)` and `sendto(2)`, with `SOCK_CLOEXEC`, `MSG_NOSIGNAL` and
+    /// `MSG_DONTWAIT`: a receiver that stops reading fills its queue (`net.unix.max_dgram_qlen`,
+    /// 10 by default), and a blocking send would then wait inside the worker's loop for as long
+    /// as the receiver does; the message is dropped instead (`false`).
     @discardableResult
     public static func send(_ text: String, to path: String) -> Bool {
         var address = sockaddr_un()
@@ -25,10 +28,10 @@ public enum Datagram {
         let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
         #if canImport(Glibc)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        let flags = Int32(MSG_NOSIGNAL)
+        let flags = Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)
         #else
         let fd = socket(AF_UNIX, SOCK_DGRAM, 0)
-        let flags: Int32 = 0
+        let flags: Int32 = MSG_DONTWAIT
         #endif
         guard fd >= 0 else { return false }
         defer { close(fd) }

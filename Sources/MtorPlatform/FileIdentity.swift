@@ -18,7 +18,7 @@ public struct FileIdentity: Equatable, Sendable {
     /// The corresponding C function is `lstat(2)`; nil when the name is missing.
     public static func of(_ path: String) -> FileIdentity? {
         var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
+        guard IOWatch.around(path, { lstat(path, &st) }) == 0 else { return nil }
         return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), links: UInt64(st.st_nlink))
     }
 
@@ -36,7 +36,7 @@ extension FileIdentity {
     /// client's cache for a second after another host moved the file: where a stale answer would
     /// run a spec twice or drop its last name, ask the listing. The corresponding C function is `readdir(3)`.
     public static func listed(_ dir: String, _ name: String) -> UInt64? {
-        guard let d = opendir(dir) else { return nil }
+        guard let d = IOWatch.around(dir, { opendir(dir) }) else { return nil }
         defer { closedir(d) }
         while let entry = readdir(d) {
             let found = withUnsafePointer(to: entry.pointee.d_name) {

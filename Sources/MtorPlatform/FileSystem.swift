@@ -16,7 +16,7 @@ public enum FileSystem {
     /// The corresponding C function is `lstat(2)`; symlinks are never followed.
     public static func kind(_ path: String) -> Kind {
         var st = stat()
-        guard lstat(path, &st) == 0 else { return .missing }
+        guard IOWatch.around(path, { lstat(path, &st) }) == 0 else { return .missing }
         return kind(of: st)
     }
 
@@ -31,7 +31,7 @@ public enum FileSystem {
         }
     }
 
-    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 || kind(path) != .missing }
+    public static func exists(_ path: String) -> Bool { IOWatch.around(path, { access(path, F_OK) }) == 0 || kind(path) != .missing }
 
     /// The device a path lives on; the corresponding C function is `stat(2)`.
     public static func device(_ path: String) throws(SystemError) -> UInt64 {
@@ -43,7 +43,7 @@ public enum FileSystem {
     /// Seconds since the path was last modified.
     public static func age(_ path: String) -> Double? {
         var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
+        guard IOWatch.around(path, { lstat(path, &st) }) == 0 else { return nil }
         #if canImport(Glibc)
         let mtime = Double(st.st_mtim.tv_sec)
         #else
@@ -55,7 +55,7 @@ public enum FileSystem {
     /// When the path was last modified, in seconds since 1970 with nanoseconds; the corresponding C function is `lstat(2)`.
     public static func modificationTime(_ path: String) -> Double? {
         var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
+        guard IOWatch.around(path, { lstat(path, &st) }) == 0 else { return nil }
         #if canImport(Glibc)
         return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
         #else
@@ -66,7 +66,7 @@ public enum FileSystem {
     /// The permission bits of a path.
     public static func mode(_ path: String) -> UInt32? {
         var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
+        guard IOWatch.around(path, { stat(path, &st) }) == 0 else { return nil }
         return UInt32(st.st_mode) & 0o7777
     }
 
@@ -78,7 +78,7 @@ public enum FileSystem {
     /// Shares what this process creates from now on with its group when `spoolRoot` is a setgid directory.
     public static func shareWithGroup(if spoolRoot: String) {
         var st = stat()
-        guard stat(spoolRoot, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_mode & S_ISGID != 0 else { return }
+        guard IOWatch.around(spoolRoot, { stat(spoolRoot, &st) }) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_mode & S_ISGID != 0 else { return }
         groupShared.store(true, ordering: .relaxed)
     }
 
@@ -97,6 +97,10 @@ public enum FileSystem {
 
     /// Names in a directory, without `.` and `..`; the corresponding C function is `readdir(3)`.
     public static func list(_ path: String) throws(SystemError) -> [String] {
+        try IOWatch.around(path) { () throws(SystemError) -> [String] in try listing(path) }
+    }
+
+    private static func listing(_ path: String) throws(SystemError) -> [String] {
         guard let dir = opendir(path) else { throw SystemError("opendir", path: path, errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
@@ -336,7 +340,7 @@ public enum FileSystem {
 
     /// The canonical absolute path with symlinks resolved (`realpath(3)`).
     public static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
+        guard let p = IOWatch.around(path, { realpath(path, nil) }) else { return nil }
         defer { free(p) }
         return String(cString: p)
     }

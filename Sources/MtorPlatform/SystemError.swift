@@ -45,6 +45,11 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 @discardableResult
 @inline(__always)
 public func syscall<T: BinaryInteger>(_ call: String, path: String? = nil, _ body: () -> T) throws(SystemError) -> T {
+    guard let path else { return try retrying(call, path: nil, body) }
+    return try IOWatch.around(path) { () throws(SystemError) -> T in try retrying(call, path: path, body) }
+}
+
+private func retrying<T: BinaryInteger>(_ call: String, path: String?, _ body: () -> T) throws(SystemError) -> T {
     while true {
         let result = body()
         if result != -1 { return result }

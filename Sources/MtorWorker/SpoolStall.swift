@@ -55,12 +55,15 @@ final class SpoolStall: @unchecked Sendable {  // `lock` guards every var
     /// The loop read SIGTERM or SIGINT: the grace period runs from now, stuck or not.
     func stopRequested() { lock.withLock { if stopSeenAt == nil { stopSeenAt = now() } } }
 
-    /// The path the loop has been stuck on and for how long, when over the threshold.
+    /// The path the loop has been stuck on and for how long, when over the threshold: the very
+    /// call that waits (`IOWatch`) when the watch knows it, else what the loop was working on.
     func stuck(at t: Double = now()) -> (path: String, seconds: Double)? {
-        lock.withLock {
+        let phase: (path: String, seconds: Double)? = lock.withLock {
             guard let path, t - since >= threshold else { return nil }
             return (path, t - since)
         }
+        guard let phase else { return nil }
+        return IOWatch.oldest(over: threshold).map { ($0.path, max($0.seconds, phase.seconds)) } ?? phase
     }
 
     /// The sentence `status`, the log and systemd show.
@@ -68,8 +71,9 @@ final class SpoolStall: @unchecked Sendable {  // `lock` guards every var
         "spool I/O stuck for \(Int(seconds)) s on \(path); no task is claimed until it returns"
     }
 
-    /// Starts the watch thread.
+    /// Starts the watch thread (and the record of calls in flight it names the stuck one from).
     func watch(logger: Logger, notifySocket: String?, watchdogInterval: Double?, grace: Double) {
+        IOWatch.enable()
         let thread = Thread { [self] in
             var lastLog = -Double.infinity
             var wasStuck = false

@@ -45,6 +45,9 @@ enum CLI {
                 if command.remote, let to = args.values["--to"] {
                     return try SSH(args).forward(command.name, args, remote: RemoteSpool(to))
                 }
+                if StuckSpool.readers.contains(command.name) {
+                    return StuckSpool.run(command.name, spool: args.spool, json: args.json) { CLI.perform(command, args) }
+                }
                 FileSystem.shareWithGroup(if: args.spool)
                 return try command.run(args)
             }
@@ -54,6 +57,17 @@ enum CLI {
         } catch {
             Output.error("internal error: \(error)")
             return 1
+        }
+    }
+
+    /// Runs a parsed command on this thread, its error printed and turned into its exit code.
+    static func perform(_ command: Command, _ args: Arguments) -> Int32 {
+        do {
+            FileSystem.shareWithGroup(if: args.spool)
+            return try command.run(args)
+        } catch {
+            Output.error(error.description)
+            return error.exitCode
         }
     }
 

@@ -4,7 +4,7 @@ import MtorCore
 import MtorPlatform
 
 /// A datagram socket the test binds itself, standing in for systemd's `$NOTIFY_SOCKET`.
-final class NotifyListener {
+final class NotifyListener: @unchecked Sendable {  // one thread at a time: a collecting thread is joined before anyone reads `messages`
     let fd: Int32
     /// The value for `NOTIFY_SOCKET`: a path, or `@name` for the abstract namespace.
     let address: String
@@ -42,6 +42,13 @@ final class NotifyListener {
                 usleep(10_000)
             }
         }
+    }
+
+    /// Discards what arrived so far.
+    func drain() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while buffer.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+        messages = []
     }
 
     func count(_ prefix: String, after: Double = 0) -> Int {
@@ -84,5 +91,20 @@ struct SdNotifyTests {
         kill(worker.child.pid, SIGTERM)
         listener.collect(for: 2)
         #expect(listener.count("STOPPING=1") == 1)
+    }
+
+    /// The freeze GlusterFS's SIGSTOP test found: a receiver that stopped reading filled its queue
+    /// (`net.unix.max_dgram_qlen`, 10), and every worker then waited in `sendto` for ever.
+    @Test("a notify socket nobody reads never stops the worker: 12 specs run at a 0.1 s watchdog", .timeLimit(.minutes(10)))
+    func unreadNotifySocket() throws {
+        let s = try Sandbox("notify-unread")
+        s.lockfile(Lockfiles.make([]))
+        let listener = try NotifyListener(abstract: true)  // bound, never read
+        for i in 0..<12 { try s.submit("n\(i).md", "---\nrepo: ~/code/widget\nexpect: nothing\n---\nsleep 0.2\n") }
+        let r = try s.mtor(["worker", "--once", "--spool", s.spool, "--providers", s.etc + "/providers.json"] + Sandbox.testDefaults([], root: s.root),
+                           timeout: 300, extraEnv: ["NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "200000"])
+        #expect(r.code == 0, "the worker drained and exited: \(r.code) \(r.err.suffix(2000))")
+        let done = ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/done")) ?? []).filter { $0.hasSuffix(".result.json") }
+        #expect(done.count == 12, "all 12 ran: \(done.count)")
     }
 }
