@@ -6,7 +6,9 @@ import MtorWorker
 enum StatusCommand {
     static let command = Command(
         name: "status", summary: "the worker, queue counts, running tasks, provider health, the last 24 h, warnings",
-        remote: true, run: run)
+        remote: true,
+        details: "On a network filesystem whose server stops answering, a read that waits 5 s is reported (`spool I/O stuck for N s on PATH`) and status exits 3 instead of hanging; `show` does the same.",
+        run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let spool = try Spool.existing(args)
