@@ -205,8 +205,14 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
             if termination == nil {
                 if stopRequestedAt == nil, stop() {
                     stopRequestedAt = now()
-                    ProcessControl.signalGroup(pid, SIGTERM)
-                    containment?.signalAll(SIGTERM)
+                    if sandbox == nil {
+                        ProcessControl.signalGroup(pid, SIGTERM)
+                        containment?.signalAll(SIGTERM)
+                    } else {
+                        // bwrap dies on SIGTERM and its namespace's processes with it (--die-with-parent):
+                        // the grace period is for the command, so TERM goes to everything but bwrap.
+                        containment?.signalAll(SIGTERM, sparingSandboxOf: pid)
+                    }
                 } else if let asked = stopRequestedAt, !killed, now() - asked >= grace {
                     killed = true
                     ProcessControl.signalGroup(pid, SIGKILL)

@@ -118,6 +118,12 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
         for pid in members() { kill(pid, signal) }
     }
 
+    /// Sends `signal` to every member but the sandbox that `leader` (bwrap) is: bwrap itself and
+    /// the init of the PID namespace it made, which would die of it and take the rest with them.
+    public func signalAll(_ signal: Int32, sparingSandboxOf leader: Int32) {
+        for pid in members() where pid != leader && !ProcessTable.isNamespaceInit(pid) { kill(pid, signal) }
+    }
+
     /// Ends every process of the task and waits (at most `timeout`) until none is left; zombies it
     /// made are reaped unless a `ChildProcess` owns them. Returns how many processes it found running,
     /// not counting a sandbox's PID-namespace init (bwrap's, which lives until its namespace is empty).

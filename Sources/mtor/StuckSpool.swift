@@ -9,8 +9,8 @@ import MtorWorker
 /// cannot be interrupted: not even the process's exit ends it. So `status` and `show` run in a
 /// child process whose output this one relays, while a thread in the child watches its calls in
 /// flight (`IOWatch`). When one has waited `limit` seconds, the child says which path, and this
-/// process prints it and exits 3 (an environment problem) at once; the child is SIGKILLed and
-/// goes when its call returns. A call that is slow but returning is never cut short: only one
+/// process prints it and exits 3 (an environment problem) at once; the child, in a session of its
+/// own, is SIGKILLed and goes when its call returns. A call that is slow but returning is never cut short: only one
 /// call waiting past the limit counts.
 enum StuckSpool {
     /// Commands that read the spool and write nothing to it.
@@ -27,6 +27,11 @@ enum StuckSpool {
         let pid = fork()
         if pid < 0 { return body() }
         if pid == 0 {
+            // A session of its own: a stuck child left behind is no part of the caller's job
+            // (a shell, or a supervisor that waits for the whole process group).
+            setsid()
+            let null = open("/dev/null", O_RDONLY)
+            if null >= 0 { dup2(null, 0); close(null) }
             dup2(out[1], 1)
             dup2(err[1], 2)
             for fd in [out[0], out[1], err[0], err[1], control[0]] { close(fd) }
