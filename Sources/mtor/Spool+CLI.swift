@@ -30,6 +30,23 @@ extension Spool {
         return TaskNames.resolve(word, in: self) ?? TaskID.from(fileName: stem + ".md")
     }
 
+    /// Makes the spool directories a command writes in when no worker has made them yet (a spool
+    /// that is only the inbox/ its user created), with the modes the worker gives them (`prepare`):
+    /// 0700, or 2770 on a group-shared (setgid) spool whatever the caller's umask. Refuses a link or
+    /// a file in a directory's place, as the worker does.
+    func ensure(_ dirs: [String]) throws(WorkerError) {
+        for dir in dirs {
+            let path = root + "/" + dir
+            do { try FileSystem.makeDirectories(path) } catch {
+                throw .environment("cannot create \(path): \(error); check that the spool is writable by you (on a shared spool: that you are in its group)")
+            }
+            let kind = FileSystem.kind(path)
+            guard kind == .directory else {
+                throw .environment("spool directory \(path) is \(kind), not a directory; mtor never writes through links below the spool — replace it with a real directory")
+            }
+        }
+    }
+
     /// Whether the task is anywhere in the spool: a directory, a claim, or still in inbox/ under its original name.
     func knows(_ id: String) -> Bool {
         if locate(id) != nil || result(id) != nil || claim(id) != nil { return true }
