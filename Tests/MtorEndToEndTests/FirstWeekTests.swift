@@ -94,7 +94,7 @@ struct FirstWeekTests {
         #expect(FileSystem.mode(single) == 0o600)
     }
 
-    @Test("README's tour runs as written with mtor put on PATH the way it says, in a HOME without a git identity, and leaves ~/.gitconfig alone",
+    @Test("README's tour runs as written with mtor put on PATH the way it says, in a HOME without a git identity, and leaves ~/.gitconfig alone; its \"where the change went\" block reviews and merges the branch as written",
           .timeLimit(.minutes(15)))
     func tourRunsAsWritten() throws {
         let s = try Sandbox.scheduling("tour")
@@ -123,6 +123,16 @@ struct FirstWeekTests {
         #expect(try s.result(id).status == .succeeded)
         #expect(try s.git(["show", "mtor/\(id):HELLO"]) == "hello from mtor\n")
         #expect(!FileManager.default.fileExists(atPath: s.repo + "/HELLO"), "the change is on the branch, not in the checkout")
+        // "Where the change went": its block, with the id submit printed, reviews and merges the branch.
+        let went = try #require(readme.range(of: "**Where the change went.**").map { readme[$0.upperBound...] })
+        let start2 = try #require(went.range(of: "```sh\n"))
+        let end2 = try #require(went[start2.upperBound...].range(of: "\n```"))
+        let review = String(went[start2.upperBound..<end2.lowerBound])
+        #expect(review.contains("mtor merge ID"), "the README shows mtor merge: \(review)")
+        writeFixture(s.root + "/went.sh", Data(("set -e\nexport PATH=\"\(bin):$PATH\"\n" + review.replacingOccurrences(of: "ID", with: id) + "\n").utf8))
+        let merged = try ChildProcess.run(["/bin/sh", s.root + "/went.sh"], environment: env, directory: s.root, timeout: 120)
+        let mergedOut = String(decoding: merged.stdout, as: UTF8.self)
+        #expect(merged.0.exitCode == 0 && mergedOut.contains("\(id): landed") && mergedOut.hasSuffix("hello from mtor\n"), "\(mergedOut)\n\(String(decoding: merged.stderr, as: UTF8.self))")
     }
 }
 
