@@ -32,7 +32,7 @@ extension Reference {
                 ["priority", "whole number", "0",
                  "higher runs first; the same priority keeps arrival order (`priority: high` is refused: it is a number). A waiting spec gains one level per \(DurationText.format(Scheduler.agingStep)) waited, so none starves"],
                 ["depends_on", "list of task ids or submitted file names (at most \(ScheduleRules.maxDependencies))", "none",
-                 "tasks that must succeed first; the spec waits in inbox/. One that failed or was cancelled fails it at once (`dependency_failed`); one not in the spool is waited for until `--dependency-timeout`; a cycle is refused (`spec_invalid`). A file name means the newest task submitted from it"],
+                 "tasks that must succeed first; the spec waits in inbox/. One that failed or was cancelled fails it at once (`dependency_failed`); one not in the spool is waited for until `--dependency-timeout`; a cycle is refused (`spec_invalid`). A name is read as every command reads it (`show`, `wait`, `logs`, `cancel`, `retry`, `merge`): the task with that id — a re-dropped `hello.md`, claimed as `hello-2`, never takes over `hello`; `show` and `wait` list the other tasks of that file name — else the newest task submitted from a file of that name"],
                 ["not_before", "ISO-8601 time with zone, or duration", "none",
                  "the spec waits in inbox/ until then; a duration (`2h`) counts from the spec file's modification time (when it was submitted), so a worker restart keeps it"],
                 ["dedup", "`true` or `false`", "true",

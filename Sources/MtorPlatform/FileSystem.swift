@@ -87,12 +87,22 @@ public enum FileSystem {
     /// The mode of directories this process creates: 0700, or 0770 on a group-shared spool.
     public static var directoryMode: mode_t { groupShared.load(ordering: .relaxed) ? 0o770 : 0o700 }
 
-    /// Creates a directory and its parents; existing ones are left as they are.
+    /// Creates a directory and its parents; existing ones are left as they are. A directory this
+    /// creates gets `mode` whatever the umask (a submitter's 022 would make a group-shared spool's
+    /// `cancel/` 2750, which the worker of the group could not empty), keeping the setgid bit the
+    /// kernel gave it below a setgid parent.
     public static func makeDirectories(_ path: String, mode: mode_t = FileSystem.directoryMode) throws(SystemError) {
         if case .directory = kind(path) { return }
         let parent = (path as String).split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !parent.isEmpty, kind(parent) == .missing { try makeDirectories(parent, mode: mode) }
-        if mkdir(path, mode) != 0, errno != EEXIST { throw SystemError("mkdir", path: path, errno: errno) }
+        if mkdir(path, mode) != 0 {
+            if errno != EEXIST { throw SystemError("mkdir", path: path, errno: errno) }
+            return
+        }
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return }
+        let wanted = mode | (st.st_mode & S_ISGID)
+        if st.st_mode & 0o7777 != wanted { try syscall("chmod", path: path) { chmod(path, wanted) } }
     }
 
     /// Names in a directory, without `.` and `..`; the corresponding C function is `readdir(3)`.

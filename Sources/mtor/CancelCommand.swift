@@ -17,6 +17,7 @@ enum CancelCommand {
         let spool = try Spool.existing(args)
         if let done = spool.result(id) { throw .failed("\(id) already ended: \(done.status.rawValue) (\(done.class.rawValue))") }
         guard let place = spool.locate(id) else { throw .notFound("no task '\(id)' in \(spool.root)") }
+        try spool.ensure(["tmp", "cancel"])  // a spool no worker has run on yet has neither
         do {
             try FileSystem.writeAtomically([UInt8](), to: "\(spool.cancel)/\(id)", tmpDir: spool.tmp)
         } catch {

@@ -24,12 +24,17 @@ enum MergeCommand {
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
         let spool = Spool(root: args.spool)
-        let all = args.flags.contains("--all"), resolve = args.values["--resolve"]
-        guard all || resolve != nil || !args.positional.isEmpty else { throw .usage("merge needs task IDs, --all or --resolve ID\n(usage: \(command.synopsis))") }
+        let all = args.flags.contains("--all")
+        guard all || args.values["--resolve"] != nil || !args.positional.isEmpty else { throw .usage("merge needs task IDs, --all or --resolve ID\n(usage: \(command.synopsis))") }
         guard !(all && !args.positional.isEmpty) else { throw .usage("merge takes task IDs or --all, not both") }
         guard args.values["--repo"] == nil || all else { throw .usage("--repo narrows --all; with IDs, name only the tasks you want") }
-        for id in args.positional + [resolve].compactMap({ $0 }) where spool.result(id) == nil {
-            throw .notFound("no finished task '\(id)' in \(spool.root); `mtor status` lists tasks")
+        // Names mean what they mean everywhere (the rule `depends_on` uses).
+        var named: [String] = []
+        for word in args.positional { named.append(try spool.taskID(word)) }
+        var resolve: String? = nil
+        if let word = args.values["--resolve"] { resolve = try spool.taskID(word) }
+        for (word, id) in zip(args.positional + [args.values["--resolve"]].compactMap({ $0 }), named + [resolve].compactMap({ $0 })) where spool.result(id) == nil {
+            throw .notFound("no finished task '\(word)' in \(spool.root); `mtor status` lists tasks")
         }
         let queue = MergeQueue(try setup(args, spool))
         var lines: [MergeQueue.Line] = []
@@ -37,7 +42,7 @@ enum MergeCommand {
             lines.append(queue.resolve(resolve, spool: spool))
         } else {
             let repo = args.values["--repo"].map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            let ids = all ? MergeQueue.ready(spool, repo: repo).map(\.id) : args.positional
+            let ids = all ? MergeQueue.ready(spool, repo: repo).map(\.id) : named
             for id in ids {
                 let line = queue.merge(id, spool: spool)
                 lines.append(line)

@@ -24,6 +24,7 @@ enum RetryCommand {
             }
         }
         let previous = spool.result(id)
+        try spool.ensure(["state"])  // the ledger line goes there; a hand-made spool may lack it
         var kept: String? = nil
         do {
             // The sidecar moves aside first: the worker then sees a free id when it claims the spec.

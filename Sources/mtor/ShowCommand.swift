@@ -10,10 +10,11 @@ enum ShowCommand {
         remote: true, details: "With --json, a finished task's sidecar (`mtor help sidecar` explains its fields).", run: run)
 
     static func run(_ args: Arguments) throws(WorkerError) -> Int32 {
-        var id = try Spool.taskID(args, for: "show")
+        let id = try Spool.taskID(args, for: "show")
         let spool = Spool(root: args.spool)
-        // A name that is no id here means what it means in `depends_on` (a submitted file's newest task).
-        if !spool.knows(id), let resolved = TaskNames.resolve(args.positional[0], in: spool) { id = resolved }
+        // A name several tasks came from: which one this is, and the others' ids (stderr with --json).
+        let note = TaskNames.ambiguity(args.positional[0], in: spool)
+        defer { if let note { if args.json { Output.error(note) } else { print(note) } } }
         if let result = spool.result(id) {
             let merge = spool.mergeRecord(id)
             if args.json { Output.json(result, adding: merge.map { ["merge": $0] } ?? [:]) } else {

@@ -18,20 +18,33 @@ extension Spool {
         try Spool(root: args.spool).taskID(args.positional[0])
     }
 
-    /// A task id from the command line: an id, or the name of the file as it was dropped in inbox/
-    /// (`my task (1)` or `my task (1).md`, whose id is `my-task--1-`). Never a path outside the spool.
+    /// A task id from the command line, by the one rule `depends_on` uses (`TaskNames.resolve`): the
+    /// task with that id, else the id of a file of that name dropped in inbox/ (`my task (1)` or
+    /// `my task (1).md` → `my-task--1-`), else the newest task submitted from a file of that name.
+    /// A name no task has comes back as the id it would be, for the command to say so. Never a path outside the spool.
     func taskID(_ word: String) throws(WorkerError) -> String {
         let stem = word.hasSuffix(".md") ? String(word.dropLast(3)) : word
         guard !stem.isEmpty, !stem.contains("/"), stem != ".", stem != ".." else {
             throw .usage("'\(word)' is not a task id ([A-Za-z0-9._-], at most 100, not starting with '.') or the name of a spec file in inbox/")
         }
-        if TaskID.isValid(stem) { return stem }
-        // The worker may have added a suffix on a collision: its claim record keeps the original name.
-        for name in (try? FileSystem.list(claimed)) ?? [] where name.hasSuffix(".claim.json") {
-            let id = String(name.dropLast(".claim.json".count))
-            if claim(id)?.file == stem + ".md" { return id }
+        return TaskNames.resolve(word, in: self) ?? TaskID.from(fileName: stem + ".md")
+    }
+
+    /// Makes the spool directories a command writes in when no worker has made them yet (a spool
+    /// that is only the inbox/ its user created), with the modes the worker gives them (`prepare`):
+    /// 0700, or 2770 on a group-shared (setgid) spool whatever the caller's umask. Refuses a link or
+    /// a file in a directory's place, as the worker does.
+    func ensure(_ dirs: [String]) throws(WorkerError) {
+        for dir in dirs {
+            let path = root + "/" + dir
+            do { try FileSystem.makeDirectories(path) } catch {
+                throw .environment("cannot create \(path): \(error); check that the spool is writable by you (on a shared spool: that you are in its group)")
+            }
+            let kind = FileSystem.kind(path)
+            guard kind == .directory else {
+                throw .environment("spool directory \(path) is \(kind), not a directory; mtor never writes through links below the spool — replace it with a real directory")
+            }
         }
-        return TaskID.from(fileName: stem + ".md")
     }
 
     /// Whether the task is anywhere in the spool: a directory, a claim, or still in inbox/ under its original name.

@@ -25,7 +25,7 @@ enum Upload {
     // MARK: - Local spool
 
     static func local(_ items: [Item], spool: Spool) throws(WorkerError) -> [Placed] {
-        guard FileSystem.kind(spool.tmp) == .directory else { throw .environment("the spool at \(spool.root) has no tmp/ to stage specs in") }
+        try spool.ensure(["tmp"])  // a spool no worker has run on yet may be only an inbox/
         var placed: [Placed] = []
         for item in items {
             let staged = "\(spool.tmp)/\(item.name).\(ProcessInfo.processInfo.processIdentifier).submit"
@@ -64,11 +64,13 @@ enum Upload {
 
     // MARK: - Remote spool
 
-    /// Checks the remote spool and answers its absolute path (`pwd -P`).
+    /// Checks the remote spool and answers its absolute path (`pwd -P`). A spool no worker has run on
+    /// yet may be only its inbox/: tmp/ is made as the worker makes it (0700, 2770 on a setgid spool).
     static let probeScript = """
         d=$1; case $d in "~") d=$HOME;; "~/"*) d=$HOME/${d#"~/"};; esac
         cd -- "$d" 2>/dev/null || { echo "no directory $d" >&2; exit 3; }
-        for x in inbox tmp claimed done failed; do [ -d "$x" ] || { echo "$PWD is not an mtor spool (no $x/)" >&2; exit 3; }; done
+        [ -d inbox ] || { echo "$PWD is not an mtor spool (no inbox/)" >&2; exit 3; }
+        if [ ! -d tmp ]; then m=700; [ -g . ] && m=2770; mkdir -m $m tmp 2>/dev/null || [ -d tmp ] || { echo "cannot create $PWD/tmp to stage specs in" >&2; exit 3; }; fi
         pwd -P
         """
 

@@ -17,6 +17,7 @@ enum WaitCommand {
         for word in args.positional {
             let id = try spool.taskID(word)
             guard spool.knows(id) else { throw .notFound("no task '\(word)' in \(spool.root) (not in inbox/, claimed/, done/ or failed/); `mtor status` lists the queue") }
+            if let note = TaskNames.ambiguity(word, in: spool) { Output.error(note) }
             ids.append(id)
         }
         for id in ids {

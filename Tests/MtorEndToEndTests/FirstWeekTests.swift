@@ -94,7 +94,7 @@ struct FirstWeekTests {
         #expect(FileSystem.mode(single) == 0o600)
     }
 
-    @Test("README's tour runs as written with mtor put on PATH the way it says, in a HOME without a git identity, and leaves ~/.gitconfig alone",
+    @Test("README's tour runs as written with mtor put on PATH the way it says, in a HOME without a git identity, and leaves ~/.gitconfig alone; its \"where the change went\" block reviews and merges the branch as written",
           .timeLimit(.minutes(15)))
     func tourRunsAsWritten() throws {
         let s = try Sandbox.scheduling("tour")
@@ -123,6 +123,16 @@ struct FirstWeekTests {
         #expect(try s.result(id).status == .succeeded)
         #expect(try s.git(["show", "mtor/\(id):HELLO"]) == "hello from mtor\n")
         #expect(!FileManager.default.fileExists(atPath: s.repo + "/HELLO"), "the change is on the branch, not in the checkout")
+        // "Where the change went": its block, with the id submit printed, reviews and merges the branch.
+        let went = try #require(readme.range(of: "**Where the change went.**").map { readme[$0.upperBound...] })
+        let start2 = try #require(went.range(of: "```sh\n"))
+        let end2 = try #require(went[start2.upperBound...].range(of: "\n```"))
+        let review = String(went[start2.upperBound..<end2.lowerBound])
+        #expect(review.contains("mtor merge ID"), "the README shows mtor merge: \(review)")
+        writeFixture(s.root + "/went.sh", Data(("set -e\nexport PATH=\"\(bin):$PATH\"\n" + review.replacingOccurrences(of: "ID", with: id) + "\n").utf8))
+        let merged = try ChildProcess.run(["/bin/sh", s.root + "/went.sh"], environment: env, directory: s.root, timeout: 120)
+        let mergedOut = String(decoding: merged.stdout, as: UTF8.self)
+        #expect(merged.0.exitCode == 0 && mergedOut.contains("\(id): landed") && mergedOut.hasSuffix("hello from mtor\n"), "\(mergedOut)\n\(String(decoding: merged.stderr, as: UTF8.self))")
     }
 }
 
@@ -207,6 +217,63 @@ struct TaskNameTests {
         #expect(show.code == 0 && show.out.contains("succeeded"), "show resolves depA as depends_on does: \(show.out) \(show.err)")
         let missing = try s.mtor(["show", "neverexists", "--spool", s.spool])
         #expect(missing.code == 4, "\(missing.out) \(missing.err)")
+    }
+
+    @Test("one rule for a name: two hand-dropped hello.md (the first fails, the re-drop succeeds as hello-2): show, wait and depends_on all take hello to mean the task with that id and show and wait list hello-2; a file submitted twice: show, wait, logs and depends_on all mean its newest task", .timeLimit(.minutes(15)))
+    func oneRuleForNames() throws {
+        let s = try Sandbox.scheduling("one-name")
+        let at = ["--spool", s.spool]
+        try s.shSpec("hello", "expect: nothing", body: "echo first >&2; exit 1")
+        #expect(try s.drain().code == 0)
+        try s.shSpec("hello", "expect: nothing", body: "echo fixed")
+        #expect(try s.drain().code == 0)
+        #expect(try s.result("hello").status == .failed && s.result("hello-2").status == .succeeded, "\(s.listing())")
+        try s.shSpec("child", "expect: nothing\ndepends_on: [hello]", body: "echo child")
+        #expect(try s.drain().code == 0)
+        let child = try s.result("child")
+        #expect(child.class == .dependencyFailed && child.reason.contains("dependency hello failed"), "\(child.class.rawValue): \(child.reason)")
+        let show = try s.mtor(["show", "hello"] + at)
+        #expect(show.code == 0 && show.out.hasPrefix("hello: failed"), "\(show.out) \(show.err)")
+        #expect(show.out.contains("'hello' is taken to mean hello, the task with that id") && show.out.contains("hello-2 (succeeded)"), "show names the other task: \(show.out)")
+        let json = try s.mtor(["show", "hello", "--json"] + at)
+        #expect((try? JSONSerialization.jsonObject(with: Data(json.out.utf8))) != nil && json.err.contains("hello-2 (succeeded)"), "--json keeps stdout JSON: \(json.out) \(json.err)")
+        let wait = try s.mtor(["wait", "hello"] + at)
+        #expect(wait.code == 1 && wait.out.hasPrefix("hello: failed") && wait.err.contains("hello-2 (succeeded)"), "\(wait.out) \(wait.err)")
+        // A re-drop still in inbox/ is named too, with the id it will get.
+        try s.shSpec("hello", "expect: nothing", body: "echo third")
+        let queued = try s.mtor(["show", "hello"] + at)
+        #expect(queued.out.contains("inbox/hello.md (queued; claimed as hello-3"), "\(queued.out)")
+        #expect(try s.drain().code == 0)
+        // A file submitted twice (the first run fails, the fixed one succeeds): every command means the newest.
+        let dir = s.root + "/specs"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let lock = at + ["--providers", s.etc + "/providers.json"]
+        writeFixture(dir + "/greet.md", Data("---\nrepo: ~/code/widget\nexpect: nothing\n---\necho broken >&2; exit 3\n".utf8))
+        let first = try s.mtor(["submit"] + lock + [dir + "/greet.md"])
+        let firstID = try #require(first.out.split(separator: " ").dropFirst(3).first.map(String.init), "\(first.out) \(first.err)")
+        #expect(try s.drain().code == 0)
+        // Submitted names order by their UTC second: the fix goes in a later second than the first.
+        let stamp = DateFormatter()
+        stamp.locale = Locale(identifier: "en_US_POSIX")
+        stamp.timeZone = TimeZone(identifier: "UTC")
+        stamp.dateFormat = "yyyyMMdd'T'HHmmss"
+        while stamp.string(from: Date()) <= String(firstID.prefix(15)) { Thread.sleep(forTimeInterval: 0.05) }
+        writeFixture(dir + "/greet.md", Data("---\nrepo: ~/code/widget\nexpect: nothing\n---\necho fixed greeting\n".utf8))
+        let second = try s.mtor(["submit"] + lock + [dir + "/greet.md"])
+        let secondID = try #require(second.out.split(separator: " ").dropFirst(3).first.map(String.init), "\(second.out) \(second.err)")
+        try s.shSpec("greeted", "expect: nothing\ndepends_on: [greet]", body: "echo greeted")
+        #expect(try s.drain().code == 0)
+        #expect(try s.result(firstID).status == .failed && s.result(secondID).status == .succeeded)
+        let greeted = try s.result("greeted")
+        #expect(greeted.status == .succeeded, "depends_on: [greet] means the newest: \(greeted.reason)")
+        let showG = try s.mtor(["show", "greet"] + at)
+        #expect(showG.code == 0 && showG.out.hasPrefix("\(secondID): succeeded") && showG.out.contains("\(firstID) (failed)"), "\(showG.out) \(showG.err)")
+        let waitG = try s.mtor(["wait", "greet"] + at)
+        #expect(waitG.code == 0 && waitG.out.hasPrefix("\(secondID): succeeded") && waitG.err.contains("\(firstID) (failed)"), "\(waitG.code) \(waitG.out) \(waitG.err)")
+        let logs = try s.mtor(["logs", "greet"] + at)
+        #expect(logs.code == 0 && logs.out.contains("fixed greeting") && !logs.out.contains("broken"), "\(logs.out) \(logs.err)")
+        let retry = try s.mtor(["retry", "greet"] + at)
+        #expect(retry.code != 0 && retry.err.contains("\(secondID) succeeded"), "retry means the same task: \(retry.out) \(retry.err)")
     }
 }
 
