@@ -33,7 +33,8 @@ public struct Scheduler: Sendable {
         /// Its provider, for per-provider pause ("" for specs without one).
         public var provider: String
 
-        public init(name: String, id: String, arrived: Double, priority: Int = 0, notBefore: Double? = nil, dependsOn: [String] = [], provider: String = "") {
+        public init(name: String, id: String, arrived: Double, priority: Int = 0, notBefore: Double? = nil,
+                    dependsOn: [String] = [], provider: String = "") {
             self.name = name
             self.id = id
             self.arrived = arrived
@@ -47,7 +48,7 @@ public struct Scheduler: Sendable {
     /// Where a dependency is.
     public enum Dependency: Sendable, Equatable {
         case succeeded
-        case failed(String)     // its class
+        case failed(FailureClass)
         case cancelled
         case pending            // queued or running
         case absent             // not in this spool (yet)
@@ -172,8 +173,10 @@ public struct Scheduler: Sendable {
                     continue
                 }
                 verdicts[i] = dependencyVerdict(s.queued[i], s) { name in
-                    guard let j = upstream(name), visit[j] == 2, case .fail(let refusal)? = verdicts[j] else { return nil }
-                    return refusal.failureClass.rawValue
+                    guard let j = upstream(name), visit[j] == 2, case .fail(let refusal)? = verdicts[j] else {
+                        return nil
+                    }
+                    return refusal.failureClass
                 }
                 visit[i] = 2
                 path.removeLast()
@@ -183,7 +186,7 @@ public struct Scheduler: Sendable {
     }
 
     /// `failing(name)`: the class a queued dependency fails with in this turn, if it does.
-    private func dependencyVerdict(_ q: Queued, _ s: Snapshot, failing: (String) -> String?) -> DependencyVerdict? {
+    private func dependencyVerdict(_ q: Queued, _ s: Snapshot, failing: (String) -> FailureClass?) -> DependencyVerdict? {
         var waits: [DependencyWait] = []
         for name in q.dependsOn {
             let dep = s.resolved[name].map { $0 == name ? name : "\(name) (\($0))" } ?? name
@@ -198,7 +201,9 @@ public struct Scheduler: Sendable {
                 if let cls = failing(name) { return .fail(.dependencyFailed(dep, class: cls)) }
                 waits.append(.pending(dep))
             case .absent:
-                if s.now - q.arrived >= s.dependencyTimeout { return .fail(.dependencyMissing(dep, timeout: s.dependencyTimeout)) }
+                if s.now - q.arrived >= s.dependencyTimeout {
+                    return .fail(.dependencyMissing(dep, timeout: s.dependencyTimeout))
+                }
                 waits.append(.absent(dep))
             }
         }

@@ -6,33 +6,10 @@ import MtorPlatform
 final class ProviderHealth: Sendable {
     typealias Entry = ProviderHealthEntry
 
-    /// What the dispatcher may do with a provider now.
-    enum Readiness: Equatable { case ready, probeNeeded, waiting(Wait) }
-
+    /// What the dispatcher may do with a provider now (decided on by `Scheduler.place`).
+    typealias Readiness = Scheduler.Readiness
     /// Why a provider cannot take a task now; `description` is the sentence `status` and `show` print.
-    enum Wait: Equatable, CustomStringConvertible {
-        /// Its preflight is running.
-        case probing(String)
-        /// It named when its rate limit resets (an ISO stamp).
-        case rateLimited(String, until: String?)
-        /// It failed its last check; the next probe is due at `nextProbeAt`.
-        case failedPreflight(String, class: FailureClass?, reason: String?, nextProbeAt: String?, hint: String?)
-        /// Its daily budget (or the worker's) is spent until the next UTC day.
-        case budgetSpent(String, reason: String)
-
-        var description: String {
-            switch self {
-            case .probing(let provider):
-                return "provider \(provider) is being preflighted"
-            case .rateLimited(let provider, let until):
-                return "provider \(provider) is rate-limited until \(ProviderHealth.clock(until)) (from the provider)"
-            case .budgetSpent(_, let reason):
-                return reason
-            case .failedPreflight(let provider, let cls, let reason, let next, let hint):
-                return "provider \(provider) failed preflight (\(cls?.rawValue ?? "?")): \(reason ?? "") — next probe at \(next ?? "?")\(hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")"
-            }
-        }
-    }
+    typealias Wait = Scheduler.ProviderHold
 
     /// A provider-named rate-limit reset at least this far off holds the provider (shorter ones are retried).
     static let holdThreshold: Double = 30
@@ -143,12 +120,6 @@ final class ProviderHealth: Sendable {
     }
 
     var probing: Bool { state.withLock { entries in entries.values.contains { $0.state == .probing } } }
-
-    /// `15:00:12` (UTC) from an ISO stamp, for "rate-limited until …".
-    static func clock(_ iso: String?) -> String {
-        guard let iso, let t = iso.firstIndex(of: "T") else { return iso ?? "?" }
-        return String(iso[iso.index(after: t)...].prefix(8)) + " UTC"
-    }
 
     /// `state/providers.json` on a local spool; on a shared one each worker's verdicts travel in
     /// its own state file (`state/workers/<host>-<pid>.json`), so this file has no second writer.

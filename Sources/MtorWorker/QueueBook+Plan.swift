@@ -112,11 +112,12 @@ extension QueueBook {
         }
         // A cycle among queued specs can never start: every member is refused at ingest.
         var graph: [String: [String]] = [:]
-        for e in dependents { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
-        let cycles = graph.isEmpty ? [:] : Scheduler.cycles(graph)
         for e in dependents {
-            guard let cycle = cycles[e.id] else { continue }
-            refusals[e.name] = .dependencyCycle(cycle)
+            graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil }
+        }
+        let cycles = Scheduler.cycleRefusals(graph)
+        for e in dependents {
+            if let refusal = cycles[e.id] { refusals[e.name] = refusal }
         }
         // An invalid spec is refused at once with its reason, whatever would hold a valid one.
         turn.invalid = others.filter { entries[$0]?.terms == nil && refusals[$0] == nil }.sorted().map { Scheduler.Decision.candidate($0) }
@@ -197,13 +198,10 @@ extension QueueBook {
         for name in names.sorted() {
             guard var e = entries[name] else { continue }
             if e.terms?.dedup == true, let print = e.fingerprint {
-                let earlier = (byFingerprint[print] ?? []).compactMap { entries[$0] }
-                    .filter { $0.name != name && ($0.arrived, $0.name) < (e.arrived, name) }.min { ($0.arrived, $0.name) < ($1.arrived, $1.name) }
-                if let o = earlier {
-                    e.duplicateOf = "\(o.id), queued in inbox/"
-                } else if let o = duplicates.original(of: print, arrived: e.arrived, finishedSince: since, except: e.id) {
-                    e.duplicateOf = o
-                }
+                let queued = (byFingerprint[print] ?? []).compactMap { entries[$0] }
+                    .map { Scheduler.Twin(id: $0.id, name: $0.name, arrived: $0.arrived, state: .queued) }
+                let spec = Scheduler.Twin(id: e.id, name: name, arrived: e.arrived, state: .queued)
+                e.duplicateOf = Scheduler.original(of: spec, among: queued + duplicates.twins(of: print), finishedSince: since)
             }
             store(e)
             if let original = e.duplicateOf {

@@ -11,20 +11,19 @@ struct RepoPresence {
     /// inbox/ file name → the repo it names, missing on this host.
     private var lacking: [String: String] = [:]
 
-    /// Why `name` waits in inbox/ for another host, or nil to go on here (its repo is here, or no
-    /// other live worker could run it: then the worker fails it with the reason).
-    mutating func hold(_ name: String, spec: Spec, spool: Spool, host: String, pid: Int32) -> String? {
+    /// Whether `name`'s repo is here and, when it is not, which other live workers may have it
+    /// (`Scheduler.place` leaves it to them, or, when there are none, lets it fail here).
+    mutating func evidence(_ name: String, spec: Spec, spool: Spool, host: String, pid: Int32) -> Scheduler.RepoEvidence {
         do {
             try SpecCheck.repo(spec)
             lacking[name] = nil
-            return nil
+            return .here
         } catch {
             lacking[name] = spec.repo
         }
         let others = spool.workerStates(patience: 0.5).filter { !($0.host == host && $0.pid == pid) && Spool.isAlive($0) }
         let able = others.filter { $0.missingRepos?[name] == nil }
-        guard !able.isEmpty else { return nil }
-        return "repo \(spec.repo) is missing on \(host); left for \(able.map(\.host).uniqued().joined(separator: ", ")), which may have it"
+        return .missing(repo: spec.repo, host: host, able: able.map(\.host).uniqued())
     }
 
     /// What this worker lacks now, for its state file (names no longer in inbox/ are dropped).

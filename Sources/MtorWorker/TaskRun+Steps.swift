@@ -9,7 +9,11 @@ extension TaskRun {
     func checkSpec() -> TaskLifecycle.Action {
         let checked: (Spec, [Settings.Target])
         do {
-            checked = try SpecCheck.check(bytes, home: context.home, settings: settings, checkRepo: true)
+            if let parsed {
+                checked = (parsed, try SpecCheck.check(parsed, settings: settings, checkRepo: true))
+            } else {
+                checked = try SpecCheck.check(bytes, home: context.home, settings: settings, checkRepo: true)
+            }
             try SpecCheck.boundary(checked.0, allowed: options.allowedRepos)
         } catch {
             return machine.specRefused(error.failureClass, reason: error.description)

@@ -12,6 +12,8 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
     let id: String
     let file: String
     let bytes: [UInt8]
+    /// The spec as the dispatcher parsed it from `bytes` (nil: `checkSpec` parses them): parsed once on its way to running.
+    let parsed: Spec?
     let context: TaskContext
     let preset: Preset?
     /// The provider of the chain to start on (a healthy fallback when the first is not).
@@ -58,10 +60,12 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         var answer: String?
     }
 
-    init(id: String, file: String, bytes: [UInt8], context: TaskContext, preset: Preset? = nil, startProvider: String? = nil, claimLock: Int32? = nil) {
+    init(id: String, file: String, bytes: [UInt8], spec parsed: Spec? = nil, context: TaskContext, preset: Preset? = nil,
+         startProvider: String? = nil, claimLock: Int32? = nil) {
         self.id = id
         self.file = file
         self.bytes = bytes
+        self.parsed = parsed
         self.context = context
         self.preset = preset
         self.startProvider = startProvider

@@ -120,8 +120,9 @@ func viaCurl(_ request: ProbeRequest, timeout: Double, start: Date) -> ProbeAnsw
         let bytes = body.prefix(length).map { UInt8(bitPattern: $0) }
         return ProbeAnswer(status: status, latencyMs: latency, body: String(decoding: bytes, as: UTF8.self), error: nil)
     case 1:
-        let why = String(cString: error)
-        return ProbeAnswer(status: nil, latencyMs: latency, body: "", error: why.contains("timed out") || why.contains("Timeout") ? "no answer within \(Int(timeout)) s (\(why))" : why)
+        return ProbeAnswer(status: nil, latencyMs: latency, body: "", error: String(cString: error))
+    case 3:  // libcurl's CURLE_OPERATION_TIMEDOUT
+        return ProbeAnswer(status: nil, latencyMs: latency, body: "", error: "no answer within \(Int(timeout)) s (\(String(cString: error)))")
     default:
         return nil
     }
