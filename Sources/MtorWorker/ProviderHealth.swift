@@ -97,7 +97,12 @@ final class ProviderHealth: Sendable {
     func taskEnded(_ provider: String, _ cls: FailureClass) {
         state.withLock { entries in
             guard var e = entries[provider] else { return }
-            if cls == .ok { e.lastGoodAt = now() } else if cls.movesToFallback { e.state = .unknown; e.reason = "re-probe after a task failed with \(cls.rawValue)" }
+            if cls == .ok {
+                e.lastGoodAt = now()
+            } else if cls.movesToFallback {
+                e.state = .unknown
+                e.reason = "re-probe after a task failed with \(cls.rawValue)"
+            }
             entries[provider] = e
         }
         save()
@@ -126,7 +131,8 @@ final class ProviderHealth: Sendable {
     private func save() {
         guard !spool.networked else { return }
         let snapshot = state.withLock { entries in entries.values.sorted { $0.provider < $1.provider } }
-        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
+        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json",
+                             tmpDir: spool.tmp, durable: false)
     }
 }
 
@@ -161,12 +167,16 @@ struct Preflight {
         var verdict = outcome.verdict
         if verdict.failureClass == .timedOut || verdict.failureClass == .stalled {
             // No spec is involved in a preflight: the provider did not answer within the budget.
-            let printed = outcome.attempt.stdoutBytes > 0 ? "the harness started and printed \(outcome.attempt.stdoutBytes) bytes, but no model reply came" : "the harness started and printed nothing"
+            let printed = outcome.attempt.stdoutBytes > 0
+                ? "the harness started and printed \(outcome.attempt.stdoutBytes) bytes, but no model reply came"
+                : "the harness started and printed nothing"
             verdict = Verdict(.providerUnavailable, "no answer within \(Int(Preflight.budget)) s (\(printed))",
-                              hint: "check base_url of \(provider) in \(settings.lockPath) and the provider's status; `mtor doctor --provider \(provider)` makes one direct call")
+                              hint: "check base_url of \(provider) in \(settings.lockPath) and the provider's status; "
+                                  + "`mtor doctor --provider \(provider)` makes one direct call")
         }
         if verdict.failureClass == .ok, outcome.answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            verdict = Verdict(.unknown, "the harness exited 0 but gave no answer to the preflight prompt", hint: "run the harness by hand; see logs/\(id).log")
+            verdict = Verdict(.unknown, "the harness exited 0 but gave no answer to the preflight prompt",
+                              hint: "run the harness by hand; see logs/\(id).log")
         }
         if verdict.failureClass != .ok { verdict.reason = "preflight: " + verdict.reason }
         return verdict

@@ -51,7 +51,8 @@ extension QueueBook {
         let host = hostState(spool, options)
         var template = Scheduler.Snapshot(
             now: now, queued: [], pausedAll: host.pausedAll, pausedProviders: host.pausedProviders,
-            memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout, freeSlots: options.concurrency)
+            memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout,
+            freeSlots: options.concurrency)
         let turn: OthersTurn
         if let cached = othersTurn, cached.fits(self, hostReadAt: host.readAt, now: now) {
             turn = cached
@@ -172,7 +173,8 @@ extension QueueBook {
         let state = HostState(
             readAt: now(),
             pausedAll: pauses.first { $0.provider == nil }.map { Scheduler.Pause(since: $0.clock, by: $0.by) },
-            pausedProviders: Dictionary(pauses.compactMap { p in p.provider.map { ($0, Scheduler.Pause(since: p.clock, by: p.by)) } }, uniquingKeysWith: { a, _ in a }),
+            pausedProviders: Dictionary(pauses.compactMap { p in p.provider.map { ($0, Scheduler.Pause(since: p.clock, by: p.by)) } },
+                                        uniquingKeysWith: { a, _ in a }),
             memory: options.minFreeMemory > 0 ? HostMemory.available() : nil)
         host = state
         return state
@@ -181,7 +183,9 @@ extension QueueBook {
     /// The scheduler's decisions for the next `count` plain specs (a provider's pause still holds them).
     func more(_ plan: inout Plan, count: Int) -> [Scheduler.Decision] {
         guard var snapshot = plan.template else { return [] }
-        snapshot.queued = plain(from: &plan.cursor, count: count).map { Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider) }
+        snapshot.queued = plain(from: &plan.cursor, count: count).map {
+            Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider)
+        }
         return snapshot.queued.isEmpty ? [] : Scheduler().decide(snapshot)
     }
 

@@ -41,7 +41,8 @@ struct RepoPresence {
             }
         }
         return hosts.sorted { $0.key < $1.key }.prefix(20).map { name, v in
-            "inbox/\(name): repo \(v.repo) is missing on \(v.hosts.uniqued().sorted().joined(separator: ", ")); it waits for a host that has it (clone it there, or fix 'repo:')"
+            "inbox/\(name): repo \(v.repo) is missing on \(v.hosts.uniqued().sorted().joined(separator: ", ")); "
+                + "it waits for a host that has it (clone it there, or fix 'repo:')"
         }
     }
 }
@@ -53,17 +54,20 @@ extension Doctor {
         var missing: [String: [String]] = [:]
         var named = Set<String>()
         for name in ((try? FileSystem.list(spool.inbox)) ?? []).sorted() where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
-            guard let bytes = try? FileSystem.read("\(spool.inbox)/\(name)", limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: home) else { continue }
+            guard let bytes = try? FileSystem.read("\(spool.inbox)/\(name)", limit: Spec.maxBytes),
+                  let spec = try? Spec.parse(bytes, home: home) else { continue }
             named.insert(spec.repo)
             do { try SpecCheck.repo(spec) } catch { missing[spec.repo, default: []].append(name) }
         }
         guard !named.isEmpty else { return [] }
         if missing.isEmpty {
-            return [Check(area: "repos", name: "queued", status: .ok, summary: "all \(named.count) repo(s) named by queued specs exist on \(FileSystem.hostName())", fix: "")]
+            return [Check(area: "repos", name: "queued", status: .ok,
+                          summary: "all \(named.count) repo(s) named by queued specs exist on \(FileSystem.hostName())", fix: "")]
         }
         return missing.sorted { $0.key < $1.key }.map { repo, specs in
             Check(area: "repos", name: repo, status: .warn,
-                  summary: "\(specs.count) queued spec(s) name \(repo), which is not a git work tree on \(FileSystem.hostName()) (\(specs.prefix(3).joined(separator: ", "))\(specs.count > 3 ? ", …" : "")); this host leaves them to others",
+                  summary: "\(specs.count) queued spec(s) name \(repo), which is not a git work tree on \(FileSystem.hostName()) "
+                      + "(\(specs.prefix(3).joined(separator: ", "))\(specs.count > 3 ? ", …" : "")); this host leaves them to others",
                   fix: "clone it here (git clone URL \(repo)) so this host can run them, or fix their 'repo:'")
         }
     }
