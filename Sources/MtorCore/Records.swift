@@ -35,7 +35,8 @@ public struct ClaimRecord: Codable, Equatable, Sendable {
         case memoryCapBytes = "memory_cap_bytes", memoryCgroup = "memory_cgroup"
     }
 
-    public init(id: String, host: String, pid: Int32, attempt: Int, startedAt: String, nextAttemptAt: String? = nil, provider: String? = nil, file: String) {
+    public init(id: String, host: String, pid: Int32, attempt: Int, startedAt: String, nextAttemptAt: String? = nil, provider: String? = nil,
+                file: String) {
         self.id = id
         self.host = host
         self.pid = pid

@@ -96,7 +96,8 @@ public struct ReviewRules: Equatable, Sendable {
         if autoCommitted { raise(.autoCommitted, "mtor committed changes the agent left uncommitted") }
         let shrunk = changes.filter(\.shrunk)
         if !shrunk.isEmpty {
-            raise(.fileShrunk, "lost at least half their lines: " + Self.names(shrunk.map { "\($0.path) (\($0.linesBefore ?? 0) → \(($0.linesBefore ?? 0) + $0.insertions - $0.deletions))" }))
+            raise(.fileShrunk, "lost at least half their lines: " + Self.names(shrunk.map { "\($0.path) (\($0.linesBefore ?? 0) → "
+                + "\(($0.linesBefore ?? 0) + $0.insertions - $0.deletions))" }))
         }
         let removesSomething = changes.contains { $0.kind == .deleted || $0.deletions > 0 }
         if removesSomething, !changes.contains(where: { $0.kind == .added || $0.insertions > 0 }) {
@@ -109,7 +110,8 @@ public struct ReviewRules: Equatable, Sendable {
         }
         if !scope.isEmpty {
             let outside = changes.filter { !inScope($0.path) }
-            if !outside.isEmpty { raise(.touchedOutside, "changes outside paths [\(scope.joined(separator: ", "))]: " + Self.names(outside.map(\.path))) }
+            if !outside.isEmpty { raise(.touchedOutside,
+                                        "changes outside paths [\(scope.joined(separator: ", "))]: " + Self.names(outside.map(\.path))) }
         }
         return Review(flags: flags, diffstat: stat, notes: notes)
     }

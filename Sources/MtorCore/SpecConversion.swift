@@ -75,7 +75,8 @@ public struct SpecConversion: Equatable, Sendable {
             present.insert(target)
             merged[target] = (value, entry.key)
             out.append(emit(target, value))
-            notes.append("mapped \(written) to \(emit(target, value)) (\(foreign.tool)'s '\(foreign.shown)' is mtor's '\(target)': \(foreign.difference))")
+            notes.append("mapped \(written) to \(emit(target, value)) (\(foreign.tool)'s '\(foreign.shown)' is mtor's '\(target)': "
+                + "\(foreign.difference))")
         }
         out += (close..<lines.count).map(line)
         var text = out.joined(separator: "\n")

@@ -198,7 +198,8 @@ public struct StreamScanner: Sendable {
         let id = id ?? "#\(messageTokens.count)"
         let old = messageTokens[id]
         let was = old ?? Budget.Tokens()
-        let tokens = Budget.Tokens(input: max(was.input, StreamScanner.int(u["input_tokens"]) ?? 0), output: max(was.output, StreamScanner.int(u["output_tokens"]) ?? 0),
+        let tokens = Budget.Tokens(input: max(was.input, StreamScanner.int(u["input_tokens"]) ?? 0),
+                                   output: max(was.output, StreamScanner.int(u["output_tokens"]) ?? 0),
                                    cacheRead: max(was.cacheRead, StreamScanner.int(u["cache_read_input_tokens"]) ?? 0),
                                    cacheWrite: max(was.cacheWrite, StreamScanner.int(u["cache_creation_input_tokens"]) ?? 0))
         messageTokens[id] = tokens
@@ -221,7 +222,8 @@ public struct StreamScanner: Sendable {
     public var usageSoFar: TaskResult.Usage? {
         if let usage { return usage }
         guard sawTokens else { return nil }
-        return TaskResult.Usage(inputTokens: live.input, outputTokens: live.output, cacheReadTokens: live.cacheRead, cacheWriteTokens: live.cacheWrite,
+        return TaskResult.Usage(inputTokens: live.input, outputTokens: live.output, cacheReadTokens: live.cacheRead,
+                                cacheWriteTokens: live.cacheWrite,
                                 costUSD: nil, numTurns: liveTurns, apiDurationS: nil, sessionID: nil)
     }
 

@@ -67,7 +67,8 @@ public struct ProviderProbe: Sendable {
         }
         let latency = answer.latencyMs
         guard let status = answer.status else {
-            return Outcome(verdict: .connection, status: nil, latencyMs: latency, header: header, detail: "\(url.absoluteString): \(answer.error ?? "no response")")
+            return Outcome(verdict: .connection, status: nil, latencyMs: latency, header: header,
+                           detail: "\(url.absoluteString): \(answer.error ?? "no response")")
         }
         let text = answer.body
         let lower = text.lowercased()
@@ -79,7 +80,9 @@ public struct ProviderProbe: Sendable {
         case 429: verdict = lower.contains("insufficient_quota") || lower.contains("billing") ? .quota : .rate
         default: verdict = lower.contains("credit balance") || lower.contains("insufficient_quota") || lower.contains("billing") ? .quota : .connection
         }
-        return Outcome(verdict: verdict, status: status, latencyMs: latency, header: header, detail: "HTTP \(status) from \(url.absoluteString)\(verdict == .ok ? "" : ": " + text.replacingOccurrences(of: "\n", with: " "))")
+        return Outcome(verdict: verdict, status: status, latencyMs: latency, header: header,
+                       detail: "HTTP \(status) from "
+                           + "\(url.absoluteString)\(verdict == .ok ? "" : ": " + text.replacingOccurrences(of: "\n", with: " "))")
     }
 }
 

@@ -58,7 +58,8 @@ struct TaskSandbox: Sendable {
     /// without one, their commits fail as they would with the worker's HOME (`mtor doctor` says so).
     static let gitIdentity: (name: String?, email: String?) = {
         func read(_ key: String) -> String? {
-            guard let r = try? ChildProcess.run(["git", "config", "--global", "--get", key], environment: ProcessInfo.processInfo.environment.filter { ["HOME", "PATH", "XDG_CONFIG_HOME"].contains($0.key) }, timeout: 10),
+            guard let r = try? ChildProcess.run(["git", "config", "--global", "--get", key],
+                                                environment: ProcessInfo.processInfo.environment.filter { ["HOME", "PATH", "XDG_CONFIG_HOME"].contains($0.key) }, timeout: 10),
                   r.0.succeeded else { return nil }
             let v = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return v.isEmpty || v.contains("\n") ? nil : v

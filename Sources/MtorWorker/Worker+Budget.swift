@@ -26,7 +26,8 @@ extension Worker {
         guard lock.budgetUSDPerDay != nil || lock.providers.values.contains(where: { $0.budgetUSDPerDay != nil }) else { return [] }
         spend.refresh(spool)
         let t = SpendBook.now()
-        let perProvider = lock.providers.keys.sorted().flatMap { p in spend.uses(lock, provider: p, running: runningSpend, now: t).filter { $0.provider != nil } }
+        let perProvider = lock.providers.keys.sorted().flatMap { p in spend.uses(lock, provider: p, running: runningSpend,
+                                                                                 now: t).filter { $0.provider != nil } }
         return perProvider + spend.uses(lock, provider: nil, running: runningSpend, now: t)
     }
 }

@@ -28,7 +28,8 @@ extension Worker {
             try inotify.watch(dir, mask: dir == spool.cancel ? UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) : UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR))
             warn("\(dir) was removed or renamed while the worker watched it; it was recreated and is watched again")
         } catch {
-            warn("\(dir) was removed or renamed and cannot be watched again (\(error)); new specs are seen only by the rescan every \(DurationText.format(options.rescanInterval))")
+            warn("\(dir) was removed or renamed and cannot be watched again (\(error)); new specs are seen only by the rescan every "
+                + "\(DurationText.format(options.rescanInterval))")
         }
         rescan()
     }

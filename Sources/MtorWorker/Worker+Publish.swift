@@ -8,7 +8,8 @@ extension Worker {
         if let why = loop.sharing.workspaceWarning(Workspace.root(options, spool), spool: spool) { warn(why) }
         // A setgid spool is shared with its group on purpose (etc/install-worker.sh): only world-writable is news there.
         if let mode = FileSystem.mode(spool.root), mode & (mode & 0o2000 != 0 ? 0o002 : 0o022) != 0 {
-            warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make this worker run commands")
+            warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make "
+                + "this worker run commands")
         }
     }
 
@@ -73,7 +74,8 @@ extension Worker {
         state.pollSummary = loop.sharing.poll.summary
         state.sandbox = options.sandboxSummary
         let day = Budget.day(SpendBook.now())
-        state.budgets = budgets.isEmpty ? nil : budgets.map { WorkerState.BudgetState(provider: $0.provider, day: day, limitUSD: $0.limit, spentUSD: ($0.spent * 1e6).rounded() / 1e6) }
+        state.budgets = budgets.isEmpty ? nil : budgets.map { WorkerState.BudgetState(provider: $0.provider, day: day, limitUSD: $0.limit,
+                                                                                      spentUSD: ($0.spent * 1e6).rounded() / 1e6) }
         state.nextStarts = loop.nextStarts.isEmpty ? nil : loop.nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
         state.providerHealth = health.snapshot()
         state.metrics = telemetry.metricsPath

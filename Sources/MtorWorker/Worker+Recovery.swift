@@ -87,7 +87,9 @@ extension Worker {
             return
         }
         guard let boot = claim.bootID, boot == ProcessTable.bootID else {
-            logger.info("\(id): the claim is from \(claim.bootID == nil ? "a worker that recorded no boot id" : "before this host's last boot"); nothing of it can be running, nothing is signalled")
+            logger.info("\(id): the claim is from "
+                + "\(claim.bootID == nil ? "a worker that recorded no boot id" : "before this host's last boot"); nothing of it can be "
+                + "running, nothing is signalled")
             return
         }
         let name = "w\(claim.pid)-\(id)"
@@ -96,7 +98,8 @@ extension Worker {
             // Only a cgroup this worker's hierarchy would have made for that task is trusted.
             let trusted = { (dir: String) in FileSystem.basename(of: dir) == name && dir.contains("/mtor/") ? dir : nil }
             let path = claim.cgroup.flatMap(trusted)
-            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker, memory: claim.memoryCgroup.flatMap(trusted))
+            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker,
+                                           memory: claim.memoryCgroup.flatMap(trusted))
             killed += box.killAll()
             box.dispose()
         }
