@@ -53,7 +53,8 @@ public struct EnvFile: Equatable, Sendable {
                 throw EnvFileError(file: file, line: number, "is not KEY=value: \(visible(line.prefix(40)))")
             }
             let key = String(line[..<eq]).trimmingCharacters(in: .whitespaces)
-            guard let first = key.first, first == "_" || first.isLetter, key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }), key.allSatisfy(\.isASCII) else {
+            guard let first = key.first, first == "_" || first.isLetter, key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }),
+                  key.allSatisfy(\.isASCII) else {
                 throw EnvFileError(file: file, line: number,
                                    "'\(visible(key.prefix(40)))' is not a valid variable name (letters A-Z, digits and _, not starting with a digit)")
             }

@@ -223,11 +223,13 @@ public enum FailureClassifier {
         // retry would run its side effects twice.
         if !e.expectsModel {
             return Verdict(.agentFailed,
-                           "the command exited \(code)\(said.isEmpty ? " (it printed nothing on stderr)" : "; stderr: \(said)")", hint: "read the task log; a plain command's exit status is its verdict, so it is not retried")
+                           "the command exited \(code)\(said.isEmpty ? " (it printed nothing on stderr)" : "; stderr: \(said)")",
+                           hint: "read the task log; a plain command's exit status is its verdict, so it is not retried")
         }
         if e.stream.modelReached || (!e.structured && (e.stdoutBytes > 0 || !said.isEmpty)) {
             return Verdict(.agentFailed,
-                           "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? (said.isEmpty ? "" : "; stderr: \(said)"))", hint: "read the task log")
+                           "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? (said.isEmpty ? "" : "; stderr: \(said)"))",
+                           hint: "read the task log")
         }
         return Verdict(.unknown, "the harness exited \(code) with "
             + "\(e.stdoutBytes == 0 ? "empty stdout" : "no recognisable output")\(said.isEmpty ? " and empty stderr" : "; stderr said: \(said)")",
@@ -303,7 +305,8 @@ public enum FailureClassifier {
             return Verdict(.rateLimited, "the provider rate-limited the harness: \(excerpt)", retryAfter: RetryPolicy.resetDelay(in: text))
         }
         if has("overloaded", "currently experiencing high demand", "connection failed", "error sending request", "connection refused",
-               "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed", "api error: 5", "request timed out", "service unavailable", "bad gateway") {
+               "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed",
+               "api error: 5", "request timed out", "service unavailable", "bad gateway") {
             return Verdict(.providerUnavailable, "the provider could not be reached or is overloaded: \(excerpt)",
                            hint: "check the provider's base_url and status (`mtor doctor`)")
         }
@@ -312,7 +315,8 @@ public enum FailureClassifier {
 
     static func authHint(_ authEnv: String?) -> String {
         guard let authEnv else { return "check the provider's key with `mtor doctor`" }
-        let other = authEnv == "ANTHROPIC_AUTH_TOKEN" ? "ANTHROPIC_API_KEY (sent as x-api-key)" : authEnv == "ANTHROPIC_API_KEY" ? "ANTHROPIC_AUTH_TOKEN (sent as Authorization: Bearer)" : nil
+        let other = authEnv == "ANTHROPIC_AUTH_TOKEN" ? "ANTHROPIC_API_KEY (sent as x-api-key)"
+            : authEnv == "ANTHROPIC_API_KEY" ? "ANTHROPIC_AUTH_TOKEN (sent as Authorization: Bearer)" : nil
         var hint = "the harness sent the secret in \(authEnv); check the key with `mtor doctor`"
         if let other { hint += ", and whether the provider expects \(other) instead (auth_env in etc/providers.json)" }
         return hint

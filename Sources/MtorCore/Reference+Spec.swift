@@ -117,7 +117,8 @@ extension Reference {
                 ["prompt", "harness", "`stdin` (default) or `file` (the prompt goes to a private temp file named by `{prompt_file}`)"],
                 ["stream", "harness", "the output format mtor reads evidence from: "
                     + "\(StreamScanner.formats.sorted().map { "`\($0)`" }.joined(separator: ", "))"],
-                ["auth_headers", "harness", "variable → header the harness sends it as (`bearer`, `x-api-key`); `doctor` calls the API the same way"],
+                ["auth_headers", "harness",
+                 "variable → header the harness sends it as (`bearer`, `x-api-key`); `doctor` calls the API the same way"],
                 ["base_url_env", "harness", "the variable the harness reads its API address from"],
                 ["env", "harness or provider", "extra variables for the agent"],
                 ["version_argv", "harness", "how `doctor` asks the harness for its version"],

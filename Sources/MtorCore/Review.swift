@@ -131,7 +131,8 @@ public struct ReviewRules: Equatable, Sendable {
         let stem = name.split(separator: ".").first.map(String.init) ?? name
         if lower.hasPrefix("test_") || lower.hasPrefix("test-") { return true }
         for marker in ["_test.", ".test.", "_spec.", ".spec.", "-test."] where lower.contains(marker) { return true }
-        return stem.hasSuffix("Test") || stem.hasSuffix("Tests") || stem.hasSuffix("Spec") || stem.hasSuffix("_test") || stem == "test" || stem == "tests"
+        return stem.hasSuffix("Test") || stem.hasSuffix("Tests") || stem.hasSuffix("Spec") || stem.hasSuffix("_test") || stem == "test"
+            || stem == "tests"
     }
 
     private static func names(_ items: [String]) -> String {

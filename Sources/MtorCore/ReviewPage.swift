@@ -12,7 +12,8 @@ public enum ReviewPage {
         <style>\(style)</style></head>
         <body>
         <h1>\(escape(title))</h1>
-        <p class="window">\(review.rows.count) task\(review.rows.count == 1 ? "" : "s") finished between \(escape(review.since)) and \(escape(review.until))</p>
+        <p class="window">\(review.rows.count) task\(review.rows.count == 1 ? "" : "s") finished between \(escape(review.since)) and \
+        \(escape(review.until))</p>
 
         """
         out += summary(review)
@@ -23,8 +24,8 @@ public enum ReviewPage {
         out += "<h2>Diffs</h2>\n"
         for row in review.rows {
             let diff = diffs[row.id] ?? ""
-            out += "<details class=\"diff\" "
-                + "id=\"diff-\(escape(row.id))\"><summary>\(escape(row.id))\(row.diffstat.map { " — \($0.files) file\($0.files == 1 ? "" : "s"), +\($0.insertions) −\($0.deletions)" } ?? "")\(flagBadges(row.flags))</summary>\n"
+            let stat = row.diffstat.map { " — \($0.files) file\($0.files == 1 ? "" : "s"), +\($0.insertions) −\($0.deletions)" } ?? ""
+            out += "<details class=\"diff\" id=\"diff-\(escape(row.id))\"><summary>\(escape(row.id))\(stat)\(flagBadges(row.flags))</summary>\n"
             out += diff.isEmpty ? "<p class=\"none\">no diff</p>" : "<pre>\(colour(diff))</pre>"
             out += "</details>\n"
         }
@@ -65,7 +66,8 @@ public enum ReviewPage {
                 + "href=\"#diff-\(escape(row.id))\">\(escape(row.id))</a><div class=\"reason\">\(escape(row.reason))</div></td>"
             out += "<td>\(verdict)</td><td>\(row.flags.isEmpty ? "–" : flagBadges(row.flags))</td><td>\(stat)</td>"
             out += "<td>\(row.costUSD.map { String(format: "$%.2f", $0) } ?? "–")</td><td>\(duration(row.durationS))</td><td>\(merge)</td>"
-            out += "<td>\(escape(row.provider ?? "–"))\(row.model.map { " <span class=\"model\">\(escape($0))</span>" } ?? "")</td><td>\(escape(row.finishedAt))</td></tr>\n"
+            let model = row.model.map { " <span class=\"model\">\(escape($0))</span>" } ?? ""
+            out += "<td>\(escape(row.provider ?? "–"))\(model)</td><td>\(escape(row.finishedAt))</td></tr>\n"
         }
         return out + "</tbody></table>\n"
     }
@@ -73,7 +75,8 @@ public enum ReviewPage {
     static func costTable(_ r: NightReview) -> String {
         var out = "<h2>Cost per provider</h2>\n<table id=\"cost\"><thead><tr><th>provider</th><th>tasks</th><th>cost</th></tr></thead><tbody>\n"
         for c in r.costByProvider {
-            out += "<tr><td>\(escape(c.provider))</td><td>\(c.tasks)</td><td>\(c.cost.map { String(format: "$%.2f", $0) } ?? "not reported")</td></tr>\n"
+            let cost = c.cost.map { String(format: "$%.2f", $0) } ?? "not reported"
+            out += "<tr><td>\(escape(c.provider))</td><td>\(c.tasks)</td><td>\(cost)</td></tr>\n"
         }
         let costs = r.rows.compactMap(\.costUSD)
         let total = costs.isEmpty ? "not reported" : String(format: "$%.2f", costs.reduce(0, +))
@@ -163,7 +166,8 @@ public enum ReviewPage {
     .succeeded{color:#1b5e20;font-weight:600}.failed{color:#b71c1c;font-weight:600}.cancelled{color:#6e6e73;font-weight:600}
     .flag{display:inline-block;background:#ffb300;color:#000;border-radius:3px;padding:0 5px;margin:1px;font-size:12px;font-weight:600}
     .ins{color:#1b5e20}.del{color:#b71c1c}.hunk{color:#6a1b9a}
-    .merge-landed{color:#1b5e20;font-weight:600}.merge-ready{color:#0d47a1;font-weight:600}.merge-conflict,.merge-verify_failed{color:#b71c1c;font-weight:600}
+    .merge-landed{color:#1b5e20;font-weight:600}.merge-ready{color:#0d47a1;font-weight:600}\
+    .merge-conflict,.merge-verify_failed{color:#b71c1c;font-weight:600}
     pre{background:#f5f5f7;padding:10px;overflow:auto;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}
     pre.command{background:#e3f2fd;font-size:13px}details{margin:6px 0}summary{cursor:pointer}
     .none,.window,.summary{color:#6e6e73}

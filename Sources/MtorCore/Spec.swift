@@ -79,7 +79,8 @@ public struct Spec: Equatable, Sendable {
     public var work = WorkSettings()
 
     public init(repoAsWritten: String, repo: String, provider: String? = nil, fallback: [String] = [], harness: String? = nil, model: String? = nil,
-                timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries, verify: String? = nil, prompt: String,
+                timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries,
+                verify: String? = nil, prompt: String,
                 priority: Int = 0, dependsOn: [String] = [], meta: [String: FrontmatterValue] = [:]) {
         self.repoAsWritten = repoAsWritten
         self.repo = repo

@@ -111,7 +111,8 @@ public struct StreamScanner: Sendable {
             let message = object["message"] as? [String: Any]
             let content = message?["content"] as? [[String: Any]] ?? []
             let text = content.compactMap { $0["text"] as? String }.joined(separator: " ")
-            if text.hasPrefix("API Error") || (object["error"] != nil) || (object["isApiErrorMessage"] as? Bool ?? false) || (object["is_api_error_message"] as? Bool ?? false) {
+            if text.hasPrefix("API Error") || (object["error"] != nil)
+                || (object["isApiErrorMessage"] as? Bool ?? false) || (object["is_api_error_message"] as? Bool ?? false) {
                 errorTexts.append(text.isEmpty ? String(describing: object["error"] ?? "") : text)
             } else {
                 assistantMessages += 1
@@ -205,7 +206,8 @@ public struct StreamScanner: Sendable {
         messageTokens[id] = tokens
         if old == nil { liveTurns += 1 }
         live = Budget.Tokens(input: live.input - was.input + tokens.input, output: live.output - was.output + tokens.output,
-                             cacheRead: live.cacheRead - was.cacheRead + tokens.cacheRead, cacheWrite: live.cacheWrite - was.cacheWrite + tokens.cacheWrite)
+                             cacheRead: live.cacheRead - was.cacheRead + tokens.cacheRead,
+                             cacheWrite: live.cacheWrite - was.cacheWrite + tokens.cacheWrite)
         sawTokens = true
     }
 

@@ -92,7 +92,8 @@ extension Doctor {
         let units = ["/etc/systemd/system/mtor-worker.service", "/lib/systemd/system/mtor-worker.service",
                      "/usr/lib/systemd/system/mtor-worker.service"]
         if units.contains(where: FileSystem.exists) { return "`systemctl reload mtor-worker` (SIGHUP)" }
-        if let state = spool.publishedStates().first(where: { $0.exitedAt == nil && $0.host == FileSystem.hostName() && ProcessControl.isAlive($0.pid) }) {
+        let here = FileSystem.hostName()
+        if let state = spool.publishedStates().first(where: { $0.exitedAt == nil && $0.host == here && ProcessControl.isAlive($0.pid) }) {
             return "send SIGHUP to the worker: kill -HUP \(state.pid)"
         }
         return "start the worker (none is running on \(spool.root) now)"

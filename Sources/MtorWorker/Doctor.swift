@@ -42,9 +42,10 @@ public struct Doctor {
         var checks: [Check] = []
         if provider == nil && !all {
             let skipped = settings.lock.providers.count - providers.count
+            let checking = providers.isEmpty ? "no provider" : providers.joined(separator: ", ")
+            let others = skipped > 0 ? "; \(skipped) other(s) in \(settings.lockPath) not checked (--all checks every one)" : ""
             checks.append(Check(area: "scope", name: "providers", status: .ok,
-                summary: "checking \(providers.isEmpty ? "no provider" : providers.joined(separator: ", ")) (the default and those queued "
-                    + "specs name)\(skipped > 0 ? "; \(skipped) other(s) in \(settings.lockPath) not checked (--all checks every one)" : "")", fix: ""))
+                summary: "checking \(checking) (the default and those queued specs name)\(others)", fix: ""))
         }
         // The default provider no queued spec uses yet (a fresh spool, an `sh`-only queue) is checked, but
         // what is wrong with it is a warning until a spec needs it: a spec with no 'provider' would.
@@ -97,9 +98,10 @@ public struct Doctor {
         if let authEnv = p.authEnv {
             for other in (harness.authHeaders ?? [:]).keys.sorted() where other != authEnv {
                 if settings.envFile.values[other] != nil || settings.processEnvironment[other] != nil {
+                    let setIn = settings.envFile.values[other] != nil ? settings.envPath ?? "env file" : "worker environment"
                     out.append(Check(area: "provider", name: name, status: .warn,
-                        summary: "\(other) is set "
-                            + "(\(settings.envFile.values[other] != nil ? settings.envPath ?? "env file" : "worker environment")), but provider \(name) hands its secret to \(p.harness) as \(authEnv); mtor never passes \(other) to agents",
+                        summary: "\(other) is set (\(setIn)), but provider \(name) hands its secret to \(p.harness) as \(authEnv); "
+                            + "mtor never passes \(other) to agents",
                         fix: "remove \(other); put the key in \(p.secretEnv ?? "the secret variable") — or, if the provider needs \(other), "
                             + "set auth_env to \(other) in \(settings.lockPath)"))
                 }
@@ -111,12 +113,14 @@ public struct Doctor {
             return out
         }
         guard settings.secret(for: p) != nil else {
+            let empty = settings.envFile.assignments.last(where: { $0.key == p.secretEnv && $0.value.isEmpty })
+            let envFile = settings.envPath ?? "the env file"
             out.append(Check(area: "provider", name: name, status: .fail,
-                summary: settings.envFile.assignments.last(where: { $0.key == p.secretEnv && $0.value.isEmpty }).map { "\($0.key) is empty "
-                    + "in \(settings.envPath ?? "the env file") line \($0.line); an empty value counts as not set" }
+                summary: empty.map { "\($0.key) is empty in \(envFile) line \($0.line); an empty value counts as not set" }
                     ?? "\(p.secretEnv ?? "its secret variable") is not set in "
                         + "\(settings.envPath ?? "an env file (none found)") or the worker's environment",
-                fix: "add \(p.secretEnv ?? "the key")=... to \(settings.envPath ?? FileSystem.directory(of: settings.lockPath) + "/mtor.env"), then \(reloadHint)"))
+                fix: "add \(p.secretEnv ?? "the key")=... to "
+                    + "\(settings.envPath ?? FileSystem.directory(of: settings.lockPath) + "/mtor.env"), then \(reloadHint)"))
             return out
         }
         let api = p.api ?? "anthropic"
@@ -222,7 +226,8 @@ public struct Doctor {
             let value = (try? FileSystem.readText("/proc/sys/fs/inotify/\(key)"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             return "\(key)=\(value)"
         }
-        let instances = Int((try? FileSystem.readText("/proc/sys/fs/inotify/max_user_instances"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 128
+        let instancesText = (try? FileSystem.readText("/proc/sys/fs/inotify/max_user_instances")) ?? ""
+        let instances = Int(instancesText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 128
         out.append(Check(area: "inotify", name: "limits", status: instances < 8 ? .warn : .ok, summary: limits.joined(separator: " "),
                          fix: instances < 8 ? "sysctl fs.inotify.max_user_instances=128" : ""))
         if let free = FileSystem.freeBytes(FileSystem.exists(spool.root) ? spool.root : ".") {

@@ -43,7 +43,8 @@ public struct LockCheck {
                 let line = raw.trimmingCharacters(in: .whitespaces)
                 if line.hasPrefix("#") { continue }
                 for (variable, value) in LockCheck.assignments(in: line) where authUniverse.contains(variable) {
-                    if let owner = lock.providers.first(where: { $0.value.secretEnv.map { value.contains($0) } ?? false }), let want = owner.value.authEnv, want != variable {
+                    if let owner = lock.providers.first(where: { $0.value.secretEnv.map { value.contains($0) } ?? false }),
+                       let want = owner.value.authEnv, want != variable {
                         problems.append(Problem(file: short, line: index + 1,
                                                 message: "sets \(variable) from \(owner.value.secretEnv!), but the lockfile hands provider "
                                                     + "\(owner.key)'s secret to \(owner.value.harness) as \(want)",

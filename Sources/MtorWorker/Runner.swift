@@ -88,7 +88,8 @@ struct Runner {
         }
         let price = target.provider?.price(target.model)
         if let why = Budget.refusal(limits, stream: target.harness.stream, harness: target.harnessName, price: price,
-                                    provider: target.providerName, model: target.model, dailyBudget: target.harness.needsProvider && dailyBudget(target)) {
+                                    provider: target.providerName, model: target.model,
+                                    dailyBudget: target.harness.needsProvider && dailyBudget(target)) {
             return Verdict(.specInvalid, why,
                            hint: "give the model a price under the provider's 'prices' in \(settings.lockPath), or run the task on a harness "
                                + "that reports token counts (claude-stream-json, codex-json, aider-text)")

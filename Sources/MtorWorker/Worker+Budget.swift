@@ -15,7 +15,8 @@ extension Worker {
 
     /// Why a spec on `provider` must wait for the next UTC day, or nil.
     func budgetHold(_ provider: String?) -> String? {
-        guard loop.settings.lock.budgetUSDPerDay != nil || provider.flatMap({ loop.settings.lock.providers[$0]?.budgetUSDPerDay }) != nil else { return nil }
+        guard loop.settings.lock.budgetUSDPerDay != nil
+            || provider.flatMap({ loop.settings.lock.providers[$0]?.budgetUSDPerDay }) != nil else { return nil }
         spend.refresh(spool)
         return spend.hold(loop.settings.lock, provider: provider, running: runningSpend)
     }

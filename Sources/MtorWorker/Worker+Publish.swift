@@ -64,8 +64,10 @@ extension Worker {
         let held = loop.waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: loop.stopping,
-                                queued: loop.queue.count + loop.book.count, deferred: loop.waiting.count, running: live, waiting: held, warnings: loop.warnings,
-                                providers: FileSystem.realPath(loop.settings.lockPath), envFile: loop.settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: loop.settings.baseEnvironment["HOME"], exitedAt: loop.exited ? Stamp.iso() : nil)
+                                queued: loop.queue.count + loop.book.count, deferred: loop.waiting.count, running: live, waiting: held,
+                                warnings: loop.warnings, providers: FileSystem.realPath(loop.settings.lockPath),
+                                envFile: loop.settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos,
+                                home: loop.settings.baseEnvironment["HOME"], exitedAt: loop.exited ? Stamp.iso() : nil)
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
         state.filesystem = loop.sharing.mount?.description
@@ -154,9 +156,11 @@ public struct WorkerState: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
         case nextStarts = "next_starts"
-        case sandbox, budgets, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
+        case sandbox, budgets, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll"
+        case heartbeatIntervalS = "heartbeat_interval_s"
         case providerHealth = "provider_health", metrics
-        case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
+        case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos"
+        case exitedAt = "exited_at"
     }
 }
 

@@ -33,7 +33,8 @@ extension Worker {
                         stderrTail: "", class: .interrupted, retryable: true,
                         reason: "the worker (pid \(claim.map { String($0.pid) } ?? "?")) died while this task was claimed"))
                 }
-                let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
+                let spec = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }
+                let retries = spec?.retries ?? Spec.defaultRetries
                 if attempts.filter({ $0.class == .interrupted }).count > retries {
                     let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], context: taskContext, preset: .interruptedTooOften(attempts))
                     _ = run.run()
@@ -103,7 +104,8 @@ extension Worker {
             killed += box.killAll()
             box.dispose()
         }
-        if let pgid = claim.agentPgid, pgid > 1, let start = claim.agentStart, ProcessTable.startTime(pgid) == start, ProcessTable.group(pgid) == pgid {
+        if let pgid = claim.agentPgid, pgid > 1, let start = claim.agentStart, ProcessTable.startTime(pgid) == start,
+           ProcessTable.group(pgid) == pgid {
             ProcessControl.signalGroup(pgid, SIGKILL)
             killed += 1
         }
