@@ -66,6 +66,16 @@ extension Scheduler {
             }
         }
 
+        /// What to do about it, for the sidecar's `hint`.
+        public var hint: String {
+            switch self {
+            case .dependencyFailed, .dependencyCancelled, .dependencyMissing:
+                return "fix the dependency and `mtor retry` it, then `mtor retry` this task"
+            case .dependencyCycle, .duplicate:
+                return "fix the spec; `mtor validate` runs the same checks"
+            }
+        }
+
         /// A duplicate's sentence without the window (what `validate` and `submit` say); others as `description`.
         public var sentence: String {
             guard case .duplicate(let original, _) = self else { return description }

@@ -15,8 +15,15 @@ import Foundation
 ///    Effective priority is `priority` plus one for every `agingStep` seconds waited, so a
 ///    low-priority spec is never starved: after `agingStep × gap` it catches up with a spec
 ///    `gap` levels above it that arrived at the same time.
-/// 6. **Capacity**: the worker's concurrency, then each provider's (checked by the caller's
-///    `place` closure, which also knows provider health).
+/// 6. **Capacity**: the worker's concurrency, then where each candidate starts (`place`, in
+///    Scheduler+Placement.swift): its repo on this host or another, the in-place task in its repo,
+///    and the first provider of its chain that is healthy, within budget and below its concurrency.
+///
+/// Before these rules, a spec on a dependency cycle or identical to one queued, running or recently
+/// succeeded is refused (`cycleRefusals`, `original`, in Scheduler+Refusals.swift). Every decision
+/// carries a typed reason (`Hold`, `PlacementHold`, `Refusal`; `Wait` joins the first two), whose
+/// `description` is the one sentence `status`, `show`, `wait` and `submit --wait` print; the worker
+/// only gathers the evidence and acts.
 public struct Scheduler: Sendable {
     /// Seconds of waiting worth one level of priority.
     public static let agingStep: Double = 600

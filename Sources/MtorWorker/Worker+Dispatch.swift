@@ -77,10 +77,7 @@ extension Worker {
                     loop.book.listing?.claimed(id)  // a batch claims it in a moment: still known by this id
                 }
                 leave(name)
-                let hint = refusal.failureClass == .dependencyFailed
-                    ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"
-                    : "fix the spec; `mtor validate` runs the same checks"
-                refusals.append((name, .refused(refusal.failureClass, reason: refusal.description, hint: hint)))
+                refusals.append((name, .refused(refusal.failureClass, reason: refusal.description, hint: refusal.hint)))
             case .candidate(let name):
                 guard hasFreeSlot else {
                     hold(name, nil)  // waits for a free slot: no reason to show

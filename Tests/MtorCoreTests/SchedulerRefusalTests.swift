@@ -18,6 +18,8 @@ struct SchedulerRefusalTests {
         #expect(refusals["self"]?.description
                 == "'depends_on' names the task itself (self → self); a task cannot wait for itself — remove it from 'depends_on'")
         #expect(refusals["a"]?.failureClass == .specInvalid)
+        #expect(refusals["a"]?.hint == "fix the spec; `mtor validate` runs the same checks")
+        #expect(Scheduler.Refusal.dependencyCancelled("p").hint == "fix the dependency and `mtor retry` it, then `mtor retry` this task")
         #expect(Scheduler.cycleRefusals([:]).isEmpty)
     }
 
