@@ -36,6 +36,27 @@ extension Scheduler {
         }
     }
 
+    /// What a provider can do now, from its health entry (nil: never seen), on the worker's monotonic
+    /// clock: never probed → preflight it; probing → wait; healthy → ready, unless unused for longer
+    /// than `idleLimit` (preflight again); unhealthy → wait until its next probe is due (held by a
+    /// rate-limit reset the provider named, or by the failed preflight), then preflight it.
+    public static func readiness(_ entry: ProviderHealthEntry?, provider: String, now: Double, idleLimit: Double) -> Readiness {
+        let e = entry ?? ProviderHealthEntry(provider: provider)
+        switch e.state {
+        case .unknown:
+            return .probeNeeded
+        case .probing:
+            return .waiting(.probing(provider))
+        case .healthy:
+            if let good = e.lastGoodAt, now - good > idleLimit { return .probeNeeded }
+            return .ready
+        case .unhealthy:
+            if now >= e.nextProbe { return .probeNeeded }
+            if e.class == .rateLimited, e.heldByProvider == true { return .waiting(.rateLimited(provider, until: e.nextProbeAt)) }
+            return .waiting(.failedPreflight(provider, class: e.class, reason: e.reason, nextProbeAt: e.nextProbeAt, hint: e.hint))
+        }
+    }
+
     /// The time of day of an ISO stamp, `15:00:12 UTC` ("?" for none).
     public static func timeOfDay(_ iso: String?) -> String {
         guard let iso, let t = iso.firstIndex(of: "T") else { return iso ?? "?" }
@@ -103,15 +124,29 @@ extension Scheduler {
         }
     }
 
+    /// A provider's tasks running on this worker, and its `concurrency` from the lockfile (nil: no limit).
+    public struct Load: Sendable, Equatable {
+        public var running: Int
+        public var limit: Int?
+
+        public init(running: Int, limit: Int?) {
+            self.running = running
+            self.limit = limit
+        }
+
+        /// No room for another task.
+        public var full: Bool { limit.map { running >= $0 } ?? false }
+    }
+
     /// Where a candidate starts. A repo missing here while another live host may have it leaves
     /// the spec to that host (missing everywhere: it starts and fails as `workdir_missing`); an
     /// in-place spec waits for the in-place task running in its repo; then `chain` is walked: the
     /// first provider that is ready and has room takes it, one never probed (or idle too long) is
     /// preflighted first, an unhealthy one is passed over with its reason kept. `readiness` and
-    /// `atCapacity` are asked only of the providers the walk reaches. A nil `chain` (the spec names
+    /// `load` are asked only of the providers the walk reaches. A nil `chain` (the spec names
     /// providers the lockfile lacks) starts it, to fail at once with the reason.
     public static func place(repo: RepoEvidence = .here, chain: [Link]?, inPlaceBusy: (task: String, repo: String)? = nil,
-                             readiness: (String) -> Readiness, atCapacity: (String) -> Bool) -> Placement {
+                             readiness: (String) -> Readiness, load: (String) -> Load) -> Placement {
         if case .missing(let path, let host, let able) = repo, !able.isEmpty {
             return .hold(.repoElsewhere(repo: path, host: host, able: able))
         }
@@ -123,7 +158,7 @@ extension Scheduler {
             guard let provider = link.provider, link.needsProvider else { return .start(link.provider) }
             switch readiness(provider) {
             case .ready:
-                if !atCapacity(provider) { return .start(provider) }
+                if !load(provider).full { return .start(provider) }
                 return .hold(.providers(passed + [.atCapacity(provider)]))
             case .probeNeeded:
                 return .probe(provider, .providers(passed + [.health(.probing(provider))]))

@@ -29,21 +29,8 @@ final class ProviderHealth: Sendable {
     }
 
     func readiness(_ provider: String) -> Readiness {
-        state.withLock { entries in
-            let e = entries[provider] ?? Entry(provider: provider)
-            let t = now()
-            switch e.state {
-            case .unknown: return .probeNeeded
-            case .probing: return .waiting(.probing(provider))
-            case .healthy:
-                if let good = e.lastGoodAt, t - good > idleLimit { return .probeNeeded }
-                return .ready
-            case .unhealthy:
-                if t >= e.nextProbe { return .probeNeeded }
-                if e.class == .rateLimited, e.heldByProvider == true { return .waiting(.rateLimited(provider, until: e.nextProbeAt)) }
-                return .waiting(.failedPreflight(provider, class: e.class, reason: e.reason, nextProbeAt: e.nextProbeAt, hint: e.hint))
-            }
-        }
+        let entry = state.withLock { $0[provider] }
+        return Scheduler.readiness(entry, provider: provider, now: now(), idleLimit: idleLimit)
     }
 
     /// Marks a probe as started; false when another probe of it is already running.
@@ -188,31 +175,4 @@ public struct ProviderHealthFile: Codable, Sendable {
     public var providers: [ProviderHealthEntry]
     public var updatedAt: String
     enum CodingKeys: String, CodingKey { case providers, updatedAt = "updated_at" }
-}
-
-/// One provider's health.
-public struct ProviderHealthEntry: Codable, Sendable {
-    public enum State: String, Codable, Sendable { case unknown, probing, healthy, unhealthy }
-    public var provider: String
-    public var state: State = .unknown
-    public var `class`: FailureClass?
-    public var reason: String?
-    public var checkedAt: String?
-    public var nextProbeAt: String?
-    public var failures = 0
-    /// What to do about the last failure (the verdict's hint).
-    public var hint: String?
-    /// The provider itself named when its rate limit resets; it is held until then.
-    public var heldByProvider: Bool? = nil
-    /// The host whose worker holds this verdict, when several hosts' verdicts are merged.
-    public var host: String? = nil
-    var lastGoodAt: Double? = nil
-    var nextProbe: Double = 0
-
-    init(provider: String) { self.provider = provider }
-
-    enum CodingKeys: String, CodingKey {
-        case provider, state, `class`, reason, failures, hint
-        case checkedAt = "checked_at", nextProbeAt = "next_probe_at", heldByProvider = "held_by_provider", host
-    }
 }

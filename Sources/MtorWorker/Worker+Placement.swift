@@ -15,7 +15,7 @@ extension Worker {
             return self.health.readiness(provider)
         }
         let placement = Scheduler.place(repo: repo, chain: chain, inPlaceBusy: inPlaceBusy(spec),
-                                        readiness: readiness, atCapacity: atCapacity)
+                                        readiness: readiness, load: load)
         if case .probe(let provider, _) = placement { launchProbe(provider) }
         return placement
     }
@@ -39,9 +39,8 @@ extension Worker {
         thread.start()
     }
 
-    private func atCapacity(_ provider: String) -> Bool {
-        guard let limit = loop.settings.lock.providers[provider]?.concurrency else { return false }
-        return loop.running.count(on: provider) >= limit
+    private func load(_ provider: String) -> Scheduler.Load {
+        Scheduler.Load(running: loop.running.count(on: provider), limit: loop.settings.lock.providers[provider]?.concurrency)
     }
 
     /// The in-place task running in an in-place spec's repo, if any.

@@ -78,7 +78,7 @@ struct SchedulerPlacementTests {
         var asked: [String] = []
         let placement = Scheduler.place(repo: c.repo, chain: c.chain, inPlaceBusy: c.inPlace.map { ($0, "/src/w") },
                                         readiness: { p in asked.append(p); return c.readiness[p] ?? .ready },
-                                        atCapacity: { c.full.contains($0) })
+                                        load: { .init(running: c.full.contains($0) ? 3 : 2, limit: 3) })
         #expect(placement == c.expected)
         switch placement {
         case .hold(let hold), .probe(_, let hold):
@@ -88,6 +88,48 @@ struct SchedulerPlacementTests {
             #expect(c.says == nil)
         }
         if let untried = c.untried { #expect(!asked.contains(untried), "asked \(asked)") }
+    }
+
+    @Test("a provider is full at its concurrency, not below it; one without a limit never is", arguments: [
+        (Scheduler.Load(running: 2, limit: 3), false), (.init(running: 3, limit: 3), true), (.init(running: 4, limit: 3), true),
+        (.init(running: 0, limit: 0), true), (.init(running: 500, limit: nil), false),
+    ])
+    func load(_ load: Scheduler.Load, full: Bool) {
+        #expect(load.full == full)
+        let placement = Scheduler.place(chain: [.init(provider: "zhipu")], readiness: { _ in .ready }, load: { _ in load })
+        #expect(placement == (full ? .hold(.providers([.atCapacity("zhipu")])) : .start("zhipu")))
+    }
+
+    static func entry(_ state: ProviderHealthEntry.State, _ change: (inout ProviderHealthEntry) -> Void = { _ in }) -> ProviderHealthEntry {
+        var e = ProviderHealthEntry(provider: "zhipu")
+        e.state = state
+        change(&e)
+        return e
+    }
+
+    /// At t = 1000 with an idle limit of 1800 s.
+    static let readinessCases: [(String, ProviderHealthEntry?, Scheduler.Readiness)] = [
+        ("never seen: preflight it", nil, .probeNeeded),
+        ("unknown: preflight it", entry(.unknown), .probeNeeded),
+        ("its preflight runs: wait", entry(.probing), .waiting(.probing("zhipu"))),
+        ("healthy and used lately: ready", entry(.healthy) { $0.lastGoodAt = 900 }, .ready),
+        ("healthy but idle past the limit: preflight again", entry(.healthy) { $0.lastGoodAt = 1000 - 1801 }, .probeNeeded),
+        ("unhealthy before its next probe: wait, saying why",
+         entry(.unhealthy) { $0.nextProbe = 1030; $0.class = .authFailed; $0.reason = "401"; $0.nextProbeAt = "T"; $0.hint = "h" },
+         .waiting(.failedPreflight("zhipu", class: .authFailed, reason: "401", nextProbeAt: "T", hint: "h"))),
+        ("rate-limited with a reset the provider named: held until then",
+         entry(.unhealthy) { $0.nextProbe = 1030; $0.class = .rateLimited; $0.heldByProvider = true; $0.nextProbeAt = "T" },
+         .waiting(.rateLimited("zhipu", until: "T"))),
+        ("rate-limited without a named reset: a failed preflight like any other",
+         entry(.unhealthy) { $0.nextProbe = 1030; $0.class = .rateLimited; $0.heldByProvider = false },
+         .waiting(.failedPreflight("zhipu", class: .rateLimited, reason: nil, nextProbeAt: nil, hint: nil))),
+        ("unhealthy and its next probe is due: preflight it", entry(.unhealthy) { $0.nextProbe = 1000 }, .probeNeeded),
+    ]
+
+    @Test("a provider's readiness from its health entry alone", arguments: readinessCases.indices)
+    func readiness(_ i: Int) {
+        let (name, entry, expected) = Self.readinessCases[i]
+        #expect(Scheduler.readiness(entry, provider: "zhipu", now: 1000, idleLimit: 1800) == expected, "\(name)")
     }
 
     @Test("a scheduler hold and a placement hold print through one description")
