@@ -9,7 +9,8 @@ enum {
     OPT_WRITEDATA = 10001, OPT_URL = 10002, OPT_ERRORBUFFER = 10010, OPT_POSTFIELDS = 10015,
     OPT_HTTPHEADER = 10023, OPT_CUSTOMREQUEST = 10036, OPT_WRITEFUNCTION = 20011,
     OPT_NOSIGNAL = 99, OPT_TIMEOUT_MS = 155, OPT_CONNECTTIMEOUT_MS = 156, OPT_POSTFIELDSIZE = 60,
-    INFO_RESPONSE_CODE = 0x200002, GLOBAL_DEFAULT = 3, ERROR_SIZE = 256
+    INFO_RESPONSE_CODE = 0x200002, GLOBAL_DEFAULT = 3, ERROR_SIZE = 256,
+    CURLE_OPERATION_TIMEDOUT = 28
 };
 
 typedef void CURL;
@@ -90,7 +91,7 @@ int mtor_http_request(const char *url, const char *method, const char *const *he
         *out_len = s.len;
     } else {
         snprintf(err, err_cap, "%s", errbuf[0] ? errbuf : curl.strerror(rc));
-        result = 1;
+        result = rc == CURLE_OPERATION_TIMEDOUT ? 3 : 1;
     }
     if (list) curl.slist_free_all(list);
     curl.cleanup(h);

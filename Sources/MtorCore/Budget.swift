@@ -48,7 +48,8 @@ public enum Budget {
         }
 
         public static func + (a: Tokens, b: Tokens) -> Tokens {
-            Tokens(input: a.input + b.input, output: a.output + b.output, cacheRead: a.cacheRead + b.cacheRead, cacheWrite: a.cacheWrite + b.cacheWrite)
+            Tokens(input: a.input + b.input, output: a.output + b.output, cacheRead: a.cacheRead + b.cacheRead,
+                   cacheWrite: a.cacheWrite + b.cacheWrite)
         }
     }
 
@@ -90,11 +91,13 @@ public enum Budget {
         guard !limits.isEmpty || dailyBudget else { return nil }
         let asked = limits.maxCostUSD != nil ? "'max_cost_usd'" : limits.maxTurns != nil ? "'max_turns'" : "a daily budget (budget_usd_per_day)"
         guard let stream, countingFormats.contains(stream) else {
-            return "the spec asks for \(asked), but harness '\(harness)' reports no token counts (its lockfile 'stream' is \(stream.map { "'\($0)'" } ?? "unset")), so mtor cannot tell what it spends; it was not started"
+            return "the spec asks for \(asked), but harness '\(harness)' reports no token counts (its lockfile 'stream' is "
+                + "\(stream.map { "'\($0)'" } ?? "unset")), so mtor cannot tell what it spends; it was not started"
         }
         if limits.maxCostUSD != nil || dailyBudget, price == nil {
             let what = limits.maxCostUSD != nil ? asked : "provider \(provider ?? "-") has \(asked)"
-            return "\(limits.maxCostUSD != nil ? "the spec asks for \(what)" : what), but the lockfile has no price for model '\(model ?? "-")' under providers.\(provider ?? "-").prices, so mtor cannot price what it spends; it was not started"
+            return "\(limits.maxCostUSD != nil ? "the spec asks for \(what)" : what), but the lockfile has no price for model "
+                + "'\(model ?? "-")' under providers.\(provider ?? "-").prices, so mtor cannot price what it spends; it was not started"
         }
         return nil
     }
@@ -130,7 +133,8 @@ public enum Budget {
         public func holdReason(day: String, until: Double) -> String {
             let whose = provider.map { "provider \($0)" } ?? "the worker"
             let key = provider.map { "providers.\($0).budget_usd_per_day" } ?? "budget_usd_per_day"
-            return "\(whose) spent \(Budget.dollars(spent)) of its daily budget \(Budget.dollars(limit)) (\(key)) on \(day) UTC; no new task starts on it until \(Scheduler.clock(until))"
+            return "\(whose) spent \(Budget.dollars(spent)) of its daily budget \(Budget.dollars(limit)) (\(key)) on \(day) UTC; no new task "
+                + "starts on it until \(Scheduler.clock(until))"
         }
     }
 }

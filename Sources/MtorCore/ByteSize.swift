@@ -73,16 +73,20 @@ public enum MemoryCap {
         let shown = Spec.shown(text)
         guard let bytes = ByteSize.parse(text) else {
             if overflowed(text) {
-                return .failure(MemoryCapError("'\(name)' is '\(shown)', larger than \(ByteSize.format(maximum)), the most mtor accepts; give the cap in M or G, such as 4G"))
+                return .failure(MemoryCapError("'\(name)' is '\(shown)', larger than \(ByteSize.format(maximum)), the most mtor accepts; "
+                    + "give the cap in M or G, such as 4G"))
             }
             return .failure(MemoryCapError("'\(name)' must be a size such as 512M or 4G (K, M, G, T; powers of 1024), got '\(shown)'"))
         }
-        guard bytes > 0 else { return .failure(MemoryCapError("'\(name)' is \(shown): a task cannot run in no memory; give a cap such as 4G, or remove it for no cap")) }
+        guard bytes > 0 else { return .failure(MemoryCapError("'\(name)' is \(shown): a task cannot run in no memory; give a cap such as 4G, "
+            + "or remove it for no cap")) }
         guard bytes >= minimum else {
-            return .failure(MemoryCapError("'\(name)' is \(shown) (\(ByteSize.format(bytes))), below \(ByteSize.format(minimum)), the least any agent needs to start; give a cap such as 512M or 4G"))
+            return .failure(MemoryCapError("'\(name)' is \(shown) (\(ByteSize.format(bytes))), below \(ByteSize.format(minimum)), the least "
+                + "any agent needs to start; give a cap such as 512M or 4G"))
         }
         guard bytes <= maximum else {
-            return .failure(MemoryCapError("'\(name)' is '\(shown)', larger than \(ByteSize.format(maximum)), the most mtor accepts; give the cap in M or G, such as 4G"))
+            return .failure(MemoryCapError("'\(name)' is '\(shown)', larger than \(ByteSize.format(maximum)), the most mtor accepts; give "
+                + "the cap in M or G, such as 4G"))
         }
         return .success(bytes)
     }

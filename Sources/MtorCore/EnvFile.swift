@@ -34,7 +34,9 @@ public struct EnvFile: Equatable, Sendable {
             var line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             if offset == 0, line.hasPrefix("\u{FEFF}") {
-                throw EnvFileError(file: file, line: number, "the file starts with a byte-order mark (U+FEFF, bytes EF BB BF), which is not part of a variable name; save it as UTF-8 without BOM (e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' \(file))")
+                throw EnvFileError(file: file, line: number,
+                                   "the file starts with a byte-order mark (U+FEFF, bytes EF BB BF), which is not part of a variable name; "
+                                       + "save it as UTF-8 without BOM (e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' \(file))")
             }
             var warning: String? = nil
             let exported = line.hasPrefix("export ") || line.hasPrefix("export\t")
@@ -44,13 +46,17 @@ public struct EnvFile: Equatable, Sendable {
             }
             guard let eq = line.firstIndex(of: "=") else {
                 if exported {
-                    throw EnvFileError(file: file, line: number, "'export \(line.prefix(40))' has no value: the env file only sets variables, it cannot pass on the shell's; write \(line.prefix(40))=value (the worker reads its own environment anyway)")
+                    throw EnvFileError(file: file, line: number,
+                                       "'export \(line.prefix(40))' has no value: the env file only sets variables, it cannot pass on the "
+                                           + "shell's; write \(line.prefix(40))=value (the worker reads its own environment anyway)")
                 }
                 throw EnvFileError(file: file, line: number, "is not KEY=value: \(visible(line.prefix(40)))")
             }
             let key = String(line[..<eq]).trimmingCharacters(in: .whitespaces)
-            guard let first = key.first, first == "_" || first.isLetter, key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }), key.allSatisfy(\.isASCII) else {
-                throw EnvFileError(file: file, line: number, "'\(visible(key.prefix(40)))' is not a valid variable name (letters A-Z, digits and _, not starting with a digit)")
+            guard let first = key.first, first == "_" || first.isLetter, key.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }),
+                  key.allSatisfy(\.isASCII) else {
+                throw EnvFileError(file: file, line: number,
+                                   "'\(visible(key.prefix(40)))' is not a valid variable name (letters A-Z, digits and _, not starting with a digit)")
             }
             if line[..<eq].last == " " || line[line.index(after: eq)...].first == " " {
                 warning = warning ?? "spaces around '=' are read differently by shells and by systemd"
@@ -60,7 +66,8 @@ public struct EnvFile: Equatable, Sendable {
             if let quote = rest.first, quote == "\"" || quote == "'" {
                 rest.removeFirst()
                 guard let end = closingQuote(rest, quote) else {
-                    throw EnvFileError(file: file, line: number, "the value of \(key) opens a \(quote == "\"" ? "double" : "single") quote that is never closed")
+                    throw EnvFileError(file: file, line: number,
+                                       "the value of \(key) opens a \(quote == "\"" ? "double" : "single") quote that is never closed")
                 }
                 value = String(rest[..<end])
                 if quote == "\"" { value = unescapeDoubleQuoted(value) }

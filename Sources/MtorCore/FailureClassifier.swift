@@ -116,23 +116,36 @@ public enum FailureClassifier {
         let count = stream.retries.reversed().prefix { $0.status == last.status }.count
         switch last.status {
         case 401?, 403?:
-            return Verdict(.authFailed, "the provider rejected the credentials: HTTP \(last.status!) (\(last.error ?? "authentication_failed")) on the harness's first API call", hint: authHint(authEnv))
+            return Verdict(.authFailed,
+                           "the provider rejected the credentials: HTTP \(last.status!) "
+                               + "(\(last.error ?? "authentication_failed")) on the harness's first API call", hint: authHint(authEnv))
         case 402?:
-            return Verdict(.quotaExhausted, "the provider answered HTTP 402: the plan or balance is exhausted", hint: "top up the provider account or move specs to a fallback provider")
+            return Verdict(.quotaExhausted, "the provider answered HTTP 402: the plan or balance is exhausted",
+                           hint: "top up the provider account or move specs to a fallback provider")
         case 429? where (last.delayMs ?? 0) >= 30_000:
             // The provider named a reset far off: the harness would sleep through it in silence.
             let wait = (last.delayMs ?? 0) / 1000
-            return Verdict(.rateLimited, "the provider answered HTTP 429 and asked the harness to wait \(DurationText.format(wait.rounded())) before retrying", hint: "mtor holds the provider until then; tasks wait in inbox/ without spending attempts", retryAfter: wait)
+            return Verdict(.rateLimited,
+                           "the provider answered HTTP 429 and asked the harness to wait \(DurationText.format(wait.rounded())) "
+                               + "before retrying", hint: "mtor holds the provider until then; tasks wait in inbox/ without "
+                               + "spending attempts", retryAfter: wait)
         case 429? where count >= 4:
-            return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(count) times in a row", hint: "mtor retries with backoff; lower the provider's concurrency if this persists", retryAfter: last.delayMs.map { $0 / 1000 })
+            return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(count) times in a row",
+                           hint: "mtor retries with backoff; lower the provider's concurrency if "
+                               + "this persists", retryAfter: last.delayMs.map { $0 / 1000 })
         case let status? where status >= 500 && count >= 3:
-            return Verdict(.providerUnavailable, "the provider answered HTTP \(status) (\(last.error ?? "server error")) \(count) times in a row", hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
+            return Verdict(.providerUnavailable,
+                           "the provider answered HTTP \(status) "
+                               + "(\(last.error ?? "server error")) \(count) times in a row",
+                           hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
         case nil where count >= 3 || (count >= 2 && last.error?.contains("waiting for network") == true):
             let said = last.error ?? "connection error"
             if said.lowercased().contains("high demand") || said.lowercased().contains("overloaded") {
-                return Verdict(.providerUnavailable, "the provider answered that it is overloaded \(count) times in a row (\(said))", hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
+                return Verdict(.providerUnavailable, "the provider answered that it is overloaded \(count) times in a row (\(said))",
+                               hint: "the provider is overloaded or down; mtor backs off and then uses the fallback")
             }
-            return Verdict(.providerUnavailable, "the harness could not connect to the provider (\(said), \(count) tries)", hint: "check the provider's base_url and the network (`mtor doctor`)")
+            return Verdict(.providerUnavailable, "the harness could not connect to the provider (\(said), \(count) tries)",
+                           hint: "check the provider's base_url and the network (`mtor doctor`)")
         default:
             return nil
         }
@@ -142,13 +155,15 @@ public enum FailureClassifier {
 
     private static func decide(_ e: AttemptEvidence) -> Verdict {
         if let failure = e.sandboxFailure {
-            return Verdict(.internalError, failure, hint: "run `mtor doctor` on the worker: it says whether the sandbox works here and how to enable it")
+            return Verdict(.internalError, failure,
+                           hint: "run `mtor doctor` on the worker: it says whether the sandbox works here and how to enable it")
         }
         if let failure = e.spawnFailure {
             return Verdict(.harnessMissing, failure, hint: "install the harness or fix its argv[0] / PATH in etc/providers.json")
         }
         if let reason = e.budgetReason {
-            return Verdict(.budgetExceeded, reason, hint: "raise the cap in the spec (or the daily budget in the lockfile) if the task needs more, then `mtor retry` it")
+            return Verdict(.budgetExceeded, reason,
+                           hint: "raise the cap in the spec (or the daily budget in the lockfile) if the task needs more, then `mtor retry` it")
         }
         switch e.stoppedBy {
         case .budget?:
@@ -158,11 +173,14 @@ public enum FailureClassifier {
         case .shutdown?:
             return Verdict(.interrupted, "the worker was stopped while the agent was running; the task is requeued")
         case .timeout?:
-            return Verdict(.timedOut, "the agent ran for the whole wall-clock limit of \(DurationText.format(e.timeoutLimit)) and was killed", hint: "raise 'timeout:' in the spec or split the task")
+            return Verdict(.timedOut,
+                           "the agent ran for the whole wall-clock limit of \(DurationText.format(e.timeoutLimit)) "
+                               + "and was killed", hint: "raise 'timeout:' in the spec or split the task")
         case .stall?:
             if let evidence = streamVerdict(e) { return evidence }
             let seen = e.stdoutBytes == 0 ? "no output at all" : "no output"
-            return Verdict(.stalled, "\(seen) for \(DurationText.format(e.stallLimit)) ('stall:'), so the agent was killed", hint: "check that the provider answers (`mtor doctor`); raise 'stall:' only if the agent legitimately works silently")
+            return Verdict(.stalled, "\(seen) for \(DurationText.format(e.stallLimit)) ('stall:'), so the agent was killed",
+                           hint: "check that the provider answers (`mtor doctor`); raise 'stall:' only if the agent legitimately works silently")
         case .earlyAbort?:
             if let evidence = streamVerdict(e) { return evidence }
         case .silence?:
@@ -184,11 +202,14 @@ public enum FailureClassifier {
             return Verdict(.ok, "the agent finished successfully")
         }
         if let signal = e.signal {
-            return Verdict(.unknown, "the agent was killed by signal \(signal)\(signal == 9 ? " (SIGKILL from outside mtor; the kernel's OOM killer does this)" : "")", hint: "check `dmesg` and the machine's memory")
+            return Verdict(.unknown, "the agent was killed by signal "
+                + "\(signal)\(signal == 9 ? " (SIGKILL from outside mtor; the kernel's OOM killer does this)" : "")",
+            hint: "check `dmesg` and the machine's memory")
         }
         let code = e.exitCode ?? -1
         if code == 127 {
-            return Verdict(.harnessMissing, "exit 127: the harness or a program it runs was not found (\(trim(e.stderrTail)))", hint: "install it or fix PATH in etc/providers.json")
+            return Verdict(.harnessMissing, "exit 127: the harness or a program it runs was not found (\(trim(e.stderrTail)))",
+                           hint: "install it or fix PATH in etc/providers.json")
         }
         if code == 126 {
             return Verdict(.harnessMissing, "exit 126: the harness is not executable (\(trim(e.stderrTail)))", hint: "chmod +x the harness binary")
@@ -201,12 +222,17 @@ public enum FailureClassifier {
         // A plain command (`sh`, no model behind it): its exit status is its own verdict, output or not; a
         // retry would run its side effects twice.
         if !e.expectsModel {
-            return Verdict(.agentFailed, "the command exited \(code)\(said.isEmpty ? " (it printed nothing on stderr)" : "; stderr: \(said)")", hint: "read the task log; a plain command's exit status is its verdict, so it is not retried")
+            return Verdict(.agentFailed,
+                           "the command exited \(code)\(said.isEmpty ? " (it printed nothing on stderr)" : "; stderr: \(said)")",
+                           hint: "read the task log; a plain command's exit status is its verdict, so it is not retried")
         }
         if e.stream.modelReached || (!e.structured && (e.stdoutBytes > 0 || !said.isEmpty)) {
-            return Verdict(.agentFailed, "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? (said.isEmpty ? "" : "; stderr: \(said)"))", hint: "read the task log")
+            return Verdict(.agentFailed,
+                           "the agent exited \(code)\(e.stream.result.map { ": " + trim($0.text) } ?? (said.isEmpty ? "" : "; stderr: \(said)"))",
+                           hint: "read the task log")
         }
-        return Verdict(.unknown, "the harness exited \(code) with \(e.stdoutBytes == 0 ? "empty stdout" : "no recognisable output")\(said.isEmpty ? " and empty stderr" : "; stderr said: \(said)")",
+        return Verdict(.unknown, "the harness exited \(code) with "
+            + "\(e.stdoutBytes == 0 ? "empty stdout" : "no recognisable output")\(said.isEmpty ? " and empty stderr" : "; stderr said: \(said)")",
                        hint: "run the harness by hand with the same argv to see what it says")
     }
 
@@ -219,7 +245,9 @@ public enum FailureClassifier {
         var reason = "\(who) killed by the kernel's out-of-memory killer at the \(cap) cap"
         if e.signal != 9 { reason += "; the agent then \(e.signal.map { "died of signal \($0)" } ?? "exited \(e.exitCode ?? -1)")" }
         if let peak = memory.peakBytes { reason += " (peak use \(ByteSize.format(peak)))" }
-        return Verdict(.outOfMemory, reason, hint: "raise 'memory:' in the spec (or the worker's --task-memory) above \(cap), or make the task need less; it is not retried at the same cap")
+        return Verdict(.outOfMemory, reason,
+                       hint: "raise 'memory:' in the spec (or the worker's --task-memory) above \(cap), or make the task need less; it is "
+                           + "not retried at the same cap")
     }
 
     /// What the structured stream proves on its own.
@@ -231,13 +259,17 @@ public enum FailureClassifier {
         if let result = e.stream.result, result.isError, let v = textVerdict(result.text, e) { return v }
         if let last = e.stream.retries.last {
             if last.status == 429 {
-                return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(e.stream.retries.count) time(s)", retryAfter: last.delayMs.map { $0 / 1000 })
+                return Verdict(.rateLimited, "the provider answered HTTP 429 (rate limited) \(e.stream.retries.count) time(s)",
+                               retryAfter: last.delayMs.map { $0 / 1000 })
             }
             if let s = last.status, s >= 500 {
                 return Verdict(.providerUnavailable, "the provider answered HTTP \(s) \(e.stream.retries.count) time(s)")
             }
             if last.status == nil || last.error?.contains("connection") == true || last.error == "unknown" {
-                return Verdict(.providerUnavailable, "the harness could not connect to the provider (\(last.error ?? "connection error"), \(e.stream.retries.count) retries)", hint: "check the provider's base_url and the network (`mtor doctor`)")
+                return Verdict(.providerUnavailable,
+                               "the harness could not connect to the provider "
+                                   + "(\(last.error ?? "connection error"), \(e.stream.retries.count) retries)",
+                               hint: "check the provider's base_url and the network (`mtor doctor`)")
             }
         }
         return nil
@@ -248,34 +280,43 @@ public enum FailureClassifier {
         let lower = text.lowercased()
         func has(_ needles: String...) -> Bool { needles.contains { lower.contains($0) } }
         let excerpt = trim(firstLine(matching: lower, in: text))
-        if has("unknown option", "unknown flag", "unrecognized option", "unexpected argument", "invalid option", "unrecognized arguments", "error: option") {
-            return Verdict(.harnessUsage, "the harness rejected its own arguments: \(excerpt)", hint: "fix the harness argv in etc/providers.json or the spec's model/harness; the prompt never goes on argv")
+        if has("unknown option", "unknown flag", "unrecognized option", "unexpected argument", "invalid option", "unrecognized arguments",
+               "error: option") {
+            return Verdict(.harnessUsage, "the harness rejected its own arguments: \(excerpt)",
+                           hint: "fix the harness argv in etc/providers.json or the spec's model/harness; the prompt never goes on argv")
         }
         if has("command not found") {
             return Verdict(.harnessMissing, "a program was not found: \(excerpt)", hint: "install it or fix PATH in etc/providers.json")
         }
-        if has("not logged in", "please run /login", "authentication_error", "authentication_failed", "invalid api key", "invalid x-api-key", "invalid_api_key", "401 unauthorized", "status 401", "api error: 401", "api error: 403", "permission_error",
+        if has("not logged in", "please run /login", "authentication_error", "authentication_failed", "invalid api key", "invalid x-api-key",
+               "invalid_api_key", "401 unauthorized", "status 401", "api error: 401", "api error: 403", "permission_error",
                // Aider (litellm): "litellm.AuthenticationError: …" + "The API provider is not able to authenticate you."
                "litellm.authenticationerror", "not able to authenticate you") {
             return Verdict(.authFailed, "the provider rejected the credentials: \(excerpt)", hint: authHint(e.authEnv))
         }
-        if has("credit balance is too low", "insufficient_quota", "billing", "quota exceeded", "exceeded your current quota", "payment required", "api error: 402",
+        if has("credit balance is too low", "insufficient_quota", "billing", "quota exceeded", "exceeded your current quota",
+               "payment required", "api error: 402",
                "insufficient credits with the api provider") {
-            return Verdict(.quotaExhausted, "the provider's plan or balance is exhausted: \(excerpt)", hint: "top up the provider account or use a fallback provider")
+            return Verdict(.quotaExhausted, "the provider's plan or balance is exhausted: \(excerpt)",
+                           hint: "top up the provider account or use a fallback provider")
         }
         // Claude Code 2.1.332 prints a refused 429 as "API Error: Request rejected (429) · Usage limit reached …; resets at T".
         if has("rate_limit", "rate limit", "too many requests", "api error: 429", "rejected (429)", "usage limit reached") {
             return Verdict(.rateLimited, "the provider rate-limited the harness: \(excerpt)", retryAfter: RetryPolicy.resetDelay(in: text))
         }
-        if has("overloaded", "currently experiencing high demand", "connection failed", "error sending request", "connection refused", "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed", "api error: 5", "request timed out", "service unavailable", "bad gateway") {
-            return Verdict(.providerUnavailable, "the provider could not be reached or is overloaded: \(excerpt)", hint: "check the provider's base_url and status (`mtor doctor`)")
+        if has("overloaded", "currently experiencing high demand", "connection failed", "error sending request", "connection refused",
+               "econnrefused", "econnreset", "connection error", "unable to connect", "etimedout", "socket hang up", "fetch failed",
+               "api error: 5", "request timed out", "service unavailable", "bad gateway") {
+            return Verdict(.providerUnavailable, "the provider could not be reached or is overloaded: \(excerpt)",
+                           hint: "check the provider's base_url and status (`mtor doctor`)")
         }
         return nil
     }
 
     static func authHint(_ authEnv: String?) -> String {
         guard let authEnv else { return "check the provider's key with `mtor doctor`" }
-        let other = authEnv == "ANTHROPIC_AUTH_TOKEN" ? "ANTHROPIC_API_KEY (sent as x-api-key)" : authEnv == "ANTHROPIC_API_KEY" ? "ANTHROPIC_AUTH_TOKEN (sent as Authorization: Bearer)" : nil
+        let other = authEnv == "ANTHROPIC_AUTH_TOKEN" ? "ANTHROPIC_API_KEY (sent as x-api-key)"
+            : authEnv == "ANTHROPIC_API_KEY" ? "ANTHROPIC_AUTH_TOKEN (sent as Authorization: Bearer)" : nil
         var hint = "the harness sent the secret in \(authEnv); check the key with `mtor doctor`"
         if let other { hint += ", and whether the provider expects \(other) instead (auth_env in etc/providers.json)" }
         return hint

@@ -42,7 +42,8 @@ public struct ForeignKey: Sendable {
         ForeignKey("max_retries", tool: ccq, "retries", "extra attempts for transient failures only, at most 5"),
         ForeignKey("context_files", tool: ccq, nil, "mtor has no context list: name the files in the prompt and the agent reads them from the repo"),
         ForeignKey("estimated_tokens", tool: ccq, nil, "mtor does not estimate tokens; the sidecar reports the real usage"),
-        ForeignKey("tests", shown: "tests.run", tool: original, "verify", "a shell command run in the repo after the agent exits 0, which must pass", rule: .nestedRun),
+        ForeignKey("tests", shown: "tests.run", tool: original, "verify",
+                   "a shell command run in the repo after the agent exits 0, which must pass", rule: .nestedRun),
         ForeignKey("scope", tool: original, "paths", "the paths the task may change; changes elsewhere are flagged"),
         ForeignKey("files", tool: original, "paths", "the paths the task may change; changes elsewhere are flagged"),
         ForeignKey("blocked_by", tool: "issue trackers", "depends_on", "the ids of tasks that must succeed first"),
@@ -66,6 +67,7 @@ public struct ForeignKey: Sendable {
             return "'\(shown)' on line \(line) is \(tool)'s key; \(difference). Remove it, or run `mtor convert` on the spec"
         }
         let later = mtorKeyKnown ? "" : " (this mtor does not have '\(mtorKey)' yet)"
-        return "'\(shown)' on line \(line) is \(tool)'s name for this; mtor calls it '\(mtorKey)'\(later) (\(difference)). Rename it, or run `mtor convert` on the spec"
+        return "'\(shown)' on line \(line) is \(tool)'s name for this; mtor calls it '\(mtorKey)'\(later) (\(difference)). Rename it, or run "
+            + "`mtor convert` on the spec"
     }
 }

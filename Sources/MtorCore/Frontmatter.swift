@@ -87,14 +87,20 @@ public struct Frontmatter: Equatable, Sendable {
 extension Frontmatter {
     /// What YAML the frontmatter accepts and which keys are metadata, for the help text and README.
     public static let reference = """
-    The frontmatter is YAML between a first line `---` and the next `---` (or `...`) line, read by mtor's own small reader. It accepts the YAML people write by hand:
+    The frontmatter is YAML between a first line `---` and the next `---` (or `...`) line, read by mtor's own small reader. It accepts \
+    the YAML people write by hand:
     - nested block mappings (`tests:` then an indented `run: pytest`) and block lists (`- item`);
     - flow lists and mappings (`[a, b]`, `{run: pytest}`), which may span lines;
     - literal `|` and folded `>` block scalars, with `-` (strip) or `+` (keep) chomping;
     - 'single' and "double" quoted strings (with \\n, \\t, \\", \\uXXXX escapes), over several lines;
     - null (`null`, `~`, nothing), true/false (also yes/no), integers and floats;
     - comments (`# ...` at a line's start or after a space), CRLF line ends and a byte-order mark.
-    Refused, each with its line and column: anchors (`&a`), aliases (`*a`), tags (`!tag`), directives (`%YAML`), a second document, complex keys (`? key`), tabs used for indentation, and a key written twice. A scalar where a string belongs is taken as written (`model: 1.10` is "1.10"; `repo: ~` is your home).
-    Metadata keys are accepted, ignored by the scheduler, and kept in the result sidecar as `spec.meta`: \(Spec.metadataKeys.map { "`\($0)`" }.joined(separator: ", ")), and any key starting with `x-`. Every other key must be one of mtor's (the table above). A key another tool uses for something mtor has (claude-code-queue's `working_directory`, the original mtor's `tests.run`, ...) is refused with mtor's name for it, and `mtor convert SPEC... [--write]` rewrites such a spec into mtor's keys.
+    Refused, each with its line and column: anchors (`&a`), aliases (`*a`), tags (`!tag`), directives (`%YAML`), a second document, \
+    complex keys (`? key`), tabs used for indentation, and a key written twice. A scalar where a string belongs is taken as written \
+    (`model: 1.10` is "1.10"; `repo: ~` is your home).
+    Metadata keys are accepted, ignored by the scheduler, and kept in the result sidecar as `spec.meta`: \
+    \(Spec.metadataKeys.map { "`\($0)`" }.joined(separator: ", ")), and any key starting with `x-`. Every other key must be one of mtor's \
+    (the table above). A key another tool uses for something mtor has (claude-code-queue's `working_directory`, the original mtor's \
+    `tests.run`, ...) is refused with mtor's name for it, and `mtor convert SPEC... [--write]` rewrites such a spec into mtor's keys.
     """
 }

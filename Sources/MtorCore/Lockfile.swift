@@ -117,7 +117,9 @@ public struct Lockfile: Codable, Equatable, Sendable {
                 throw LockfileError(file: file, "harnesses.\(name).argv is empty; it needs at least the program to run")
             }
             if let stream = h.stream, !StreamScanner.formats.contains(stream) {
-                throw LockfileError(file: file, "harnesses.\(name).stream is '\(stream)'; mtor reads \(StreamScanner.formats.sorted().joined(separator: " or ")) (leave it out for plain output)")
+                throw LockfileError(file: file,
+                                    "harnesses.\(name).stream is '\(stream)'; mtor reads "
+                                        + "\(StreamScanner.formats.sorted().joined(separator: " or ")) (leave it out for plain output)")
             }
             if let p = h.prompt, p != "stdin", p != "file" {
                 throw LockfileError(file: file, "harnesses.\(name).prompt is '\(p)'; use 'stdin' or 'file'")
@@ -127,7 +129,9 @@ public struct Lockfile: Codable, Equatable, Sendable {
             }
             for arg in h.argv {
                 for placeholder in Lockfile.placeholders(in: arg) where !["model", "base_url", "repo", "prompt_file"].contains(placeholder) {
-                    throw LockfileError(file: file, "harnesses.\(name).argv uses unknown placeholder {\(placeholder)}; known: {model} {base_url} {repo} {prompt_file}")
+                    throw LockfileError(file: file,
+                                        "harnesses.\(name).argv uses unknown placeholder {\(placeholder)}; known: {model} {base_url} {repo} "
+                                            + "{prompt_file}")
                 }
             }
             for (variable, header) in h.authHeaders ?? [:] where header != "bearer" && header != "x-api-key" {
@@ -136,7 +140,9 @@ public struct Lockfile: Codable, Equatable, Sendable {
         }
         for (name, p) in providers.sorted(by: { $0.key < $1.key }) {
             guard let h = harnesses[p.harness] else {
-                throw LockfileError(file: file, "providers.\(name).harness is '\(p.harness)', which is not under 'harnesses' (have: \(harnesses.keys.sorted().joined(separator: ", ")))")
+                throw LockfileError(file: file,
+                                    "providers.\(name).harness is '\(p.harness)', which is not under 'harnesses' (have: "
+                                        + "\(harnesses.keys.sorted().joined(separator: ", ")))")
             }
             if let api = p.api, !["anthropic", "openai", "openai-chat"].contains(api) {
                 throw LockfileError(file: file, "providers.\(name).api is '\(api)'; use 'anthropic', 'openai' or 'openai-chat'")
@@ -145,7 +151,9 @@ public struct Lockfile: Codable, Equatable, Sendable {
                 throw LockfileError(file: file, "providers.\(name) needs both 'auth_env' and 'secret_env' (or neither)")
             }
             if let auth = p.authEnv, let headers = h.authHeaders, headers[auth] == nil {
-                throw LockfileError(file: file, "providers.\(name).auth_env is '\(auth)', but harness '\(p.harness)' reads only \(headers.keys.sorted().joined(separator: " or ")) for auth")
+                throw LockfileError(file: file,
+                                    "providers.\(name).auth_env is '\(auth)', but harness '\(p.harness)' reads only "
+                                        + "\(headers.keys.sorted().joined(separator: " or ")) for auth")
             }
             if let c = p.concurrency, c < 1 {
                 throw LockfileError(file: file, "providers.\(name).concurrency must be at least 1, got \(c)")
@@ -154,8 +162,10 @@ public struct Lockfile: Codable, Equatable, Sendable {
                 throw LockfileError(file: file, "providers.\(name).budget_usd_per_day must be a number of dollars, at least 0, got \(b)")
             }
             for (model, price) in (p.prices ?? [:]).sorted(by: { $0.key < $1.key }) {
-                for (key, rate) in [("input", price.input), ("output", price.output), ("cache_read", price.cacheRead ?? 0), ("cache_write", price.cacheWrite ?? 0)] where !(rate >= 0) || !rate.isFinite {
-                    throw LockfileError(file: file, "providers.\(name).prices.\(model).\(key) must be dollars per million tokens, at least 0, got \(rate)")
+                for (key, rate) in [("input", price.input), ("output", price.output), ("cache_read", price.cacheRead ?? 0),
+                                    ("cache_write", price.cacheWrite ?? 0)] where !(rate >= 0) || !rate.isFinite {
+                    throw LockfileError(file: file,
+                                        "providers.\(name).prices.\(model).\(key) must be dollars per million tokens, at least 0, got \(rate)")
                 }
             }
             if let url = p.baseURL, URL(string: url)?.scheme == nil {

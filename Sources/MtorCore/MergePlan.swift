@@ -67,7 +67,8 @@ public enum MergePlan {
         guard result.status == .succeeded else {
             return "it \(result.status.rawValue) (\(result.class.rawValue)); only a task that succeeded is merged"
         }
-        guard result.git?.branch != nil, result.spec.repo != nil else { return "it ran in place (no branch of its own); its commits are already in the checkout" }
+        guard result.git?.branch != nil, result.spec.repo != nil else { return "it ran in place (no branch of its own); its commits are "
+            + "already in the checkout" }
         guard let after = result.git?.headAfter, after != result.git?.headBefore, !(result.git?.commits.isEmpty ?? true) else {
             return "its branch carries no commit of its own (git.head_after), so there is nothing to merge"
         }

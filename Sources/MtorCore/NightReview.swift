@@ -63,7 +63,8 @@ public struct NightReview: Codable, Equatable, Sendable {
                        flags: r.review?.flags.map(\.rawValue) ?? [], diffstat: r.review?.diffstat ?? r.git?.diffstat,
                        costUSD: r.usage?.costUSD, durationS: duration, finishedAt: r.finishedAt, merge: merge,
                        mergeCommit: record?.state == .landed ? record?.commit : nil, followUp: record?.followUp, origin: MergePlan.origin(of: r),
-                       attempts: r.attempts.map { Span(provider: $0.provider ?? $0.harness ?? "-", startedAt: $0.startedAt, endedAt: $0.endedAt, class: $0.class.rawValue) })
+                       attempts: r.attempts.map { Span(provider: $0.provider ?? $0.harness ?? "-", startedAt: $0.startedAt,
+                                                       endedAt: $0.endedAt, class: $0.class.rawValue) })
         }
         let ready = MergePlan.pending(window, records: records).map(\.id)
         let command = ready.isEmpty ? nil : (["mtor", "merge", "--spool", shellWord(spool)] + ready.map(shellWord)).joined(separator: " ")

@@ -29,7 +29,8 @@ public struct PollPlan: Equatable, Sendable {
         case (nil, _):
             summary = "\(where_): inotify only"
         case (let s?, nil):
-            summary = "\(where_): inbox/ and cancel/ polled every \(DurationText.format(s)) besides inotify (inotify never sees what other hosts write; --poll changes it)"
+            summary = "\(where_): inbox/ and cancel/ polled every \(DurationText.format(s)) besides inotify (inotify never sees what other "
+                + "hosts write; --poll changes it)"
         case (let s?, _?):
             summary = "\(where_): inbox/ and cancel/ polled every \(DurationText.format(s)) besides inotify (--poll)"
         }

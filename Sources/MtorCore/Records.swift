@@ -35,7 +35,8 @@ public struct ClaimRecord: Codable, Equatable, Sendable {
         case memoryCapBytes = "memory_cap_bytes", memoryCgroup = "memory_cgroup"
     }
 
-    public init(id: String, host: String, pid: Int32, attempt: Int, startedAt: String, nextAttemptAt: String? = nil, provider: String? = nil, file: String) {
+    public init(id: String, host: String, pid: Int32, attempt: Int, startedAt: String, nextAttemptAt: String? = nil, provider: String? = nil,
+                file: String) {
         self.id = id
         self.host = host
         self.pid = pid
@@ -105,7 +106,8 @@ public enum Stamp {
             let s = String(v)
             return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
         }
-        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
+        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))"
+            + "T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
     }
 
     public static func date(_ text: String) -> Date? {
@@ -121,7 +123,8 @@ public enum Stamp {
     /// the rest of finishing it. Anything else (offsets, other shapes) is nil here.
     static func utc(_ text: String) -> Date? {
         let b = Array(text.utf8)
-        guard b.count >= 20, b.count <= 30, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b.last == 0x5A else { return nil }
+        guard b.count >= 20, b.count <= 30, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A,
+              b.last == 0x5A else { return nil }
         func number(_ from: Int, _ count: Int) -> Int32? {
             var v: Int32 = 0
             for i in from..<from + count {

@@ -89,7 +89,8 @@ public enum Reference {
         if limit <= 1 { s = "never" }
         else if maximum == 2 { s = "once more" }
         else { s = "yes, up to `retries` more times (default \(Spec.defaultRetries)) with capped backoff" }
-        if c.movesToFallback { s += limit <= 1 ? " on that provider; the next `fallback` provider takes over" : ", then the next `fallback` provider" }
+        if c.movesToFallback { s += limit <= 1 ? " on that provider; the next `fallback` "
+            + "provider takes over" : ", then the next `fallback` provider" }
         return s
     }
 }

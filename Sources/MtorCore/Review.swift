@@ -96,7 +96,8 @@ public struct ReviewRules: Equatable, Sendable {
         if autoCommitted { raise(.autoCommitted, "mtor committed changes the agent left uncommitted") }
         let shrunk = changes.filter(\.shrunk)
         if !shrunk.isEmpty {
-            raise(.fileShrunk, "lost at least half their lines: " + Self.names(shrunk.map { "\($0.path) (\($0.linesBefore ?? 0) → \(($0.linesBefore ?? 0) + $0.insertions - $0.deletions))" }))
+            raise(.fileShrunk, "lost at least half their lines: " + Self.names(shrunk.map { "\($0.path) (\($0.linesBefore ?? 0) → "
+                + "\(($0.linesBefore ?? 0) + $0.insertions - $0.deletions))" }))
         }
         let removesSomething = changes.contains { $0.kind == .deleted || $0.deletions > 0 }
         if removesSomething, !changes.contains(where: { $0.kind == .added || $0.insertions > 0 }) {
@@ -109,7 +110,8 @@ public struct ReviewRules: Equatable, Sendable {
         }
         if !scope.isEmpty {
             let outside = changes.filter { !inScope($0.path) }
-            if !outside.isEmpty { raise(.touchedOutside, "changes outside paths [\(scope.joined(separator: ", "))]: " + Self.names(outside.map(\.path))) }
+            if !outside.isEmpty { raise(.touchedOutside,
+                                        "changes outside paths [\(scope.joined(separator: ", "))]: " + Self.names(outside.map(\.path))) }
         }
         return Review(flags: flags, diffstat: stat, notes: notes)
     }
@@ -129,7 +131,8 @@ public struct ReviewRules: Equatable, Sendable {
         let stem = name.split(separator: ".").first.map(String.init) ?? name
         if lower.hasPrefix("test_") || lower.hasPrefix("test-") { return true }
         for marker in ["_test.", ".test.", "_spec.", ".spec.", "-test."] where lower.contains(marker) { return true }
-        return stem.hasSuffix("Test") || stem.hasSuffix("Tests") || stem.hasSuffix("Spec") || stem.hasSuffix("_test") || stem == "test" || stem == "tests"
+        return stem.hasSuffix("Test") || stem.hasSuffix("Tests") || stem.hasSuffix("Spec") || stem.hasSuffix("_test") || stem == "test"
+            || stem == "tests"
     }
 
     private static func names(_ items: [String]) -> String {

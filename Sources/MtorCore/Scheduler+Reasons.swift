@@ -22,9 +22,11 @@ extension Scheduler {
             case .spoolPaused(let p):
                 return "the spool is paused since \(p.since) by \(p.by) (`mtor resume` starts it again)"
             case .providerPaused(let provider, let p):
-                return "provider \(provider) is paused since \(p.since) by \(p.by) (`mtor resume --provider \(provider)`)"
+                return "provider \(provider) is paused since \(p.since) by \(p.by) "
+                    + "(`mtor resume --provider \(provider)`)"
             case .lowMemory(let available, let floor):
-                return "only \(ByteSize.format(available)) of memory is available, below --min-free-memory \(ByteSize.format(floor)); it starts when memory returns"
+                return "only \(ByteSize.format(available)) of memory is available, "
+                    + "below --min-free-memory \(ByteSize.format(floor)); it starts when memory returns"
             }
         }
     }
@@ -47,14 +49,14 @@ extension Scheduler {
     /// Why a queued spec fails without running: its class, and the sentence for its sidecar.
     public enum Refusal: Sendable, Equatable, CustomStringConvertible {
         /// A dependency failed with this class.
-        case dependencyFailed(String, class: String)
+        case dependencyFailed(String, class: FailureClass)
         case dependencyCancelled(String)
         /// A dependency never appeared in the spool within `--dependency-timeout`.
         case dependencyMissing(String, timeout: Double)
         /// `depends_on` closes a cycle among queued specs (or names the task itself).
         case dependencyCycle(Cycle)
-        /// An identical spec is queued, running, or succeeded within `--dedup-window`: the original, described.
-        case duplicate(of: String, window: Double)
+        /// An identical spec is queued, running, or succeeded within `--dedup-window`: the original.
+        case duplicate(of: Original, window: Double)
 
         public var failureClass: FailureClass {
             switch self {
@@ -64,24 +66,38 @@ extension Scheduler {
             }
         }
 
+        /// What to do about it, for the sidecar's `hint`.
+        public var hint: String {
+            switch self {
+            case .dependencyFailed, .dependencyCancelled, .dependencyMissing:
+                return "fix the dependency and `mtor retry` it, then `mtor retry` this task"
+            case .dependencyCycle, .duplicate:
+                return "fix the spec; `mtor validate` runs the same checks"
+            }
+        }
+
         /// A duplicate's sentence without the window (what `validate` and `submit` say); others as `description`.
         public var sentence: String {
             guard case .duplicate(let original, _) = self else { return description }
-            return "duplicate spec: it is identical (same repo, provider and prompt) to \(original); to run it again on purpose, submit it with `mtor submit --force` or add 'dedup: false'"
+            return "duplicate spec: it is identical (same repo, provider and prompt) to \(original); "
+                + "to run it again on purpose, submit it with `mtor submit --force` or add 'dedup: false'"
         }
 
         public var description: String {
             switch self {
             case .dependencyFailed(let dep, let cls):
-                return "its dependency \(dep) failed (\(cls)), so it was not run"
+                return "its dependency \(dep) failed (\(cls.rawValue)), so it was not run"
             case .dependencyCancelled(let dep):
                 return "its dependency \(dep) was cancelled, so it was not run"
             case .dependencyMissing(let dep, let timeout):
-                return "its dependency \(dep) never appeared in this spool within \(Scheduler.span(timeout)) (--dependency-timeout)"
+                return "its dependency \(dep) never appeared in this spool within \(Scheduler.span(timeout))"
+                    + " (--dependency-timeout)"
             case .dependencyCycle(let cycle) where cycle.isSelfDependency:
-                return "'depends_on' names the task itself (\(cycle)); a task cannot wait for itself — remove it from 'depends_on'"
+                return "'depends_on' names the task itself (\(cycle)); "
+                    + "a task cannot wait for itself — remove it from 'depends_on'"
             case .dependencyCycle(let cycle):
-                return "'depends_on' forms a cycle (\(cycle)), so none of these tasks could ever start; remove one of the dependencies and submit again"
+                return "'depends_on' forms a cycle (\(cycle)), so none of these tasks could ever start; "
+                    + "remove one of the dependencies and submit again"
             case .duplicate(_, let window):
                 return sentence + " (window: --dedup-window \(DurationText.format(window)))"
             }

@@ -15,8 +15,15 @@ import Foundation
 ///    Effective priority is `priority` plus one for every `agingStep` seconds waited, so a
 ///    low-priority spec is never starved: after `agingStep × gap` it catches up with a spec
 ///    `gap` levels above it that arrived at the same time.
-/// 6. **Capacity**: the worker's concurrency, then each provider's (checked by the caller's
-///    `place` closure, which also knows provider health).
+/// 6. **Capacity**: the worker's concurrency, then where each candidate starts (`place`, in
+///    Scheduler+Placement.swift): its repo on this host or another, the in-place task in its repo,
+///    and the first provider of its chain that is healthy, within budget and below its concurrency.
+///
+/// Before these rules, a spec on a dependency cycle or identical to one queued, running or recently
+/// succeeded is refused (`cycleRefusals`, `original`, in Scheduler+Refusals.swift). Every decision
+/// carries a typed reason (`Hold`, `PlacementHold`, `Refusal`; `Wait` joins the first two), whose
+/// `description` is the one sentence `status`, `show`, `wait` and `submit --wait` print; the worker
+/// only gathers the evidence and acts.
 public struct Scheduler: Sendable {
     /// Seconds of waiting worth one level of priority.
     public static let agingStep: Double = 600
@@ -33,7 +40,8 @@ public struct Scheduler: Sendable {
         /// Its provider, for per-provider pause ("" for specs without one).
         public var provider: String
 
-        public init(name: String, id: String, arrived: Double, priority: Int = 0, notBefore: Double? = nil, dependsOn: [String] = [], provider: String = "") {
+        public init(name: String, id: String, arrived: Double, priority: Int = 0, notBefore: Double? = nil,
+                    dependsOn: [String] = [], provider: String = "") {
             self.name = name
             self.id = id
             self.arrived = arrived
@@ -47,7 +55,7 @@ public struct Scheduler: Sendable {
     /// Where a dependency is.
     public enum Dependency: Sendable, Equatable {
         case succeeded
-        case failed(String)     // its class
+        case failed(FailureClass)
         case cancelled
         case pending            // queued or running
         case absent             // not in this spool (yet)
@@ -172,8 +180,10 @@ public struct Scheduler: Sendable {
                     continue
                 }
                 verdicts[i] = dependencyVerdict(s.queued[i], s) { name in
-                    guard let j = upstream(name), visit[j] == 2, case .fail(let refusal)? = verdicts[j] else { return nil }
-                    return refusal.failureClass.rawValue
+                    guard let j = upstream(name), visit[j] == 2, case .fail(let refusal)? = verdicts[j] else {
+                        return nil
+                    }
+                    return refusal.failureClass
                 }
                 visit[i] = 2
                 path.removeLast()
@@ -183,7 +193,7 @@ public struct Scheduler: Sendable {
     }
 
     /// `failing(name)`: the class a queued dependency fails with in this turn, if it does.
-    private func dependencyVerdict(_ q: Queued, _ s: Snapshot, failing: (String) -> String?) -> DependencyVerdict? {
+    private func dependencyVerdict(_ q: Queued, _ s: Snapshot, failing: (String) -> FailureClass?) -> DependencyVerdict? {
         var waits: [DependencyWait] = []
         for name in q.dependsOn {
             let dep = s.resolved[name].map { $0 == name ? name : "\(name) (\($0))" } ?? name
@@ -198,7 +208,9 @@ public struct Scheduler: Sendable {
                 if let cls = failing(name) { return .fail(.dependencyFailed(dep, class: cls)) }
                 waits.append(.pending(dep))
             case .absent:
-                if s.now - q.arrived >= s.dependencyTimeout { return .fail(.dependencyMissing(dep, timeout: s.dependencyTimeout)) }
+                if s.now - q.arrived >= s.dependencyTimeout {
+                    return .fail(.dependencyMissing(dep, timeout: s.dependencyTimeout))
+                }
                 waits.append(.absent(dep))
             }
         }

@@ -36,21 +36,27 @@ public enum ScheduleRules {
     static func read(_ values: [String: SpecValue]) throws(SpecError) -> (notBefore: NotBefore?, dedup: Bool) {
         let deps = values["depends_on"]?.names ?? []
         if deps.count > maxDependencies {
-            throw .invalid(key: "depends_on", "'depends_on' names \(deps.count) tasks; at most \(maxDependencies) are allowed — make one task that depends on a group and depend on it, or split the work")
+            throw .invalid(key: "depends_on",
+                           "'depends_on' names \(deps.count) tasks; at most \(maxDependencies) are allowed — make one task that depends on a "
+                               + "group and depend on it, or split the work")
         }
         for (n, dep) in deps.enumerated() {
             let stem = dep.hasSuffix(".md") ? String(dep.dropLast(3)) : dep
             let bad = stem.trimmingCharacters(in: .whitespaces).isEmpty || stem.utf8.count > 200 || stem.contains("/") || stem.hasPrefix(".")
                 || stem.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
             if bad {
-                throw .invalid(key: "depends_on", "item \(n + 1) of 'depends_on' is '\(Spec.shown(dep))', which is no task id or spec file name; name tasks by id (`mtor status` lists them) or by the file name they were submitted as, e.g. [parser-refactor]")
+                throw .invalid(key: "depends_on",
+                               "item \(n + 1) of 'depends_on' is '\(Spec.shown(dep))', which is no task id or spec file name; name tasks by "
+                                   + "id (`mtor status` lists them) or by the file name they were submitted as, e.g. [parser-refactor]")
             }
         }
         if Set(deps).count != deps.count {
             throw .invalid(key: "depends_on", "'depends_on' names the same task twice; list each dependency once")
         }
         if values["base"]?.text == baseAfter, deps.count != 1 {
-            throw .invalid(key: "base", "'base: after' starts the branch from the tip of the task's single dependency, but 'depends_on' names \(deps.count); name exactly one dependency or give 'base' a branch")
+            throw .invalid(key: "base",
+                           "'base: after' starts the branch from the tip of the task's single dependency, but 'depends_on' names "
+                               + "\(deps.count); name exactly one dependency or give 'base' a branch")
         }
         var notBefore: NotBefore? = nil
         if let text = values["not_before"]?.text {
@@ -77,7 +83,9 @@ public enum ScheduleRules {
     }
 
     static func notBeforeError(_ text: String) -> SpecError {
-        .invalid(key: "not_before", "'not_before' must be an ISO-8601 time with its zone, such as 2026-12-01T22:00:00Z or 2026-12-01T23:00:00+01:00, or a duration from submission such as 2h or 90m; got '\(Spec.shown(text))'")
+        .invalid(key: "not_before",
+                 "'not_before' must be an ISO-8601 time with its zone, such as 2026-12-01T22:00:00Z or 2026-12-01T23:00:00+01:00, or a "
+                     + "duration from submission such as 2h or 90m; got '\(Spec.shown(text))'")
     }
 }
 
@@ -85,7 +93,8 @@ extension Spec {
     /// The rows of `Spec.keys` that `ScheduleRules` reads besides `priority` and `depends_on`.
     public static let scheduleKeys: [SpecKey] = [
         SpecKey("not_before", .moment, default: "none", "an ISO-8601 time or a duration from submission (2h); the spec waits until then"),
-        SpecKey("dedup", .flag, default: "true", "false: run even when an identical spec is queued or running, or succeeded within the worker's --dedup-window"),
+        SpecKey("dedup", .flag, default: "true",
+                "false: run even when an identical spec is queued or running, or succeeded within the worker's --dedup-window"),
     ]
 
     /// What makes two specs the same work for `dedup`: the repo, the provider (as resolved) and the prompt.

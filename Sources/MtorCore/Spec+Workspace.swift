@@ -83,7 +83,9 @@ public struct WorkSettings: Equatable, Sendable {
         }
         if let branch = values["branch"]?.text {
             guard WorkSettings.isValidBranch(branch.replacingOccurrences(of: "<id>", with: "id")) else {
-                throw .invalid(key: "branch", "'branch' must be a valid git branch name such as mtor/<id> (no spaces, '..', '~', '^', ':', '?', '*', '[', '\\', '@{', no leading '-' or trailing '/', '.' or '.lock'), got '\(Spec.shown(branch))'")
+                throw .invalid(key: "branch",
+                               "'branch' must be a valid git branch name such as mtor/<id> (no spaces, '..', '~', '^', ':', '?', '*', '[', "
+                                   + "'\\', '@{', no leading '-' or trailing '/', '.' or '.lock'), got '\(Spec.shown(branch))'")
             }
             w.branch = branch
         }
@@ -91,10 +93,12 @@ public struct WorkSettings: Equatable, Sendable {
         w.paths = try relativePaths("paths", values)
         if w.mode == .inPlace {
             if let key = ["branch", "base", "copy", "setup", "on_conflict"].first(where: { values[$0] != nil }) {
-                throw .invalid(key: key, "'\(key)' needs a worktree, but the spec says 'workspace: in-place'; drop '\(key)' or use 'workspace: worktree'")
+                throw .invalid(key: key, "'\(key)' needs a worktree, but the spec says 'workspace: in-place'; drop '\(key)' or use "
+                    + "'workspace: worktree'")
             }
             if w.integrate != .branch {
-                throw .invalid(key: "integrate", "'integrate: \(w.integrate.rawValue)' needs the task's own branch, but the spec says 'workspace: in-place'")
+                throw .invalid(key: "integrate",
+                               "'integrate: \(w.integrate.rawValue)' needs the task's own branch, but the spec says 'workspace: in-place'")
             }
         }
         return w
@@ -124,7 +128,8 @@ public struct WorkSettings: Equatable, Sendable {
 
     // MARK: - Typed access
 
-    private static func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ values: [String: SpecValue], default value: T) throws(SpecError) -> T where T.RawValue == String {
+    private static func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ values: [String: SpecValue],
+                                                                   default value: T) throws(SpecError) -> T where T.RawValue == String {
         guard let text = values[key]?.text else { return value }
         guard let v = T(rawValue: text) else {
             throw .invalid(key: key, "'\(key)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(Spec.shown(text))'")
@@ -136,7 +141,8 @@ public struct WorkSettings: Equatable, Sendable {
         var out: [String] = []
         for item in (values[key]?.names ?? []).map({ $0.trimmingCharacters(in: .whitespaces) }) {
             guard isInsideRepo(item) else {
-                throw .invalid(key: key, "'\(key)' names '\(Spec.shown(item))', which is not a relative path inside the repo; write paths like config/local.yml")
+                throw .invalid(key: key, "'\(key)' names '\(Spec.shown(item))', which is not a relative path inside the repo; write paths "
+                    + "like config/local.yml")
             }
             var p = item
             while p.hasPrefix("./") { p.removeFirst(2) }
@@ -151,13 +157,15 @@ extension Spec {
     /// The rows of `Spec.keys` that `WorkSettings` reads.
     public static let workspaceKeys: [SpecKey] = [
         SpecKey("workspace", .name, default: "worktree", "worktree (own worktree and branch) or in-place (the checkout itself)"),
-        SpecKey("base", .name, default: "the repo's HEAD at claim", "where the task's branch starts; after = the tip of its single dependency's branch"),
+        SpecKey("base", .name, default: "the repo's HEAD at claim",
+                "where the task's branch starts; after = the tip of its single dependency's branch"),
         SpecKey("branch", .name, default: WorkSettings.defaultBranch, "the task's branch; <id> is the task's id"),
         SpecKey("copy", .names, default: "none", "untracked files copied from the checkout into the worktree"),
         SpecKey("setup", .command, default: "none", "run in the worktree before the agent; failure = setup_failed"),
         SpecKey("expect", .name, default: "changes", "changes, answer or nothing: what counts as evidence of success"),
         SpecKey("integrate", .name, default: "branch", "branch (leave it for review), merge (the merge queue: rebase, verify, fast-forward) or push"),
-        SpecKey("on_conflict", .name, default: "branch", "branch (record the conflict for a person) or agent (queue a follow-up task when the merge queue meets a conflict)"),
+        SpecKey("on_conflict", .name, default: "branch",
+                "branch (record the conflict for a person) or agent (queue a follow-up task when the merge queue meets a conflict)"),
         SpecKey("paths", .names, default: "anywhere", "the task's scope; changes elsewhere are flagged touched_outside"),
     ]
 }

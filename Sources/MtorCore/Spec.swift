@@ -26,9 +26,13 @@ public struct Spec: Equatable, Sendable {
         SpecKey("priority", .wholeNumber(-1_000_000...1_000_000), default: "0", "higher runs first; same priority keeps arrival order"),
         SpecKey("depends_on", .names, default: "none", "ids of tasks that must succeed before this one starts"),
     ] + Spec.workspaceKeys + [
-        SpecKey("memory", .memory, default: "none (--task-memory)", "memory cap of each attempt, agent and every process it starts (512M, 4G); the kernel's OOM killer ends it at the cap"),
-        SpecKey("max_cost_usd", .dollars, default: "none", "the most the task may spend, all attempts, priced from the lockfile's prices; the agent is stopped at once past it (budget_exceeded)"),
-        SpecKey("max_turns", .wholeNumber(1...100_000), default: "none", "the most model turns the task may take, all attempts; the agent is stopped at once when it begins one more (budget_exceeded)"),
+        SpecKey("memory", .memory, default: "none (--task-memory)",
+                "memory cap of each attempt, agent and every process it starts (512M, 4G); the kernel's OOM killer ends it at the cap"),
+        SpecKey("max_cost_usd", .dollars, default: "none",
+                "the most the task may spend, all attempts, priced from the lockfile's prices; the agent is stopped at once past it "
+                    + "(budget_exceeded)"),
+        SpecKey("max_turns", .wholeNumber(1...100_000), default: "none",
+                "the most model turns the task may take, all attempts; the agent is stopped at once when it begins one more (budget_exceeded)"),
     ]
 
     /// The names in `keys`.
@@ -75,7 +79,8 @@ public struct Spec: Equatable, Sendable {
     public var work = WorkSettings()
 
     public init(repoAsWritten: String, repo: String, provider: String? = nil, fallback: [String] = [], harness: String? = nil, model: String? = nil,
-                timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries, verify: String? = nil, prompt: String,
+                timeout: Double = Spec.defaultTimeout, stall: Double = Spec.defaultStall, retries: Int = Spec.defaultRetries,
+                verify: String? = nil, prompt: String,
                 priority: Int = 0, dependsOn: [String] = [], meta: [String: FrontmatterValue] = [:]) {
         self.repoAsWritten = repoAsWritten
         self.repo = repo
@@ -132,11 +137,13 @@ public struct Spec: Equatable, Sendable {
             problems.append(.invalid(key: nil, "the spec has no prompt: its body after the frontmatter is empty"))
         }
         if values["repo"]?.text == nil, !problems.contains(where: { if case .invalid(key: "repo", _) = $0 { return true } else { return false } }) {
-            problems.append(.invalid(key: "repo", "the frontmatter has no 'repo' key; name the git working tree the agent works in, e.g. 'repo: ~/code/widget'"))
+            problems.append(.invalid(key: "repo",
+                                     "the frontmatter has no 'repo' key; name the git working tree the agent works in, e.g. 'repo: ~/code/widget'"))
         }
         if let first = problems.first {
             guard problems.count > 1, case .invalid(let key, _) = first else { throw first }
-            throw .invalid(key: key, "\(problems.count) problems: " + problems.enumerated().map { "(\($0.offset + 1)) \($0.element.description)" }.joined(separator: "; "))
+            throw .invalid(key: key, "\(problems.count) problems: " + problems.enumerated().map { "(\($0.offset + 1)) "
+                + "\($0.element.description)" }.joined(separator: "; "))
         }
         guard let repoWritten = values["repo"]?.text else {
             throw .invalid(key: "repo", "the frontmatter has no 'repo' key; name the git working tree the agent works in, e.g. 'repo: ~/code/widget'")

@@ -75,7 +75,8 @@ public struct SpecConversion: Equatable, Sendable {
             present.insert(target)
             merged[target] = (value, entry.key)
             out.append(emit(target, value))
-            notes.append("mapped \(written) to \(emit(target, value)) (\(foreign.tool)'s '\(foreign.shown)' is mtor's '\(target)': \(foreign.difference))")
+            notes.append("mapped \(written) to \(emit(target, value)) (\(foreign.tool)'s '\(foreign.shown)' is mtor's '\(target)': "
+                + "\(foreign.difference))")
         }
         out += (close..<lines.count).map(line)
         var text = out.joined(separator: "\n")
@@ -138,7 +139,8 @@ public struct SpecConversion: Equatable, Sendable {
         guard case .string(let s) = value else { return "\(key): \(value.json)" }
         if isPlainSafe(s) { return "\(key): \(s)" }
         let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count > 1, s.contains(where: { $0 != "\n" }), !s.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F || $0 == "\u{FEFF}" }),
+        guard lines.count > 1, s.contains(where: { $0 != "\n" }),
+              !s.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F || $0 == "\u{FEFF}" }),
               !lines.contains(where: { !$0.isEmpty && $0.allSatisfy { $0 == " " || $0 == "\t" } }) else {
             return "\(key): \(FrontmatterValue.quoted(s))"
         }

@@ -113,7 +113,8 @@ extension SpecKey {
                     switch item {
                     case .string(let s): names.append(s)
                     case .integer, .float: names.append(item.json)
-                    default: throw SpecError.invalid(key: name, "item \(n + 1) of '\(name)' must be a name, but the frontmatter gives \(item.described)")
+                    default: throw SpecError.invalid(key: name,
+                                                     "item \(n + 1) of '\(name)' must be a name, but the frontmatter gives \(item.described)")
                     }
                 }
                 return .names(names)
@@ -127,13 +128,17 @@ extension SpecKey {
             let text = entry.text ?? value.json
             guard let seconds = DurationText.parse(text) else {
                 if DurationText.looksLikeDuration(text) {
-                    throw SpecError.invalid(key: name, "'\(name)' is '\(Spec.shown(text))', far longer than \(DurationText.format(Spec.maxDuration)), the longest mtor accepts; give a real limit such as 2h")
+                    throw SpecError.invalid(key: name,
+                                            "'\(name)' is '\(Spec.shown(text))', far longer than \(DurationText.format(Spec.maxDuration)), "
+                                                + "the longest mtor accepts; give a real limit such as 2h")
                 }
                 throw SpecError.invalid(key: name, "'\(name)' must be \(kind.expected), got '\(Spec.shown(text))'")
             }
             guard seconds > 0 else { throw SpecError.invalid(key: name, "'\(name)' must be positive, got \(Spec.shown(text))") }
             guard seconds <= Spec.maxDuration else {
-                throw SpecError.invalid(key: name, "'\(name)' is '\(Spec.shown(text))', longer than \(DurationText.format(Spec.maxDuration)), the longest mtor accepts; give a real limit such as 2h")
+                throw SpecError.invalid(key: name,
+                                        "'\(name)' is '\(Spec.shown(text))', longer than \(DurationText.format(Spec.maxDuration)), the "
+                                            + "longest mtor accepts; give a real limit such as 2h")
             }
             return .seconds(seconds)
         case .wholeNumber(let range):
@@ -161,7 +166,8 @@ extension SpecKey {
             default: throw wrongType(value)
             }
             guard amount > 0, amount.isFinite, amount <= 1_000_000 else {
-                throw SpecError.invalid(key: name, "'\(name)' must be more than 0 and at most 1000000 dollars, got \(Spec.shown(entry.text ?? value.json))")
+                throw SpecError.invalid(key: name,
+                                        "'\(name)' must be more than 0 and at most 1000000 dollars, got \(Spec.shown(entry.text ?? value.json))")
             }
             return .amount(amount)
         }

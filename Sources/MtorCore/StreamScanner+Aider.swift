@@ -66,7 +66,8 @@ extension StreamScanner {
         // "2.6k" has a dot too: the counts are the comma-separated parts before " Cost:".
         let text = String(line.dropFirst("Tokens: ".count)).components(separatedBy: " Cost:")[0]
         for part in text.split(separator: ",") {
-            let words = part.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: ".")).split(separator: " ", maxSplits: 1)
+            let words = part.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "."))
+                .split(separator: " ", maxSplits: 1)
             guard words.count == 2 else { continue }
             var number = String(words[0])
             var scale = 1.0

@@ -111,7 +111,8 @@ public struct StreamScanner: Sendable {
             let message = object["message"] as? [String: Any]
             let content = message?["content"] as? [[String: Any]] ?? []
             let text = content.compactMap { $0["text"] as? String }.joined(separator: " ")
-            if text.hasPrefix("API Error") || (object["error"] != nil) || (object["isApiErrorMessage"] as? Bool ?? false) || (object["is_api_error_message"] as? Bool ?? false) {
+            if text.hasPrefix("API Error") || (object["error"] != nil)
+                || (object["isApiErrorMessage"] as? Bool ?? false) || (object["is_api_error_message"] as? Bool ?? false) {
                 errorTexts.append(text.isEmpty ? String(describing: object["error"] ?? "") : text)
             } else {
                 assistantMessages += 1
@@ -198,13 +199,15 @@ public struct StreamScanner: Sendable {
         let id = id ?? "#\(messageTokens.count)"
         let old = messageTokens[id]
         let was = old ?? Budget.Tokens()
-        let tokens = Budget.Tokens(input: max(was.input, StreamScanner.int(u["input_tokens"]) ?? 0), output: max(was.output, StreamScanner.int(u["output_tokens"]) ?? 0),
+        let tokens = Budget.Tokens(input: max(was.input, StreamScanner.int(u["input_tokens"]) ?? 0),
+                                   output: max(was.output, StreamScanner.int(u["output_tokens"]) ?? 0),
                                    cacheRead: max(was.cacheRead, StreamScanner.int(u["cache_read_input_tokens"]) ?? 0),
                                    cacheWrite: max(was.cacheWrite, StreamScanner.int(u["cache_creation_input_tokens"]) ?? 0))
         messageTokens[id] = tokens
         if old == nil { liveTurns += 1 }
         live = Budget.Tokens(input: live.input - was.input + tokens.input, output: live.output - was.output + tokens.output,
-                             cacheRead: live.cacheRead - was.cacheRead + tokens.cacheRead, cacheWrite: live.cacheWrite - was.cacheWrite + tokens.cacheWrite)
+                             cacheRead: live.cacheRead - was.cacheRead + tokens.cacheRead,
+                             cacheWrite: live.cacheWrite - was.cacheWrite + tokens.cacheWrite)
         sawTokens = true
     }
 
@@ -221,7 +224,8 @@ public struct StreamScanner: Sendable {
     public var usageSoFar: TaskResult.Usage? {
         if let usage { return usage }
         guard sawTokens else { return nil }
-        return TaskResult.Usage(inputTokens: live.input, outputTokens: live.output, cacheReadTokens: live.cacheRead, cacheWriteTokens: live.cacheWrite,
+        return TaskResult.Usage(inputTokens: live.input, outputTokens: live.output, cacheReadTokens: live.cacheRead,
+                                cacheWriteTokens: live.cacheWrite,
                                 costUSD: nil, numTurns: liveTurns, apiDurationS: nil, sessionID: nil)
     }
 

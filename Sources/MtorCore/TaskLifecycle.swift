@@ -149,7 +149,8 @@ public struct TaskLifecycle: Sendable {
     public mutating func evidenceSettled(missing: String?) -> Action {
         guard case .settling = state else { illegal("evidenceSettled") }
         if let missing {
-            verdict = Verdict(.noChanges, missing, hint: "make sure the prompt asks for a change the agent can make; for questions and reviews use 'expect: answer'")
+            verdict = Verdict(.noChanges, missing,
+                              hint: "make sure the prompt asks for a change the agent can make; for questions and reviews use 'expect: answer'")
             amendLastAttempt(.noChanges, retryable: true)
         }
         guard verdict.failureClass == .ok, plan.verifies else { return decide() }
@@ -161,8 +162,10 @@ public struct TaskLifecycle: Sendable {
     public mutating func verifyFinished(command: String, exitCode: Int32?, oomCap: Int64? = nil) -> Action {
         guard case .verifying = state else { illegal("verifyFinished") }
         if exitCode != 0 {
-            let oom = oomCap.map { " — a process of it was killed by the kernel's out-of-memory killer at the \(ByteSize.format($0)) cap ('memory:')" } ?? ""
-            verdict = Verdict(.verifyFailed, "the agent exited 0 but 'verify: \(command)' \(exitCode.map { "exited \($0)" } ?? "did not finish")\(oom)",
+            let oom = oomCap.map { " — a process of it was killed by the kernel's out-of-memory killer at the \(ByteSize.format($0)) cap "
+                + "('memory:')" } ?? ""
+            verdict = Verdict(.verifyFailed,
+                              "the agent exited 0 but 'verify: \(command)' \(exitCode.map { "exited \($0)" } ?? "did not finish")\(oom)",
                               hint: "read the verify output tail in the sidecar or the task log")
             amendLastAttempt(.verifyFailed, retryable: nil)
         }

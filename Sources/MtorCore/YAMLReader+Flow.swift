@@ -46,7 +46,8 @@ extension YAMLReader {
             var key: String
             if b[i] == 0x22 || b[i] == 0x27 { (key, i) = try quoted(i) } else { (key, i) = flowPlain(i) }
             guard seen.insert(key).inserted else {
-                throw fail(keyAt, "the key '\(Spec.shown(key))' appears twice in the mapping opened at line \(lineNumber(open)), column \(column(open)); keep one")
+                throw fail(keyAt, "the key '\(Spec.shown(key))' appears twice in the mapping opened at line \(lineNumber(open)), column "
+                    + "\(column(open)); keep one")
             }
             i = try skipFlowSpace(i, open: open)
             var value = FrontmatterValue.null
@@ -74,7 +75,8 @@ extension YAMLReader {
     /// The error for a flow collection whose next item at `i` is neither separated nor closed.
     private func unclosed(_ open: Int, at i: Int) -> YAMLError {
         let (what, closer) = b[open] == 0x5B ? ("list", "]") : ("mapping", "}")
-        return fail(open, "the \(what) opened here is never closed with '\(closer)' (line \(lineNumber(i)), column \(column(i)) has neither ',' nor '\(closer)')")
+        return fail(open, "the \(what) opened here is never closed with '\(closer)' (line \(lineNumber(i)), column \(column(i)) has neither "
+            + "',' nor '\(closer)')")
     }
 
     /// Skips blanks, line breaks and comments inside a flow collection; fails at the end of the frontmatter.

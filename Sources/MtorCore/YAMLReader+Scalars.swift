@@ -86,7 +86,8 @@ extension YAMLReader {
             if c == 0x3A, isBlankOrEnd(i + 1) {
                 throw fail(i, first
                     ? "the value holds ': ', which YAML reads as a second key; put the whole value in quotes"
-                    : "this line is indented under the key above, so YAML reads it as more of that value, but it holds ': '; un-indent it to make it a key of its own, or quote the value")
+                    : "this line is indented under the key above, so YAML reads it as more of that value, but it holds ': '; un-indent it to "
+                        + "make it a key of its own, or quote the value")
             }
             i += 1
             if c != 0x20 && c != 0x09 { end = i }

@@ -61,7 +61,8 @@ struct YAMLReader {
         }
         let entries = try blockMap(indent: n, at: start, top: true)
         if let extra = try nextContentLine() {
-            throw fail(lineStarts[extra] + indent(extra), "this line is indented less than the first key on line \(first + firstLine); give every top-level key the same indentation")
+            throw fail(lineStarts[extra] + indent(extra),
+                       "this line is indented less than the first key on line \(first + firstLine); give every top-level key the same indentation")
         }
         return entries
     }
@@ -90,7 +91,8 @@ struct YAMLReader {
             guard let next = try nextContentLine(), indent(next) >= n else { break }
             p = lineStarts[next] + n
             if indent(next) > n {
-                throw fail(p + (indent(next) - n), "this line is indented more than the key '\(Spec.shown(key))' above it, but that key already has its value")
+                throw fail(p + (indent(next) - n),
+                           "this line is indented more than the key '\(Spec.shown(key))' above it, but that key already has its value")
             }
             if isSeqItem(p) {
                 throw fail(p, "a `- item` line among keys; indent the list under the key it belongs to")

@@ -151,7 +151,9 @@ extension Containment {
             tried.append("no v1 memory hierarchy is mounted, or it is not writable")
         }
         if method == .marker { tried.insert("processes are contained by marker, not by a cgroup", at: 0) }
-        throw MemoryCapUnavailable(description: "this worker cannot cap a task's memory: \(tried.joined(separator: "; ")); run the worker as root on a host with the cgroup memory controller (cgroup v2 with memory delegated, e.g. systemd's Delegate=yes, or the v1 memory hierarchy), or remove the cap")
+        throw MemoryCapUnavailable(description: "this worker cannot cap a task's memory: \(tried.joined(separator: "; ")); run the worker as "
+            + "root on a host with the cgroup memory controller (cgroup v2 with memory delegated, e.g. systemd's Delegate=yes, or the v1 "
+            + "memory hierarchy), or remove the cap")
     }
 
     /// Measures the memory of an uncapped task when that costs nothing: its cgroup v2 already has the

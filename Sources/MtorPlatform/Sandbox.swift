@@ -119,7 +119,8 @@ public struct Sandbox: Sendable, Equatable {
         box.hiddenFiles = unique([envFile, "/etc/shadow", "/etc/gshadow", "/etc/sudoers"].compactMap(real))
             .filter { if case .regular = FileSystem.kind($0) { return true } else { return false } }
         // The task's directory may not exist yet (its clone is made next): its parent is real.
-        let task = real(taskDirectory) ?? real(FileSystem.directory(of: taskDirectory)).map { $0 + "/" + (taskDirectory.split(separator: "/").last.map(String.init) ?? "") }
+        let task = real(taskDirectory)
+            ?? real(FileSystem.directory(of: taskDirectory)).map { $0 + "/" + (taskDirectory.split(separator: "/").last.map(String.init) ?? "") }
         var writable = [task, real(home)].compactMap { $0 }
         if inPlace, let repoPath {
             writable.append(repoPath)
@@ -183,8 +184,11 @@ public struct Sandbox: Sendable, Equatable {
         if r.0 == .exited(0) { return nil }
         let said = String(decoding: r.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         var why = "\(bwrap) cannot make a sandbox here: \(said.isEmpty ? "it exited \(r.0)" : said)"
-        if said.contains("uid map") || said.contains("Permission denied") || said.contains("Operation not permitted") || said.contains("No permissions") {
-            why += "; unprivileged user namespaces look disabled: allow them (sysctl kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu 23.10+, or an AppArmor profile for bwrap; sysctl user.max_user_namespaces=15000; sysctl kernel.unprivileged_userns_clone=1 on older Debian)"
+        if said.contains("uid map") || said.contains("Permission denied") || said.contains("Operation not permitted")
+            || said.contains("No permissions") {
+            why += "; unprivileged user namespaces look disabled: allow them (sysctl kernel.apparmor_restrict_unprivileged_userns=0 on "
+                + "Ubuntu 23.10+, or an AppArmor profile for bwrap; sysctl user.max_user_namespaces=15000; sysctl "
+                + "kernel.unprivileged_userns_clone=1 on older Debian)"
         }
         return why
     }

@@ -42,8 +42,10 @@ public struct Doctor {
         var checks: [Check] = []
         if provider == nil && !all {
             let skipped = settings.lock.providers.count - providers.count
+            let checking = providers.isEmpty ? "no provider" : providers.joined(separator: ", ")
+            let others = skipped > 0 ? "; \(skipped) other(s) in \(settings.lockPath) not checked (--all checks every one)" : ""
             checks.append(Check(area: "scope", name: "providers", status: .ok,
-                summary: "checking \(providers.isEmpty ? "no provider" : providers.joined(separator: ", ")) (the default and those queued specs name)\(skipped > 0 ? "; \(skipped) other(s) in \(settings.lockPath) not checked (--all checks every one)" : "")", fix: ""))
+                summary: "checking \(checking) (the default and those queued specs name)\(others)", fix: ""))
         }
         // The default provider no queued spec uses yet (a fresh spool, an `sh`-only queue) is checked, but
         // what is wrong with it is a warning until a spec needs it: a spec with no 'provider' would.
@@ -78,8 +80,10 @@ public struct Doctor {
         let found = Sandbox.findBwrap(searchPath: settings.processEnvironment["PATH"] ?? "/usr/bin:/bin")
         if let why = Sandbox.probe(bwrap: found) {
             return Check(area: "sandbox", name: "bwrap", status: .fail,
-                         summary: "agents cannot be sandboxed on this host: \(why); the worker will not start agents unless started with --sandbox none",
-                         fix: "install bubblewrap and allow unprivileged user namespaces (see README, Trust model); or run the worker with --sandbox none, and every agent sees what the worker sees")
+                         summary: "agents cannot be sandboxed on this host: \(why); the worker will not start agents unless started with "
+                             + "--sandbox none",
+                         fix: "install bubblewrap and allow unprivileged user namespaces (see README, Trust model); or run the worker with "
+                             + "--sandbox none, and every agent sees what the worker sees")
         }
         return Check(area: "sandbox", name: "bwrap", status: .ok, summary: "agents run in \(WorkerOptions.sandboxSummary(bwrap: found))", fix: "")
     }
@@ -94,21 +98,29 @@ public struct Doctor {
         if let authEnv = p.authEnv {
             for other in (harness.authHeaders ?? [:]).keys.sorted() where other != authEnv {
                 if settings.envFile.values[other] != nil || settings.processEnvironment[other] != nil {
+                    let setIn = settings.envFile.values[other] != nil ? settings.envPath ?? "env file" : "worker environment"
                     out.append(Check(area: "provider", name: name, status: .warn,
-                        summary: "\(other) is set (\(settings.envFile.values[other] != nil ? settings.envPath ?? "env file" : "worker environment")), but provider \(name) hands its secret to \(p.harness) as \(authEnv); mtor never passes \(other) to agents",
-                        fix: "remove \(other); put the key in \(p.secretEnv ?? "the secret variable") — or, if the provider needs \(other), set auth_env to \(other) in \(settings.lockPath)"))
+                        summary: "\(other) is set (\(setIn)), but provider \(name) hands its secret to \(p.harness) as \(authEnv); "
+                            + "mtor never passes \(other) to agents",
+                        fix: "remove \(other); put the key in \(p.secretEnv ?? "the secret variable") — or, if the provider needs \(other), "
+                            + "set auth_env to \(other) in \(settings.lockPath)"))
                 }
             }
         }
         guard p.baseURL != nil, let authEnv = p.authEnv else {
-            out.append(Check(area: "provider", name: name, status: .ok, summary: "no API behind this provider (harness \(p.harness)); nothing to call", fix: ""))
+            out.append(Check(area: "provider", name: name, status: .ok,
+                             summary: "no API behind this provider (harness \(p.harness)); nothing to call", fix: ""))
             return out
         }
         guard settings.secret(for: p) != nil else {
+            let empty = settings.envFile.assignments.last(where: { $0.key == p.secretEnv && $0.value.isEmpty })
+            let envFile = settings.envPath ?? "the env file"
             out.append(Check(area: "provider", name: name, status: .fail,
-                summary: settings.envFile.assignments.last(where: { $0.key == p.secretEnv && $0.value.isEmpty }).map { "\($0.key) is empty in \(settings.envPath ?? "the env file") line \($0.line); an empty value counts as not set" }
-                    ?? "\(p.secretEnv ?? "its secret variable") is not set in \(settings.envPath ?? "an env file (none found)") or the worker's environment",
-                fix: "add \(p.secretEnv ?? "the key")=... to \(settings.envPath ?? FileSystem.directory(of: settings.lockPath) + "/mtor.env"), then \(reloadHint)"))
+                summary: empty.map { "\($0.key) is empty in \(envFile) line \($0.line); an empty value counts as not set" }
+                    ?? "\(p.secretEnv ?? "its secret variable") is not set in "
+                        + "\(settings.envPath ?? "an env file (none found)") or the worker's environment",
+                fix: "add \(p.secretEnv ?? "the key")=... to "
+                    + "\(settings.envPath ?? FileSystem.directory(of: settings.lockPath) + "/mtor.env"), then \(reloadHint)"))
             return out
         }
         let api = p.api ?? "anthropic"
@@ -118,26 +130,35 @@ public struct Doctor {
         let via = "\(header) from \(authEnv)"
         switch outcome.verdict {
         case .ok:
-            out.append(Check(area: "provider", name: name, status: .ok, summary: "answered in \(outcome.latencyMs) ms (\(via), model \(p.model ?? "-"))", fix: "", probe: outcome))
+            out.append(Check(area: "provider", name: name, status: .ok,
+                             summary: "answered in \(outcome.latencyMs) ms (\(via), model \(p.model ?? "-"))", fix: "", probe: outcome))
         case .auth:
             var fix = "check the key in \(p.secretEnv ?? "the env file")"
             let otherHeader = header == "x-api-key" ? "Authorization: Bearer" : "x-api-key"
             let otherVariable = (harness.authHeaders ?? [:]).first { ($0.value == "x-api-key") == (otherHeader == "x-api-key") }?.key
             let retry = settings.directCall(name, probe: probe, headerOverride: otherHeader) ?? outcome
             if retry.verdict == .ok || retry.verdict == .rate || retry.verdict == .quota {
-                fix = "the same key works as \(otherHeader)\(otherVariable.map { ": set auth_env to \($0) for \(name) in \(settings.lockPath)" } ?? "")"
+                fix = "the same key works as "
+                    + "\(otherHeader)\(otherVariable.map { ": set auth_env to \($0) for \(name) in \(settings.lockPath)" } ?? "")"
             } else if let otherVariable {
                 fix += "; the provider also refused it as \(otherHeader) (\(otherVariable)), so the key itself is wrong"
             }
-            out.append(Check(area: "provider", name: name, status: .fail, summary: "auth: the provider refused the key sent as \(via) — \(outcome.detail)", fix: fix, probe: outcome))
+            out.append(Check(area: "provider", name: name, status: .fail,
+                             summary: "auth: the provider refused the key sent as \(via) — \(outcome.detail)", fix: fix, probe: outcome))
         case .quota:
-            out.append(Check(area: "provider", name: name, status: .fail, summary: "quota: plan or balance exhausted — \(outcome.detail)", fix: "top up the account or move specs to a fallback provider", probe: outcome))
+            out.append(Check(area: "provider", name: name, status: .fail, summary: "quota: plan or balance exhausted — \(outcome.detail)",
+                             fix: "top up the account or move specs to a fallback provider", probe: outcome))
         case .rate:
-            out.append(Check(area: "provider", name: name, status: .warn, summary: "rate: the key works but is rate-limited right now — \(outcome.detail)", fix: "lower concurrency for \(name) or wait", probe: outcome))
+            out.append(Check(area: "provider", name: name, status: .warn,
+                             summary: "rate: the key works but is rate-limited right now — "
+                                 + "\(outcome.detail)", fix: "lower concurrency for \(name) or wait", probe: outcome))
         case .config where ProviderProbe.probeMissing(outcome):
-            out.append(Check(area: "provider", name: name, status: .fail, summary: "cannot call \(name): \(outcome.detail)", fix: "install mtor-probe beside mtor (e.g. install -m755 .build/release/mtor-probe next to the mtor binary) or point $MTOR_PROBE at it", probe: outcome))
+            out.append(Check(area: "provider", name: name, status: .fail, summary: "cannot call \(name): \(outcome.detail)",
+                             fix: "install mtor-probe beside mtor (e.g. install -m755 .build/release/mtor-probe next to the mtor binary) or "
+                                 + "point $MTOR_PROBE at it", probe: outcome))
         case .connection, .config:
-            out.append(Check(area: "provider", name: name, status: .fail, summary: "connection: \(outcome.detail)", fix: "check base_url in \(settings.lockPath) and the network from this machine", probe: outcome))
+            out.append(Check(area: "provider", name: name, status: .fail, summary: "connection: \(outcome.detail)",
+                             fix: "check base_url in \(settings.lockPath) and the network from this machine", probe: outcome))
         }
         return out
     }
@@ -146,7 +167,8 @@ public struct Doctor {
         let h = settings.lock.harnesses[name]!
         let path = settings.baseEnvironment["PATH"] ?? ""
         guard let exe = ChildProcess.resolve(h.argv[0], searchPath: path) else {
-            return Check(area: "harness", name: name, status: .fail, summary: "'\(h.argv[0])' is not on the agents' PATH (\(path))", fix: "install \(name) or put its full path in argv[0] in \(settings.lockPath)")
+            return Check(area: "harness", name: name, status: .fail, summary: "'\(h.argv[0])' is not on the agents' PATH (\(path))",
+                         fix: "install \(name) or put its full path in argv[0] in \(settings.lockPath)")
         }
         let argv = h.versionArgv ?? [exe, "--version"]
         let version = (try? ChildProcess.run(argv, environment: settings.baseEnvironment, timeout: 20)).map {
@@ -159,22 +181,31 @@ public struct Doctor {
 
     func envFileChecks() -> [Check] {
         guard let path = settings.envPath else {
-            return [Check(area: "env", name: "env file", status: .warn, summary: "no env file loaded; secrets come from the worker's own environment only", fix: "create \(FileSystem.directory(of: settings.lockPath))/mtor.env (etc/mtor.env.example in the repository shows its form), or pass --env-file FILE")]
+            return [Check(area: "env", name: "env file", status: .warn,
+                          summary: "no env file loaded; secrets come from the worker's own "
+                              + "environment only", fix: "create \(FileSystem.directory(of: settings.lockPath))/mtor.env "
+                              + "(etc/mtor.env.example in the repository shows its form), or pass --env-file FILE")]
         }
         var out: [Check] = []
         for a in settings.envFile.assignments {
             if let w = a.systemdWarning {
-                let fix = a.exported ? "drop 'export' if any unit still uses EnvironmentFile= for this file" : "write \(a.key)=value without spaces around '='"
-                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn, summary: "\(a.key): \(w) (mtor reads it correctly itself)", fix: fix))
+                let fix = a.exported ? "drop 'export' if any unit still uses EnvironmentFile= for this file" : "write \(a.key)=value without "
+                    + "spaces around '='"
+                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn,
+                                 summary: "\(a.key): \(w) (mtor reads it correctly itself)", fix: fix))
             }
             if a.value.isEmpty {
-                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn, summary: "\(a.key) is empty; an empty value counts as not set", fix: "give \(a.key) a value, or delete the line"))
+                out.append(Check(area: "env", name: "\(path):\(a.line)", status: .warn,
+                                 summary: "\(a.key) is empty; an empty value counts as not set", fix: "give \(a.key) a value, or delete the line"))
             }
         }
         if let mode = FileSystem.mode(path), mode & 0o077 != 0 {
-            out.append(Check(area: "env", name: path, status: .warn, summary: "the env file holds secrets but is readable by others (mode \(String(mode, radix: 8)))", fix: "chmod 600 \(path)"))
+            out.append(Check(area: "env", name: path, status: .warn,
+                             summary: "the env file holds secrets but is readable by others (mode "
+                                 + "\(String(mode, radix: 8)))", fix: "chmod 600 \(path)"))
         }
-        if out.isEmpty { out.append(Check(area: "env", name: path, status: .ok, summary: "\(settings.envFile.assignments.count) variable(s), all parsed and set", fix: "")) }
+        if out.isEmpty { out.append(Check(area: "env", name: path, status: .ok,
+                                          summary: "\(settings.envFile.assignments.count) variable(s), all parsed and set", fix: "")) }
         return out
     }
 
@@ -187,19 +218,23 @@ public struct Doctor {
                 try spool.checkOneFilesystem()
                 out.append(Check(area: "spool", name: spool.root, status: .ok, summary: "all directories on one filesystem", fix: ""))
             } catch {
-                out.append(Check(area: "spool", name: spool.root, status: .fail, summary: error.description, fix: "create the spool with `mtor worker` once, on a single filesystem"))
+                out.append(Check(area: "spool", name: spool.root, status: .fail, summary: error.description,
+                                 fix: "create the spool with `mtor worker` once, on a single filesystem"))
             }
         }
         let limits = ["max_user_watches", "max_user_instances", "max_queued_events"].map { key -> String in
             let value = (try? FileSystem.readText("/proc/sys/fs/inotify/\(key)"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             return "\(key)=\(value)"
         }
-        let instances = Int((try? FileSystem.readText("/proc/sys/fs/inotify/max_user_instances"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 128
-        out.append(Check(area: "inotify", name: "limits", status: instances < 8 ? .warn : .ok, summary: limits.joined(separator: " "), fix: instances < 8 ? "sysctl fs.inotify.max_user_instances=128" : ""))
+        let instancesText = (try? FileSystem.readText("/proc/sys/fs/inotify/max_user_instances")) ?? ""
+        let instances = Int(instancesText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 128
+        out.append(Check(area: "inotify", name: "limits", status: instances < 8 ? .warn : .ok, summary: limits.joined(separator: " "),
+                         fix: instances < 8 ? "sysctl fs.inotify.max_user_instances=128" : ""))
         if let free = FileSystem.freeBytes(FileSystem.exists(spool.root) ? spool.root : ".") {
             let mib = free >> 20
             let status: Check.Status = mib < 100 ? .fail : mib < 1024 ? .warn : .ok
-            out.append(Check(area: "disk", name: spool.root, status: status, summary: "\(mib) MiB free", fix: status == .ok ? "" : "free space: results and logs are written there"))
+            out.append(Check(area: "disk", name: spool.root, status: status, summary: "\(mib) MiB free",
+                             fix: status == .ok ? "" : "free space: results and logs are written there"))
         }
         return out
     }

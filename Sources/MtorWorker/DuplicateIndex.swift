@@ -44,7 +44,9 @@ struct DuplicateIndex {
                 let id = String(name.dropLast(3))
                 let key = "\(label)/\(id)"
                 if var k = known[key] {
-                    if !k.loaded, let f = k.finishedAt, f >= since { k = read(spool, dir: dir, id: id, running: false, settings: settings, home: home) ?? k }
+                    if !k.loaded, let f = k.finishedAt, f >= since {
+                        k = read(spool, dir: dir, id: id, running: false, settings: settings, home: home) ?? k
+                    }
                     next[key] = k
                     continue
                 }
@@ -88,22 +90,18 @@ struct DuplicateIndex {
     static func madeAttempts(_ path: String) -> Bool {
         struct Brief: Decodable { var attempts: [Skip] }
         struct Skip: Decodable { init(from decoder: any Decoder) throws {} }
-        guard let bytes = try? FileSystem.read(path, limit: 16 << 20), let brief = try? JSONDecoder().decode(Brief.self, from: Data(bytes)) else { return false }
+        guard let bytes = try? FileSystem.read(path, limit: 16 << 20),
+              let brief = try? JSONDecoder().decode(Brief.self, from: Data(bytes)) else { return false }
         return !brief.attempts.isEmpty
     }
 
-    /// The task a spec arriving at `arrived` duplicates: one that arrived earlier and is running, or
-    /// succeeded at `finishedSince` or later.
-    func original(of fingerprint: UInt64, arrived: Double, finishedSince: Double, except id: String) -> String? {
-        for key in (keysByPrint[fingerprint] ?? []).sorted() {
-            guard let k = known[key], k.arrived < arrived else { continue }
-            let (label, other) = (key.prefix { $0 != "/" }, String(key.drop { $0 != "/" }.dropFirst()))
-            guard other != id else { continue }
-            if label == "claimed" { return "\(other), which is running" }
-            guard k.ran, let f = k.finishedAt, f >= finishedSince else { continue }
-            return "\(other), which succeeded (done/) at \(Stamp.iso(Date(timeIntervalSince1970: f)).prefix(19))Z"
+    /// The tasks in claimed/ and done/ with this fingerprint, as evidence for `Scheduler.original`.
+    func twins(of fingerprint: UInt64) -> [Scheduler.Twin] {
+        (keysByPrint[fingerprint] ?? []).compactMap { key in
+            guard let k = known[key] else { return nil }
+            let (label, id) = (key.prefix { $0 != "/" }, String(key.drop { $0 != "/" }.dropFirst()))
+            return Scheduler.Twin(id: id, arrived: k.arrived, state: label == "claimed" ? .running : .succeeded(at: k.finishedAt, ran: k.ran))
         }
-        return nil
     }
 }
 
@@ -113,14 +111,16 @@ struct DuplicateIndex {
 public enum ActiveSpecs {
     /// The specs queued (inbox/) or running (claimed/) in `spool`, by fingerprint, each described as
     /// the worker names an original: what `validate` and `submit` compare a spec with before it is sent.
-    public static func byFingerprint(_ spool: Spool, settings: Settings, home: String) -> [UInt64: String] {
-        var found: [UInt64: String] = [:]
-        for (dir, state) in [(spool.claimed, "which is running"), (spool.inbox, "queued in inbox/")] {
+    public static func byFingerprint(_ spool: Spool, settings: Settings, home: String) -> [UInt64: Scheduler.Original] {
+        var found: [UInt64: Scheduler.Original] = [:]
+        let places: [(String, (String) -> Scheduler.Original)] = [(spool.claimed, { .running($0) }), (spool.inbox, { .queued($0) })]
+        for (dir, original) in places {
             for name in ((try? FileSystem.list(dir)) ?? []).sorted() where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
-                guard let bytes = try? FileSystem.read(dir + "/" + name, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: home),
-                      spec.dedup, let target = (try? settings.targets(for: spec))?.first else { continue }
+                guard let bytes = try? FileSystem.read(dir + "/" + name, limit: Spec.maxBytes),
+                      let spec = try? Spec.parse(bytes, home: home), spec.dedup,
+                      let target = (try? settings.targets(for: spec))?.first else { continue }
                 let print = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
-                if found[print] == nil { found[print] = "\(name.dropLast(3)), \(state)" }
+                if found[print] == nil { found[print] = original(String(name.dropLast(3))) }
             }
         }
         return found

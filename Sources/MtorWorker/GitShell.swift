@@ -74,7 +74,8 @@ struct GitShell {
     /// Plumbing that never runs a filter, a diff or merge driver or a credential helper, so the
     /// fixed hardening is enough and the repository's configuration need not be read first
     /// (`cat-file` only as used here: `-e`, `-t` and `blob`, never `--filters` or `--textconv`).
-    static let runsNoDriver: Set<String> = ["rev-parse", "update-ref", "show-ref", "merge-base", "symbolic-ref", "config", "for-each-ref", "cat-file", "commit-tree"]
+    static let runsNoDriver: Set<String> = ["rev-parse", "update-ref", "show-ref", "merge-base", "symbolic-ref", "config", "for-each-ref",
+                                            "cat-file", "commit-tree"]
 
     /// Runs `argv` in `dir` inside the task's containment: `setup:`, and every command that runs
     /// in a task's clone after its agent started (the agent owns that clone's `.git`, so its
@@ -92,7 +93,8 @@ struct GitShell {
     func confinedGit(_ args: [String], in dir: String, timeout: Double = 300, config: [String] = []) -> Ran {
         let place = ["git", "--git-dir=\(dir)/.git", "--work-tree=\(dir)"]
         let found = confined(place + ["config", "--list", "--null", "--includes", "--show-scope"], in: dir, timeout: 60, environment: environment)
-        return confined(place + Self.hardening(config: found.ok ? found.out : []) + config + Self.quiet(args), in: dir, timeout: timeout, environment: environment)
+        return confined(place + Self.hardening(config: found.ok ? found.out : []) + config + Self.quiet(args), in: dir, timeout: timeout,
+                        environment: environment)
     }
 
     // MARK: - Hardening

@@ -202,7 +202,8 @@ private struct Tally {
         let stamp = String(decoding: UnsafeBufferPointer(rebasing: b[t]), as: UTF8.self)
         // Within one ledger lines are in order; across ledgers the later time wins.
         if lineBase > 0, let known = outcomes[name], known.t > stamp { return }
-        outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) }, line: lines, t: stamp,
+        outcomes[name] = Outcome(event: kind, class: cls.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) },
+                                 line: lines, t: stamp,
                                  provider: provider.map { String(decoding: UnsafeBufferPointer(rebasing: b[$0]), as: UTF8.self) },
                                  inputTokens: inTokens.map { Int($0) }, outputTokens: outTokens.map { Int($0) }, cost: cost,
                                  flagged: !(flags?.isEmpty ?? true))

@@ -12,7 +12,8 @@ public struct LockCheck {
     }
 
     /// Variables that carry credentials for some harness, beyond those the lockfile names.
-    static let wellKnownAuth = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "DEEPSEEK_API_KEY", "MOONSHOT_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]
+    static let wellKnownAuth = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                                "DEEPSEEK_API_KEY", "MOONSHOT_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]
 
     let settings: Settings
 
@@ -28,7 +29,9 @@ public struct LockCheck {
         // The env file holds secrets under secret_env names, never harness auth variables.
         if let path = settings.envPath {
             for a in settings.envFile.assignments where authUniverse.contains(a.key) && !secrets.contains(a.key) {
-                problems.append(Problem(file: path, line: a.line, message: "sets \(a.key), a harness auth variable; mtor builds agent environments from scratch and never passes it on",
+                problems.append(Problem(file: path, line: a.line,
+                                        message: "sets \(a.key), a harness auth variable; mtor builds agent environments from scratch and "
+                                            + "never passes it on",
                                         fix: "store the key under the provider's secret_env (\(secrets.sorted().joined(separator: ", "))) instead"))
             }
         }
@@ -40,11 +43,16 @@ public struct LockCheck {
                 let line = raw.trimmingCharacters(in: .whitespaces)
                 if line.hasPrefix("#") { continue }
                 for (variable, value) in LockCheck.assignments(in: line) where authUniverse.contains(variable) {
-                    if let owner = lock.providers.first(where: { $0.value.secretEnv.map { value.contains($0) } ?? false }), let want = owner.value.authEnv, want != variable {
-                        problems.append(Problem(file: short, line: index + 1, message: "sets \(variable) from \(owner.value.secretEnv!), but the lockfile hands provider \(owner.key)'s secret to \(owner.value.harness) as \(want)",
+                    if let owner = lock.providers.first(where: { $0.value.secretEnv.map { value.contains($0) } ?? false }),
+                       let want = owner.value.authEnv, want != variable {
+                        problems.append(Problem(file: short, line: index + 1,
+                                                message: "sets \(variable) from \(owner.value.secretEnv!), but the lockfile hands provider "
+                                                    + "\(owner.key)'s secret to \(owner.value.harness) as \(want)",
                                                 fix: "set \(want) instead of \(variable) (or better, let `mtor worker` build the environment)"))
                     } else if !authUsed.contains(variable) {
-                        problems.append(Problem(file: short, line: index + 1, message: "sets \(variable), which no provider in the lockfile uses (\(authUsed.sorted().joined(separator: ", ")))",
+                        problems.append(Problem(file: short, line: index + 1,
+                                                message: "sets \(variable), which no provider in the lockfile uses "
+                                                    + "(\(authUsed.sorted().joined(separator: ", ")))",
                                                 fix: "remove it, or set the auth_env the lockfile names"))
                     }
                 }
@@ -53,7 +61,8 @@ public struct LockCheck {
                                             fix: "remove the unset"))
                 }
                 if short.hasSuffix(".service"), line.hasPrefix("EnvironmentFile=") {
-                    problems.append(Problem(file: short, line: index + 1, message: "uses EnvironmentFile=, which silently ignores 'export KEY=...' lines and can drop a token",
+                    problems.append(Problem(file: short, line: index + 1,
+                                            message: "uses EnvironmentFile=, which silently ignores 'export KEY=...' lines and can drop a token",
                                             fix: "let the worker load the env file itself (--env-file)"))
                 }
             }

@@ -61,7 +61,8 @@ extension MergeQueue {
             via = next
         }
         if let record = spool.mergeRecord(result.id), record.state == .landed {
-            return Line(id: id, state: "landed", reason: "already landed at \(record.commit?.prefix(10) ?? "?") (\(record.at))", via: via, commits: [])
+            return Line(id: id, state: "landed", reason: "already landed at \(record.commit?.prefix(10) ?? "?") (\(record.at))", via: via,
+                        commits: [])
         }
         let (candidate, why) = Candidate.from(result, replacing: MergePlan.origin(of: result).flatMap { spool.result($0) })
         guard let candidate else { return Line(id: id, state: "skipped", reason: "task \(result.id): \(why ?? "cannot be merged")", via: via) }
@@ -86,15 +87,19 @@ extension MergeQueue {
         guard record.state == .conflict, let files = record.files else {
             return Line(id: id, state: "skipped", reason: "task \(id) is \(record.state.rawValue), not in conflict: nothing to resolve")
         }
-        if let existing = record.followUp { return Line(id: id, state: "skipped", reason: "its follow-up \(existing) is already queued", followUp: existing) }
-        guard let c = Candidate.from(result).0, let base = c.base else { return Line(id: id, state: "skipped", reason: "task \(id) names no base branch") }
-        guard let text = try? FileSystem.readText(spool.spec(in: spool.done, id), limit: Spec.maxBytes), let spec = try? Frontmatter.split(text) else {
+        if let existing = record.followUp { return Line(id: id, state: "skipped", reason: "its follow-up \(existing) is already queued",
+                                                        followUp: existing) }
+        guard let c = Candidate.from(result).0, let base = c.base else { return Line(id: id, state: "skipped",
+                                                                                     reason: "task \(id) names no base branch") }
+        guard let text = try? FileSystem.readText(spool.spec(in: spool.done, id),
+                                                  limit: Spec.maxBytes), let spec = try? Frontmatter.split(text) else {
             return Line(id: id, state: "skipped", reason: "the spec of \(id) in done/ cannot be read")
         }
         guard let queued = queueFollowUp(spec, candidate: c, record: record, spool: spool) else {
             return Line(id: id, state: "skipped", reason: "could not queue a follow-up of \(id) (inbox/ is not writable)")
         }
-        return Line(id: id, state: "queued", reason: "follow-up \(queued) queued from \(base) with the conflict in \(files.joined(separator: ", "))", followUp: queued)
+        return Line(id: id, state: "queued",
+                    reason: "follow-up \(queued) queued from \(base) with the conflict in \(files.joined(separator: ", "))", followUp: queued)
     }
 
     /// Queues the follow-up of conflicted task `c` (spec `spec`) and records it in the origin's merge

@@ -114,11 +114,13 @@ public struct MergeQueue: Sendable {
             // A follow-up that landed replaces its origin: the origin's branch goes, its record says so.
             if record.state == .landed, let old = c.replaces, var origin = spool.mergeRecord(old.id), origin.state != .landed {
                 if !setup.keepBranch { shell.git(["update-ref", "-d", "refs/heads/\(old.branch)", old.headAfter], in: c.repo) }
-                origin.reason = "replaced by its follow-up \(c.id), which landed at \(record.commit?.prefix(10) ?? "?") (\(record.at)); before: \(origin.reason)"
+                origin.reason = "replaced by its follow-up \(c.id), which landed at \(record.commit?.prefix(10) ?? "?") (\(record.at)); "
+                    + "before: \(origin.reason)"
                 try? spool.writeMergeRecord(origin)
             }
             return record
-        } ?? MergeRecord(id: c.id, state: .skipped, at: Stamp.iso(), base: c.base, reason: "\(c.repo) is not a git repository mtor can lock (its git directory is not writable)")
+        } ?? MergeRecord(id: c.id, state: .skipped, at: Stamp.iso(), base: c.base,
+                         reason: "\(c.repo) is not a git repository mtor can lock (its git directory is not writable)")
     }
 
     private func landLocked(_ c: Candidate) -> MergeRecord {
@@ -141,10 +143,12 @@ public struct MergeQueue: Sendable {
         }
         // The branch is where the reviewed work lives: one moved away from the recorded commit (or deleted) was withdrawn.
         guard let branchTip = shell.value(["rev-parse", "--verify", "-q", "refs/heads/\(c.branch)^{commit}"], in: c.repo) else {
-            return record(.skipped, "the branch \(c.branch) no longer exists in \(c.repo); merge \(c.headAfter.prefix(10)) by hand if you still want it")
+            return record(.skipped, "the branch \(c.branch) no longer exists in \(c.repo); merge \(c.headAfter.prefix(10)) by hand if you "
+                + "still want it")
         }
         guard shell.git(["merge-base", "--is-ancestor", c.headAfter, branchTip], in: c.repo).ok else {
-            return record(.skipped, "\(c.branch) no longer contains \(c.headAfter.prefix(10)), the commit the task recorded (git.head_after), so there is nothing reviewed to merge; merge the branch by hand if you want it")
+            return record(.skipped, "\(c.branch) no longer contains \(c.headAfter.prefix(10)), the commit the task recorded "
+                + "(git.head_after), so there is nothing reviewed to merge; merge the branch by hand if you want it")
         }
         let checkout = Workspace.checkout(of: base, repo: c.repo, shell: shell)
         if let checkout, let why = dirty(checkout, base: base) { return record(.skipped, why) }
@@ -159,14 +163,16 @@ public struct MergeQueue: Sendable {
         do { try FileSystem.makeDirectories(setup.workspaces) } catch {
             return record(.skipped, "cannot create \(setup.workspaces) for the scratch clone: \(error)")
         }
-        let clone = shell.git(["clone", "--shared", "--no-checkout", "--no-hardlinks", "--template=", "-q", "--", c.repo, scratch], in: setup.workspaces, timeout: 1800)
+        let clone = shell.git(["clone", "--shared", "--no-checkout", "--no-hardlinks", "--template=", "-q", "--", c.repo, scratch],
+                              in: setup.workspaces, timeout: 1800)
         guard clone.ok else { return record(.skipped, "could not clone \(c.repo) into \(scratch): \(clone.said)") }
         let who = identity(c.repo)
         let integrated: Ran
         if setup.mergeCommit {
             let out = shell.git(["checkout", "-q", "--detach", tip], in: scratch, timeout: 1800)
             guard out.ok else { return record(.skipped, "could not check out \(base) in the scratch clone: \(out.said)") }
-            integrated = shell.git(["merge", "-q", "--no-ff", "--no-edit", "--no-verify", "-m", "Merge \(c.branch) (mtor task \(c.id))", c.headAfter], in: scratch, timeout: 1800, config: who)
+            integrated = shell.git(["merge", "-q", "--no-ff", "--no-edit", "--no-verify", "-m", "Merge \(c.branch) (mtor task \(c.id))",
+                                    c.headAfter], in: scratch, timeout: 1800, config: who)
         } else {
             let out = shell.git(["checkout", "-q", "--detach", c.headAfter], in: scratch, timeout: 1800)
             guard out.ok else { return record(.skipped, "could not check out \(c.headAfter.prefix(10)) in the scratch clone: \(out.said)") }
@@ -176,7 +182,9 @@ public struct MergeQueue: Sendable {
             let unmerged = shell.git(["diff", "--name-only", "-z", "--diff-filter=U"], in: scratch)
             let files = unmerged.out.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard !files.isEmpty else { return record(.skipped, "git \(setup.mergeCommit ? "merge" : "rebase") failed: \(integrated.said)") }
-            var r = record(.conflict, "\(setup.mergeCommit ? "merging" : "rebasing") \(c.headAfter.prefix(10)) onto \(base) at \(tip.prefix(10)) conflicts in \(files.joined(separator: ", "))")
+            var r = record(.conflict,
+                           "\(setup.mergeCommit ? "merging" : "rebasing") \(c.headAfter.prefix(10)) onto \(base) at \(tip.prefix(10)) "
+                               + "conflicts in \(files.joined(separator: ", "))")
             r.files = files
             return r
         }
@@ -193,21 +201,27 @@ public struct MergeQueue: Sendable {
             return r
         }
         if setup.dryRun {
-            var r = record(.wouldLand, "dry run: \(commits.count) commit(s) would be \(setup.mergeCommit ? "merged" : "rebased") onto \(base) at \(tip.prefix(10)) cleanly\(c.verify.map { ", then `\($0)` run" } ?? "")")
+            var r = record(.wouldLand,
+                           "dry run: \(commits.count) commit(s) would be \(setup.mergeCommit ? "merged" : "rebased") onto \(base) at "
+                               + "\(tip.prefix(10)) cleanly\(c.verify.map { ", then `\($0)` run" } ?? "")")
             r.commits = commits
             return r
         }
         // The new commits go into the repository (under a ref of their own) before verify runs in the clone.
         let holding = "refs/mtor/landing/\(c.id)"
-        let fetched = shell.git(["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", scratch, "+HEAD:\(holding)"], in: c.repo, timeout: 1800)
+        let fetched = shell.git(["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", scratch,
+                                 "+HEAD:\(holding)"], in: c.repo, timeout: 1800)
         defer { shell.git(["update-ref", "-d", holding], in: c.repo) }
-        guard fetched.ok else { return record(.skipped, "could not bring the \(setup.mergeCommit ? "merge" : "rebased") commits into \(c.repo): \(fetched.said)") }
+        guard fetched.ok else { return record(.skipped, "could not bring the \(setup.mergeCommit ? "merge" : "rebased") commits into "
+            + "\(c.repo): \(fetched.said)") }
         var verified: TaskResult.Verify? = nil
         if let command = c.verify {
             let v = verify(command, in: scratch, home: home, id: c.id, repo: c.repo)
             verified = v
             guard v.exitCode == 0 else {
-                var r = record(.verifyFailed, "`\(command)` \(v.exitCode.map { "exited \($0)" } ?? "did not finish") on \(landed.prefix(10)) (\(c.headAfter.prefix(10)) on \(base)); \(base) stays at \(tip.prefix(10))")
+                var r = record(.verifyFailed,
+                               "`\(command)` \(v.exitCode.map { "exited \($0)" } ?? "did not finish") on \(landed.prefix(10)) "
+                                   + "(\(c.headAfter.prefix(10)) on \(base)); \(base) stays at \(tip.prefix(10))")
                 r.verify = v
                 return r
             }
@@ -221,7 +235,8 @@ public struct MergeQueue: Sendable {
             let moved = shell.git(["update-ref", "-m", "mtor: land task \(c.id)", "refs/heads/\(base)", landed, tip], in: c.repo)
             guard moved.ok else { return record(.skipped, "could not move \(base) to \(landed.prefix(10)): \(moved.said)") }
         }
-        var r = record(.landed, "\(base) moved from \(tip.prefix(10)) to \(landed.prefix(10)) (\(commits.count) commit\(commits.count == 1 ? "" : "s"))")
+        var r = record(.landed, "\(base) moved from \(tip.prefix(10)) to \(landed.prefix(10)) (\(commits.count) "
+            + "commit\(commits.count == 1 ? "" : "s"))")
         r.commit = landed
         r.commits = commits
         r.verify = verified

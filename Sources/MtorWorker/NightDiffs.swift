@@ -31,7 +31,8 @@ public enum NightDiffs {
             let d = shell.git(["diff", "--no-color", "--stat", "--patch", before, after, "--"], in: repo, timeout: 120)
             guard d.ok else { continue }
             var text = String(decoding: d.out.prefix(cap), as: UTF8.self)
-            if d.out.count > cap { text += "\n… (cut at \(cap / 1000) kB; `git diff \(before.prefix(10)) \(after.prefix(10))` in \(repo) shows it all)" }
+            if d.out.count > cap { text += "\n… (cut at \(cap / 1000) kB; `git diff \(before.prefix(10)) \(after.prefix(10))` in \(repo) "
+                + "shows it all)" }
             out[r.id] = text
         }
         return out

@@ -66,7 +66,8 @@ public struct PauseMarker: Codable, Sendable, Equatable {
         let p = path(spool, provider: provider)
         guard FileSystem.exists(p) else { return false }
         if case .directory = FileSystem.kind(p), rmdir(p) != 0 {
-            throw .environment("\(printable(p)) is a directory, not a pause marker, and it is not empty; it still pauses \(provider.map { "provider \(printable($0))" } ?? "the spool"): remove it by hand (rm -r)")
+            throw .environment("\(printable(p)) is a directory, not a pause marker, and it is not empty; it still pauses "
+                + "\(provider.map { "provider \(printable($0))" } ?? "the spool"): remove it by hand (rm -r)")
         }
         FileSystem.remove(p)
         guard !FileSystem.exists(p) else {

@@ -6,33 +6,10 @@ import MtorPlatform
 final class ProviderHealth: Sendable {
     typealias Entry = ProviderHealthEntry
 
-    /// What the dispatcher may do with a provider now.
-    enum Readiness: Equatable { case ready, probeNeeded, waiting(Wait) }
-
+    /// What the dispatcher may do with a provider now (decided on by `Scheduler.place`).
+    typealias Readiness = Scheduler.Readiness
     /// Why a provider cannot take a task now; `description` is the sentence `status` and `show` print.
-    enum Wait: Equatable, CustomStringConvertible {
-        /// Its preflight is running.
-        case probing(String)
-        /// It named when its rate limit resets (an ISO stamp).
-        case rateLimited(String, until: String?)
-        /// It failed its last check; the next probe is due at `nextProbeAt`.
-        case failedPreflight(String, class: FailureClass?, reason: String?, nextProbeAt: String?, hint: String?)
-        /// Its daily budget (or the worker's) is spent until the next UTC day.
-        case budgetSpent(String, reason: String)
-
-        var description: String {
-            switch self {
-            case .probing(let provider):
-                return "provider \(provider) is being preflighted"
-            case .rateLimited(let provider, let until):
-                return "provider \(provider) is rate-limited until \(ProviderHealth.clock(until)) (from the provider)"
-            case .budgetSpent(_, let reason):
-                return reason
-            case .failedPreflight(let provider, let cls, let reason, let next, let hint):
-                return "provider \(provider) failed preflight (\(cls?.rawValue ?? "?")): \(reason ?? "") — next probe at \(next ?? "?")\(hint.map { $0.isEmpty ? "" : " (hint: \($0))" } ?? "")"
-            }
-        }
-    }
+    typealias Wait = Scheduler.ProviderHold
 
     /// A provider-named rate-limit reset at least this far off holds the provider (shorter ones are retried).
     static let holdThreshold: Double = 30
@@ -52,21 +29,8 @@ final class ProviderHealth: Sendable {
     }
 
     func readiness(_ provider: String) -> Readiness {
-        state.withLock { entries in
-            let e = entries[provider] ?? Entry(provider: provider)
-            let t = now()
-            switch e.state {
-            case .unknown: return .probeNeeded
-            case .probing: return .waiting(.probing(provider))
-            case .healthy:
-                if let good = e.lastGoodAt, t - good > idleLimit { return .probeNeeded }
-                return .ready
-            case .unhealthy:
-                if t >= e.nextProbe { return .probeNeeded }
-                if e.class == .rateLimited, e.heldByProvider == true { return .waiting(.rateLimited(provider, until: e.nextProbeAt)) }
-                return .waiting(.failedPreflight(provider, class: e.class, reason: e.reason, nextProbeAt: e.nextProbeAt, hint: e.hint))
-            }
-        }
+        let entry = state.withLock { $0[provider] }
+        return Scheduler.readiness(entry, provider: provider, now: now(), idleLimit: idleLimit)
     }
 
     /// Marks a probe as started; false when another probe of it is already running.
@@ -120,7 +84,12 @@ final class ProviderHealth: Sendable {
     func taskEnded(_ provider: String, _ cls: FailureClass) {
         state.withLock { entries in
             guard var e = entries[provider] else { return }
-            if cls == .ok { e.lastGoodAt = now() } else if cls.movesToFallback { e.state = .unknown; e.reason = "re-probe after a task failed with \(cls.rawValue)" }
+            if cls == .ok {
+                e.lastGoodAt = now()
+            } else if cls.movesToFallback {
+                e.state = .unknown
+                e.reason = "re-probe after a task failed with \(cls.rawValue)"
+            }
             entries[provider] = e
         }
         save()
@@ -144,18 +113,13 @@ final class ProviderHealth: Sendable {
 
     var probing: Bool { state.withLock { entries in entries.values.contains { $0.state == .probing } } }
 
-    /// `15:00:12` (UTC) from an ISO stamp, for "rate-limited until …".
-    static func clock(_ iso: String?) -> String {
-        guard let iso, let t = iso.firstIndex(of: "T") else { return iso ?? "?" }
-        return String(iso[iso.index(after: t)...].prefix(8)) + " UTC"
-    }
-
     /// `state/providers.json` on a local spool; on a shared one each worker's verdicts travel in
     /// its own state file (`state/workers/<host>-<pid>.json`), so this file has no second writer.
     private func save() {
         guard !spool.networked else { return }
         let snapshot = state.withLock { entries in entries.values.sorted { $0.provider < $1.provider } }
-        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json", tmpDir: spool.tmp, durable: false)
+        try? spool.writeJSON(ProviderHealthFile(providers: snapshot, updatedAt: Stamp.iso()), to: spool.state + "/providers.json",
+                             tmpDir: spool.tmp, durable: false)
     }
 }
 
@@ -190,12 +154,16 @@ struct Preflight {
         var verdict = outcome.verdict
         if verdict.failureClass == .timedOut || verdict.failureClass == .stalled {
             // No spec is involved in a preflight: the provider did not answer within the budget.
-            let printed = outcome.attempt.stdoutBytes > 0 ? "the harness started and printed \(outcome.attempt.stdoutBytes) bytes, but no model reply came" : "the harness started and printed nothing"
+            let printed = outcome.attempt.stdoutBytes > 0
+                ? "the harness started and printed \(outcome.attempt.stdoutBytes) bytes, but no model reply came"
+                : "the harness started and printed nothing"
             verdict = Verdict(.providerUnavailable, "no answer within \(Int(Preflight.budget)) s (\(printed))",
-                              hint: "check base_url of \(provider) in \(settings.lockPath) and the provider's status; `mtor doctor --provider \(provider)` makes one direct call")
+                              hint: "check base_url of \(provider) in \(settings.lockPath) and the provider's status; "
+                                  + "`mtor doctor --provider \(provider)` makes one direct call")
         }
         if verdict.failureClass == .ok, outcome.answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            verdict = Verdict(.unknown, "the harness exited 0 but gave no answer to the preflight prompt", hint: "run the harness by hand; see logs/\(id).log")
+            verdict = Verdict(.unknown, "the harness exited 0 but gave no answer to the preflight prompt",
+                              hint: "run the harness by hand; see logs/\(id).log")
         }
         if verdict.failureClass != .ok { verdict.reason = "preflight: " + verdict.reason }
         return verdict
@@ -207,31 +175,4 @@ public struct ProviderHealthFile: Codable, Sendable {
     public var providers: [ProviderHealthEntry]
     public var updatedAt: String
     enum CodingKeys: String, CodingKey { case providers, updatedAt = "updated_at" }
-}
-
-/// One provider's health.
-public struct ProviderHealthEntry: Codable, Sendable {
-    public enum State: String, Codable, Sendable { case unknown, probing, healthy, unhealthy }
-    public var provider: String
-    public var state: State = .unknown
-    public var `class`: FailureClass?
-    public var reason: String?
-    public var checkedAt: String?
-    public var nextProbeAt: String?
-    public var failures = 0
-    /// What to do about the last failure (the verdict's hint).
-    public var hint: String?
-    /// The provider itself named when its rate limit resets; it is held until then.
-    public var heldByProvider: Bool? = nil
-    /// The host whose worker holds this verdict, when several hosts' verdicts are merged.
-    public var host: String? = nil
-    var lastGoodAt: Double? = nil
-    var nextProbe: Double = 0
-
-    init(provider: String) { self.provider = provider }
-
-    enum CodingKeys: String, CodingKey {
-        case provider, state, `class`, reason, failures, hint
-        case checkedAt = "checked_at", nextProbeAt = "next_probe_at", heldByProvider = "held_by_provider", host
-    }
 }

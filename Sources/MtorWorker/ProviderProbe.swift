@@ -26,7 +26,8 @@ public struct ProviderProbe: Sendable {
 
     /// The header name a harness sends for an auth variable, per `auth_headers`.
     public static func header(for authEnv: String, harness: Lockfile.Harness, api: String) -> String {
-        let kind = harness.authHeaders?[authEnv] ?? (api.hasPrefix("openai") ? "bearer" : authEnv.hasSuffix("API_KEY") && api == "anthropic" ? "x-api-key" : "bearer")
+        let guessed = api.hasPrefix("openai") ? "bearer" : authEnv.hasSuffix("API_KEY") && api == "anthropic" ? "x-api-key" : "bearer"
+        let kind = harness.authHeaders?[authEnv] ?? guessed
         return kind == "x-api-key" ? "x-api-key" : "Authorization: Bearer"
     }
 
@@ -67,7 +68,8 @@ public struct ProviderProbe: Sendable {
         }
         let latency = answer.latencyMs
         guard let status = answer.status else {
-            return Outcome(verdict: .connection, status: nil, latencyMs: latency, header: header, detail: "\(url.absoluteString): \(answer.error ?? "no response")")
+            return Outcome(verdict: .connection, status: nil, latencyMs: latency, header: header,
+                           detail: "\(url.absoluteString): \(answer.error ?? "no response")")
         }
         let text = answer.body
         let lower = text.lowercased()
@@ -77,9 +79,13 @@ public struct ProviderProbe: Sendable {
         case 402: verdict = .quota
         case 401, 403: verdict = lower.contains("billing") || lower.contains("credit balance") || lower.contains("quota") ? .quota : .auth
         case 429: verdict = lower.contains("insufficient_quota") || lower.contains("billing") ? .quota : .rate
-        default: verdict = lower.contains("credit balance") || lower.contains("insufficient_quota") || lower.contains("billing") ? .quota : .connection
+        default:
+            let billing = lower.contains("credit balance") || lower.contains("insufficient_quota") || lower.contains("billing")
+            verdict = billing ? .quota : .connection
         }
-        return Outcome(verdict: verdict, status: status, latencyMs: latency, header: header, detail: "HTTP \(status) from \(url.absoluteString)\(verdict == .ok ? "" : ": " + text.replacingOccurrences(of: "\n", with: " "))")
+        return Outcome(verdict: verdict, status: status, latencyMs: latency, header: header,
+                       detail: "HTTP \(status) from "
+                           + "\(url.absoluteString)\(verdict == .ok ? "" : ": " + text.replacingOccurrences(of: "\n", with: " "))")
     }
 }
 
@@ -157,7 +163,8 @@ extension Settings {
     /// URL, secret, and the header its harness sends for `auth_env` (or `headerOverride`). Nil
     /// when the provider has no API behind it.
     func directCall(_ provider: String, probe: ProviderProbe, headerOverride: String? = nil) -> ProviderProbe.Outcome? {
-        guard let p = lock.providers[provider], let harness = lock.harnesses[p.harness], let baseURL = p.baseURL, let authEnv = p.authEnv else { return nil }
+        guard let p = lock.providers[provider], let harness = lock.harnesses[p.harness], let baseURL = p.baseURL,
+              let authEnv = p.authEnv else { return nil }
         guard let secret = secret(for: p) else {
             return ProviderProbe.Outcome(verdict: .config, status: nil, latencyMs: 0, header: "", detail: "\(p.secretEnv ?? "its secret") is not set")
         }

@@ -51,7 +51,8 @@ extension QueueBook {
         let host = hostState(spool, options)
         var template = Scheduler.Snapshot(
             now: now, queued: [], pausedAll: host.pausedAll, pausedProviders: host.pausedProviders,
-            memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout, freeSlots: options.concurrency)
+            memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout,
+            freeSlots: options.concurrency)
         let turn: OthersTurn
         if let cached = othersTurn, cached.fits(self, hostReadAt: host.readAt, now: now) {
             turn = cached
@@ -112,11 +113,12 @@ extension QueueBook {
         }
         // A cycle among queued specs can never start: every member is refused at ingest.
         var graph: [String: [String]] = [:]
-        for e in dependents { graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil } }
-        let cycles = graph.isEmpty ? [:] : Scheduler.cycles(graph)
         for e in dependents {
-            guard let cycle = cycles[e.id] else { continue }
-            refusals[e.name] = .dependencyCycle(cycle)
+            graph[e.id] = (e.terms?.dependsOn ?? []).compactMap { directory.resolve($0) }.filter { directory.queued[$0] != nil }
+        }
+        let cycles = Scheduler.cycleRefusals(graph)
+        for e in dependents {
+            if let refusal = cycles[e.id] { refusals[e.name] = refusal }
         }
         // An invalid spec is refused at once with its reason, whatever would hold a valid one.
         turn.invalid = others.filter { entries[$0]?.terms == nil && refusals[$0] == nil }.sorted().map { Scheduler.Decision.candidate($0) }
@@ -171,7 +173,8 @@ extension QueueBook {
         let state = HostState(
             readAt: now(),
             pausedAll: pauses.first { $0.provider == nil }.map { Scheduler.Pause(since: $0.clock, by: $0.by) },
-            pausedProviders: Dictionary(pauses.compactMap { p in p.provider.map { ($0, Scheduler.Pause(since: p.clock, by: p.by)) } }, uniquingKeysWith: { a, _ in a }),
+            pausedProviders: Dictionary(pauses.compactMap { p in p.provider.map { ($0, Scheduler.Pause(since: p.clock, by: p.by)) } },
+                                        uniquingKeysWith: { a, _ in a }),
             memory: options.minFreeMemory > 0 ? HostMemory.available() : nil)
         host = state
         return state
@@ -180,7 +183,9 @@ extension QueueBook {
     /// The scheduler's decisions for the next `count` plain specs (a provider's pause still holds them).
     func more(_ plan: inout Plan, count: Int) -> [Scheduler.Decision] {
         guard var snapshot = plan.template else { return [] }
-        snapshot.queued = plain(from: &plan.cursor, count: count).map { Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider) }
+        snapshot.queued = plain(from: &plan.cursor, count: count).map {
+            Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider)
+        }
         return snapshot.queued.isEmpty ? [] : Scheduler().decide(snapshot)
     }
 
@@ -197,13 +202,10 @@ extension QueueBook {
         for name in names.sorted() {
             guard var e = entries[name] else { continue }
             if e.terms?.dedup == true, let print = e.fingerprint {
-                let earlier = (byFingerprint[print] ?? []).compactMap { entries[$0] }
-                    .filter { $0.name != name && ($0.arrived, $0.name) < (e.arrived, name) }.min { ($0.arrived, $0.name) < ($1.arrived, $1.name) }
-                if let o = earlier {
-                    e.duplicateOf = "\(o.id), queued in inbox/"
-                } else if let o = duplicates.original(of: print, arrived: e.arrived, finishedSince: since, except: e.id) {
-                    e.duplicateOf = o
-                }
+                let queued = (byFingerprint[print] ?? []).compactMap { entries[$0] }
+                    .map { Scheduler.Twin(id: $0.id, name: $0.name, arrived: $0.arrived, state: .queued) }
+                let spec = Scheduler.Twin(id: e.id, name: name, arrived: e.arrived, state: .queued)
+                e.duplicateOf = Scheduler.original(of: spec, among: queued + duplicates.twins(of: print), finishedSince: since)
             }
             store(e)
             if let original = e.duplicateOf {

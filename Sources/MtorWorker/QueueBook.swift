@@ -25,7 +25,7 @@ struct QueueBook {
         var provider: String = ""
         var fingerprint: UInt64?
         /// The queued, running or recently finished original it duplicates, described, once dedup has judged it.
-        var duplicateOf: String?
+        var duplicateOf: Scheduler.Original?
 
         var isPlain: Bool { terms.map { $0.priority == 0 && $0.dependsOn.isEmpty && $0.notBefore == nil } ?? false }
     }
@@ -55,7 +55,7 @@ struct QueueBook {
     var refusals: [String: Scheduler.Refusal] = [:]
     /// Task ids the worker has refused and claimed whose sidecars may not be in failed/ yet, with
     /// their class: their dependents fail at once instead of waiting for the sidecar.
-    var condemned: [String: String] = [:]
+    var condemned: [String: FailureClass] = [:]
     /// Queued ids → inbox/ names.
     private(set) var ids: [String: String] = [:]
     /// Moves whenever an entry other than a plain spec comes or goes.

@@ -11,20 +11,19 @@ struct RepoPresence {
     /// inbox/ file name → the repo it names, missing on this host.
     private var lacking: [String: String] = [:]
 
-    /// Why `name` waits in inbox/ for another host, or nil to go on here (its repo is here, or no
-    /// other live worker could run it: then the worker fails it with the reason).
-    mutating func hold(_ name: String, spec: Spec, spool: Spool, host: String, pid: Int32) -> String? {
+    /// Whether `name`'s repo is here and, when it is not, which other live workers may have it
+    /// (`Scheduler.place` leaves it to them, or, when there are none, lets it fail here).
+    mutating func evidence(_ name: String, spec: Spec, spool: Spool, host: String, pid: Int32) -> Scheduler.RepoEvidence {
         do {
             try SpecCheck.repo(spec)
             lacking[name] = nil
-            return nil
+            return .here
         } catch {
             lacking[name] = spec.repo
         }
         let others = spool.workerStates(patience: 0.5).filter { !($0.host == host && $0.pid == pid) && Spool.isAlive($0) }
         let able = others.filter { $0.missingRepos?[name] == nil }
-        guard !able.isEmpty else { return nil }
-        return "repo \(spec.repo) is missing on \(host); left for \(able.map(\.host).uniqued().joined(separator: ", ")), which may have it"
+        return .missing(repo: spec.repo, host: host, able: able.map(\.host).uniqued())
     }
 
     /// What this worker lacks now, for its state file (names no longer in inbox/ are dropped).
@@ -42,7 +41,8 @@ struct RepoPresence {
             }
         }
         return hosts.sorted { $0.key < $1.key }.prefix(20).map { name, v in
-            "inbox/\(name): repo \(v.repo) is missing on \(v.hosts.uniqued().sorted().joined(separator: ", ")); it waits for a host that has it (clone it there, or fix 'repo:')"
+            "inbox/\(name): repo \(v.repo) is missing on \(v.hosts.uniqued().sorted().joined(separator: ", ")); "
+                + "it waits for a host that has it (clone it there, or fix 'repo:')"
         }
     }
 }
@@ -54,17 +54,20 @@ extension Doctor {
         var missing: [String: [String]] = [:]
         var named = Set<String>()
         for name in ((try? FileSystem.list(spool.inbox)) ?? []).sorted() where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
-            guard let bytes = try? FileSystem.read("\(spool.inbox)/\(name)", limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: home) else { continue }
+            guard let bytes = try? FileSystem.read("\(spool.inbox)/\(name)", limit: Spec.maxBytes),
+                  let spec = try? Spec.parse(bytes, home: home) else { continue }
             named.insert(spec.repo)
             do { try SpecCheck.repo(spec) } catch { missing[spec.repo, default: []].append(name) }
         }
         guard !named.isEmpty else { return [] }
         if missing.isEmpty {
-            return [Check(area: "repos", name: "queued", status: .ok, summary: "all \(named.count) repo(s) named by queued specs exist on \(FileSystem.hostName())", fix: "")]
+            return [Check(area: "repos", name: "queued", status: .ok,
+                          summary: "all \(named.count) repo(s) named by queued specs exist on \(FileSystem.hostName())", fix: "")]
         }
         return missing.sorted { $0.key < $1.key }.map { repo, specs in
             Check(area: "repos", name: repo, status: .warn,
-                  summary: "\(specs.count) queued spec(s) name \(repo), which is not a git work tree on \(FileSystem.hostName()) (\(specs.prefix(3).joined(separator: ", "))\(specs.count > 3 ? ", …" : "")); this host leaves them to others",
+                  summary: "\(specs.count) queued spec(s) name \(repo), which is not a git work tree on \(FileSystem.hostName()) "
+                      + "(\(specs.prefix(3).joined(separator: ", "))\(specs.count > 3 ? ", …" : "")); this host leaves them to others",
                   fix: "clone it here (git clone URL \(repo)) so this host can run them, or fix their 'repo:'")
         }
     }

@@ -43,7 +43,8 @@ extension Runner {
             var facts = AttemptWatch.Facts(earlyAbort: structured && FailureClassifier.earlyAbort(scanner, authEnv: target.provider?.authEnv) != nil,
                                            cancelRequested: control.cancelRequested, shutdownRequested: control.shutdownRequested)
             facts.budgetExceeded = structured && overBudget() != nil
-            if !facts.budgetExceeded, structured, let why = dailyStop(target, price.map { $0.cost(scanner.live) } ?? 0) { budgetReason = why; facts.budgetExceeded = true }
+            if !facts.budgetExceeded, structured,
+               let why = dailyStop(target, price.map { $0.cost(scanner.live) } ?? 0) { budgetReason = why; facts.budgetExceeded = true }
             if !facts.earlyAbort, rules.probeDue(at: t) { facts.providerFailed = providerCheck(target, rules: rules, at: t, lastAnswer: &lastAnswer) }
             facts.cancelFileSeen = rules.cancelFileDue(at: t) && FileSystem.exists(cancelFile)
             return rules.check(now: t, facts) != nil
@@ -55,7 +56,9 @@ extension Runner {
         // An agent that crossed its cap in its last lines, before a look could stop it, crossed it all the same.
         if structured { _ = overBudget() }
         // Said as it happened: stopped at once, or crossed by the stream's last report as the agent ended on its own (Codex's turn.completed).
-        evidence.budgetReason = budgetReason.map { rules.stop == .budget ? $0 + ", so the agent was stopped at once" : $0 + " (reported as the agent ended)" }
+        evidence.budgetReason = budgetReason.map {
+            rules.stop == .budget ? $0 + ", so the agent was stopped at once" : $0 + " (reported as the agent ended)"
+        }
         if let price { control.update { $0.costUSD = limits.spentBefore + price.cost(scanner.finalTokens) } }
         // Nothing the attempt started outlives it (setsid, double forks, daemons).
         evidence.leftoversKilled = child.leftoversKilled + (containment?.killAll() ?? 0)

@@ -62,7 +62,8 @@ struct Runner {
             $0.nextAttemptAt = nil
         }
         log.note("attempt \(n): provider \(target.providerName ?? "-"), harness \(target.harnessName), model \(target.model ?? "-")")
-        var evidence = AttemptEvidence(structured: target.harness.stream.map(StreamScanner.formats.contains) ?? false, authEnv: target.provider?.authEnv,
+        var evidence = AttemptEvidence(structured: target.harness.stream.map(StreamScanner.formats.contains) ?? false,
+                                       authEnv: target.provider?.authEnv,
                                        timeoutLimit: spec.timeout, stallLimit: spec.stall)
         evidence.expectsModel = target.harness.needsProvider
         if let verdict = execute(id: id, spec: spec, target: target, start: start, evidence: &evidence) {
@@ -82,16 +83,21 @@ struct Runner {
             environment = try settings.environment(for: target)
             sandbox?.adjust(&environment)
         } catch {
-            return Verdict(.authFailed, error.description, hint: "add \(target.provider?.secretEnv ?? "the secret") to the env file, then send the worker SIGHUP")
+            return Verdict(.authFailed, error.description,
+                           hint: "add \(target.provider?.secretEnv ?? "the secret") to the env file, then send the worker SIGHUP")
         }
         let price = target.provider?.price(target.model)
         if let why = Budget.refusal(limits, stream: target.harness.stream, harness: target.harnessName, price: price,
-                                    provider: target.providerName, model: target.model, dailyBudget: target.harness.needsProvider && dailyBudget(target)) {
-            return Verdict(.specInvalid, why, hint: "give the model a price under the provider's 'prices' in \(settings.lockPath), or run the task on a harness that reports token counts (claude-stream-json, codex-json, aider-text)")
+                                    provider: target.providerName, model: target.model,
+                                    dailyBudget: target.harness.needsProvider && dailyBudget(target)) {
+            return Verdict(.specInvalid, why,
+                           hint: "give the model a price under the provider's 'prices' in \(settings.lockPath), or run the task on a harness "
+                               + "that reports token counts (claude-stream-json, codex-json, aider-text)")
         }
         let program = target.harness.argv[0]
         guard let executable = ChildProcess.resolve(program, searchPath: environment["PATH"] ?? "") else {
-            evidence.spawnFailure = "harness '\(target.harnessName)': '\(program)' was not found\(program.contains("/") ? " or is not executable" : " on PATH (\(environment["PATH"] ?? ""))")"
+            evidence.spawnFailure = "harness '\(target.harnessName)': '\(program)' was not "
+                + "found\(program.contains("/") ? " or is not executable" : " on PATH (\(environment["PATH"] ?? ""))")"
             return nil
         }
         let prompt: StagedPrompt
@@ -118,7 +124,8 @@ struct Runner {
             try onSpawn(child.pid)
         } catch {
             child.abandon()
-            return Verdict(.internalError, "could not record the claim before starting the agent: \(error)", hint: "check that the spool's disk is writable and has space")
+            return Verdict(.internalError, "could not record the claim before starting the agent: \(error)",
+                           hint: "check that the spool's disk is writable and has space")
         }
         do {
             try child.release()
@@ -162,7 +169,8 @@ struct Runner {
         }
         attempt.peakMemoryBytes = evidence.peakMemoryBytes
         // An agent that exited 0 has no verdict yet: its work (changes, answer, verify) decides it, and says so once.
-        log.note(verdict.failureClass == .ok ? "attempt \(n): the agent exited 0; its work is checked next" : "attempt \(n) ended: \(verdict.failureClass.rawValue) — \(verdict.reason)")
+        log.note(verdict.failureClass == .ok ? "attempt \(n): the agent exited 0; its work is checked next" : "attempt \(n) ended: "
+            + "\(verdict.failureClass.rawValue) — \(verdict.reason)")
         let answer = evidence.structured ? (evidence.stream.result.flatMap { $0.isError ? nil : $0.text } ?? "") : evidence.stdoutTail
         return Outcome(attempt: attempt, verdict: verdict, answer: answer, leftoversKilled: evidence.leftoversKilled)
     }

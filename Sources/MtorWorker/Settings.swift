@@ -106,9 +106,12 @@ public struct Settings: Sendable {
             }
             let harnessName = spec.harness ?? provider?.harness ?? "sh"
             guard let harness = lock.harnesses[harnessName] else {
-                throw .invalid(key: "harness", "'harness' is '\(harnessName)', which is not in \(lockPath) (known: \(lock.harnesses.keys.sorted().joined(separator: ", ")))")
+                throw .invalid(key: "harness",
+                               "'harness' is '\(harnessName)', which is not in \(lockPath) (known: "
+                                   + "\(lock.harnesses.keys.sorted().joined(separator: ", ")))")
             }
-            out.append(Target(providerName: name, provider: provider, harnessName: harnessName, harness: harness, model: spec.model ?? provider?.model))
+            out.append(Target(providerName: name, provider: provider, harnessName: harnessName, harness: harness,
+                              model: spec.model ?? provider?.model))
         }
         return out
     }
@@ -153,7 +156,8 @@ public struct Settings: Sendable {
         if let urlEnv = target.harness.baseURLEnv, let url = provider.baseURL { env[urlEnv] = url }
         if let authEnv = provider.authEnv, let secretEnv = provider.secretEnv {
             guard let secret = secret(for: provider) else {
-                throw .environment("provider '\(target.providerName ?? "")' reads its secret from \(secretEnv), which is not set in \(envPath ?? "the env file (none loaded)") or the worker's environment")
+                throw .environment("provider '\(target.providerName ?? "")' reads its secret from \(secretEnv), which is not set in "
+                    + "\(envPath ?? "the env file (none loaded)") or the worker's environment")
             }
             env[authEnv] = secret
         }

@@ -53,7 +53,8 @@ final class SilenceTriage: @unchecked Sendable {  // `lock` guards `inFlight` an
         case .config:
             return nil  // the check itself could not be made (no mtor-probe, no secret): the stall limit decides
         case .connection:
-            let what = o.status == nil ? "did not answer a direct request within \(Int(SilenceTriage.limit)) s" : "answered a direct request with an error"
+            let what = o.status == nil ? "did not answer a direct request within \(Int(SilenceTriage.limit)) s" : "answered a direct request "
+                + "with an error"
             return .failed(Verdict(.providerUnavailable, "\(silent) and provider \(provider) \(what) (\(o.detail))",
                                    hint: "check the provider's status and base_url; `mtor doctor --provider \(provider)` repeats the call"))
         case .auth:

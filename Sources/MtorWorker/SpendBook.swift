@@ -108,6 +108,7 @@ final class SpendBook: Sendable {
     /// Why nothing new may start on `provider` today, or nil.
     func hold(_ lock: Lockfile, provider: String?, running: (String?) -> Double) -> String? {
         let t = Self.now()
-        return uses(lock, provider: provider, running: running, now: t).first(where: \.exhausted)?.holdReason(day: Budget.day(t), until: Budget.nextDay(after: t))
+        return uses(lock, provider: provider, running: running,
+                    now: t).first(where: \.exhausted)?.holdReason(day: Budget.day(t), until: Budget.nextDay(after: t))
     }
 }

@@ -28,7 +28,8 @@ struct TaskContext {
 extension Worker {
     /// The context a task claimed now runs with (the settings as last loaded).
     var taskContext: TaskContext {
-        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health, triage: triage, spend: spend, wake: wake)
+        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health,
+                    triage: triage, spend: spend, wake: wake)
     }
 }
 

@@ -123,9 +123,9 @@ struct TaskDirectory {
     func state(of id: String, in spool: Spool) -> Scheduler.Dependency {
         if done.contains(id) { return .succeeded }
         if failed.contains(id) {
-            guard let r = spool.result(id) else { return .failed("unknown") }
+            guard let r = spool.result(id) else { return .failed(.unknown) }
             if r.status == .succeeded { return .succeeded }
-            return r.status == .cancelled ? .cancelled : .failed(r.class.rawValue)
+            return r.status == .cancelled ? .cancelled : .failed(r.class)
         }
         if queued[id] != nil || claimed.contains(id) { return .pending }
         return .absent

@@ -16,18 +16,22 @@ extension TaskRun {
         }
         let directory = TaskDirectory.scan(spool)
         guard let dep = directory.resolve(name), let result = spool.result(dep), result.status == .succeeded else {
-            return .failure(BaseAfterFailure(reason: "'base: after' starts from the branch of dependency \(name), but it has no successful result in done/",
-                                             hint: "the scheduler starts this task only after its dependency succeeded; `mtor show \(name)` says where it is"))
+            return .failure(BaseAfterFailure(reason: "'base: after' starts from the branch of dependency \(name), but it has no successful "
+                + "result in done/",
+                                             hint: "the scheduler starts this task only after its dependency succeeded; `mtor show \(name)` "
+                                                 + "says where it is"))
         }
         if let branch = result.git?.branch ?? result.git?.headAfter {
             if let depRepo = result.spec.repo, depRepo != spec.repo {
-                return .failure(BaseAfterFailure(reason: "'base: after' starts from \(dep)'s branch \(branch), but that task worked in \(depRepo), not in \(spec.repo)",
+                return .failure(BaseAfterFailure(reason: "'base: after' starts from \(dep)'s branch \(branch), but that task worked in "
+                    + "\(depRepo), not in \(spec.repo)",
                                                  hint: "depend on a task of the same repo, or give 'base' a branch"))
             }
             logger.info("\(id): base: after → \(branch), the branch of dependency \(dep)")
             return .success(branch)
         }
-        return .failure(BaseAfterFailure(reason: "'base: after' starts from the branch of dependency \(dep), but its result records no branch or commit",
+        return .failure(BaseAfterFailure(reason: "'base: after' starts from the branch of dependency \(dep), but its result records no "
+            + "branch or commit",
                                          hint: "give 'base' a branch, or make the dependency run in a worktree"))
     }
 }

@@ -9,7 +9,11 @@ extension TaskRun {
     func checkSpec() -> TaskLifecycle.Action {
         let checked: (Spec, [Settings.Target])
         do {
-            checked = try SpecCheck.check(bytes, home: context.home, settings: settings, checkRepo: true)
+            if let parsed {
+                checked = (parsed, try SpecCheck.check(parsed, settings: settings, checkRepo: true))
+            } else {
+                checked = try SpecCheck.check(bytes, home: context.home, settings: settings, checkRepo: true)
+            }
             try SpecCheck.boundary(checked.0, allowed: options.allowedRepos)
         } catch {
             return machine.specRefused(error.failureClass, reason: error.description)
@@ -36,7 +40,8 @@ extension TaskRun {
         // Recorded before any process of the task starts: a worker killed at any later instant
         // (a set-up or git command half way, a sandbox being built) leaves a claim that names the
         // containment, so the next worker ends everything in it.
-        claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: machine.attempts.count + 1, startedAt: Stamp.iso(claimedAt), file: file)
+        claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: machine.attempts.count + 1,
+                            startedAt: Stamp.iso(claimedAt), file: file)
         claim.bootID = ProcessTable.bootID
         claim.containment = box.method.rawValue
         claim.cgroup = box.path
@@ -108,7 +113,8 @@ extension TaskRun {
         logger.info("\(id): attempt \(n) on \(target.providerName ?? target.harnessName)")
         let prior = machine.attempts.compactMap(\.usage)
         runner.limits = Budget.TaskLimits(maxCostUSD: spec.maxCostUSD, maxTurns: spec.maxTurns,
-                                          spentBefore: prior.compactMap(\.pricedCostUSD).reduce(0, +), turnsBefore: prior.compactMap(\.numTurns).reduce(0, +))
+                                          spentBefore: prior.compactMap(\.pricedCostUSD).reduce(0, +),
+                                          turnsBefore: prior.compactMap(\.numTurns).reduce(0, +))
         let outcome = runner.run(id: id, n: n, spec: agentSpec, target: target)
         if let cost = outcome.attempt.usage?.pricedCostUSD {
             // Daily budgets count every attempt's spend, on every host sharing the spool, across restarts.
@@ -162,7 +168,8 @@ extension TaskRun {
     func backoff(_ after: Double, then next: Settings.Target) -> TaskLifecycle.Action {
         let wait = context.retryGate.reserve(after: after)
         let at = Date().addingTimeInterval(wait)
-        logger.info("\(id): \(machine.verdict.failureClass.rawValue); next attempt on \(next.providerName ?? next.harnessName) in \(DurationText.format(wait))")
+        logger.info("\(id): \(machine.verdict.failureClass.rawValue); "
+                    + "next attempt on \(next.providerName ?? next.harnessName) in \(DurationText.format(wait))")
         log.note("next attempt on \(next.providerName ?? next.harnessName) at \(Stamp.iso(at))")
         control.update { $0.phase = "backoff"; $0.nextAttemptAt = Stamp.iso(at) }
         claim.agentPgid = nil
@@ -183,17 +190,23 @@ extension TaskRun {
     func requeue(_ attempts: [TaskResult.Attempt], _ why: TaskLifecycle.Requeue) -> TaskLifecycle.Action {
         if case .rateLimitHold(let provider, let verdict) = why {
             context.health?.record(provider, verdict: verdict)
-            log.note("provider \(provider) is rate-limited for \(DurationText.format((verdict.retryAfter ?? 0).rounded())) (from the provider); the task waits in inbox/ and this attempt does not count")
+            log.note("provider \(provider) is rate-limited for \(DurationText.format((verdict.retryAfter ?? 0).rounded())) (from the provider); "
+                     + "the task waits in inbox/ and this attempt does not count")
         }
         do {
-            if case .rateLimitHold = why { try spool.requeue(id, attempts: attempts, because: .rateLimited) } else { try spool.requeue(id, attempts: attempts) }
+            if case .rateLimitHold = why {
+                try spool.requeue(id, attempts: attempts, because: .rateLimited)
+            } else {
+                try spool.requeue(id, attempts: attempts)
+            }
         } catch {
             logger.error("\(id): could not requeue: \(error)")
             return machine.requeueFailed()
         }
         switch why {
         case .rateLimitHold(let provider, let verdict):
-            logger.info("\(id): provider \(provider) rate-limited until \(Stamp.iso(Date().addingTimeInterval(verdict.retryAfter ?? 0))); requeued without spending an attempt")
+            let until = Stamp.iso(Date().addingTimeInterval(verdict.retryAfter ?? 0))
+            logger.info("\(id): provider \(provider) rate-limited until \(until); requeued without spending an attempt")
         case .workerStopping:
             logger.info("\(id): requeued (worker stopping)")
         case .shutdownDuringBackoff:
@@ -231,17 +244,21 @@ extension TaskRun {
             var done = Workspace.integrate(spec.work.integrate, repo: spec.repo, branch: record.branch, shell: workspace.shell)
             if spec.work.integrate == .merge, let after = git?.headAfter {
                 // The merge queue, as `mtor merge` runs it: rebased onto the base as it is now, verified, fast-forwarded.
-                var candidate = MergeQueue.Candidate(id: id, repo: spec.repo, branch: record.branch, base: record.baseBranch, headAfter: after, verify: spec.verify)
-                if case .string(let origin)? = spec.meta[MergePlan.originKey], let o = spool.result(origin), let b = o.git?.branch, let h = o.git?.headAfter {
+                var candidate = MergeQueue.Candidate(id: id, repo: spec.repo, branch: record.branch, base: record.baseBranch,
+                                                     headAfter: after, verify: spec.verify)
+                if case .string(let origin)? = spec.meta[MergePlan.originKey], let o = spool.result(origin),
+                   let b = o.git?.branch, let h = o.git?.headAfter {
                     candidate.replaces = (origin, b, h)
                 }
                 let landing = MergeQueue(mergeSetup).land(candidate, spool: spool)
                 if landing.state == .conflict, spec.work.onConflict == .agent, spec.meta[MergePlan.originKey] == nil,
                    let text = Optional(String(decoding: bytes, as: UTF8.self)), let front = try? Frontmatter.split(text),
                    let follow = MergeQueue(mergeSetup).queueFollowUp(front, candidate: candidate, record: landing, spool: spool) {
-                    log.note("integrate: conflict in \(landing.files?.joined(separator: ", ") ?? "?"); follow-up \(follow) queued (on_conflict: agent)")
+                    let files = landing.files?.joined(separator: ", ") ?? "?"
+                    log.note("integrate: conflict in \(files); follow-up \(follow) queued (on_conflict: agent)")
                 }
-                done = Workspace.Integration(integrated: landing.state == .landed ? "merged" : "branch", reason: landing.state == .landed ? nil : landing.reason)
+                done = Workspace.Integration(integrated: landing.state == .landed ? "merged" : "branch",
+                                             reason: landing.state == .landed ? nil : landing.reason)
             }
             git?.integrated = done.integrated
             git?.integratedReason = done.reason

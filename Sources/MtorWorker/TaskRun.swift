@@ -5,13 +5,16 @@ import MtorPlatform
 /// One claimed task from start to sidecar: the executor of `TaskLifecycle`, which decides every
 /// step; this class only performs them (check, contain, prepare, run, settle, verify, back off,
 /// requeue, review, integrate, conclude) and reports back what happened.
-final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched only by the task's own thread; others reach it through `control` (locked)
+// No lock: its `var`s are touched only by the task's own thread; others reach it through `control` (locked).
+final class TaskRun: @unchecked Sendable {
     /// An outcome decided before any attempt runs.
     typealias Preset = TaskLifecycle.Preset
 
     let id: String
     let file: String
     let bytes: [UInt8]
+    /// The spec as the dispatcher parsed it from `bytes` (nil: `checkSpec` parses them): parsed once on its way to running.
+    let parsed: Spec?
     let context: TaskContext
     let preset: Preset?
     /// The provider of the chain to start on (a healthy fallback when the first is not).
@@ -58,10 +61,12 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         var answer: String?
     }
 
-    init(id: String, file: String, bytes: [UInt8], context: TaskContext, preset: Preset? = nil, startProvider: String? = nil, claimLock: Int32? = nil) {
+    init(id: String, file: String, bytes: [UInt8], spec parsed: Spec? = nil, context: TaskContext, preset: Preset? = nil,
+         startProvider: String? = nil, claimLock: Int32? = nil) {
         self.id = id
         self.file = file
         self.bytes = bytes
+        self.parsed = parsed
         self.context = context
         self.preset = preset
         self.startProvider = startProvider
@@ -139,8 +144,10 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         log.note("verify output:\n\(output)")
         let code: Int32? = timedOut ? nil : (t.exitCode ?? 128 + (t.signal ?? 0))
         log.note(code == 0 ? "attempt \(machine.attempts.count) ended: ok — the agent finished and `verify` passed"
-                 : "attempt \(machine.attempts.count) ended: \(FailureClass.verifyFailed.rawValue) — `verify` \(code.map { "exited \($0)" } ?? "timed out")")
-        return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000, outputTail: String(output.suffix(2000)))
+                 : "attempt \(machine.attempts.count) ended: \(FailureClass.verifyFailed.rawValue) — "
+                    + "`verify` \(code.map { "exited \($0)" } ?? "timed out")")
+        return TaskResult.Verify(command: command, exitCode: code, durationS: ((now() - start) * 1000).rounded() / 1000,
+                                 outputTail: String(output.suffix(2000)))
     }
 
     // MARK: - The end

@@ -30,7 +30,9 @@ struct TaskSandbox: Sendable {
         do {
             try FileSystem.makeDirectories(home)
             _ = chmod(home, 0o700)
-            func quoted(_ v: String) -> String { "\"" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            func quoted(_ v: String) -> String {
+                "\"" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            }
             let identity = "[user]\n" + [("name", gitIdentity.name), ("email", gitIdentity.email)].compactMap { key, value in
                 value.map { "\t\(key) = \(quoted($0))\n" }
             }.joined()
@@ -58,7 +60,8 @@ struct TaskSandbox: Sendable {
     /// without one, their commits fail as they would with the worker's HOME (`mtor doctor` says so).
     static let gitIdentity: (name: String?, email: String?) = {
         func read(_ key: String) -> String? {
-            guard let r = try? ChildProcess.run(["git", "config", "--global", "--get", key], environment: ProcessInfo.processInfo.environment.filter { ["HOME", "PATH", "XDG_CONFIG_HOME"].contains($0.key) }, timeout: 10),
+            let environment = ProcessInfo.processInfo.environment.filter { ["HOME", "PATH", "XDG_CONFIG_HOME"].contains($0.key) }
+            guard let r = try? ChildProcess.run(["git", "config", "--global", "--get", key], environment: environment, timeout: 10),
                   r.0.succeeded else { return nil }
             let v = String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return v.isEmpty || v.contains("\n") ? nil : v

@@ -15,7 +15,8 @@ extension Worker {
 
     /// Why a spec on `provider` must wait for the next UTC day, or nil.
     func budgetHold(_ provider: String?) -> String? {
-        guard loop.settings.lock.budgetUSDPerDay != nil || provider.flatMap({ loop.settings.lock.providers[$0]?.budgetUSDPerDay }) != nil else { return nil }
+        guard loop.settings.lock.budgetUSDPerDay != nil
+            || provider.flatMap({ loop.settings.lock.providers[$0]?.budgetUSDPerDay }) != nil else { return nil }
         spend.refresh(spool)
         return spend.hold(loop.settings.lock, provider: provider, running: runningSpend)
     }
@@ -26,7 +27,8 @@ extension Worker {
         guard lock.budgetUSDPerDay != nil || lock.providers.values.contains(where: { $0.budgetUSDPerDay != nil }) else { return [] }
         spend.refresh(spool)
         let t = SpendBook.now()
-        let perProvider = lock.providers.keys.sorted().flatMap { p in spend.uses(lock, provider: p, running: runningSpend, now: t).filter { $0.provider != nil } }
+        let perProvider = lock.providers.keys.sorted().flatMap { p in spend.uses(lock, provider: p, running: runningSpend,
+                                                                                 now: t).filter { $0.provider != nil } }
         return perProvider + spend.uses(lock, provider: nil, running: runningSpend, now: t)
     }
 }

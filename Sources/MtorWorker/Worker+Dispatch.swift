@@ -17,7 +17,8 @@ extension Worker {
         let free = options.concurrency - loop.running.count
         let window = free > 0 ? max(16, 4 * free) : 8
         // Wall-clock time: not_before and arrival (file times) are on it, not on the monotonic clock.
-        var plan = loop.book.plan(spool: spool, options: options, settings: loop.settings, home: home, now: Date().timeIntervalSince1970, window: window)
+        var plan = loop.book.plan(spool: spool, options: options, settings: loop.settings, home: home,
+                                  now: Date().timeIntervalSince1970, window: window)
         loop.nextStartAt = plan.nextStart
         if loop.nextStarts != plan.starts {
             loop.nextStarts = plan.starts
@@ -72,52 +73,53 @@ extension Worker {
             case .fail(let name, let refusal):
                 // Its dependents fail at once too, before its sidecar exists.
                 if let id = loop.book.cached(name)?.id {
-                    loop.book.condemned[id] = refusal.failureClass.rawValue
+                    loop.book.condemned[id] = refusal.failureClass
                     loop.book.listing?.claimed(id)  // a batch claims it in a moment: still known by this id
                 }
                 leave(name)
-                let hint = refusal.failureClass == .dependencyFailed
-                    ? "fix the dependency and `mtor retry` it, then `mtor retry` this task"
-                    : "fix the spec; `mtor validate` runs the same checks"
-                refusals.append((name, .refused(refusal.failureClass, reason: refusal.description, hint: hint)))
+                refusals.append((name, .refused(refusal.failureClass, reason: refusal.description, hint: refusal.hint)))
             case .candidate(let name):
                 guard hasFreeSlot else {
                     hold(name, nil)  // waits for a free slot: no reason to show
                     continue
                 }
                 if let why = loop.book.holdNow(name, spool: spool, options: options, now: Date().timeIntervalSince1970) {
-                    hold(name, why.description)
+                    hold(name, .scheduled(why))
                     continue
                 }
                 guard let data = read(name) else {
                     leave(name)  // gone (another worker claimed it) or unreadable: forgotten until offered again
                     continue
                 }
-                // Parsed once here for every check before the start; an invalid spec starts and fails at once with the reason.
+                // Parsed once on its way to running: here, for placement, and handed to the task, which
+                // checks it without parsing again. An invalid spec starts and fails at once with the reason.
                 guard let spec = try? Spec.parse(data, home: home) else {
                     leave(name)
                     start(name: name, bytes: data, preset: nil)
                     continue
                 }
-                let elsewhere = loop.repos.hold(name, spec: spec, spool: spool, host: options.host, pid: ProcessControl.pid)
-                switch elsewhere.map({ .hold(.repoElsewhere($0)) }) ?? choose(spec) {
+                switch place(name, spec) {
                 case .start(let provider):
-                    if let e = loop.book.cached(name) { loop.book.duplicates.noteStarted(id: e.id, fingerprint: e.fingerprint, arrived: e.arrived) }
+                    if let e = loop.book.cached(name) {
+                        loop.book.duplicates.noteStarted(id: e.id, fingerprint: e.fingerprint, arrived: e.arrived)
+                    }
                     leave(name)
                     start(name: name, bytes: data, preset: nil, provider: provider, spec: spec)
-                case .hold(let why):
-                    hold(name, why.description)
+                case .probe(_, let why), .hold(let why):
+                    hold(name, .placed(why))
                 }
             case .hold(let name, let reason):
-                hold(name, reason.description)
+                hold(name, .scheduled(reason))
             }
         }
     }
 
-    /// Records why `name` waits in inbox/ (nil: no reason worth showing).
-    private func hold(_ name: String, _ why: String?) {
-        if loop.waiting[name] != why {
-            loop.waiting[name] = why
+    /// Records why `name` waits in inbox/ (nil: no reason worth showing), as the sentence
+    /// worker.json publishes for `status`, `show` and `wait`.
+    private func hold(_ name: String, _ why: Scheduler.Wait?) {
+        let sentence = why?.description
+        if loop.waiting[name] != sentence {
+            loop.waiting[name] = sentence
             loop.stateDirty = true
         }
     }

@@ -25,10 +25,13 @@ extension Worker {
     func rewatch(_ inotify: Inotify, _ dir: String) {
         do {
             try FileSystem.makeDirectories(dir)
-            try inotify.watch(dir, mask: dir == spool.cancel ? UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) : UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR))
+            let mask = dir == spool.cancel ? UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR)
+                : UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR)
+            try inotify.watch(dir, mask: mask)
             warn("\(dir) was removed or renamed while the worker watched it; it was recreated and is watched again")
         } catch {
-            warn("\(dir) was removed or renamed and cannot be watched again (\(error)); new specs are seen only by the rescan every \(DurationText.format(options.rescanInterval))")
+            warn("\(dir) was removed or renamed and cannot be watched again (\(error)); new specs are seen only by the rescan every "
+                + "\(DurationText.format(options.rescanInterval))")
         }
         rescan()
     }

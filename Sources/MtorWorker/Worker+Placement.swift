@@ -2,30 +2,22 @@ import Foundation
 import MtorCore
 import MtorPlatform
 
-/// Where a candidate starts: its provider chain (`Placement`), preflight threads, provider capacity, in-place exclusivity.
+/// Where a candidate starts: the evidence `Scheduler.place` decides on (repo presence, the in-place
+/// task in its repo, each provider's readiness, budget and load), and the preflights it asks for.
 extension Worker {
-    enum Choice { case start(String?), hold(Placement.Hold) }
-
-    /// The provider a spec can start on now (`Placement.choose`), launching the preflight it waits for.
-    func choose(_ spec: Spec) -> Choice {
-        guard let targets = try? loop.settings.targets(for: spec) else {
-            return .start(nil)  // invalid: it fails at once with the reason
-        }
-        if let busy = inPlaceHold(spec) { return .hold(busy) }
-        let readiness: (String) -> ProviderHealth.Readiness = { provider in
+    /// The provider `name` can start on now, or why it waits (launching the preflight it waits for).
+    func place(_ name: String, _ spec: Spec) -> Scheduler.Placement {
+        let repo = loop.repos.evidence(name, spec: spec, spool: spool, host: options.host, pid: ProcessControl.pid)
+        let chain = (try? loop.settings.targets(for: spec))?.map(Scheduler.Link.init)
+        let readiness: (String) -> Scheduler.Readiness = { provider in
             // A spent daily budget holds its provider (or, the worker's, every provider) until the next UTC day.
             if let why = self.budgetHold(provider) { return .waiting(.budgetSpent(provider, reason: why)) }
             return self.health.readiness(provider)
         }
-        switch Placement.choose(targets.map(Placement.Link.init), readiness: readiness, atCapacity: atCapacity) {
-        case .start(let provider):
-            return .start(provider)
-        case .probe(let provider, let hold):
-            launchProbe(provider)
-            return .hold(hold)
-        case .hold(let hold):
-            return .hold(hold)
-        }
+        let placement = Scheduler.place(repo: repo, chain: chain, inPlaceBusy: inPlaceBusy(spec),
+                                        readiness: readiness, load: load)
+        if case .probe(let provider, _) = placement { launchProbe(provider) }
+        return placement
     }
 
     private func launchProbe(_ provider: String) {
@@ -39,28 +31,31 @@ extension Worker {
             if verdict.failureClass == .ok {
                 logger.info("preflight of provider \(provider): healthy")
             } else {
-                logger.warn("preflight of provider \(provider): \(verdict.failureClass.rawValue) — \(verdict.reason)\(verdict.hint.isEmpty ? "" : " (hint: \(verdict.hint))")")
+                let hint = verdict.hint.isEmpty ? "" : " (hint: \(verdict.hint))"
+                logger.warn("preflight of provider \(provider): \(verdict.failureClass.rawValue) — \(verdict.reason)\(hint)")
             }
             wake.wake()
         }
         thread.start()
     }
 
-    private func atCapacity(_ provider: String) -> Bool {
-        guard let limit = loop.settings.lock.providers[provider]?.concurrency else { return false }
-        return loop.running.count(on: provider) >= limit
+    private func load(_ provider: String) -> Scheduler.Load {
+        Scheduler.Load(running: loop.running.count(on: provider), limit: loop.settings.lock.providers[provider]?.concurrency)
     }
 
-    /// Why an in-place spec must wait: another in-place task runs in the same repo.
-    private func inPlaceHold(_ spec: Spec) -> Placement.Hold? {
+    /// The in-place task running in an in-place spec's repo, if any.
+    private func inPlaceBusy(_ spec: Spec) -> (task: String, repo: String)? {
         guard spec.work.mode == .inPlace else { return nil }
         let repo = repoKey(spec)
-        guard let other = loop.running.inPlaceTask(in: repo) else { return nil }
-        return .inPlaceBusy(task: other, repo: repo)
+        return loop.running.inPlaceTask(in: repo).map { ($0, repo) }
     }
 
     func repoKey(_ spec: Spec) -> String {
         let repo = Spec.expandHome(spec.repoAsWritten, home: loop.settings.baseEnvironment["HOME"] ?? "/")
         return FileSystem.realPath(repo) ?? repo
     }
+}
+
+extension Scheduler.Link {
+    init(_ target: Settings.Target) { self.init(provider: target.providerName, needsProvider: target.harness.needsProvider) }
 }

@@ -8,7 +8,8 @@ extension Worker {
         if let why = loop.sharing.workspaceWarning(Workspace.root(options, spool), spool: spool) { warn(why) }
         // A setgid spool is shared with its group on purpose (etc/install-worker.sh): only world-writable is news there.
         if let mode = FileSystem.mode(spool.root), mode & (mode & 0o2000 != 0 ? 0o002 : 0o022) != 0 {
-            warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make this worker run commands")
+            warn("the spool \(spool.root) is group- or world-writable (mode \(String(mode, radix: 8))); anyone who can write it can make "
+                + "this worker run commands")
         }
     }
 
@@ -63,8 +64,10 @@ extension Worker {
         let held = loop.waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
         var state = WorkerState(host: options.host, pid: ProcessControl.pid, version: mtorVersion, startedAt: Stamp.iso(startedAt),
                                 heartbeatAt: Stamp.iso(), spool: spool.root, concurrency: options.concurrency, stopping: loop.stopping,
-                                queued: loop.queue.count + loop.book.count, deferred: loop.waiting.count, running: live, waiting: held, warnings: loop.warnings,
-                                providers: FileSystem.realPath(loop.settings.lockPath), envFile: loop.settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos, home: loop.settings.baseEnvironment["HOME"], exitedAt: loop.exited ? Stamp.iso() : nil)
+                                queued: loop.queue.count + loop.book.count, deferred: loop.waiting.count, running: live, waiting: held,
+                                warnings: loop.warnings, providers: FileSystem.realPath(loop.settings.lockPath),
+                                envFile: loop.settings.envPath.flatMap(FileSystem.realPath), allowedRepos: options.allowedRepos,
+                                home: loop.settings.baseEnvironment["HOME"], exitedAt: loop.exited ? Stamp.iso() : nil)
         notify.status(summary())
         state.hooks = telemetry.hooks.snapshot
         state.filesystem = loop.sharing.mount?.description
@@ -73,7 +76,8 @@ extension Worker {
         state.pollSummary = loop.sharing.poll.summary
         state.sandbox = options.sandboxSummary
         let day = Budget.day(SpendBook.now())
-        state.budgets = budgets.isEmpty ? nil : budgets.map { WorkerState.BudgetState(provider: $0.provider, day: day, limitUSD: $0.limit, spentUSD: ($0.spent * 1e6).rounded() / 1e6) }
+        state.budgets = budgets.isEmpty ? nil : budgets.map { WorkerState.BudgetState(provider: $0.provider, day: day, limitUSD: $0.limit,
+                                                                                      spentUSD: ($0.spent * 1e6).rounded() / 1e6) }
         state.nextStarts = loop.nextStarts.isEmpty ? nil : loop.nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
         state.providerHealth = health.snapshot()
         state.metrics = telemetry.metricsPath
@@ -152,9 +156,11 @@ public struct WorkerState: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case host, pid, version, spool, concurrency, stopping, queued, deferred, running, waiting, warnings, hooks, providers
         case nextStarts = "next_starts"
-        case sandbox, budgets, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll", heartbeatIntervalS = "heartbeat_interval_s"
+        case sandbox, budgets, filesystem, missingRepos = "missing_repos", pollS = "poll_s", pollSummary = "poll"
+        case heartbeatIntervalS = "heartbeat_interval_s"
         case providerHealth = "provider_health", metrics
-        case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos", exitedAt = "exited_at"
+        case home, startedAt = "started_at", heartbeatAt = "heartbeat_at", envFile = "env_file", allowedRepos = "allowed_repos"
+        case exitedAt = "exited_at"
     }
 }
 

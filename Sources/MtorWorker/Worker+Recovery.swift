@@ -33,7 +33,8 @@ extension Worker {
                         stderrTail: "", class: .interrupted, retryable: true,
                         reason: "the worker (pid \(claim.map { String($0.pid) } ?? "?")) died while this task was claimed"))
                 }
-                let retries = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }?.retries ?? Spec.defaultRetries
+                let spec = (try? FileSystem.read(specPath, limit: Spec.maxBytes)).flatMap { try? Spec.parse($0, home: "/") }
+                let retries = spec?.retries ?? Spec.defaultRetries
                 if attempts.filter({ $0.class == .interrupted }).count > retries {
                     let run = TaskRun(id: id, file: claim?.file ?? name, bytes: [], context: taskContext, preset: .interruptedTooOften(attempts))
                     _ = run.run()
@@ -87,7 +88,9 @@ extension Worker {
             return
         }
         guard let boot = claim.bootID, boot == ProcessTable.bootID else {
-            logger.info("\(id): the claim is from \(claim.bootID == nil ? "a worker that recorded no boot id" : "before this host's last boot"); nothing of it can be running, nothing is signalled")
+            logger.info("\(id): the claim is from "
+                + "\(claim.bootID == nil ? "a worker that recorded no boot id" : "before this host's last boot"); nothing of it can be "
+                + "running, nothing is signalled")
             return
         }
         let name = "w\(claim.pid)-\(id)"
@@ -96,11 +99,13 @@ extension Worker {
             // Only a cgroup this worker's hierarchy would have made for that task is trusted.
             let trusted = { (dir: String) in FileSystem.basename(of: dir) == name && dir.contains("/mtor/") ? dir : nil }
             let path = claim.cgroup.flatMap(trusted)
-            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker, memory: claim.memoryCgroup.flatMap(trusted))
+            let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker,
+                                           memory: claim.memoryCgroup.flatMap(trusted))
             killed += box.killAll()
             box.dispose()
         }
-        if let pgid = claim.agentPgid, pgid > 1, let start = claim.agentStart, ProcessTable.startTime(pgid) == start, ProcessTable.group(pgid) == pgid {
+        if let pgid = claim.agentPgid, pgid > 1, let start = claim.agentStart, ProcessTable.startTime(pgid) == start,
+           ProcessTable.group(pgid) == pgid {
             ProcessControl.signalGroup(pgid, SIGKILL)
             killed += 1
         }

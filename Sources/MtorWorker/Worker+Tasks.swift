@@ -17,7 +17,8 @@ extension Worker {
         guard let (id, claimLock) = claimed else { return }
         loop.book.listing?.claimed(id)
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
-        let run = TaskRun(id: id, file: name, bytes: bytes, context: taskContext, preset: preset, startProvider: provider, claimLock: claimLock)
+        let run = TaskRun(id: id, file: name, bytes: bytes, spec: parsed, context: taskContext, preset: preset,
+                          startProvider: provider, claimLock: claimLock)
         let inPlaceRepo = (parsed ?? (try? Spec.parse(bytes, home: "/"))).flatMap { $0.work.mode == .inPlace ? repoKey($0) : nil }
         loop.running.add(run, id: id, provider: provider, inPlaceRepo: inPlaceRepo)
         logger.info("\(id): claimed from inbox/\(name)")

@@ -78,7 +78,8 @@ public struct WorkerOptions: Sendable {
         case let home? where FileSystem.kind(home) != .directory: why = "HOME is \(home), which is not a directory"
         case let home?: return home
         }
-        throw .environment("\(why); the worker expands ~ in specs with HOME, agents get it (git finds its identity there), and it is the default --allow-repos. Under systemd, set User= in the unit (systemd then sets HOME); elsewhere export HOME=/home/USER")
+        throw .environment("\(why); the worker expands ~ in specs with HOME, agents get it (git finds its identity there), and it is the "
+            + "default --allow-repos. Under systemd, set User= in the unit (systemd then sets HOME); elsewhere export HOME=/home/USER")
     }
 }
 
@@ -91,7 +92,8 @@ extension WorkerOptions {
         guard let bwrap else {
             return "none (--sandbox none): agents see what the worker sees — the spool, the env file, every provider's key"
         }
-        return "bwrap (\(bwrap)): own user, mount, PID, IPC and UTS namespaces, no capabilities, read-only filesystem but the task's clone and HOME; not covered: network, world-readable files"
+        return "bwrap (\(bwrap)): own user, mount, PID, IPC and UTS namespaces, no capabilities, read-only filesystem but the task's clone "
+            + "and HOME; not covered: network, world-readable files"
     }
 
     /// Finds and tries bubblewrap unless `--sandbox none`; throws, naming the fix, when agents
@@ -100,7 +102,9 @@ extension WorkerOptions {
         guard sandbox != .none else { bwrap = nil; return }
         let found = Sandbox.findBwrap(searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         if let why = Sandbox.probe(bwrap: found) {
-            throw .environment("agents cannot be sandboxed on this host: \(why). mtor will not start agents unconfined unless told to: fix the host, or start the worker with --sandbox none (every agent then sees what the worker sees: the spool, the env file, every key)")
+            throw .environment("agents cannot be sandboxed on this host: \(why). mtor will not start agents unconfined unless told to: fix "
+                + "the host, or start the worker with --sandbox none (every agent then sees what the worker sees: the spool, the env "
+                + "file, every key)")
         }
         bwrap = found
     }
@@ -111,7 +115,8 @@ extension WorkerOptions {
         switch Containment.memoryCapSupport(containment) {
         case .success(let controller):
             let how = controller == .cgroup2 ? "cgroup v2 memory.max" : "the cgroup v1 memory controller"
-            return "memory caps by \(how)" + (taskMemory.map { ", \(ByteSize.format($0)) per task unless a spec says otherwise (--task-memory)" } ?? "")
+            return "memory caps by \(how)" + (taskMemory.map { ", \(ByteSize.format($0)) per task unless a spec says otherwise "
+                + "(--task-memory)" } ?? "")
         case .failure(let why):
             if let taskMemory {
                 throw .environment("--task-memory \(ByteSize.format(taskMemory)) cannot be enforced: \(why.description)")

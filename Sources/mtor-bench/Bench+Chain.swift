@@ -9,7 +9,8 @@ extension Bench {
         let depth = scale.chainDepth
         let links = ids("link", depth)
         log("chain: \(depth) links, the root fails")
-        let (settled, pickup, ingest) = try withContender(.mtor, label: "chain", concurrency: 4, sandboxed: false, prepare: { spool throws(BenchError) in
+        let (settled, pickup, ingest) = try withContender(.mtor, label: "chain", concurrency: 4, sandboxed: false,
+                                                          prepare: { spool throws(BenchError) in
             for (k, id) in links.enumerated() where k > 0 {
                 try spool.stage(id, frontmatter: "depends_on: [\(links[k - 1])]")
                 try spool.drop(id)
@@ -23,7 +24,8 @@ extension Bench {
             guard let rootFailed = probe.waitFinished(links[0], timeout: 60) else { throw .workload("the chain's root never finished") }
             try spool.stage("solo-000001")
             let t0 = try spool.drop("solo-000001")
-            guard let started = probe.waitStarted("solo-000001", timeout: 120) else { throw .workload("a plain spec dropped during the cascade never started") }
+            guard let started = probe.waitStarted("solo-000001",
+                                                  timeout: 120) else { throw .workload("a plain spec dropped during the cascade never started") }
             guard let last = probe.waitFinishedTotal(depth + 1, timeout: 600) else {
                 throw .workload("the cascade did not settle within 600 s: \(probe.counts.finished) of \(depth + 1) finished")
             }

@@ -35,12 +35,14 @@ extension Bench {
             rss[entry.0] = Double(after[i].rssKiB) / 1024
         }
         let mtorCPU = cpu.removeValue(forKey: .mtor), mtorRSS = rss.removeValue(forKey: .mtor)
-        report.figures.append(Figure("idle CPU over \(Int(scale.idleSeconds)) s", unit: "%", better: .lower, mtor: mtorCPU, baselines: cpu, target: 0.1,
+        report.figures.append(Figure("idle CPU over "
+            + "\(Int(scale.idleSeconds)) s", unit: "%", better: .lower, mtor: mtorCPU, baselines: cpu, target: 0.1,
                                      note: "utime+stime (+ reaped children) of the whole process group, 10 ms ticks"))
         report.figures.append(Figure("idle RSS", unit: "MB", better: .lower, mtor: mtorRSS, baselines: rss,
                                      note: "VmRSS summed over the process group"))
         if let wakeups, let pid = mtorPid {
-            report.notes.append("idle: the mtor worker woke \(wakeups) times in \(Int(elapsed)) s (voluntary context switches over its \(ProcStats.threads(pid)) thread(s)); a 1 s poll loop forks `sleep` every second")
+            report.notes.append("idle: the mtor worker woke \(wakeups) times in \(Int(elapsed)) s (voluntary context switches over its "
+                + "\(ProcStats.threads(pid)) thread(s)); a 1 s poll loop forks `sleep` every second")
         }
     }
 
@@ -55,7 +57,8 @@ extension Bench {
         }
         let mtorRSS = rss.removeValue(forKey: .mtor), mtorAnon = anon.removeValue(forKey: .mtor)
         report.figures.append(Figure("RSS with \(n) queued", unit: "MB", better: .lower, mtor: mtorRSS, baselines: rss, target: 30, samples: n,
-                                     note: "VmRSS: mtor's worker once state/worker.json shows the backlog; baselines summed over the process group, blocked harness included; counts shared library pages"))
+                                     note: "VmRSS: mtor's worker once state/worker.json shows the backlog; baselines summed over the process "
+                                         + "group, blocked harness included; counts shared library pages"))
         report.figures.append(Figure("private memory with \(n) queued", unit: "MB", better: .lower, mtor: mtorAnon, baselines: anon, samples: n,
                                      note: "RssAnon: the part of VmRSS no other process shares"))
     }
@@ -74,7 +77,8 @@ extension Bench {
             if kind == .mtor {
                 let deadline = now() + 30
                 while now() < deadline, queuedCount(spool) < count { sleep(0.2) }
-                guard queuedCount(spool) >= count else { throw .workload("mtor: state/worker.json never showed \(count) queued (last: \(queuedCount(spool)))") }
+                guard queuedCount(spool) >= count else { throw .workload("mtor: state/worker.json never showed \(count) queued (last: "
+                    + "\(queuedCount(spool)))") }
                 return GroupSample(cpuTicks: 0, rssKiB: ProcStats.statusValue(contender.pid, "VmRSS") ?? 0,
                                    anonKiB: ProcStats.statusValue(contender.pid, "RssAnon") ?? 0, members: 1)
             }

@@ -48,11 +48,14 @@ extension Bench {
                 report.figures.append(Figure("pickup latency p\(Int(q * 100)) with the sandbox", unit: "ms", better: .lower,
                                              mtor: Percentiles(boxed.pickups).at(q).map { $0 * 1000 }, baselines: baselines(\.pickups, q),
                                              samples: boxed.pickups.count,
-                                             note: "mtor's default (agents in bwrap); the figures above are --sandbox none, as no baseline confines its jobs"))
+                                             note: "mtor's default (agents in bwrap); the figures above are --sandbox none, as no baseline "
+                                                 + "confines its jobs"))
             }
         }
         let counts = (contenders + queues).map { "\($0.rawValue) \(results[$0]?.pickups.count ?? 0)" }.joined(separator: ", ")
-        report.notes.append("pickup latency: rename(2) into inbox/ → the sh harness's first command, sequential, each spec dropped 0–20 ms (poll loop: 0–1 s) after the previous reached done/; task-spooler and nq: from just before their client call (`tsp -n JOB`, `nq -c -q JOB`, spawned as a shell would) to the job's first command; samples: \(counts)")
+        report.notes.append("pickup latency: rename(2) into inbox/ → the sh harness's first command, sequential, each spec dropped 0–20 ms "
+            + "(poll loop: 0–1 s) after the previous reached done/; task-spooler and nq: from just before their client call (`tsp -n JOB`, "
+            + "`nq -c -q JOB`, spawned as a shell would) to the job's first command; samples: \(counts)")
         let missed = results.filter { $0.value.missed > 0 }.map { "\($0.key.rawValue) \($0.value.missed)" }
         if !missed.isEmpty { report.notes.append("latency specs that never started: " + missed.joined(separator: ", ")) }
     }
@@ -65,8 +68,10 @@ extension Bench {
                 sleep(Double.random(in: 0...0.02))
                 try spool.stage(id)
                 let t0 = try queue.submit(id)
-                guard let started = probe.waitStarted(id, timeout: 15) else { throw .workload("\(kind.rawValue): \(id) never started; its queue:\n\(queue.listing)") }
-                guard let finished = probe.waitFinished(id, timeout: 15) else { throw .workload("\(kind.rawValue): \(id) started but never finished") }
+                guard let started = probe.waitStarted(id, timeout: 15) else { throw .workload("\(kind.rawValue): \(id) never started; its "
+                    + "queue:\n\(queue.listing)") }
+                guard let finished = probe.waitFinished(id, timeout: 15) else { throw .workload("\(kind.rawValue): \(id) started but "
+                    + "never finished") }
                 sample.pickups.append(started - t0)
                 sample.endToEnd.append(finished.time - t0)
             }
@@ -89,7 +94,8 @@ extension Bench {
                     guard contender.isRunning, sample.missed < 5 else { throw .workload("\(kind.rawValue): \(id) never started") }
                     continue
                 }
-                guard let finished = probe.waitFinished(id, timeout: timeout) else { throw .workload("\(kind.rawValue): \(id) started but never finished") }
+                guard let finished = probe.waitFinished(id, timeout: timeout) else { throw .workload("\(kind.rawValue): \(id) started but "
+                    + "never finished") }
                 sample.pickups.append(started - t0)
                 sample.endToEnd.append(finished.time - t0)
             }

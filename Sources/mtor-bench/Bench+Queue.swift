@@ -25,18 +25,21 @@ extension Bench {
             // Everything read: the worker's worker.json counts the whole backlog (less what already ran).
             let deadline = now() + 600
             while now() < deadline {
-                if let json = readJSON(spool.state + "/worker.json"), let queued = json["queued"] as? Int, queued + probe.counts.finished >= n - 8 { break }
+                if let json = readJSON(spool.state + "/worker.json"), let queued = json["queued"] as? Int,
+                   queued + probe.counts.finished >= n - 8 { break }
                 sleep(0.2)
             }
             let read = now() - began
-            guard let before = Histogram(metrics: spool.state + "/metrics.prom") else { throw .workload("no mtor_dispatch_seconds in \(spool.state)/metrics.prom") }
+            guard let before = Histogram(metrics: spool.state + "/metrics.prom") else { throw .workload("no mtor_dispatch_seconds in "
+                + "\(spool.state)/metrics.prom") }
             sleep(window)
             sleep(1.2)  // the metrics file is written at most once a second
             guard let after = Histogram(metrics: spool.state + "/metrics.prom") else { throw .workload("no mtor_dispatch_seconds after the window") }
             _ = contender
             return (after.minus(before), read)
         }
-        let note = String(format: "over %.0f s of draining at concurrency 4 (%d turns), after the worker read the queue in %.1f s; from the worker's mtor_dispatch_seconds histogram (a percentile is its bucket's upper bound)", window, turns.count, read)
+        let note = String(format: "over %.0f s of draining at concurrency 4 (%d turns), after the worker read the queue in %.1f s; from the "
+            + "worker's mtor_dispatch_seconds histogram (a percentile is its bucket's upper bound)", window, turns.count, read)
         report.figures.append(Figure("dispatch turn p50, \(n) queued (a tenth dependent)", unit: "ms", better: .lower,
                                      mtor: turns.percentile(0.5).map { $0 * 1000 }, samples: turns.count, note: note))
         report.figures.append(Figure("dispatch turn p99, \(n) queued (a tenth dependent)", unit: "ms", better: .lower,
@@ -81,7 +84,8 @@ struct Histogram {
 
     /// What was observed between `earlier` and this reading.
     func minus(_ earlier: Histogram) -> Histogram {
-        Histogram(buckets: zip(buckets, earlier.buckets).map { ($0.bound, $0.count - $1.count) }, sum: sum - earlier.sum, count: count - earlier.count)
+        Histogram(buckets: zip(buckets, earlier.buckets).map { ($0.bound, $0.count - $1.count) }, sum: sum - earlier.sum,
+                  count: count - earlier.count)
     }
 
     /// The upper bound of the bucket holding quantile `q` (nil past the last finite bound, or with no observations).

@@ -22,7 +22,8 @@ extension Bench {
         defer { if !options.keep { try? FileManager.default.removeItem(atPath: "\(drop)/\(name)") } }
         let deadline = now() + 10
         while FileSystem.kind("\(workRoot)/inbox") != .directory {
-            guard now() < deadline else { throw .setup("\(work)/\(name) does not appear through \(work) within 10 s: are \(drop) and \(work) mounts of one filesystem?") }
+            guard now() < deadline else { throw .setup("\(work)/\(name) does not appear through \(work) within 10 s: are \(drop) and \(work) "
+                + "mounts of one filesystem?") }
             sleep(0.05)
         }
         let worker: ChildProcess
@@ -62,15 +63,18 @@ extension Bench {
             }
             guard let started else {
                 missed += 1
-                guard missed < 3 else { throw .workload("specs dropped through \(drop) never started; the worker printed:\n\(output.text.suffix(2000))") }
+                guard missed < 3 else { throw .workload("specs dropped through \(drop) never started; the worker "
+                    + "printed:\n\(output.text.suffix(2000))") }
                 continue
             }
             // The first two only prove the worker is polling.
             if i >= 2 { pickups.append(started - t0) }
-            while now() - t0 < 30, !FileSystem.exists("\(dropRoot)/done/\(id).result.json"), !FileSystem.exists("\(dropRoot)/failed/\(id).result.json") { sleep(0.02) }
+            while now() - t0 < 30, !FileSystem.exists("\(dropRoot)/done/\(id).result.json"),
+                  !FileSystem.exists("\(dropRoot)/failed/\(id).result.json") { sleep(0.02) }
         }
         let p = Percentiles(pickups)
-        let note = "drop through \(drop), worker on \(work) (\(output.text.contains("network filesystem") ? "polled: network filesystem detected" : "no network filesystem detected")); rename into inbox/ → the sh harness's first command"
+        let note = "drop through \(drop), worker on \(work) "
+            + "(\(output.text.contains("network filesystem") ? "polled: network filesystem detected" : "no network filesystem detected")); rename into inbox/ → the sh harness's first command"
         report.figures.append(Figure("shared spool pickup p50", unit: "ms", better: .lower, mtor: p.at(0.5).map { $0 * 1000 }, target: 600, samples: pickups.count, note: note))
         report.figures.append(Figure("shared spool pickup p99", unit: "ms", better: .lower, mtor: p.at(0.99).map { $0 * 1000 }, target: 1200, samples: pickups.count))
         report.notes.append("shared spool: \(note); \(missed) missed")

@@ -24,7 +24,8 @@ extension Bench {
             let elapsed = now() - t0
             guard r.0.succeeded, !r.timedOut else {
                 let said = String(decoding: r.stderr + r.stdout, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-                report.skipped.append("mtor status --json: it \(r.timedOut ? "timed out" : "exited \(r.0.exitCode.map(String.init) ?? "on a signal")") (\(said)); no status figure")
+                report.skipped.append("mtor status --json: it "
+                    + "\(r.timedOut ? "timed out" : "exited \(r.0.exitCode.map(String.init) ?? "on a signal")") (\(said)); no status figure")
                 report.figures.append(Figure("status --json, \(n) finished", unit: "ms", better: .lower, mtor: nil, target: 300, note: "skipped"))
                 return
             }
@@ -39,7 +40,8 @@ extension Bench {
         }
         let p = Percentiles(times)
         report.figures.append(Figure("status --json, \(n) finished", unit: "ms", better: .lower, mtor: p.median.map { $0 * 1000 }, target: 300,
-                                     samples: times.count, note: String(format: "median of %d runs, max %.0f ms; includes spawning the process", times.count, (p.largest ?? 0) * 1000)))
+                                     samples: times.count, note: String(format: "median of %d runs, max %.0f ms; includes spawning "
+                                         + "the process", times.count, (p.largest ?? 0) * 1000)))
     }
 }
 
@@ -50,7 +52,8 @@ struct FinishedSpool {
     let count: Int
 
     /// One in ten fails, with a spread of classes.
-    static let failures: [FailureClass] = [.agentFailed, .rateLimited, .providerUnavailable, .authFailed, .timedOut, .stalled, .verifyFailed, .unknown]
+    static let failures: [FailureClass] = [.agentFailed, .rateLimited, .providerUnavailable, .authFailed, .timedOut, .stalled, .verifyFailed,
+                                           .unknown]
 
     func write() throws(BenchError) {
         let formatter = ISO8601DateFormatter()
@@ -68,7 +71,9 @@ struct FinishedSpool {
             let t0 = formatter.string(from: claimed), t1 = formatter.string(from: claimed.addingTimeInterval(1.5))
             let id = String(format: "task-%06d", i)
             if templates[cls] == nil { templates[cls] = String(decoding: (try? encoder.encode(sidecar(cls))) ?? Data(), as: UTF8.self) }
-            let sidecarText = templates[cls]!.replacingOccurrences(of: "@ID@", with: id).replacingOccurrences(of: "@T0@", with: t0).replacingOccurrences(of: "@T1@", with: t1)
+            let sidecarText = templates[cls]!.replacingOccurrences(of: "@ID@",
+                                                                   with: id).replacingOccurrences(of: "@T0@",
+                                                                                                  with: t0).replacingOccurrences(of: "@T1@", with: t1)
             let dir = failed ? spool.failed : spool.done
             do {
                 try FileSystem.writeAtomically(Array(spool.specText(id).utf8), to: "\(dir)/\(id).md", mode: 0o644, durable: false)

@@ -42,7 +42,8 @@ extension Bench {
                                          baselines: baselines, samples: n))
             report.figures.append(Figure("throughput, \(n) \(how), c=4", unit: "specs/s", better: .higher, mtor: mtorRuns[4]?.perSecond,
                                          baselines: four, target: 500, samples: n,
-                                         note: "mtor --sandbox none; the shell loops and nq run one spec at a time (their c=1 figure is repeated here); task-spooler at -S 4"))
+                                         note: "mtor --sandbox none; the shell loops and nq run one spec at a time (their c=1 figure is "
+                                             + "repeated here); task-spooler at -S 4"))
             report.figures.append(Figure("throughput, \(n) \(how), c=4, with the sandbox", unit: "specs/s", better: .higher, mtor: boxed.perSecond,
                                          baselines: four, samples: n, note: "mtor's default (agents in bwrap)"))
             if !arriving, let peak = mtorRuns[4]?.peakRSSKiB {
@@ -52,7 +53,9 @@ extension Bench {
             let failures = mtorRuns.filter { $0.value.failed > 0 }.map { "c=\($0.key): \($0.value.failed)" }
             if !failures.isEmpty { report.notes.append("mtor specs that ended in failed/ (\(how)): " + failures.joined(separator: ", ")) }
         }
-        report.notes.append("throughput: every mtor spec gets its sidecar written, fsynced and renamed, the spec moved, and done/ and claimed/ fsynced (durability on); the baselines only mv; task-spooler and nq queued: every job submitted behind a held first job, timed from its release")
+        report.notes.append("throughput: every mtor spec gets its sidecar written, fsynced and renamed, the spec moved, and done/ and "
+            + "claimed/ fsynced (durability on); the baselines only mv; task-spooler and nq queued: every job submitted behind a held first "
+            + "job, timed from its release")
     }
 
     /// A fed queue's drain: queued (every job submitted behind a held first job, then released and
@@ -83,10 +86,12 @@ extension Bench {
         }
     }
 
-    private func throughputRun(_ kind: ContenderKind, count: Int, concurrency: Int, rate: Double?, sandboxed: Bool = true) throws(BenchError) -> ThroughputRun {
+    private func throughputRun(_ kind: ContenderKind, count: Int, concurrency: Int, rate: Double?,
+                               sandboxed: Bool = true) throws(BenchError) -> ThroughputRun {
         let ids = ids("tp", count)
         var started = 0.0
-        return try withContender(kind, label: "throughput-c\(concurrency)", concurrency: concurrency, staged: ids, sandboxed: sandboxed, prepare: { spool throws(BenchError) in
+        return try withContender(kind, label: "throughput-c\(concurrency)", concurrency: concurrency, staged: ids, sandboxed: sandboxed,
+                                 prepare: { spool throws(BenchError) in
             if rate == nil { for id in ids { try spool.drop(id) } }
             world.sync()
             started = now()

@@ -32,22 +32,27 @@ extension Bench {
         let mtor = Percentiles(pickups).at(0.5).map { $0 * 1000 }
         let add = Percentiles(plain).at(0.5).map { $0 * 1000 }
         report.figures.append(Figure("worktree: rename → first command p50", unit: "ms", better: .lower, mtor: mtor, samples: pickups.count,
-                                     note: String(format: "plain git worktree add p50 %.1f ms; rename → in done/ p50 %.0f ms (worktree removed)", add ?? 0,
+                                     note: String(format: "plain git worktree add p50 %.1f ms; rename → in done/ p50 %.0f ms "
+                                         + "(worktree removed)", add ?? 0,
                                                   (Percentiles(endToEnd).at(0.5) ?? 0) * 1000)))
         if let mtor, let add, add > 0 {
-            report.figures.append(Figure("worktree pickup ÷ plain git worktree add", unit: "×", better: .lower, mtor: (mtor / add * 100).rounded() / 100,
+            report.figures.append(Figure("worktree pickup ÷ plain git "
+                + "worktree add", unit: "×", better: .lower, mtor: (mtor / add * 100).rounded() / 100,
                                          target: 1.3, samples: pickups.count))
         }
-        report.notes.append(String(format: "worktree: %d files; mtor p50 %.1f ms vs plain `git worktree add -b` p50 %.1f ms, interleaved, %d samples each", Bench.worktreeFiles, mtor ?? 0, add ?? 0, plain.count))
+        report.notes.append(String(format: "worktree: %d files; mtor p50 %.1f ms vs plain `git worktree add -b` p50 %.1f ms, interleaved, %d "
+            + "samples each", Bench.worktreeFiles, mtor ?? 0, add ?? 0, plain.count))
     }
 
     /// Times one `git worktree add -b` of `repo` (then removes it, untimed).
     private func plainWorktreeAdd(_ repo: String, n: Int) throws(BenchError) -> Double {
         let dir = "\(world.root)/plain-wt-\(n)"
         let t0 = now()
-        let r = try? ChildProcess.run(["git", "-C", repo, "worktree", "add", "-q", "-b", "plain/\(n)", dir, "HEAD"], environment: world.environment, timeout: 120)
+        let r = try? ChildProcess.run(["git", "-C", repo, "worktree", "add", "-q", "-b", "plain/\(n)", dir, "HEAD"],
+                                      environment: world.environment, timeout: 120)
         let elapsed = now() - t0
-        guard let r, r.0.succeeded else { throw .workload("git worktree add failed: \(r.map { String(decoding: $0.stderr, as: UTF8.self) } ?? "git not found")") }
+        guard let r, r.0.succeeded else { throw .workload("git worktree add failed: "
+            + "\(r.map { String(decoding: $0.stderr, as: UTF8.self) } ?? "git not found")") }
         _ = try? ChildProcess.run(["git", "-C", repo, "worktree", "remove", "--force", dir], environment: world.environment, timeout: 120)
         return elapsed
     }

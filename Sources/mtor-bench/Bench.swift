@@ -46,9 +46,11 @@ final class Bench {
         if ChildProcess.resolve("inotifywait", searchPath: path) == nil { contenders.removeAll { $0 == .inotifyLoop } }
         let queues = [ContenderKind.tsp, .nq].filter { ChildProcess.resolve(FedQueue.program($0)!, searchPath: path) != nil }
         let bench = Bench(options: options, world: world, contenders: contenders, queues: queues)
-        if !contenders.contains(.inotifyLoop) { bench.report.skipped.append("inotifywait loop: inotifywait is not installed (apt-get install inotify-tools)") }
+        if !contenders.contains(.inotifyLoop) { bench.report.skipped.append("inotifywait loop: inotifywait is not installed (apt-get install "
+            + "inotify-tools)") }
         for kind in [ContenderKind.tsp, .nq] where !queues.contains(kind) {
-            bench.report.skipped.append("\(kind.rawValue): \(FedQueue.program(kind)!) is not installed (apt-get install \(kind == .tsp ? "task-spooler" : "nq"))")
+            bench.report.skipped.append("\(kind.rawValue): \(FedQueue.program(kind)!) is not installed (apt-get install "
+                + "\(kind == .tsp ? "task-spooler" : "nq"))")
         }
         let started = now()
         var code: Int32 = 0
@@ -85,7 +87,8 @@ final class Bench {
         if sections.contains(.queue) { try deepQueue() }
         if sections.contains(.merge) { try merge() }
         if sections.contains(.shared) {
-            if options.sharedSpool != nil { try sharedSpool() } else if sections.count == 1 { throw .usage("--only shared needs --shared-spool DROP:WORKER") }
+            if options.sharedSpool != nil { try sharedSpool() } else if sections.count == 1 { throw .usage("--only shared needs "
+                + "--shared-spool DROP:WORKER") }
             else { report.skipped.append("shared spool: no --shared-spool DROP:WORKER (two mounts of one network filesystem)") }
         }
     }
@@ -114,7 +117,8 @@ final class Bench {
     }
 
     /// Starts `kind` (task-spooler or nq) on a fresh spool with a probe watching it; `body` runs, then both stop.
-    func withQueue<T>(_ kind: ContenderKind, label: String, slots: Int = 1, _ body: (FedQueue, BenchSpool, Probe) throws(BenchError) -> T) throws(BenchError) -> T {
+    func withQueue<T>(_ kind: ContenderKind, label: String, slots: Int = 1,
+                      _ body: (FedQueue, BenchSpool, Probe) throws(BenchError) -> T) throws(BenchError) -> T {
         let spool = try world.spool("\(label)-\(kind.slug)")
         let probe = try Probe(spool)
         defer { probe.stop() }

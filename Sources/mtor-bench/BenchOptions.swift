@@ -77,7 +77,9 @@ struct BenchOptions {
             case "--dir": options.directory = try value("--dir")
             case "--shared-spool":
                 let pair = try value("--shared-spool").split(separator: ":", maxSplits: 1).map(String.init)
-                guard pair.count == 2, pair.allSatisfy({ $0.hasPrefix("/") }) else { throw .usage("--shared-spool takes DROP:WORKER, two absolute mount points of one shared filesystem\n\(usage)") }
+                guard pair.count == 2,
+                      pair.allSatisfy({ $0.hasPrefix("/") }) else { throw .usage("--shared-spool takes DROP:WORKER, two absolute mount "
+                          + "points of one shared filesystem\n\(usage)") }
                 options.sharedSpool = (pair[0], pair[1])
             case "--only":
                 let names = try value("--only").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

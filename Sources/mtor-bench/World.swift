@@ -44,10 +44,12 @@ final class World {
     /// `git init` and one empty commit in `dir`.
     static func gitRepo(_ dir: String, environment: [String: String]) throws(BenchError) {
         do { try FileSystem.makeDirectories(dir) } catch { throw .setup("\(error)") }
-        for args in [["init", "-q", "-b", "main"], ["-c", "user.name=mtor-bench", "-c", "user.email=bench@mtor.invalid", "commit", "-q", "--allow-empty", "-m", "initial"]] {
+        for args in [["init", "-q", "-b", "main"],
+                     ["-c", "user.name=mtor-bench", "-c", "user.email=bench@mtor.invalid", "commit", "-q", "--allow-empty", "-m", "initial"]] {
             let r = try? ChildProcess.run(["git"] + args, environment: environment, directory: dir)
             guard let r, r.0.succeeded else {
-                throw .setup("git \(args.joined(separator: " ")) failed in \(dir): \(r.map { String(decoding: $0.stderr, as: UTF8.self) } ?? "git not found")")
+                throw .setup("git \(args.joined(separator: " ")) failed in \(dir): "
+                    + "\(r.map { String(decoding: $0.stderr, as: UTF8.self) } ?? "git not found")")
             }
         }
     }
@@ -113,7 +115,8 @@ struct BenchSpool {
     /// Writes `tmp/<id>.md`, ready to be renamed in.
     func stage(_ id: String, script: String? = nil, frontmatter: String? = nil) throws(BenchError) {
         do {
-            try FileSystem.writeAtomically(Array(specText(id, script: script, frontmatter: frontmatter).utf8), to: "\(tmp)/\(id).md", mode: 0o644, durable: false)
+            try FileSystem.writeAtomically(Array(specText(id, script: script, frontmatter: frontmatter).utf8), to: "\(tmp)/\(id).md",
+                                           mode: 0o644, durable: false)
         } catch {
             throw .setup("\(error)")
         }

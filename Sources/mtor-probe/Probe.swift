@@ -115,13 +115,15 @@ func viaCurl(_ request: ProbeRequest, timeout: Double, start: Date) -> ProbeAnsw
                           &body, body.count, &length, &error, error.count)
     }
     let latency = Int(Date().timeIntervalSince(start) * 1000)
+    let said = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     switch rc {
     case 0:
         let bytes = body.prefix(length).map { UInt8(bitPattern: $0) }
         return ProbeAnswer(status: status, latencyMs: latency, body: String(decoding: bytes, as: UTF8.self), error: nil)
     case 1:
-        let why = String(cString: error)
-        return ProbeAnswer(status: nil, latencyMs: latency, body: "", error: why.contains("timed out") || why.contains("Timeout") ? "no answer within \(Int(timeout)) s (\(why))" : why)
+        return ProbeAnswer(status: nil, latencyMs: latency, body: "", error: said)
+    case 3:  // libcurl's CURLE_OPERATION_TIMEDOUT
+        return ProbeAnswer(status: nil, latencyMs: latency, body: "", error: "no answer within \(Int(timeout)) s (\(said))")
     default:
         return nil
     }

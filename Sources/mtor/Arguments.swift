@@ -18,7 +18,8 @@ struct Flag: Sendable {
     static let json = Flag(name: "--json", help: "print JSON instead of text")
     static let help = Flag(name: "--help", short: "-h", help: "print this usage and do nothing else")
     static let providers = Flag(name: "--providers", value: "FILE", help: "the providers lockfile (default etc/providers.json)")
-    static let envFile = Flag(name: "--env-file", value: "FILE", help: "the env file with secrets (default etc/mtor.env next to the lockfile, when it exists)")
+    static let envFile = Flag(name: "--env-file", value: "FILE",
+                              help: "the env file with secrets (default etc/mtor.env next to the lockfile, when it exists)")
     static let timeout = Flag(name: "--timeout", value: "D", help: "stop waiting after D (90s, 15m, 2h); the task goes on")
     /// Flags of commands that can run on the worker's machine over ssh.
     static let remote = [
@@ -51,7 +52,8 @@ struct Arguments {
                 break
             }
             if w.hasPrefix("-"), w.count > 1 {
-                let (name, inline) = w.hasPrefix("--") && w.contains("=") ? (String(w[..<w.firstIndex(of: "=")!]), String(w[w.index(after: w.firstIndex(of: "=")!)...])) : (w, nil)
+                let (name, inline) = w.hasPrefix("--") && w.contains("=") ? (String(w[..<w.firstIndex(of: "=")!]),
+                                                                             String(w[w.index(after: w.firstIndex(of: "=")!)...])) : (w, nil)
                 guard let flag = command.allFlags.first(where: { $0.name == name || $0.short == name }) else {
                     throw .usage(command.unknownFlag(name))
                 }

@@ -59,7 +59,8 @@ struct SSH {
 
     /// `ssh OPTIONS -- host 'word' 'word' ...`: each word quoted for the remote shell unless marked raw.
     func command(_ remote: RemoteSpool, _ words: [String], raw: Set<Int> = []) -> [String] {
-        ["ssh"] + options + ["--", remote.login, words.enumerated().map { raw.contains($0.offset) ? $0.element : SSH.quote($0.element) }.joined(separator: " ")]
+        ["ssh"] + options + ["--", remote.login,
+                             words.enumerated().map { raw.contains($0.offset) ? $0.element : SSH.quote($0.element) }.joined(separator: " ")]
     }
 
     /// The `-e` value for rsync.

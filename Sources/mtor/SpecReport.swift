@@ -51,7 +51,8 @@ struct SpecChecks {
         let checkRepo = !args.flags.contains("--no-repo-check")
         if !checkRepo { skipped.append("that repo exists and is a git work tree: --no-repo-check") }
         let list = allowed.joined(separator: ":")
-        let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in \(spool.singleWorkerState()?.pid == $0.pid ? spool.state + "/worker.json" : spool.workerFile(host: $0.host, pid: $0.pid))" }
+        let origin = worker.map { "the settings of the worker (pid \($0.pid) on \($0.host)) in "
+            + "\(spool.singleWorkerState()?.pid == $0.pid ? spool.state + "/worker.json" : spool.workerFile(host: $0.host, pid: $0.pid))" }
             ?? "this shell's HOME\(args.values["--allow-repos"] == nil && env["MTOR_ALLOWED_REPOS"] == nil ? " (the worker's default allow-list too)" : ""); no worker has run on \(spool.root), so one with another HOME or --allow-repos may decide otherwise"
         let basis = "with lockfile \(settings?.lockPath ?? "none"), HOME \(home) and allow-list \(list), from \(origin)"
         var checks = SpecChecks(settings: settings, home: home, checkRepo: checkRepo, allowed: allowed, basis: basis, skipped: skipped)
@@ -97,7 +98,8 @@ struct SpecReport: Codable {
         do {
             let (spec, targets) = try SpecCheck.check(bytes, home: checks.home, settings: checks.settings, checkRepo: checks.checkRepo)
             try SpecCheck.boundary(spec, allowed: checks.allowed)
-            return Entry(file: file, valid: true, repo: spec.repo, provider: targets.first?.providerName ?? spec.provider, harness: targets.first?.harnessName ?? spec.harness)
+            return Entry(file: file, valid: true, repo: spec.repo, provider: targets.first?.providerName ?? spec.provider,
+                         harness: targets.first?.harnessName ?? spec.harness)
         } catch {
             return Entry(file: file, valid: false, class: error.failureClass.rawValue, error: error.description)
         }
@@ -110,7 +112,8 @@ struct SpecReport: Codable {
         let active = ActiveSpecs.byFingerprint(spool, settings: settings, home: checks.home)
         guard !active.isEmpty else { return }
         for i in entries.indices where entries[i].valid {
-            guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home), spec.dedup,
+            guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes),
+                  let spec = try? Spec.parse(bytes, home: checks.home), spec.dedup,
                   let target = (try? settings.targets(for: spec))?.first,
                   let original = active[spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)] else { continue }
             entries[i].valid = false
@@ -125,7 +128,9 @@ struct SpecReport: Codable {
         let sick = Dictionary(providers.filter { $0.state == .unhealthy }.map { ($0.provider, $0) }, uniquingKeysWith: { a, _ in a })
         for i in entries.indices where entries[i].valid {
             guard let p = entries[i].provider, let e = sick[p] else { continue }
-            entries[i].warning = "the worker holds provider \(p) as unhealthy (\(e.class?.rawValue ?? "?"): \(e.reason ?? ""))\(e.hint.map { $0.isEmpty ? "" : "; hint: \($0)" } ?? ""); the spec stays queued until the provider passes its next preflight\(e.nextProbeAt.map { " (at \($0))" } ?? "")"
+            entries[i].warning = "the worker holds provider \(p) as unhealthy "
+                + "(\(e.class?.rawValue ?? "?"): \(e.reason ?? ""))\(e.hint.map { $0.isEmpty ? "" : "; hint: \($0)" } ?? ""); the spec stays "
+                + "queued until the provider passes its next preflight\(e.nextProbeAt.map { " (at \($0))" } ?? "")"
         }
     }
 
@@ -143,8 +148,11 @@ struct SpecReport: Codable {
             }
             if checks.secretsKnown, let settings = checks.settings, let name = entries[i].provider, let provider = settings.lock.providers[name],
                let secretEnv = provider.secretEnv, settings.secret(for: provider) == nil {
-                let how = entries[i].file.isEmpty ? "" : (specNamesProvider(entries[i].file, checks) ? "" : " (the spec names no 'provider', so it runs on the lockfile's default)")
-                said.append("provider \(name)\(how) reads its key from \(secretEnv), which is not set in \(settings.envPath ?? "the env file (none found)") or the worker's environment: the worker cannot run it until the key is there")
+                let how = entries[i].file.isEmpty ? "" : (specNamesProvider(entries[i].file, checks) ? "" : " (the spec names no 'provider', "
+                    + "so it runs on the lockfile's default)")
+                said.append("provider \(name)\(how) reads its key from \(secretEnv), which is not set in "
+                    + "\(settings.envPath ?? "the env file (none found)") or the worker's environment: the worker cannot run it until the "
+                    + "key is there")
             }
             guard !said.isEmpty else { continue }
             entries[i].warning = ([entries[i].warning].compactMap { $0 } + said).joined(separator: "; ")
@@ -156,12 +164,15 @@ struct SpecReport: Codable {
     mutating func warnUnknownDependencies(_ spool: Spool, _ checks: SpecChecks) {
         let batch = Set(entries.map { SpecName.slug(FileSystem.basename(of: $0.file).hasSuffix(".md") ? String(FileSystem.basename(of: $0.file).dropLast(3)) : FileSystem.basename(of: $0.file)) })
         for i in entries.indices where entries[i].valid {
-            guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes), let spec = try? Spec.parse(bytes, home: checks.home) else { continue }
+            guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes),
+                  let spec = try? Spec.parse(bytes, home: checks.home) else { continue }
             let unknown = spec.dependsOn.filter { dep in
                 TaskNames.resolve(dep, in: spool) == nil && !batch.contains(SpecName.slug(dep.hasSuffix(".md") ? String(dep.dropLast(3)) : dep))
             }
             guard !unknown.isEmpty else { continue }
-            let said = "'depends_on' names \(unknown.map { "'\($0)'" }.joined(separator: ", ")), which no task in \(spool.root) has (queued, running or finished): the spec would wait for it until the worker's --dependency-timeout (default 24 h); check the name, or submit that task first"
+            let said = "'depends_on' names \(unknown.map { "'\($0)'" }.joined(separator: ", ")), which no task in \(spool.root) has (queued, "
+                + "running or finished): the spec would wait for it until the worker's --dependency-timeout (default 24 h); check the name, "
+                + "or submit that task first"
             entries[i].warning = ([entries[i].warning].compactMap { $0 } + [said]).joined(separator: "; ")
         }
     }

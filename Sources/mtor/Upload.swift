@@ -50,7 +50,8 @@ enum Upload {
     private static func rename(_ staged: String, as name: String, in spool: Spool) throws(SystemError) -> String? {
         for n in 1...100 {
             let id = n == 1 ? name : "\(name)-\(n)"
-            if [spool.claimed, spool.done, spool.failed].contains(where: { FileSystem.exists(spool.spec(in: $0, id)) || FileSystem.exists(spool.sidecar(in: $0, id)) }) { continue }
+            if [spool.claimed, spool.done,
+                spool.failed].contains(where: { FileSystem.exists(spool.spec(in: $0, id)) || FileSystem.exists(spool.sidecar(in: $0, id)) }) { continue }
             do {
                 try FileSystem.renameNoReplace(staged, spool.spec(in: spool.inbox, id))
             } catch where error.isExists {
@@ -127,7 +128,8 @@ enum Upload {
                 continue
             }
             _ = try ssh.check(sent.code, remote: remote, stderr: sent.err)
-            throw .environment("\(via.rawValue) to \(remote.display) failed (exit \(sent.code)): \(sent.err.trimmingCharacters(in: .whitespacesAndNewlines)); nothing was put in inbox/")
+            throw .environment("\(via.rawValue) to \(remote.display) failed (exit \(sent.code)): "
+                + "\(sent.err.trimmingCharacters(in: .whitespacesAndNewlines)); nothing was put in inbox/")
         }
         do {
             try check(root, items.map { "\(root)/tmp/\($0.name).md" })
@@ -139,7 +141,8 @@ enum Upload {
         let ids = moved.out.split(separator: "\n").map(String.init)
         guard moved.code == 0, ids.count == items.count else {
             _ = try ssh.check(moved.code, remote: remote, stderr: moved.err)
-            throw .environment("could not move the uploaded specs into \(remote.display)/inbox: \(moved.err.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw .environment("could not move the uploaded specs into \(remote.display)/inbox: "
+                + "\(moved.err.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return zip(items, ids).map { Placed(file: $0.file, id: $1, path: "\(remote.scpLogin):\(root)/inbox/\($1).md") }
     }

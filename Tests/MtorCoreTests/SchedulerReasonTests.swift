@@ -17,7 +17,7 @@ struct SchedulerReasonTests {
     }
 
     @Test("each refusal's class and sentence", arguments: [
-        (Scheduler.Refusal.dependencyFailed("parser (p-1)", class: "agent_failed"), FailureClass.dependencyFailed, "its dependency parser (p-1) failed (agent_failed), so it was not run"),
+        (Scheduler.Refusal.dependencyFailed("parser (p-1)", class: .agentFailed), FailureClass.dependencyFailed, "its dependency parser (p-1) failed (agent_failed), so it was not run"),
         (.dependencyCancelled("parser"), .dependencyFailed, "its dependency parser was cancelled, so it was not run"),
         (.dependencyMissing("ghost", timeout: 86400), .dependencyFailed, "its dependency ghost never appeared in this spool within 24h (--dependency-timeout)"),
         (.dependencyCycle(.init(["a", "a"])), .specInvalid, "'depends_on' names the task itself (a → a); a task cannot wait for itself — remove it from 'depends_on'"),

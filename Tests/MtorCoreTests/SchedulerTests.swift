@@ -34,7 +34,7 @@ struct SchedulerTests {
     }
 
     @Test("dependencies: wait while pending or absent, fail when one failed or was cancelled, run when all succeeded", arguments: [
-        (Scheduler.Dependency.succeeded, "candidate"), (.pending, "hold"), (.absent, "hold"), (.failed("agent_failed"), "fail"), (.cancelled, "fail"),
+        (Scheduler.Dependency.succeeded, "candidate"), (.pending, "hold"), (.absent, "hold"), (.failed(.agentFailed), "fail"), (.cancelled, "fail"),
     ])
     func dependencies(state: Scheduler.Dependency, expected: String) {
         let d = Scheduler().decide(.init(now: 10, queued: [q("b", deps: ["a"])], dependencies: ["a": state], freeSlots: 1))
@@ -118,7 +118,7 @@ struct SchedulerTests {
         var specs = (1..<n).map { i in q(String(format: "c%05d", i), at: Double(i), deps: [String(format: "c%05d", i - 1)]) }
         specs.append(q("other", at: 0, deps: ["elsewhere"]))
         specs.append(q("plain", at: 0))
-        var deps: [String: Scheduler.Dependency] = ["c00000": .failed("agent_failed"), "elsewhere": .pending]
+        var deps: [String: Scheduler.Dependency] = ["c00000": .failed(.agentFailed), "elsewhere": .pending]
         for i in 1..<n - 1 { deps[String(format: "c%05d", i)] = .pending }
         let d = Scheduler().decide(.init(now: 10, queued: specs.reversed(), dependencies: deps, freeSlots: 1))
         let fails = d.filter { if case .fail = $0 { return true } else { return false } }
@@ -139,7 +139,7 @@ struct SchedulerEdgeTests {
             .init(name: "c.md", id: "c", arrived: 0, notBefore: 160),
             .init(name: "d.md", id: "d", arrived: 0, notBefore: 130),
             .init(name: "e.md", id: "e", arrived: 0, notBefore: 50),
-        ], dependencies: ["parser": .failed("agent_failed")], freeSlots: 1)
+        ], dependencies: ["parser": .failed(.agentFailed)], freeSlots: 1)
         s.resolved = ["parser": "20261201T220000-parser-3f2a"]
         let d = Scheduler().decide(s)
         guard case .fail(let name, let refusal)? = d.first else { Issue.record("\(d)"); return }

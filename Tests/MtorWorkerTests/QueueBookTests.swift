@@ -96,7 +96,7 @@ struct QueueBookTests {
         #expect(plan.decisions == [
             .fail("a.md", .dependencyCycle(Scheduler.Cycle(["a", "b", "a"]))),
             .fail("b.md", .dependencyCycle(Scheduler.Cycle(["a", "b", "a"]))),
-            .fail("dup.md", .duplicate(of: "p0, queued in inbox/", window: window)),
+            .fail("dup.md", .duplicate(of: .queued("p0"), window: window)),
             .fail("self.md", .dependencyCycle(Scheduler.Cycle(["self", "self"]))),
             .candidate("urgent.md"), .candidate("p0.md"),
         ])
@@ -111,7 +111,7 @@ struct QueueBookTests {
          "'depends_on' names the task itself (self → self); a task cannot wait for itself — remove it from 'depends_on'"),
         (.dependencyCycle(.init(["a", "b", "a"])),
          "'depends_on' forms a cycle (a → b → a), so none of these tasks could ever start; remove one of the dependencies and submit again"),
-        (.duplicate(of: "p0, queued in inbox/", window: 600),
+        (.duplicate(of: .queued("p0"), window: 600),
          "duplicate spec: it is identical (same repo, provider and prompt) to p0, queued in inbox/; to run it again on purpose, submit it with `mtor submit --force` or add 'dedup: false' (window: --dedup-window 10m)"),
     ])
     func refusalText(_ refusal: Scheduler.Refusal, _ text: String) {

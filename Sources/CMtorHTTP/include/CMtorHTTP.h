@@ -7,7 +7,8 @@
 /// `headers` is a NULL-terminated list of "Name: value" lines; `body` may be NULL (then GET
 /// unless `method` says otherwise). On an HTTP answer returns 0 with `*status` set and up to
 /// `cap` bytes of the body in `out` (`*out_len`). Returns 1 with a sentence in `err` when no
-/// answer came (timeout, refused, DNS), and 2 when libcurl cannot be loaded.
+/// answer came (refused, DNS, …), 3 with a sentence when none came within `timeout_ms`, and 2 when
+/// libcurl cannot be loaded.
 int mtor_http_request(const char *url, const char *method, const char *const *headers, const char *body,
                       long timeout_ms, long *status, char *out, size_t cap, size_t *out_len, char *err, size_t err_cap);
 #endif

@@ -70,9 +70,11 @@ final class Hooks: Sendable {
             defer { box.dispose() }
             var outcome: (ok: Bool, timedOut: Bool, said: String)
             do {
-                let r = try ChildProcess.run(["/bin/sh", "-c", command], environment: environment, stdin: stdin, timeout: Hooks.limit, containment: box)
+                let r = try ChildProcess.run(["/bin/sh", "-c", command], environment: environment, stdin: stdin, timeout: Hooks.limit,
+                                             containment: box)
                 let said = String(decoding: (r.stderr + r.stdout).suffix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                outcome = (r.0.succeeded && !r.timedOut, r.timedOut, r.timedOut ? "killed after \(Int(Hooks.limit)) s" : "exit \(r.0.exitCode.map(String.init) ?? "signal \(r.0.signal ?? 0)")\(said.isEmpty ? "" : ": " + said)")
+                let exit = "exit \(r.0.exitCode.map(String.init) ?? "signal \(r.0.signal ?? 0)")\(said.isEmpty ? "" : ": " + said)"
+                outcome = (r.0.succeeded && !r.timedOut, r.timedOut, r.timedOut ? "killed after \(Int(Hooks.limit)) s" : exit)
             } catch {
                 outcome = (false, false, "could not start /bin/sh: \(error)")
             }

@@ -108,7 +108,8 @@ final class Metrics: Sendable {
         line("mtor_task_duration_seconds_bucket", [("le", "+Inf")], String(s.durationCount))
         line("mtor_task_duration_seconds_sum", [], Metrics.number(s.durationSum))
         line("mtor_task_duration_seconds_count", [], String(s.durationCount))
-        family("mtor_dispatch_seconds", "histogram", "Time the worker's loop spent in one scheduling turn (reading new specs, deciding, handing out starts).")
+        family("mtor_dispatch_seconds", "histogram",
+               "Time the worker's loop spent in one scheduling turn (reading new specs, deciding, handing out starts).")
         for (i, bound) in Metrics.turnBuckets.enumerated() {
             line("mtor_dispatch_seconds_bucket", [("le", Metrics.number(bound))], String(s.turnCounts[i]))
         }
@@ -119,11 +120,13 @@ final class Metrics: Sendable {
         for (l, n) in s.tokens.sorted(by: { ($0.key.provider, $0.key.kind) < ($1.key.provider, $1.key.kind) }) {
             line("mtor_tokens_total", [("provider", l.provider), ("kind", l.kind)], String(n))
         }
-        family("mtor_cost_usd_total", "counter", "What this worker's attempts cost in US dollars, priced by mtor at the lockfile's prices, by provider and model.")
+        family("mtor_cost_usd_total", "counter",
+               "What this worker's attempts cost in US dollars, priced by mtor at the lockfile's prices, by provider and model.")
         for (l, c) in s.priced.sorted(by: { ($0.key.provider, $0.key.model) < ($1.key.provider, $1.key.model) }) {
             line("mtor_cost_usd_total", [("provider", l.provider), ("model", l.model)], Metrics.number(c))
         }
-        family("mtor_harness_cost_usd_total", "counter", "Cost in US dollars the harnesses themselves reported (Claude Code's total_cost_usd), by provider.")
+        family("mtor_harness_cost_usd_total", "counter",
+               "Cost in US dollars the harnesses themselves reported (Claude Code's total_cost_usd), by provider.")
         for (p, c) in s.cost.sorted(by: { $0.key < $1.key }) { line("mtor_harness_cost_usd_total", [("provider", p)], Metrics.number(c)) }
         family("mtor_budget_usd", "gauge", "Each daily budget (budget_usd_per_day) in US dollars; provider=\"\" is the whole worker's.")
         for b in g.budgets { line("mtor_budget_usd", [("provider", b.provider ?? "")], Metrics.number(b.limit)) }
@@ -133,7 +136,8 @@ final class Metrics: Sendable {
         for (dir, n) in g.queue.sorted(by: { $0.key < $1.key }) { line("mtor_queue_depth", [("dir", dir)], String(n)) }
         family("mtor_running_tasks", "gauge", "Tasks this worker is running now.")
         line("mtor_running_tasks", [], String(g.running))
-        family("mtor_provider_healthy", "gauge", "1 when the provider passed its last check, 0 when it failed; the label class is the last check's class.")
+        family("mtor_provider_healthy", "gauge",
+               "1 when the provider passed its last check, 0 when it failed; the label class is the last check's class.")
         for e in g.providers where e.state != .unknown && e.state != .probing {
             line("mtor_provider_healthy", [("provider", e.provider), ("class", e.class?.rawValue ?? "")], e.state == .healthy ? "1" : "0")
         }

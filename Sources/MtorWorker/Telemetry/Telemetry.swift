@@ -75,7 +75,8 @@ final class Telemetry: LedgerSink, Sendable {
     }
 
     /// Writes the metrics file atomically, at most once a second.
-    func writeMetrics(running: Int, queued: Int, providers: [ProviderHealthEntry], retry: (reserved: Int, perMinute: Int), startedAt: Date, budgets: [Budget.DailyUse] = [], force: Bool = false) {
+    func writeMetrics(running: Int, queued: Int, providers: [ProviderHealthEntry], retry: (reserved: Int, perMinute: Int), startedAt: Date,
+                      budgets: [Budget.DailyUse] = [], force: Bool = false) {
         let t = now()
         let (due, list): (Bool, Bool) = state.withLock { s in
             guard force || t - s.lastWrite >= 1 else { return (false, false) }
@@ -88,7 +89,8 @@ final class Telemetry: LedgerSink, Sendable {
         // done/ and failed/ may hold many thousands of files: counted once a minute (other workers'
         // results show up then) and kept current in between from this worker's own ledger lines.
         if list {
-            let counts = [("done", spool.done), ("failed", spool.failed)].map { ($0.0, ((try? FileSystem.list($0.1)) ?? []).filter { $0.hasSuffix(".md") }.count) }
+            let counts = [("done", spool.done),
+                          ("failed", spool.failed)].map { ($0.0, ((try? FileSystem.list($0.1)) ?? []).filter { $0.hasSuffix(".md") }.count) }
             state.withLock { s in for (name, n) in counts { s.listed[name] = n } }
         }
         let finished = state.withLock { $0.listed }
