@@ -177,6 +177,16 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         // A branch this task made that carries no commit of its own (failed, cancelled, no_changes, an answer) goes with it.
         workspace?.dropEmptyBranch()
         if !options.keepWorkspaces {
+            if let pool = context.pool, let workspace, workspace.isWorktree {
+                // Back to the pool only when no process of the task is left to write into it.
+                let quiet = box.map { _ = $0.killAll(); return $0.members().isEmpty } ?? false
+                if quiet, workspace.record != nil, workspace.cloneIsIntact,
+                   pool.give(tree: workspace.directory, repo: spec.repo, id: id, counted: workspace.poolCounted) {
+                    log.note("workspace: the clone went back to the worktree pool, to be cleaned and proven before another task gets it")
+                } else if workspace.poolCounted {
+                    pool.returned(repo: spec.repo)
+                }
+            }
             Workspace.discard(root: context.workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil))
             TaskSandbox.removeHome(root: context.workspaces, id: id)
         }
