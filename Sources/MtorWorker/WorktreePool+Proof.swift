@@ -132,6 +132,7 @@ extension WorktreePool {
     /// `git clone --shared --no-checkout` of `repo` at `dir`, configured as a task's clone is (the
     /// repository's identity, no automatic gc); the marker's refs, identity and local branch filled in.
     func clone(_ repo: String, into dir: String) -> Marker? {
+        try? FileSystem.makeDirectories(FileSystem.directory(of: dir))
         let refs = refsPrint(repo)
         let identity = Self.identityKeys.map { shell.value(["config", "--get", $0], in: repo) ?? "" }
         let config = zip(Self.identityKeys, identity).filter { !$0.1.isEmpty }.flatMap { ["--config", "\($0.0)=\($0.1)"] }

@@ -67,6 +67,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
             logger.warn("worktree pool off: cannot create \(dir): \(error)")
             return nil
         }
+        if FileSystem.kind(dir + "/lock") == .missing { try? FileSystem.writeAtomically([], to: dir + "/lock", durable: false) }
         guard FileSystem.kind(dir) == .directory, let fd = FileSystem.tryLock(dir + "/lock") else {
             logger.info("worktree pool off: another worker on this host holds \(dir)/lock")
             return nil
