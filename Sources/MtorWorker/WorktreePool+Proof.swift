@@ -27,8 +27,8 @@ extension WorktreePool {
 
     /// Task `from`'s clone at `tree`, made indistinguishable from a new one at the repository's HEAD:
     /// every directory opened up, the agent's `.git` removed whole and a new clone's put in its place,
-    /// what is no file or directory (fifos, sockets, devices), nested `.git`s, hard-linked files and
-    /// anything with a `user.` attribute removed, modes set as a checkout sets them, then reset to
+    /// what is no file or directory (symlinks, fifos, sockets, devices), nested `.git`s, hard-linked
+    /// files and anything with a `user.` attribute removed, modes set as a checkout sets them, then reset to
     /// HEAD with everything untracked and ignored cleaned, and proven (`prove`). nil when it cannot be.
     func recycle(_ tree: String, repo: String, key: String, from: String?) -> Marker? {
         let started = now()
@@ -58,7 +58,8 @@ extension WorktreePool {
                 let want = (e.mode & 0o100 != 0 ? 0o777 : 0o666) & ~mask
                 if e.mode != want, !FileTree.setMode(full, want) { return reject("cannot set the mode of \(e.path)") }
             case .symlink:
-                if isRepo { FileSystem.remove(full) }  // tracked links stay; git cleans the rest
+                // Every link goes before git runs, so nothing is ever written through one; checkout makes the tracked ones again.
+                FileSystem.remove(full)
             default:
                 FileSystem.remove(full)
             }

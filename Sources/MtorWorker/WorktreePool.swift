@@ -110,7 +110,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         cond.lock()
         repos[key, default: Repo()].out += 1
         let deadline = now() + Self.recycleWait
-        var taken: Marker? = nil
+        var taken: Marker? = nil, unusable: [String] = []
         while !stopping {
             if let first = repos[key]?.ready.first {
                 repos[key]?.ready.removeFirst()
@@ -120,13 +120,14 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
                     taken = first.marker
                     break
                 }
-                removeLater(from, marker: true)
+                unusable.append(from)
                 continue
             }
             guard (repos[key]?.busy ?? 0) > 0, now() < deadline else { break }
             _ = cond.wait(until: Date(timeIntervalSinceNow: max(0.01, deadline - now())))
         }
         cond.unlock()
+        for path in unusable { removeLater(path, marker: true) }
         topUp(repo: repo)
         return taken
     }
@@ -219,11 +220,16 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         cond.unlock()
     }
 
-    /// Removes `path` on the pool's queue (its `.json` marker too with `marker`).
+    /// Removes `path` on the pool's queue (its `.json` marker too with `marker`); `close` waits for it.
     private func removeLater(_ path: String, marker: Bool) {
-        queue.async {
+        cond.withLock { running += 1 }
+        queue.async { [self] in
             Self.removeTree(path)
             if marker { FileSystem.remove(path + ".json") }
+            cond.withLock {
+                running -= 1
+                cond.broadcast()
+            }
         }
     }
 
@@ -256,10 +262,12 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
                    let marker = try? JSONDecoder().decode(Marker.self, from: Data(bytes)),
                    Self.key(marker.repo) == key, FileSystem.kind(path) == .directory {
                     FileSystem.remove(path + ".json")
-                    let work = "\(keyDir)/\(unique("work"))"
+                    let work = "\(keyDir)/\(uniqueName("work"))"
                     guard (try? FileSystem.renameNoReplace(path, work)) != nil else { removeLater(path, marker: false); continue }
-                    repos[key, default: Repo()].busy += 1
-                    running += 1
+                    cond.withLock {
+                        repos[key, default: Repo()].busy += 1
+                        running += 1
+                    }
                     queue.async { [self] in finish(key: key, repo: marker.repo, work: work, made: recycle(work, repo: marker.repo, key: key, from: marker.from)) }
                 } else {
                     removeLater(path, marker: true)

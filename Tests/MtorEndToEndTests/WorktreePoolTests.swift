@@ -158,4 +158,47 @@ struct WorktreePoolTests {
             #expect(!FileSystem.exists(entry + "/planted.txt"), "\(entry) still holds the planted file")
         }
     }
+
+    @Test("the user commits (and changes their git identity) while a clone waits in the pool: the next task's pooled clone is at the new base, with the new file, the new refs and identity, and nothing else",
+          .timeLimit(.minutes(5)))
+    func baseMovesWhilePooled() throws {
+        let s = try Sandbox("pool-base")
+        s.lockfile(Lockfiles.make([]))
+        try s.seedPoolRepo()
+        try s.git(["branch", "gone"])
+        try s.submit("first.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\necho scratch > scratch.txt\n")
+        let worker = try BackgroundWorker(s, extra: ["--worktree-pool", "1"])
+        defer { worker.stop() }
+        try worker.waitFor(timeout: 120) { s.exists("done/first.result.json") && s.poolEntries().contains { $0.hasSuffix(".json") } }
+        try s.seed(["src/new.txt": "new\n", "src/a.txt": "a2\n"])
+        try s.git(["rm", "-q", "docs/readme.md"])
+        try s.git(["commit", "-q", "-m", "the user moves on"])
+        try s.git(["config", "user.email", "moved@mtor.invalid"])
+        try s.git(["branch", "feature"])
+        try s.git(["branch", "-D", "gone"])
+        let base = try s.out(["rev-parse", "HEAD"])
+        try s.submit("second.md", """
+            ---
+            repo: ~/code/widget
+            harness: sh
+            expect: nothing
+            ---
+            fail=0
+            [ "$(cat src/new.txt)" = "new" ] && [ "$(cat src/a.txt)" = "a2" ] || { echo "LEFT: old files"; fail=1; }
+            [ ! -e docs/readme.md ] && [ ! -e scratch.txt ] || { echo "LEFT: removed or earlier file"; fail=1; }
+            [ "$(git rev-parse HEAD)" = "\(base)" ] || { echo "LEFT: HEAD $(git rev-parse HEAD)"; fail=1; }
+            [ "$(git rev-parse refs/remotes/origin/main)" = "\(base)" ] || { echo "LEFT: origin/main stale"; fail=1; }
+            [ "$(git rev-parse refs/heads/main)" = "\(base)" ] || { echo "LEFT: main stale"; fail=1; }
+            git rev-parse -q --verify refs/remotes/origin/feature >/dev/null || { echo "LEFT: no origin/feature"; fail=1; }
+            git rev-parse -q --verify refs/remotes/origin/gone >/dev/null && { echo "LEFT: origin/gone, deleted in the repo"; fail=1; }
+            [ "$(git config user.email)" = "moved@mtor.invalid" ] || { echo "LEFT: identity $(git config user.email)"; fail=1; }
+            [ -z "$(git status --porcelain --ignored)" ] || { echo "LEFT: status"; fail=1; }
+            exit $fail
+            """)
+        try worker.waitFor(timeout: 120) { s.exists("done/second.result.json") || s.exists("failed/second.result.json") }
+        let r = try s.result("second")
+        let log = s.read("logs/second.log")
+        #expect(log.contains("from the worktree pool (recycled after task first)"), "\(log.suffix(3000))")
+        #expect(r.status == .succeeded, "\(r.reason) / \(log.suffix(4000))")
+    }
 }
