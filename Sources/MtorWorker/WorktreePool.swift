@@ -159,7 +159,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         queue.async { [self, work] in
             // At stop a returned tree is only filed: the next worker proves every ready tree before use.
             let made = isStopping ? Marker(repo: repo, sha: "", refs: "", identity: [], from: id) : recycle(work, repo: repo, key: key, from: id)
-            finish(key: key, repo: repo, work: work, made: made)
+            finish(key: key, repo: repo, work: work, made: made, replace: true)
         }
         return true
     }
@@ -191,7 +191,9 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     }
 
     /// Files a tree made or recycled at `work` as ready (or removes it), and wakes a waiting task.
-    private func finish(key: String, repo: String, work: String, made: Marker?) {
+    /// With `replace`, a tree that could not be recycled keeps its place for a new clone, made next
+    /// (a task waiting for it goes on waiting, for the new one).
+    private func finish(key: String, repo: String, work: String, made: Marker?, replace: Bool = false) {
         var ready: String? = nil
         if let made {
             cond.lock()
@@ -213,11 +215,18 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
             Self.removeTree(work)
         }
         cond.lock()
-        repos[key, default: Repo()].busy -= 1
-        running -= 1
+        let replacing = ready == nil && replace && !stopping
+        if !replacing {
+            repos[key, default: Repo()].busy -= 1
+            running -= 1
+        }
         if let ready, let made, !stopping { repos[key]?.ready.append((ready, made)) }
+        let next = replacing ? "\(dir)/\(key)/\(unique("work"))" : ""
         cond.broadcast()
         cond.unlock()
+        if replacing {
+            queue.async { [self] in finish(key: key, repo: repo, work: next, made: isStopping ? nil : makeFresh(next, repo: repo, key: key)) }
+        }
     }
 
     /// Removes `path` on the pool's queue (its `.json` marker too with `marker`); `close` waits for it.
@@ -268,7 +277,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
                         repos[key, default: Repo()].busy += 1
                         running += 1
                     }
-                    queue.async { [self] in finish(key: key, repo: marker.repo, work: work, made: recycle(work, repo: marker.repo, key: key, from: marker.from)) }
+                    queue.async { [self] in finish(key: key, repo: marker.repo, work: work, made: recycle(work, repo: marker.repo, key: key, from: marker.from), replace: true) }
                 } else {
                     removeLater(path, marker: true)
                 }

@@ -201,4 +201,21 @@ struct WorktreePoolTests {
         #expect(log.contains("from the worktree pool (recycled after task first)"), "\(log.suffix(3000))")
         #expect(r.status == .succeeded, "\(r.reason) / \(log.suffix(4000))")
     }
+
+    @Test("a clone that cannot be proven clean (a file name that is not UTF-8) is thrown away, and the next task gets a new clone from the pool instead",
+          .timeLimit(.minutes(5)))
+    func unprovableIsReplaced() throws {
+        let s = try Sandbox("pool-unprovable")
+        s.lockfile(Lockfiles.make([]))
+        try s.seedPoolRepo()
+        let base = try s.out(["rev-parse", "HEAD"])
+        try s.submit("a-junk.md", "---\nrepo: ~/code/widget\nharness: sh\nretries: 0\npriority: 5\n---\ntouch \"$(printf 'bad\\377name')\"\nexit 3\n")
+        try s.submit("b-check.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\n[ -z \"$(ls | grep bad)\" ] || { echo LEFT bad name; exit 1; }\n\(cleanCheckBody(base: base))\n")
+        let run = try s.drain(["--concurrency", "1", "--worktree-pool", "1"], timeout: 240)
+        #expect(run.code == 0, "\(run.err)")
+        #expect(run.err.contains("task a-junk's clone of \(s.repo) is not reused"), "\(run.err.suffix(3000))")
+        let log = s.read("logs/b-check.log")
+        #expect(log.contains("from the worktree pool (a new clone)"), "\(log.suffix(3000)) / \(run.err.suffix(3000))")
+        #expect(try s.result("b-check").status == .succeeded, "\(log.suffix(4000))")
+    }
 }
