@@ -14,7 +14,7 @@ extension Bench {
         let big = world.home + "/big"
         log("worktree: generating a repo of \(Bench.worktreeFiles) files")
         try makeRepo(big, files: Bench.worktreeFiles)
-        let cold = try worktreeRun(big, label: "worktree-cold", ids: ids("wtc", max(3, scale.worktreeSpecs / 3)), pool: 0)
+        let cold = try worktreeRun(big, label: "worktree-cold", ids: ids("wtc", max(2, scale.worktreeSpecs / 3)), pool: 0)
         let pooled = try worktreeRun(big, label: "worktree", ids: ids("wt", scale.worktreeSpecs), pool: 2)
         let add = Percentiles(cold.plain + pooled.plain).at(0.5).map { $0 * 1000 }
         let coldP50 = Percentiles(cold.pickups).at(0.5).map { $0 * 1000 }
