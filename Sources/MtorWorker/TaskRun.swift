@@ -178,8 +178,14 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
         workspace?.dropEmptyBranch()
         if !options.keepWorkspaces {
             if let pool = context.pool, let workspace, workspace.isWorktree {
-                // Back to the pool only when no process of the task is left to write into it.
-                let quiet = box.map { _ = $0.killAll(); return $0.members().isEmpty } ?? false
+                // Back to the pool only when no process of the task is left to write into it: a cgroup proves that,
+                // and so does the sandbox (the kernel ends its PID namespace with the agent); the marker method alone
+                // cannot (a process that dropped its marker is not seen), so then the clone goes.
+                var quiet = false
+                if let box, box.method != .marker || sandbox != nil {
+                    _ = box.killAll()
+                    quiet = box.members().isEmpty
+                }
                 if quiet, workspace.record != nil, workspace.cloneIsIntact,
                    pool.give(tree: workspace.directory, repo: spec.repo, id: id, counted: workspace.poolCounted) {
                     log.note("workspace: the clone went back to the worktree pool, to be cleaned and proven before another task gets it")
