@@ -103,7 +103,10 @@ final class TaskRun: @unchecked Sendable {  // no lock: its `var`s are touched o
             case .conclude(let conclusion):
                 conclude(conclusion)
                 action = machine.concluded()
-            case .end(let cls): return cls
+            case .end(let cls):
+                // Requeued: its clone stays for the next claim, which gives it back to the pool; this one no longer has it out.
+                if cls == nil, let workspace, workspace.poolCounted { context.pool?.returned(repo: spec.repo) }
+                return cls
             }
         }
     }
