@@ -40,6 +40,8 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     private struct Repo {
         var ready: [(name: String, marker: Marker)] = []
         var busy = 0
+        /// Of `busy`, the clones given back by this worker's tasks (and their replacements): a task waits for these only.
+        var returning = 0
         var out = 0
     }
 
@@ -103,7 +105,8 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     // MARK: - Taking and giving back (task threads)
 
     /// Moves a ready tree of `repo` to `target` (which must not exist) and returns its marker; nil
-    /// when none is ready within `recycleWait` (a task waits only while one is being recycled).
+    /// when none is ready within `recycleWait` (a task waits only while a clone one of this worker's
+    /// tasks gave back is being recycled; not for the clones a restarted worker proves again).
     /// Counts the task's tree as out until `give` (or `returned`), and tops the pool up.
     func take(repo: String, into target: String) -> Marker? {
         let key = Self.key(repo)
@@ -123,7 +126,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
                 unusable.append(from)
                 continue
             }
-            guard (repos[key]?.busy ?? 0) > 0, now() < deadline else { break }
+            guard (repos[key]?.returning ?? 0) > 0, now() < deadline else { break }
             _ = cond.wait(until: Date(timeIntervalSinceNow: max(0.01, deadline - now())))
         }
         cond.unlock()
@@ -148,6 +151,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
             work = "\(dir)/\(key)/\(unique("work"))"
             if (try? FileSystem.makeDirectories("\(dir)/\(key)")) != nil, (try? FileSystem.renameNoReplace(tree, work)) != nil {
                 r.busy += 1
+                r.returning += 1
                 running += 1
             } else {
                 work = ""
@@ -159,7 +163,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         queue.async { [self, work] in
             // At stop a returned tree is only filed: the next worker proves every ready tree before use.
             let made = isStopping ? Marker(repo: repo, sha: "", refs: "", identity: [], from: id) : recycle(work, repo: repo, key: key, from: id)
-            finish(key: key, repo: repo, work: work, made: made, replace: true)
+            finish(key: key, repo: repo, work: work, made: made, replace: true, returning: true)
         }
         return true
     }
@@ -193,7 +197,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     /// Files a tree made or recycled at `work` as ready (or removes it), and wakes a waiting task.
     /// With `replace`, a tree that could not be recycled keeps its place for a new clone, made next
     /// (a task waiting for it goes on waiting, for the new one).
-    private func finish(key: String, repo: String, work: String, made: Marker?, replace: Bool = false) {
+    private func finish(key: String, repo: String, work: String, made: Marker?, replace: Bool = false, returning: Bool = false) {
         var ready: String? = nil
         if let made {
             cond.lock()
@@ -218,6 +222,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         let replacing = ready == nil && replace && !stopping
         if !replacing {
             repos[key, default: Repo()].busy -= 1
+            if returning { repos[key]?.returning -= 1 }
             running -= 1
         }
         if let ready, let made, !stopping { repos[key]?.ready.append((ready, made)) }
@@ -225,7 +230,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         cond.broadcast()
         cond.unlock()
         if replacing {
-            queue.async { [self] in finish(key: key, repo: repo, work: next, made: isStopping ? nil : makeFresh(next, repo: repo, key: key)) }
+            queue.async { [self] in finish(key: key, repo: repo, work: next, made: isStopping ? nil : makeFresh(next, repo: repo, key: key), returning: returning) }
         }
     }
 

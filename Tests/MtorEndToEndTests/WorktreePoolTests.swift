@@ -146,15 +146,21 @@ struct WorktreePoolTests {
         try FileManager.default.createDirectory(atPath: half + "/locked", withIntermediateDirectories: true)
         chmod(half + "/locked", 0)
         writeFixture(key + "/ready-9-9.json", Data("{}".utf8))
+        let second = try BackgroundWorker(s, extra: ["--worktree-pool", "2"])
+        defer { second.stop() }
+        // A restarted worker proves its predecessor's ready clones again (tasks do not wait for that: they make their own meanwhile).
+        try second.waitFor(timeout: 120) {
+            let entries = s.poolEntries()
+            return entries.filter { $0.hasSuffix(".json") }.count == 2 && entries.count == 4 && !FileSystem.exists(half)
+        }
         try s.submit("b-check.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\n[ ! -e planted.txt ] || { echo LEFT planted; exit 1; }\n\(cleanCheckBody(base: base))\n")
-        let run = try s.drain(["--worktree-pool", "2"], timeout: 240)
-        #expect(run.code == 0, "\(run.err)")
+        try second.waitFor(timeout: 120) { s.exists("done/b-check.result.json") || s.exists("failed/b-check.result.json") }
         let check = try s.result("b-check")
         let log = s.read("logs/b-check.log")
         #expect(log.contains("from the worktree pool"), "\(log.suffix(3000))")
         #expect(check.status == .succeeded, "\(check.reason) / \(log.suffix(4000))")
         #expect(!FileSystem.exists(half) && !FileSystem.exists(key + "/ready-9-9.json"), "\(s.poolEntries())")
-        for entry in s.poolEntries() where !entry.hasSuffix(".json") {
+        for entry in s.poolEntries() where !entry.hasSuffix(".json") && !entry.contains("/work-") {
             #expect(!FileSystem.exists(entry + "/planted.txt"), "\(entry) still holds the planted file")
         }
     }
