@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CMtorShims.h"
+#include <sys/xattr.h>
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -263,6 +264,10 @@ int mtor_link_then_unlink(int from_dirfd, const char *from, int to_dirfd, const 
     return unlinkat(from_dirfd, from, 0);
 }
 #endif
+
+long mtor_llistxattr(const char *path, char *list, unsigned long size) {
+    return (long)llistxattr(path, list, (size_t)size);
+}
 
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to) {
 #if defined(__linux__)

@@ -221,15 +221,8 @@ extension Reference {
                     + "`<id>.result.N.json`"],
                 ["logs/", "`<id>.log`: the agent's output, capped (`--log-cap`), secrets replaced by `***`"],
                 ["cancel/", "an empty file named `<id>` cancels that task"],
-                ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running "
-                    + "worker, with its provider health as `provider_health`), `providers.json` (health), `ledger.jsonl` (one line per state "
-                    + "change), `metrics.prom`. On a network filesystem no file has two writers: each worker writes only its "
-                    + "`workers/<host>-<pid>.json` (no `worker.json`, no `providers.json`), each host appends to `ledgers/<host>.jsonl`, "
-                    + "metrics stay on the host (`~/.local/state/mtor/metrics.prom`), and `status`, `show`, `wait` and `doctor` merge them; "
-                    + "`attempts/`, `paused` and `paused-<provider>` (`mtor pause`: while one exists no worker starts a task there; it holds "
-                    + "since/by as JSON)"],
-                ["work/", "`<id>/`: the task's git worktree (or task clone) while it runs, its branch `mtor/<id>` kept in the repository "
-                    + "after; the default place (`mtor worker --workspaces DIR` moves it)"],
+                ["state/", "`worker.json` (heartbeat, running tasks, warnings), `workers/<host>-<pid>.json` (the same, one per running worker, with its provider health as `provider_health`), `providers.json` (health), `ledger.jsonl` (one line per state change), `metrics.prom`. On a network filesystem no file has two writers: each worker writes only its `workers/<host>-<pid>.json` (no `worker.json`, no `providers.json`), each host appends to `ledgers/<host>.jsonl`, metrics stay on the host (`~/.local/state/mtor/metrics.prom`), and `status`, `show`, `wait` and `doctor` merge them; `attempts/`, `paused` and `paused-<provider>` (`mtor pause`: while one exists no worker starts a task there; it holds since/by as JSON)"],
+                ["work/", "`<id>/`: the task's git worktree (or task clone) while it runs, its branch `mtor/<id>` kept in the repository after; the default place (`mtor worker --workspaces DIR` moves it). `.pool-<host>/`: the worker's ready clones per repository (`--worktree-pool N`): `<key>/ready-<n>` with a `ready-<n>.json` marker each, `work-<n>` and `fresh-<n>` while one is made or recycled; the lock `lock` is held by the worker using it"],
             ],
             outro: """
                 Invariants: a spec is in exactly one of inbox/, claimed/, done/, failed/ once a crash is recovered; nothing \

@@ -18,6 +18,8 @@ struct TaskContext {
     var spend: SpendBook?
     /// The worker loop's wake pipe: a task's phase change wakes it to publish the change.
     var wake: WakePipe?
+    /// Ready clones per repository (nil: no pool).
+    var pool: WorktreePool?
 
     /// The user's home, against which the spec's `~` is resolved.
     var home: String { settings.baseEnvironment["HOME"] ?? "/" }
@@ -28,8 +30,7 @@ struct TaskContext {
 extension Worker {
     /// The context a task claimed now runs with (the settings as last loaded).
     var taskContext: TaskContext {
-        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health,
-                    triage: triage, spend: spend, wake: wake)
+        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health, triage: triage, spend: spend, wake: wake, pool: pool)
     }
 }
 

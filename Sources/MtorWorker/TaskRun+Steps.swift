@@ -76,7 +76,7 @@ extension TaskRun {
             return machine.workspaceFailed(reason: error.description, hint: "check that the workspaces directory is writable")
         }
         let workspace = Workspace(id: id, spec: spec, root: context.workspaces,
-                                  shell: GitShell(base: settings.baseEnvironment, containment: box, sandbox: sandbox), log: log)
+                                  shell: GitShell(base: settings.baseEnvironment, containment: box, sandbox: sandbox), log: log, pool: context.pool)
         self.workspace = workspace
         control.update { $0.phase = "preparing workspace" }
         do {

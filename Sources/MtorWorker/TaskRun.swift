@@ -108,7 +108,10 @@ final class TaskRun: @unchecked Sendable {
             case .conclude(let conclusion):
                 conclude(conclusion)
                 action = machine.concluded()
-            case .end(let cls): return cls
+            case .end(let cls):
+                // Requeued: its clone stays for the next claim, which gives it back to the pool; this one no longer has it out.
+                if cls == nil, let workspace, workspace.poolCounted { context.pool?.returned(repo: spec.repo) }
+                return cls
             }
         }
     }
@@ -184,6 +187,22 @@ final class TaskRun: @unchecked Sendable {
         // A branch this task made that carries no commit of its own (failed, cancelled, no_changes, an answer) goes with it.
         workspace?.dropEmptyBranch()
         if !options.keepWorkspaces {
+            if let pool = context.pool, let workspace, workspace.isWorktree {
+                // Back to the pool only when no process of the task is left to write into it: a cgroup proves that,
+                // and so does the sandbox (the kernel ends its PID namespace with the agent); the marker method alone
+                // cannot (a process that dropped its marker is not seen), so then the clone goes.
+                var quiet = false
+                if let box, box.method != .marker || sandbox != nil {
+                    _ = box.killAll()
+                    quiet = box.members().isEmpty
+                }
+                if quiet, workspace.record != nil, workspace.cloneIsIntact,
+                   pool.give(tree: workspace.directory, repo: spec.repo, id: id, counted: workspace.poolCounted) {
+                    log.note("workspace: the clone went back to the worktree pool, to be cleaned and proven before another task gets it")
+                } else if workspace.poolCounted {
+                    pool.returned(repo: spec.repo)
+                }
+            }
             Workspace.discard(root: context.workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil))
             TaskSandbox.removeHome(root: context.workspaces, id: id)
         }

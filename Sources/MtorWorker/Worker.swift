@@ -33,6 +33,9 @@ public final class Worker {
     let ended = LockBox<[String]>([])
     let refusalsSettled = LockBox<[String]>([])
 
+    /// Ready clones per repository (`--worktree-pool`), opened at start.
+    var pool: WorktreePool?
+
     /// Tasks ended so far, for `--once` summaries and tests.
     public var finishedCount: Int { loop.finishedCount }
 
@@ -80,6 +83,10 @@ public final class Worker {
         spool.pruneWorkerFiles()
         recover()
         sweepWorkspaces()
+        if !options.keepWorkspaces {
+            pool = WorktreePool.open(workspaces: Workspace.root(options, spool), host: options.host, size: options.worktreePool,
+                                     environment: loop.settings.baseEnvironment, logger: logger)
+        }
         rescan()
         let memoryCaps = try options.memoryCaps()
         logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), \(memoryCaps), spool \(spool.root), providers \(loop.settings.lockPath), env file \(loop.settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), agents sandboxed by \(options.bwrap == nil ? "nothing (--sandbox none)" : "bwrap"), \(loop.sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
@@ -155,6 +162,7 @@ public final class Worker {
             }
         }
         loop.exited = true
+        pool?.close()
         writeState(force: true)
         FileSystem.remove(spool.workerFile(host: options.host, pid: ProcessControl.pid))
         logger.info("worker stopped after \(finishedCount) task(s)")

@@ -46,6 +46,8 @@ public struct WorkerOptions: Sendable {
     public var workspaces: String?
     /// Keep each task's worktree when it ends, for debugging; `--keep-workspaces`.
     public var keepWorkspaces = false
+    /// Ready clones kept per repository, recycled between tasks; `--worktree-pool N` (0: none).
+    public var worktreePool = 2
     /// Stop running attempts at once when a daily budget runs out (`--budget-stop`); else they finish their attempt.
     public var budgetStop = false
     /// Changed lines above which a task's review flags `large_diff`; `--review-max-lines`.

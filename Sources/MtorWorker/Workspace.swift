@@ -9,6 +9,9 @@ import MtorPlatform
 /// (the branch stays). With `workspace: in-place` the agent works in the repo's checkout and
 /// nothing is created.
 ///
+/// With a worktree pool (`WorktreePool`), the clone is a ready one taken from the pool and set on
+/// the branch, and it goes back to the pool at the end (recycled, proven clean) instead of being removed.
+///
 /// The clone (`git clone --shared`) borrows the repo's objects through `objects/info/alternates`
 /// and has a `.git` of its own, which the agent owns entirely: its config and hooks reach only
 /// the clone. The repo itself is only read while the agent runs; the worker brings the branch
@@ -60,15 +63,20 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
     let root: String
     let shell: GitShell
     let log: TaskLog?
+    /// Ready clones to start from (nil: `--worktree-pool 0`, or `--keep-workspaces`).
+    let pool: WorktreePool?
     /// The agent's working directory: the worktree, or the repo itself in place.
     let directory: String
     private(set) var record: Record?
+    /// The pool counts this task's clone as out with it (it asked the pool for one).
+    private(set) var poolCounted = false
     /// In place: HEAD before the agent ran.
     private(set) var inPlaceHead: String?
 
     var isWorktree: Bool { spec.work.mode == .worktree }
 
-    init(id: String, spec: Spec, root: String, shell: GitShell, log: TaskLog?) {
+    init(id: String, spec: Spec, root: String, shell: GitShell, log: TaskLog?, pool: WorktreePool? = nil) {
+        self.pool = pool
         self.id = id
         self.spec = spec
         self.root = root
@@ -198,6 +206,21 @@ final class Workspace: @unchecked Sendable {  // no lock: its `var`s are touched
             created.createdBranch = true
             save(created)
             self.record = created
+        }
+        if let pool {
+            poolCounted = true
+            let asked = now()
+            if let marker = pool.take(repo: repo, into: directory) {
+                if let why = pool.adopt(marker, at: directory, repo: repo, branch: record.branch, start: start, shell: shell) {
+                    log?.note("workspace: a clone taken from the worktree pool could not be set on \(record.branch) (\(why)); making a new one")
+                    Self.removeTree(root: root, id: id, shell: shell)
+                } else {
+                    log?.note("workspace: \(directory), from the worktree pool (\(marker.from.map { "recycled after task \($0)" } ?? "a new clone")), on \(record.branch) at \(start.prefix(10)) (base \(record.baseSHA.prefix(10)))\(made.ok ? "" : " (existing branch)"), ready in \(Int((now() - asked) * 1000)) ms")
+                    return made.ok
+                }
+            } else {
+                log?.note("workspace: no clone of \(repo) ready in the worktree pool; making one")
+            }
         }
         // The clone has a config of its own: the repo's identity goes with it, so the agent commits as before.
         let identity = ["user.name", "user.email"].flatMap { key in shell.value(["config", "--get", key], in: repo).map { ["--config", "\(key)=\($0)"] } ?? [] }

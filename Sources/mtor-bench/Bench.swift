@@ -97,7 +97,7 @@ final class Bench {
 
     /// Starts `kind` on a fresh spool with a probe watching it, after staging `staged` in tmp/
     /// and running `prepare`; `body` runs, then both stop.
-    func withContender<T>(_ kind: ContenderKind, label: String, concurrency: Int = 1, staged: [String] = [], sandboxed: Bool = true,
+    func withContender<T>(_ kind: ContenderKind, label: String, concurrency: Int = 1, staged: [String] = [], sandboxed: Bool = true, extra: [String] = [],
                           prepare: (BenchSpool) throws(BenchError) -> Void = { _ in },
                           _ body: (Contender, BenchSpool, Probe) throws(BenchError) -> T) throws(BenchError) -> T {
         // Spools stay until the whole world goes: on ext4 without a journal, thousands of
@@ -107,7 +107,7 @@ final class Bench {
         defer { probe.stop() }
         for id in staged { try spool.stage(id) }
         try prepare(spool)
-        let contender = try Contender(kind, spool: spool, world: world, mtor: options.mtor, concurrency: concurrency, sandboxed: sandboxed)
+        let contender = try Contender(kind, spool: spool, world: world, mtor: options.mtor, concurrency: concurrency, sandboxed: sandboxed, extra: extra)
         defer { contender.stop() }
         do {
             return try body(contender, spool, probe)

@@ -80,14 +80,14 @@ final class Contender: Sendable {
     var pid: Int32 { child.pid }
 
     /// mtor runs its agents sandboxed (they may write only `marks/` besides their own places) unless `sandboxed` is false.
-    init(_ kind: ContenderKind, spool: BenchSpool, world: World, mtor: String, concurrency: Int = 1, sandboxed: Bool = true) throws(BenchError) {
+    init(_ kind: ContenderKind, spool: BenchSpool, world: World, mtor: String, concurrency: Int = 1, sandboxed: Bool = true, extra: [String] = []) throws(BenchError) {
         self.kind = kind
         let argv: [String]
         if let script = kind.script {
             argv = ["/bin/sh", "-c", script, "baseline", spool.root]
         } else {
             argv = [mtor, "worker", "--spool", spool.root, "--providers", world.lockfile, "--concurrency", "\(concurrency)"]
-                + (sandboxed ? ["--sandbox-writable", spool.marks] : ["--sandbox", "none"])
+                + (sandboxed ? ["--sandbox-writable", spool.marks] : ["--sandbox", "none"]) + extra
         }
         do {
             child = try ChildProcess(executable: argv[0], argv: argv, environment: world.environment, directory: world.root)

@@ -28,6 +28,7 @@ enum WorkerCommand {
             Flag(name: "--metrics", value: "FILE", help: "Prometheus textfile to write (default state/metrics.prom; on a network filesystem ~/.local/state/mtor/metrics.prom on this host)"),
             Flag(name: "--workspaces", value: "DIR", help: "where task worktrees live (default <spool>/work)"),
             Flag(name: "--budget-stop", help: "when a daily budget (budget_usd_per_day) runs out, stop the running attempts on it at once (default: they finish their current attempt)"),
+            Flag(name: "--worktree-pool", value: "N", help: "ready clones kept per repository, recycled between tasks (cleaned and proven identical to a new clone, else replaced), so a task starts without a checkout (default 2; 0: none)"),
             Flag(name: "--keep-workspaces", help: "keep each task's worktree when it ends, for debugging (its branch always stays)"),
             Flag(name: "--review-max-lines", value: "N", help: "changed lines above which a task's review flags large_diff (default 2000)"),
             Flag(name: "--min-free-memory", value: "SIZE", help: "start no new agent while the host's MemAvailable is below SIZE (default 1G; 0: no floor)"),
@@ -76,6 +77,8 @@ enum WorkerCommand {
         try options.resolveSandbox()
         options.workspaces = args.values["--workspaces"]
         options.keepWorkspaces = args.flags.contains("--keep-workspaces")
+        options.worktreePool = try args.int("--worktree-pool", default: options.worktreePool)
+        guard options.worktreePool >= 0 else { throw .usage("--worktree-pool must be 0 (no pool) or more") }
         options.budgetStop = args.flags.contains("--budget-stop")
         options.reviewMaxLines = try args.int("--review-max-lines", default: options.reviewMaxLines)
         if let text = args.values["--min-free-memory"] {

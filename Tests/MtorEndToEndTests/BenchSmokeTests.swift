@@ -27,7 +27,7 @@ struct BenchSmokeTests {
         let figures = try #require(report["figures"] as? [[String: Any]])
         let names = figures.compactMap { $0["figure"] as? String }
         for expected in ["pickup latency p50", "pickup latency p99", "idle CPU", "RSS with", "status --json", "worktree: rename → first command p50",
-                         "worktree pickup ÷ plain git worktree add", "pickup latency p50 with the sandbox", "300-deep chain: failure cascade settles",
+                         "worktree start pooled ÷ plain git worktree add", "worktree start cold ÷ plain git worktree add", "pickup latency p50 with the sandbox", "300-deep chain: failure cascade settles",
                          "plain spec pickup during that cascade", "dispatch turn p99, 3000 queued",
                          "merge --all ÷ sum of verify times"] {
             #expect(names.contains { $0.hasPrefix(expected) }, "no '\(expected)' figure in \(names)")

@@ -21,7 +21,14 @@ struct SpoolSafetyTests {
             { if case .regular = FileSystem.kind("\(s.spool)/\(path)") { return true } else { return false } }() && !path.hasPrefix("inbox/") && !path.hasPrefix("tmp/")
         }
         #expect(written.contains("done/ok.result.json") && written.contains("logs/ok.log") && written.contains("state/ledger.jsonl"), "\(written)")
-        for path in written where !path.hasSuffix(".md") {   // specs keep the mode they were submitted with
+        // Specs keep the mode they were submitted with; a clone in the worktree pool has the modes a checkout gives
+        // (like a running task's clone), private through work/'s 0700.
+        #expect(FileSystem.mode("\(s.spool)/work") == 0o700)
+        func poolTreeFile(_ path: String) -> Bool {
+            let parts = path.split(separator: "/")
+            return parts.count > 4 && parts[1].hasPrefix(".pool-")  // work/.pool-<host>/<key>/<tree>/…; the lock and markers are the worker's own
+        }
+        for path in written where !path.hasSuffix(".md") && !poolTreeFile(path) {
             #expect(FileSystem.mode("\(s.spool)/\(path)") == 0o600, "\(path) is \(String(FileSystem.mode("\(s.spool)/\(path)") ?? 0, radix: 8))")
         }
         // Opened up to everyone: the worker still runs, and says why that is dangerous.

@@ -13,7 +13,8 @@ extension Sandbox {
     }
 
     /// What is left under the default workspaces directory.
-    func workLeftovers() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: spool + "/work")) ?? [] }
+    /// The worktree pool's directory (`.pool-<host>`, its ready clones) is the worker's, not a task's leftover.
+    func workLeftovers() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/work")) ?? []).filter { !$0.hasPrefix(".pool-") } }
 
     /// Writes and commits files in the user's checkout.
     func seed(_ files: [String: String]) throws {

@@ -33,6 +33,9 @@ int mtor_reserve(int fd, long long bytes);
 
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to);
 
+/* llistxattr(2): the names of a path's extended attributes, a link not followed (sys/xattr.h is not in Glibc's module). */
+long mtor_llistxattr(const char *path, char *list, unsigned long size);
+
 /* The fallback of mtor_rename_noreplace where renameat2 is refused (FUSE, NFS, CephFS): link, then
    unlink, settling a call reported failed that in fact happened by the file's identity. 0 or -1/errno. */
 int mtor_link_then_unlink(int from_dirfd, const char *from, int to_dirfd, const char *to);
