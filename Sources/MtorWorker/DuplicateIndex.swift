@@ -109,20 +109,27 @@ struct DuplicateIndex {
 
 /// The specs `validate` and `submit` compare a spec with before it is sent.
 public enum ActiveSpecs {
-    /// The specs queued (inbox/) or running (claimed/) in `spool`, by fingerprint, each described as
-    /// the worker names an original: what `validate` and `submit` compare a spec with before it is sent.
-    public static func byFingerprint(_ spool: Spool, settings: Settings, home: String) -> [UInt64: Scheduler.Original] {
-        var found: [UInt64: Scheduler.Original] = [:]
-        let places: [(String, (String) -> Scheduler.Original)] = [(spool.claimed, { .running($0) }), (spool.inbox, { .queued($0) })]
-        for (dir, original) in places {
+    /// The specs queued (inbox/) or running (claimed/) in `spool`, by fingerprint: the twins
+    /// `Scheduler.original` judges a spec against before it is sent, as the worker will.
+    public static func twins(_ spool: Spool, settings: Settings, home: String) -> [UInt64: [Scheduler.Twin]] {
+        var found: [UInt64: [Scheduler.Twin]] = [:]
+        let places: [(String, Scheduler.Twin.State)] = [(spool.claimed, .running), (spool.inbox, .queued)]
+        for (dir, state) in places {
             for name in ((try? FileSystem.list(dir)) ?? []).sorted() where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
-                guard let bytes = try? FileSystem.read(dir + "/" + name, limit: Spec.maxBytes),
+                let path = dir + "/" + name
+                guard let arrived = FileSystem.modificationTime(path), let bytes = try? FileSystem.read(path, limit: Spec.maxBytes),
                       let spec = try? Spec.parse(bytes, home: home), spec.dedup,
                       let target = (try? settings.targets(for: spec))?.first else { continue }
                 let print = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
-                if found[print] == nil { found[print] = original(String(name.dropLast(3))) }
+                found[print, default: []].append(Scheduler.Twin(id: String(name.dropLast(3)), name: name, arrived: arrived, state: state))
             }
         }
         return found
+    }
+
+    /// The original a spec about to be submitted duplicates: every twin queued or running arrived before it.
+    public static func original(among twins: [Scheduler.Twin]) -> Scheduler.Original? {
+        let unsent = Scheduler.Twin(id: "", name: "", arrived: .infinity, state: .queued)
+        return Scheduler.original(of: unsent, among: twins, finishedSince: .infinity)
     }
 }

@@ -109,13 +109,14 @@ struct SpecReport: Codable {
     /// duplicates, as the worker would refuse them, naming the original and `mtor submit --force`.
     mutating func refuseDuplicates(_ spool: Spool, _ checks: SpecChecks) {
         guard let settings = checks.settings, entries.contains(where: \.valid) else { return }
-        let active = ActiveSpecs.byFingerprint(spool, settings: settings, home: checks.home)
+        let active = ActiveSpecs.twins(spool, settings: settings, home: checks.home)
         guard !active.isEmpty else { return }
         for i in entries.indices where entries[i].valid {
             guard let bytes = try? FileSystem.read(entries[i].file, limit: Spec.maxBytes),
                   let spec = try? Spec.parse(bytes, home: checks.home), spec.dedup,
                   let target = (try? settings.targets(for: spec))?.first,
-                  let original = active[spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)] else { continue }
+                  let twins = active[spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)],
+                  let original = ActiveSpecs.original(among: twins) else { continue }
             entries[i].valid = false
             entries[i].class = FailureClass.duplicate.rawValue
             entries[i].error = Scheduler.Refusal.duplicate(of: original, window: 0).sentence

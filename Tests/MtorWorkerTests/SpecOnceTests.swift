@@ -50,3 +50,25 @@ struct SpecOnceTests {
         #expect(conclusion.verdict.failureClass == .workdirMissing, "\(conclusion)")
     }
 }
+
+/// What `validate` and `submit` compare a spec with before it is sent: the queued and running twins
+/// in the spool, judged by `Scheduler.original` as the worker will judge them.
+@Suite("ActiveSpecs: a spec's twins before it is sent")
+struct ActiveSpecsTests {
+    @Test("a queued twin is named before a running one; a failed one never counts; a spec with dedup: false is no twin")
+    func twins() throws {
+        let f = try SpoolFixture()
+        try f.submit("queued-twin.md", body: "Same.", arrived: 2000)
+        try f.submit("off.md", "dedup: false", body: "Off.", arrived: 2000)
+        for (dir, id) in [(f.spool.claimed, "running-twin"), (f.spool.failed, "failed-twin"), (f.spool.failed, "failed-other")] {
+            let text = "---\nrepo: \(f.root)\n\n---\n\(id == "failed-other" ? "Other" : "Same").\n"
+            try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/\(id).md"))
+        }
+        let active = ActiveSpecs.twins(f.spool, settings: f.settings, home: f.root)
+        let same = try #require(active.values.first { $0.contains { $0.id == "queued-twin" } })
+        #expect(Set(same.map(\.id)) == ["queued-twin", "running-twin"], "failed/ is never read: \(same)")
+        #expect(ActiveSpecs.original(among: same) == .queued("queued-twin"))
+        #expect(ActiveSpecs.original(among: same.filter { $0.state == .running }) == .running("running-twin"))
+        #expect(!active.values.contains { $0.contains { $0.id == "off" } })
+    }
+}
