@@ -50,7 +50,11 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     let shell: GitShell
     let logger: Logger
     private let lockFD: Int32
-    private let queue = DispatchQueue(label: "mtor.worktree-pool", qos: .utility)
+    /// The pool's own thread, at a low priority (nice 10, inherited by the git it runs), so making
+    /// and recycling clones yields the CPU to tasks: jobs run one at a time, in order.
+    private let jobs = NSCondition()
+    private var pendingJobs: [@Sendable () -> Void] = []
+    private var worker: Thread?
     private let cond = NSCondition()
     private var repos: [String: Repo] = [:]
     private var stopping = false
@@ -160,7 +164,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         repos[key] = r
         cond.unlock()
         guard !work.isEmpty else { return false }
-        queue.async { [self, work] in
+        enqueue { [self, work] in
             // At stop a returned tree is only filed: the next worker proves every ready tree before use.
             let made = isStopping ? Marker(repo: repo, sha: "", refs: "", identity: [], from: id) : recycle(work, repo: repo, key: key, from: id)
             finish(key: key, repo: repo, work: work, made: made, replace: true, returning: true)
@@ -190,7 +194,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         repos[key] = r
         cond.unlock()
         for work in jobs {
-            queue.async { [self] in finish(key: key, repo: repo, work: work, made: isStopping ? nil : makeFresh(work, repo: repo, key: key)) }
+            enqueue { [self] in finish(key: key, repo: repo, work: work, made: isStopping ? nil : makeFresh(work, repo: repo, key: key)) }
         }
     }
 
@@ -230,14 +234,14 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         cond.broadcast()
         cond.unlock()
         if replacing {
-            queue.async { [self] in finish(key: key, repo: repo, work: next, made: isStopping ? nil : makeFresh(next, repo: repo, key: key), returning: returning) }
+            enqueue { [self] in finish(key: key, repo: repo, work: next, made: isStopping ? nil : makeFresh(next, repo: repo, key: key), returning: returning) }
         }
     }
 
     /// Removes `path` on the pool's queue (its `.json` marker too with `marker`); `close` waits for it.
     private func removeLater(_ path: String, marker: Bool) {
         cond.withLock { running += 1 }
-        queue.async { [self] in
+        enqueue { [self] in
             Self.removeTree(path)
             if marker { FileSystem.remove(path + ".json") }
             cond.withLock {
@@ -256,6 +260,30 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
             _ = try? ChildProcess.run(["rm", "-rf", "--", path], environment: ["PATH": "/usr/bin:/bin"], timeout: 600)
         default: FileSystem.remove(path)
         }
+    }
+
+    /// Runs `job` on the pool's thread (started on first use) after the jobs before it.
+    private func enqueue(_ job: @escaping @Sendable () -> Void) {
+        jobs.lock()
+        pendingJobs.append(job)
+        if worker == nil {
+            let thread = Thread { [self] in
+                ProcessControl.lowerThreadPriority(nice: 10)
+                while true {
+                    jobs.lock()
+                    while pendingJobs.isEmpty { jobs.wait() }
+                    let next = pendingJobs.removeFirst()
+                    jobs.unlock()
+                    next()
+                }
+            }
+            thread.name = "mtor-worktree-pool"
+            thread.stackSize = 1 << 20
+            worker = thread
+            thread.start()
+        }
+        jobs.signal()
+        jobs.unlock()
     }
 
     // MARK: - Start and stop
@@ -282,7 +310,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
                         repos[key, default: Repo()].busy += 1
                         running += 1
                     }
-                    queue.async { [self] in finish(key: key, repo: marker.repo, work: work, made: recycle(work, repo: marker.repo, key: key, from: marker.from), replace: true) }
+                    enqueue { [self] in finish(key: key, repo: marker.repo, work: work, made: recycle(work, repo: marker.repo, key: key, from: marker.from), replace: true) }
                 } else {
                     removeLater(path, marker: true)
                 }
