@@ -62,6 +62,8 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     private var counter = 0
     /// How long a task waits for a tree being recycled before it makes its own clone.
     static let recycleWait = 30.0
+    /// How long after start a worker proves its predecessor's ready clones again.
+    static let reproveDelay = 3.0
 
     /// The pool of the worker whose workspaces are `workspaces`, or nil when `size` is 0 or another
     /// worker on this host holds it. Leftovers of an earlier worker are proven again or removed.
@@ -303,20 +305,35 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
                    let bytes = try? FileSystem.read(path + ".json", limit: 1 << 16),
                    let marker = try? JSONDecoder().decode(Marker.self, from: Data(bytes)),
                    Self.key(marker.repo) == key, FileSystem.kind(path) == .directory {
-                    FileSystem.remove(path + ".json")
-                    let work = "\(keyDir)/\(uniqueName("work"))"
-                    guard (try? FileSystem.renameNoReplace(path, work)) != nil else { removeLater(path, marker: false); continue }
-                    cond.withLock {
-                        repos[key, default: Repo()].busy += 1
-                        running += 1
+                    // Proven again a little later, so a worker restarted in a hurry gives its first tasks the CPU
+                    // (a worker stopped before then leaves the clone as it is, for the next).
+                    DispatchQueue.global().asyncAfter(deadline: .now() + Self.reproveDelay) { [self] in
+                        enqueue { [self] in reprove(path, key: key, marker: marker) }
                     }
-                    enqueue { [self] in finish(key: key, repo: marker.repo, work: work, made: recycle(work, repo: marker.repo, key: key, from: marker.from), replace: true) }
                 } else {
                     removeLater(path, marker: true)
                 }
             }
             for name in names where name.hasSuffix(".json") && !names.contains(String(name.dropLast(5))) { FileSystem.remove("\(keyDir)/\(name)") }
         }
+    }
+
+    /// Proves a predecessor's ready clone again (recycles it) when the pool still has room for it, else removes it.
+    private func reprove(_ path: String, key: String, marker: Marker) {
+        cond.lock()
+        let room = !stopping && (repos[key]?.ready.count ?? 0) + (repos[key]?.busy ?? 0) < size
+        let work = "\(dir)/\(key)/\(unique("work"))"
+        if room {
+            repos[key, default: Repo()].busy += 1
+            running += 1
+        }
+        cond.unlock()
+        guard room || !isStopping else { return }
+        guard room else { Self.removeTree(path); FileSystem.remove(path + ".json"); return }
+        FileSystem.remove(path + ".json")
+        let moved = (try? FileSystem.renameNoReplace(path, work)) != nil
+        if !moved { Self.removeTree(path) }
+        finish(key: key, repo: marker.repo, work: work, made: moved ? recycle(work, repo: marker.repo, key: key, from: marker.from) : nil, replace: moved)
     }
 
     /// At worker stop: nothing new starts; waits up to `timeout` for the tree being made or recycled
