@@ -38,6 +38,13 @@ public enum ProcessControl {
 
     public static var pid: Int32 { getpid() }
 
+    /// Lowers the calling thread's scheduling priority to `nice` (Linux keeps it per thread, and the
+    /// processes the thread spawns inherit it); the corresponding C function is `setpriority(2)`.
+    @discardableResult
+    public static func lowerThreadPriority(nice: Int32) -> Bool {
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice) == 0
+    }
+
     /// Whether a process exists and is not on its way out (`kill(pid, 0)`). Where `/proc` can tell,
     /// a process that is dying counts as gone: a zombie (dead, not yet reaped by its parent), one
     /// already in its exit (`PF_EXITING`), or one with a SIGKILL pending that it has not yet taken.

@@ -50,7 +50,11 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     let shell: GitShell
     let logger: Logger
     private let lockFD: Int32
-    private let queue = DispatchQueue(label: "mtor.worktree-pool", qos: .utility)
+    /// The pool's own thread, at a low priority (nice 10, inherited by the git it runs), so making
+    /// and recycling clones yields the CPU to tasks: jobs run one at a time, in order.
+    private let jobs = NSCondition()
+    private var pendingJobs: [@Sendable () -> Void] = []
+    private var worker: Thread?
     private let cond = NSCondition()
     private var repos: [String: Repo] = [:]
     private var stopping = false
@@ -58,6 +62,8 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
     private var counter = 0
     /// How long a task waits for a tree being recycled before it makes its own clone.
     static let recycleWait = 30.0
+    /// How long after start a worker proves its predecessor's ready clones again.
+    static let reproveDelay = 3.0
 
     /// The pool of the worker whose workspaces are `workspaces`, or nil when `size` is 0 or another
     /// worker on this host holds it. Leftovers of an earlier worker are proven again or removed.
@@ -160,7 +166,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         repos[key] = r
         cond.unlock()
         guard !work.isEmpty else { return false }
-        queue.async { [self, work] in
+        enqueue { [self, work] in
             // At stop a returned tree is only filed: the next worker proves every ready tree before use.
             let made = isStopping ? Marker(repo: repo, sha: "", refs: "", identity: [], from: id) : recycle(work, repo: repo, key: key, from: id)
             finish(key: key, repo: repo, work: work, made: made, replace: true, returning: true)
@@ -190,7 +196,7 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         repos[key] = r
         cond.unlock()
         for work in jobs {
-            queue.async { [self] in finish(key: key, repo: repo, work: work, made: isStopping ? nil : makeFresh(work, repo: repo, key: key)) }
+            enqueue { [self] in finish(key: key, repo: repo, work: work, made: isStopping ? nil : makeFresh(work, repo: repo, key: key)) }
         }
     }
 
@@ -230,14 +236,14 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         cond.broadcast()
         cond.unlock()
         if replacing {
-            queue.async { [self] in finish(key: key, repo: repo, work: next, made: isStopping ? nil : makeFresh(next, repo: repo, key: key), returning: returning) }
+            enqueue { [self] in finish(key: key, repo: repo, work: next, made: isStopping ? nil : makeFresh(next, repo: repo, key: key), returning: returning) }
         }
     }
 
     /// Removes `path` on the pool's queue (its `.json` marker too with `marker`); `close` waits for it.
     private func removeLater(_ path: String, marker: Bool) {
         cond.withLock { running += 1 }
-        queue.async { [self] in
+        enqueue { [self] in
             Self.removeTree(path)
             if marker { FileSystem.remove(path + ".json") }
             cond.withLock {
@@ -258,6 +264,30 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
         }
     }
 
+    /// Runs `job` on the pool's thread (started on first use) after the jobs before it.
+    private func enqueue(_ job: @escaping @Sendable () -> Void) {
+        jobs.lock()
+        pendingJobs.append(job)
+        if worker == nil {
+            let thread = Thread { [self] in
+                ProcessControl.lowerThreadPriority(nice: 10)
+                while true {
+                    jobs.lock()
+                    while pendingJobs.isEmpty { jobs.wait() }
+                    let next = pendingJobs.removeFirst()
+                    jobs.unlock()
+                    next()
+                }
+            }
+            thread.name = "mtor-worktree-pool"
+            thread.stackSize = 1 << 20
+            worker = thread
+            thread.start()
+        }
+        jobs.signal()
+        jobs.unlock()
+    }
+
     // MARK: - Start and stop
 
     private var isStopping: Bool { cond.withLock { stopping } }
@@ -275,20 +305,35 @@ final class WorktreePool: @unchecked Sendable {  // `cond` guards `repos` and `s
                    let bytes = try? FileSystem.read(path + ".json", limit: 1 << 16),
                    let marker = try? JSONDecoder().decode(Marker.self, from: Data(bytes)),
                    Self.key(marker.repo) == key, FileSystem.kind(path) == .directory {
-                    FileSystem.remove(path + ".json")
-                    let work = "\(keyDir)/\(uniqueName("work"))"
-                    guard (try? FileSystem.renameNoReplace(path, work)) != nil else { removeLater(path, marker: false); continue }
-                    cond.withLock {
-                        repos[key, default: Repo()].busy += 1
-                        running += 1
+                    // Proven again a little later, so a worker restarted in a hurry gives its first tasks the CPU
+                    // (a worker stopped before then leaves the clone as it is, for the next).
+                    DispatchQueue.global().asyncAfter(deadline: .now() + Self.reproveDelay) { [self] in
+                        enqueue { [self] in reprove(path, key: key, marker: marker) }
                     }
-                    queue.async { [self] in finish(key: key, repo: marker.repo, work: work, made: recycle(work, repo: marker.repo, key: key, from: marker.from), replace: true) }
                 } else {
                     removeLater(path, marker: true)
                 }
             }
             for name in names where name.hasSuffix(".json") && !names.contains(String(name.dropLast(5))) { FileSystem.remove("\(keyDir)/\(name)") }
         }
+    }
+
+    /// Proves a predecessor's ready clone again (recycles it) when the pool still has room for it, else removes it.
+    private func reprove(_ path: String, key: String, marker: Marker) {
+        cond.lock()
+        let room = !stopping && (repos[key]?.ready.count ?? 0) + (repos[key]?.busy ?? 0) < size
+        let work = "\(dir)/\(key)/\(unique("work"))"
+        if room {
+            repos[key, default: Repo()].busy += 1
+            running += 1
+        }
+        cond.unlock()
+        guard room || !isStopping else { return }
+        guard room else { Self.removeTree(path); FileSystem.remove(path + ".json"); return }
+        FileSystem.remove(path + ".json")
+        let moved = (try? FileSystem.renameNoReplace(path, work)) != nil
+        if !moved { Self.removeTree(path) }
+        finish(key: key, repo: marker.repo, work: work, made: moved ? recycle(work, repo: marker.repo, key: key, from: marker.from) : nil, replace: moved)
     }
 
     /// At worker stop: nothing new starts; waits up to `timeout` for the tree being made or recycled

@@ -148,10 +148,11 @@ struct WorktreePoolTests {
         writeFixture(key + "/ready-9-9.json", Data("{}".utf8))
         let second = try BackgroundWorker(s, extra: ["--worktree-pool", "2"])
         defer { second.stop() }
-        // A restarted worker proves its predecessor's ready clones again (tasks do not wait for that: they make their own meanwhile).
+        // A restarted worker proves its predecessor's ready clones again, a few seconds after it starts, under new names
+        // (tasks do not wait for that: they make their own meanwhile).
         try second.waitFor(timeout: 120) {
             let entries = s.poolEntries()
-            return entries.filter { $0.hasSuffix(".json") }.count == 2 && entries.count == 4 && !FileSystem.exists(half)
+            return entries.filter { $0.hasSuffix(".json") }.count == 2 && entries.count == 4 && !FileSystem.exists(half) && !ready.contains(where: FileSystem.exists)
         }
         try s.submit("b-check.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\n[ ! -e planted.txt ] || { echo LEFT planted; exit 1; }\n\(cleanCheckBody(base: base))\n")
         try second.waitFor(timeout: 120) { s.exists("done/b-check.result.json") || s.exists("failed/b-check.result.json") }
