@@ -57,6 +57,7 @@ struct TortureTests {
         }
         #expect(Set(location.keys) == Set(ids), "no spec lost, none duplicated under a new name")
         var attempts = 0, interrupted = 0, succeeded = 0
+        var firstSucceeded: String?
         var failedClasses: [String: Int] = [:]
         for id in ids {
             let places = location[id] ?? []
@@ -68,7 +69,7 @@ struct TortureTests {
             #expect(r.id == id)
             attempts += r.attempts.count
             interrupted += r.attempts.filter { $0.class == .interrupted }.count
-            if r.status == .succeeded { succeeded += 1 } else { failedClasses["\(r.class.rawValue): \(r.reason.prefix(80))", default: 0] += 1 }
+            if r.status == .succeeded { succeeded += 1; firstSucceeded = firstSucceeded ?? id } else { failedClasses["\(r.class.rawValue): \(r.reason.prefix(80))", default: 0] += 1 }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed").isEmpty)
 
@@ -92,7 +93,10 @@ struct TortureTests {
             guard let data = FileManager.default.contents(atPath: s.spool + "/" + file) else { continue }
             #expect(!String(decoding: data, as: UTF8.self).contains(TortureTests.planted), "secret in \(file)")
         }
-        #expect(s.read("logs/t000.log").contains("token=***"))
+        // The agent's own output, redacted, in the log of a task whose agent surely ran (t000 itself may
+        // have been killed before its agent started in each of its 6 attempts: about 1 spec in 20 is).
+        let ran = try #require(firstSucceeded, "some spec succeeded")
+        #expect(s.read("logs/\(ran).log").contains("token=***"), "the agent's line about the secret, redacted, in logs/\(ran).log")
         print("torture: \(String(format: "%.0f", Date().timeIntervalSince(began))) s, \(kills) SIGKILLs, \(ids.count) specs, \(succeeded) succeeded, \(attempts) attempts, \(interrupted) interrupted; failed: \(failedClasses)")
     }
 }

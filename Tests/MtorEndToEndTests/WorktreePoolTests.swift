@@ -102,7 +102,7 @@ func cleanCheckBody(base: String) -> String {
 @Suite("Worktree pool: recycled clones carry nothing from one task into the next", .serialized)
 struct WorktreePoolTests {
     @Test("a hostile task leaves junk everywhere (untracked, ignored, modes, links, fifo, nested repos, .git config/hooks/exclude/stash/refs); the next task gets its recycled clone and finds none of it",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func hostileJunkIsGone() throws {
         let s = try Sandbox("pool-junk")
         s.lockfile(Lockfiles.make([]))
@@ -125,7 +125,7 @@ struct WorktreePoolTests {
     }
 
     @Test("a worker SIGKILLed with trees in its pool: the next worker removes what was half made, proves the ready tree again (a file planted in it is gone) and a task still starts clean from the pool",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func killedWithPooledTrees() throws {
         let s = try Sandbox("pool-kill")
         s.lockfile(Lockfiles.make([]))
@@ -167,7 +167,7 @@ struct WorktreePoolTests {
     }
 
     @Test("the user commits (and changes their git identity) while a clone waits in the pool: the next task's pooled clone is at the new base, with the new file, the new refs and identity, and nothing else",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func baseMovesWhilePooled() throws {
         let s = try Sandbox("pool-base")
         s.lockfile(Lockfiles.make([]))
@@ -210,7 +210,7 @@ struct WorktreePoolTests {
     }
 
     @Test("a clone that cannot be proven clean (a file name that is not UTF-8) is thrown away, and the next task gets a new clone from the pool instead",
-          .timeLimit(.minutes(5)))
+          .timeLimit(.minutes(15)))
     func unprovableIsReplaced() throws {
         let s = try Sandbox("pool-unprovable")
         s.lockfile(Lockfiles.make([]))
