@@ -123,6 +123,18 @@ public enum FileSystem {
         return names
     }
 
+    /// A directory entry's name as the bytes `readdir(3)` gave, which need not be UTF-8.
+    public static func rawName(_ entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+        withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p in
+                var bytes: [UInt8] = []
+                var i = 0
+                while i < 256 && p[i] != 0 { bytes.append(p[i]); i += 1 }
+                return bytes
+            }
+        }
+    }
+
     /// Names in a directory that are not valid UTF-8, as raw bytes (`list` can only repair them,
     /// and a repaired name no longer opens the file).
     public static func undecodableNames(_ path: String) -> [[UInt8]] {
@@ -130,14 +142,7 @@ public enum FileSystem {
         defer { closedir(dir) }
         var out: [[UInt8]] = []
         while let entry = readdir(dir) {
-            let raw: [UInt8] = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p in
-                    var bytes: [UInt8] = []
-                    var i = 0
-                    while i < 256 && p[i] != 0 { bytes.append(p[i]); i += 1 }
-                    return bytes
-                }
-            }
+            let raw = rawName(entry)
             if String(validating: raw, as: UTF8.self) == nil { out.append(raw) }
         }
         return out

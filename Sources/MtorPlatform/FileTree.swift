@@ -44,14 +44,7 @@ public enum FileTree {
             }
             var names: [String] = []
             while let entry = readdir(handle) {
-                let raw: [UInt8] = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p in
-                        var bytes: [UInt8] = []
-                        var i = 0
-                        while i < 256 && p[i] != 0 { bytes.append(p[i]); i += 1 }
-                        return bytes
-                    }
-                }
+                let raw = FileSystem.rawName(entry)
                 guard let name = String(validating: raw, as: UTF8.self) else {
                     listing.unaccounted.append((rel.isEmpty ? "" : rel + "/") + String(decoding: raw, as: UTF8.self))
                     continue
