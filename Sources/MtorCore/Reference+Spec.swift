@@ -38,7 +38,7 @@ extension Reference {
                  "tasks that must succeed first; the spec waits in inbox/. One that failed or was cancelled fails it at once "
                      + "(`dependency_failed`); one not in the spool is waited for until `--dependency-timeout`; a cycle is refused "
                      + "(`spec_invalid`). A name is read as every command reads it (`show`, `wait`, `logs`, `cancel`, `retry`, `merge`): "
-                     + "the task with that id — a re-dropped `hello.md`, claimed as `hello-2`, never takes over `hello`; `show` and `wait` "
+                     + "the task with that id — a file dropped again under the same name, claimed as `hello-2`, never takes over `hello`; `show` and `wait` "
                      + "list the other tasks of that file name — else the newest task submitted from a file of that name"],
                 ["not_before", "ISO-8601 time with zone, or duration", "none",
                  "the spec waits in inbox/ until then; a duration (`2h`) counts from the spec file's modification time (when it was "
