@@ -28,7 +28,7 @@ public enum IOWatch {
         let me = pthread_self_id()
         let outer = lock.withLock { () -> Bool in
             if calls[me] != nil { return false }
-            calls[me] = (path, monotonicNow())
+            calls[me] = (path, now())
             return true
         }
         defer { if outer { lock.withLock { _ = calls.removeValue(forKey: me) } } }
@@ -37,17 +37,10 @@ public enum IOWatch {
 
     /// The call that has waited longest, when it has waited at least `threshold` seconds.
     public static func oldest(over threshold: Double) -> (path: String, seconds: Double)? {
-        let t = monotonicNow()
+        let t = now()
         return lock.withLock {
             calls.values.min { $0.since < $1.since }.flatMap { t - $0.since >= threshold ? ($0.path, t - $0.since) : nil }
         }
-    }
-
-    /// Seconds on the monotonic clock (`clock_gettime(CLOCK_MONOTONIC)`).
-    public static func monotonicNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     private static func pthread_self_id() -> UInt {
