@@ -35,6 +35,8 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
     private var errFD: Int32
     private var gateFD: Int32 = -1
     private var reportFD: Int32 = -1
+    /// The memory the child runs on until it execs (x86_64 Linux), freed once it has exec'd or been reaped.
+    private var region: (pointer: UnsafeMutableRawPointer, size: UInt)?
     private var termination: Termination?
     /// Processes of the containment still running when the leader exited, killed then.
     public private(set) var leftoversKilled = 0
@@ -93,17 +95,20 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
             if gatePipe[0] >= 0 { close(gatePipe[0]) }
             if devNull >= 0 { close(devNull) }
         }
+        containment?.willStart()
         var withMarker = environment
         if let containment { withMarker.merge(containment.environment) { _, new in new } }
         let envStrings = withMarker.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var spawned: pid_t = 0
         var report: Int32 = -1
+        var region: UnsafeMutableRawPointer? = nil
+        var regionSize: UInt = 0
         let rc = ChildRegistry.shared.spawn { () -> (Int32, Int32) in
             let rc = withCStrings(argv) { cargv in
                 withCStrings(envStrings) { cenv in
                     mtor_spawn(executable, cargv, cenv, directory, stdinFD ?? devNull, outPipe[1], errPipe[1],
                                gatePipe[0], containment?.procsFD ?? -1, containment?.directoryFD ?? -1, containment?.memory?.procsFD ?? -1,
-                               holdFD ?? -1, sandbox == nil ? 0 : 1, &report, &spawned)
+                               holdFD ?? -1, sandbox == nil ? 0 : 1, &report, &spawned, &region, &regionSize)
                 }
             }
             return (rc, spawned)
@@ -118,6 +123,7 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
         errFD = errPipe[0]
         gateFD = gatePipe[1]
         reportFD = report
+        self.region = region.map { ($0, regionSize) }
         for fd in [outFD, errFD] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         if !gated { try confirmExec() }
     }
@@ -137,6 +143,7 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
         if gateFD >= 0 { close(gateFD); gateFD = -1 }
         if reportFD >= 0 { close(reportFD); reportFD = -1 }
         termination = reap(block: true)
+        freeRegion()
         closeStream(outFD)
         closeStream(errFD)
     }
@@ -144,14 +151,24 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
     private func confirmExec() throws(SystemError) {
         let err = mtor_spawn_result(reportFD)
         reportFD = -1
-        guard err != 0 else { return }
+        // EOF: the child has exec'd (its descriptors close after it leaves this memory) or is gone.
+        guard err != 0 else { return freeRegion() }
         termination = reap(block: true)
+        freeRegion()
         closeStream(outFD)
         closeStream(errFD)
         throw SystemError(err == ENOENT || err == EACCES ? "execve" : "spawn", path: executable, errno: err)
     }
 
+    private func freeRegion() {
+        guard let region else { return }
+        mtor_spawn_region_free(region.pointer, region.size)
+        self.region = nil
+    }
+
     deinit {
+        // A child never confirmed may still run on its region: that is left mapped (never reached in practice).
+        if termination != nil { freeRegion() }
         if outFD >= 0 { close(outFD) }
         if errFD >= 0 { close(errFD) }
         if gateFD >= 0 { close(gateFD) }
@@ -354,8 +371,14 @@ public func now() -> Double {
 
 /// Files no other user can read, for prompts.
 public enum PrivateFile {
-    /// A read-only descriptor on an already-unlinked file holding `bytes`.
+    /// A read-only descriptor on an already-unlinked file holding `bytes`: on Linux a sealed
+    /// memfd, no file on any disk (a file made and deleted per task makes ext4 without a journal
+    /// scan every recently deleted inode at each later file creation); elsewhere a file in `directory`.
     public static func readable(bytes: [UInt8], directory: String = NSTemporaryDirectory()) throws(SystemError) -> Int32 {
+        #if os(Linux)
+        let fd = bytes.withUnsafeBytes { mtor_sealed_memfd($0.baseAddress, UInt($0.count)) }
+        if fd >= 0 { return fd }
+        #endif
         let path = try create(bytes: bytes, directory: directory, name: "mtor-prompt")
         defer { unlink(path) }
         return try FileSystem.openSpoolFile(path, O_RDONLY)

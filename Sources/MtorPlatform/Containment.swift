@@ -45,6 +45,18 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
     /// The memory cap every process of the task lives under, once `capMemory` set one (Containment+Memory.swift).
     public internal(set) var memory: MemoryCgroup?
 
+    /// Called once, just before the first process joins the containment (`ChildProcess` calls
+    /// `willStart`): the task records its claim there, so a task that starts no process before its
+    /// agent writes its claim once, at the agent's spawn.
+    public var beforeFirstProcess: (() -> Void)?
+
+    /// Runs `beforeFirstProcess` if no process has joined yet.
+    public func willStart() {
+        guard let first = beforeFirstProcess else { return }
+        beforeFirstProcess = nil
+        first()
+    }
+
     /// `MTOR_TASK_MARKER=<token>` for the environment of every process the task starts.
     public var environment: [String: String] { [Containment.markerVariable: marker] }
 

@@ -69,7 +69,11 @@ extension Spool {
         // Written once: an existing regular sidecar is a crash's finished write; anything else there is moved aside.
         if FileSystem.kind(sidecarPath).regularSize == nil {
             // The temp name sits beside the sidecar: one directory, one rename, whatever happens to tmp/.
-            try writeJSON(result, to: sidecarPath)
+            // On a local disk the task's claim, which goes now anyway, becomes that temp file (see
+            // `FileSystem.writeAtomically(reusing:)`); a kill after that leaves a claimed spec without a
+            // claim, which recovery requeues as it does one killed before its claim was written.
+            // A network filesystem keeps the plain create and remove: one rename per file there.
+            try writeJSON(result, to: sidecarPath, reusing: networked ? nil : claimFile(result.id))
         }
         recordOutcome(result)
         try completeMove(result.id, to: dest)

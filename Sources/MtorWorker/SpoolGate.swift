@@ -77,10 +77,11 @@ extension Spool {
     }
 
     /// Writes `value` as redacted JSON, atomically (see `FileSystem.writeAtomically`).
-    func writeJSON(_ value: some Encodable, to path: String, tmpDir: String? = nil, durable: Bool = true, reserve: Int = 0) throws(SystemError) {
+    func writeJSON(_ value: some Encodable, to path: String, tmpDir: String? = nil, durable: Bool = true, reserve: Int = 0,
+                   reusing: String? = nil) throws(SystemError) {
         let bytes = encode(value)
         try guarded(path) { () throws(SystemError) in
-            try FileSystem.writeAtomically(bytes, to: path, tmpDir: tmpDir, durable: durable, reserve: reserve)
+            try FileSystem.writeAtomically(bytes, to: path, tmpDir: tmpDir, durable: durable, reserve: reserve, reusing: reusing)
         }
     }
 

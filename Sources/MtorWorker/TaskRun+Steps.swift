@@ -37,9 +37,11 @@ extension TaskRun {
     /// Creates the containment every process of the task (set-up, agent, verify, and all they start) stays in.
     func contain() -> TaskLifecycle.Action {
         box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
-        // Recorded before any process of the task starts: a worker killed at any later instant
-        // (a set-up or git command half way, a sandbox being built) leaves a claim that names the
-        // containment, so the next worker ends everything in it.
+        // Recorded just before the first process of the task starts: a worker killed at any later
+        // instant (a set-up or git command half way, a sandbox being built) leaves a claim that names
+        // the containment, so the next worker ends everything in it. When the agent is the first
+        // process, the claim is written once, at its spawn (`runAttempt`): one file fewer made and
+        // deleted per task.
         claim = ClaimRecord(id: id, host: options.host, pid: ProcessControl.pid, attempt: machine.attempts.count + 1,
                             startedAt: Stamp.iso(claimedAt), file: file)
         claim.bootID = ProcessTable.bootID
@@ -49,7 +51,7 @@ extension TaskRun {
         defer {
             claim.memoryCapBytes = box.memory?.cap
             claim.memoryCgroup = box.memory?.path
-            try? spool.writeClaim(claim)
+            box.beforeFirstProcess = { [unowned self] in try? spool.writeClaim(claim) }
         }
         // The cap holds before the first process of the task starts (set-up included); never dropped silently.
         guard let cap = spec.memory ?? options.taskMemory else {
@@ -104,6 +106,8 @@ extension TaskRun {
         claim.attempt = n
         claim.provider = target.providerName
         claim.nextAttemptAt = nil
+        // The claim is written at the spawn, with the agent's group: no earlier write is needed.
+        box?.beforeFirstProcess = nil
         runner.onSpawn = { [unowned self] pgid in
             claim.agentPgid = pgid
             claim.agentStart = ProcessTable.startTime(pgid)

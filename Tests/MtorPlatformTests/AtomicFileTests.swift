@@ -26,6 +26,43 @@ struct AtomicFileTests {
         #expect(FileSystem.mode(t.path + "/x.json") == 0o600)
     }
 
+    @Test("a write reusing a file that goes anyway takes its inode; a hard link, a symlink or a FIFO there is never written through")
+    func reusing() throws {
+        let t = TempDir()
+        let inode = { (path: String) -> UInt64 in
+            var st = stat()
+            return lstat(path, &st) == 0 ? UInt64(st.st_ino) : 0
+        }
+        // A plain file of ours: its inode becomes the result, with the result's mode and nothing of its old content.
+        t.write("claim.json", String(repeating: "old claim ", count: 200))
+        chmod(t.path + "/claim.json", 0o644)
+        let before = inode(t.path + "/claim.json")
+        try FileSystem.writeAtomically(Array("result".utf8), to: t.path + "/r.json", reusing: t.path + "/claim.json")
+        #expect(try FileSystem.readText(t.path + "/r.json") == "result")
+        #expect(inode(t.path + "/r.json") == before)
+        #expect(FileSystem.mode(t.path + "/r.json") == 0o600)
+        #expect(try FileSystem.list(t.path) == ["r.json"])
+        // A hard link to another file: that file keeps its content; the result is a file of its own.
+        t.write("precious", "keep me")
+        #expect(link(t.path + "/precious", t.path + "/claim2.json") == 0)
+        try FileSystem.writeAtomically(Array("result2".utf8), to: t.path + "/r2.json", reusing: t.path + "/claim2.json")
+        #expect(try FileSystem.readText(t.path + "/precious") == "keep me")
+        #expect(try FileSystem.readText(t.path + "/r2.json") == "result2")
+        #expect(inode(t.path + "/r2.json") != inode(t.path + "/precious"))
+        // A symlink and a FIFO: neither followed nor opened for writing; the result is made afresh.
+        #expect(symlink(t.path + "/precious", t.path + "/claim3.json") == 0)
+        try FileSystem.writeAtomically(Array("result3".utf8), to: t.path + "/r3.json", reusing: t.path + "/claim3.json")
+        #expect(try FileSystem.readText(t.path + "/precious") == "keep me")
+        #expect(try FileSystem.readText(t.path + "/r3.json") == "result3")
+        #expect(mkfifo(t.path + "/claim4.json", 0o600) == 0)
+        try FileSystem.writeAtomically(Array("result4".utf8), to: t.path + "/r4.json", reusing: t.path + "/claim4.json")
+        #expect(try FileSystem.readText(t.path + "/r4.json") == "result4")
+        // Missing: made afresh.
+        try FileSystem.writeAtomically(Array("result5".utf8), to: t.path + "/r5.json", reusing: t.path + "/gone.json")
+        #expect(try FileSystem.readText(t.path + "/r5.json") == "result5")
+        #expect(try FileSystem.list(t.path).sorted() == ["precious", "r.json", "r2.json", "r3.json", "r4.json", "r5.json"])
+    }
+
     @Test("reads never follow symlinks or block on FIFOs", .timeLimit(.minutes(10)))
     func hostile() throws {
         let t = TempDir()

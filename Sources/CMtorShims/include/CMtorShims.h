@@ -14,11 +14,21 @@
 /// `hold_fd` (or -1) is handed to the child as fd 3, so a lock on its open file (the task's
 /// claim) is held until every process of the task is gone. `memory_fd` (an open `cgroup.procs`
 /// of a v1 memory cgroup, or -1) is joined too, right after the task's cgroup: the memory cap
-/// holds before the child execs. With `die_with_parent` the child gets SIGKILL when the
+/// holds before the child execs. On x86_64 Linux the child shares this process's memory until it
+/// execs (clone3 with CLONE_VM; no copy-on-write), on its own region (see mtor_spawn_region_free).
+/// With `die_with_parent` the child gets SIGKILL when the
 /// calling thread's process dies (prctl PR_SET_PDEATHSIG), before it may exec.
 int mtor_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
                int stdin_fd, int stdout_fd, int stderr_fd, int gate_fd, int cgroup_fd, int cgroup_dir_fd, int memory_fd, int hold_fd,
-               int die_with_parent, int *report_out, pid_t *pid_out);
+               int die_with_parent, int *report_out, pid_t *pid_out, void **region_out, unsigned long *region_size_out);
+
+/// The memory a child of `mtor_spawn` runs on until it execs (`*region_out`, NULL when it has none):
+/// free it only once the child has exec'd (`mtor_spawn_result` returned 0) or has been reaped.
+void mtor_spawn_region_free(void *region, unsigned long size);
+
+/// A close-on-exec descriptor, at offset 0, on an anonymous in-memory file (memfd) holding `bytes`,
+/// sealed so nobody can change it; -1 with errno (ENOSYS off Linux).
+int mtor_sealed_memfd(const void *bytes, unsigned long length);
 
 /// Waits until the child of `mtor_spawn` has exec'd (0) or failed to (its errno); closes `report_fd`.
 int mtor_spawn_result(int report_fd);
