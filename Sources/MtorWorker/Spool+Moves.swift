@@ -99,8 +99,8 @@ extension Spool {
         } catch where error.isNotFound {
             // Already moved (a crash after the rename): nothing to do.
         }
-        try FileSystem.syncDirectory(dest)
-        try FileSystem.syncDirectory(claimed)
+        // Not fsynced: the sidecar already is (CONTRACT invariant 2), and a move lost in a crash leaves
+        // the spec in claimed/ beside a durable sidecar, which recovery completes (`recover`).
         FileSystem.remove(claimFile(id))
         FileSystem.remove(attemptsFile(id))
         FileSystem.remove("\(cancel)/\(id)")

@@ -23,8 +23,10 @@ struct Scale: Sendable {
     /// Specs queued for the dispatch-turn figure, and the seconds it is measured over.
     var deepQueue = 100_000
     var deepQueueWindow = 20.0
-    /// Jobs for nq's throughput runs (each queued job is a waiting process).
-    var nqSpecs = 1000
+    /// Jobs for task-spooler's and nq's throughput runs: each queued job is a waiting client process,
+    /// and task-spooler's server takes fewer than 1,000 connections at once (a 1,000th `tsp -n`
+    /// blocks until one ends, whatever TS_MAXCONN says: its server uses select(2)).
+    var clientQueueJobs = 900
     /// Links in the dependency chain whose failure cascade is timed.
     var chainDepth = 10_000
 
@@ -32,7 +34,7 @@ struct Scale: Sendable {
                             idleSeconds: 30, queuedSpecs: 10_000, statusTasks: 100_000, statusRuns: 5, warmUps: 3, settleSeconds: 2)
     static let quick = Scale(latencySpecs: 20, pollLatencySpecs: 3, throughputSpecs: 200, arrivalRate: 400,
                              idleSeconds: 1, queuedSpecs: 300, statusTasks: 1000, statusRuns: 2, warmUps: 1, settleSeconds: 0.5,
-                             worktreeSpecs: 5, deepQueue: 3000, deepQueueWindow: 8, nqSpecs: 100, chainDepth: 300)
+                             worktreeSpecs: 5, deepQueue: 3000, deepQueueWindow: 8, clientQueueJobs: 100, chainDepth: 300)
 }
 
 /// The sections a run can be limited to with `--only`.
