@@ -102,6 +102,13 @@ public struct Scheduler: Sendable {
         case hold(String, reason: Hold)
         /// Fail it now without running (the refusal gives the class and the sentence for its sidecar).
         case fail(String, Refusal)
+
+        /// The inbox/ name decided about.
+        public var name: String {
+            switch self {
+            case .candidate(let name), .hold(let name, _), .fail(let name, _): return name
+            }
+        }
     }
 
     public init() {}

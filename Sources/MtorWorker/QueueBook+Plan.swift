@@ -18,27 +18,46 @@ extension QueueBook {
     }
 
     /// The scheduler's decisions for every non-plain spec (prioritised, dependent, delayed, invalid),
-    /// kept while nothing they rest on changes: no such spec came or went, no task of this worker
-    /// ended, the pauses and memory were not read again, and no `not_before` fell due. So a turn
+    /// kept while nothing they rest on changes: no such spec came, the pauses and memory read the
+    /// same, and no `not_before` fell due (and at most a second, for other hosts' progress). What
+    /// changes meanwhile is patched in (`patch`): a spec that left the book leaves the turn, and the
+    /// dependents of a task this worker ended (and theirs, transitively) are decided again. So a turn
     /// costs the same with 10 000 dependent specs queued as with none.
     struct OthersTurn {
         var version: Int
-        var epoch: Int
-        var hostReadAt: Double
+        var hostKey: HostKey
         var madeAt: Double
         var validUntil: Double
         var fails: [Scheduler.Decision] = []
         var invalid: [Scheduler.Decision] = []
         var candidates: [Scheduler.Queued] = []
+        /// The holds decided when the turn was made (`QueueBook.unshownHolds` hands them out once).
         var holds: [Scheduler.Decision] = []
         var starts: [String: Double] = [:]
         var nextStart: Double?
+        /// A dependency's task id (as resolved when the turn was made; the name as written when it was
+        /// not in the spool then) → the queued specs naming it.
+        var dependents: [String: [String]] = [:]
 
-        func fits(_ book: QueueBook, hostReadAt: Double, now: Double) -> Bool {
-            guard version == book.othersVersion, hostReadAt == self.hostReadAt, now < validUntil else { return false }
-            // A task ended: dependents may start, but a burst of endings decides them once per 50 ms.
-            return epoch == book.finishEpoch || now - madeAt < 0.05
+        func fits(_ book: QueueBook, hostKey: HostKey, now: Double) -> Bool {
+            version == book.othersVersion && hostKey == self.hostKey && now < validUntil
         }
+
+        /// Drops every decision about `names` that a turn hands out again (its holds are handed out once, when made).
+        mutating func drop(_ names: Set<String>) {
+            guard !names.isEmpty else { return }
+            let keep = { (d: Scheduler.Decision) in !names.contains(d.name) }
+            fails = fails.filter(keep)
+            invalid = invalid.filter(keep)
+            candidates = candidates.filter { !names.contains($0.name) }
+        }
+    }
+
+    /// What of the host a turn's decisions rest on: the pauses, and whether memory is below the floor.
+    struct HostKey: Equatable {
+        var pausedAll: Scheduler.Pause?
+        var pausedProviders: [String: Scheduler.Pause]
+        var memoryLow: Bool
     }
 
     /// The turn's first decisions: refusals found at ingest (a cycle, a duplicate), invalid specs
@@ -53,17 +72,25 @@ extension QueueBook {
             now: now, queued: [], pausedAll: host.pausedAll, pausedProviders: host.pausedProviders,
             memoryAvailable: host.memory, memoryFloor: options.minFreeMemory, dependencyTimeout: options.dependencyTimeout,
             freeSlots: options.concurrency)
-        let turn: OthersTurn
-        if let cached = othersTurn, cached.fits(self, hostReadAt: host.readAt, now: now) {
+        let hostKey = HostKey(pausedAll: host.pausedAll, pausedProviders: host.pausedProviders,
+                          memoryLow: host.memory.map { $0 < options.minFreeMemory } ?? false)
+        var turn: OthersTurn
+        if var cached = othersTurn, cached.fits(self, hostKey: hostKey, now: now) {
+            if !othersGone.isEmpty || !endedSinceTurn.isEmpty {
+                unshownHolds += patch(&cached, spool: spool, template: template, now: now)
+                othersTurn = cached
+            }
             turn = cached
         } else {
-            turn = decideOthers(spool: spool, template: template, now: now, hostReadAt: host.readAt)
+            turn = decideOthers(spool: spool, template: template, now: now, hostKey: hostKey)
             othersTurn = turn
+            unshownHolds = turn.holds
         }
+        // Only the holds decided since the last turn: re-recording 10 000 unchanged reasons every turn is what a turn must not cost.
+        turn.holds = unshownHolds
+        unshownHolds = []
         plan.starts = turn.starts
         plan.nextStart = turn.nextStart
-        // Kept although a task ended since: the loop looks again once the 50 ms are over.
-        if turn.epoch != finishEpoch { plan.nextStart = min(plan.nextStart ?? .infinity, turn.madeAt + 0.05) }
         let scheduler = Scheduler()
         let windowed = plain(from: &plan.cursor, count: window).filter { refusals[$0.name] == nil }
         template.queued = windowed.map { Scheduler.Queued(name: $0.name, id: $0.id, arrived: $0.arrived, provider: $0.provider) }
@@ -97,8 +124,10 @@ extension QueueBook {
 
     /// Decides every non-plain spec: cycles among them are refused, invalid ones fail at once, the
     /// rest go to the scheduler with where each dependency stands.
-    private mutating func decideOthers(spool: Spool, template: Scheduler.Snapshot, now: Double, hostReadAt: Double) -> OthersTurn {
-        var turn = OthersTurn(version: othersVersion, epoch: finishEpoch, hostReadAt: hostReadAt, madeAt: now, validUntil: now + 1)
+    private mutating func decideOthers(spool: Spool, template: Scheduler.Snapshot, now: Double, hostKey: HostKey) -> OthersTurn {
+        var turn = OthersTurn(version: othersVersion, hostKey: hostKey, madeAt: now, validUntil: now + 1)
+        othersGone = []
+        endedSinceTurn = []
         let dependents = others.compactMap { entries[$0] }.filter { !($0.terms?.dependsOn.isEmpty ?? true) }
         var directory = TaskDirectory()
         if !dependents.isEmpty {
@@ -122,12 +151,64 @@ extension QueueBook {
         }
         // An invalid spec is refused at once with its reason, whatever would hold a valid one.
         turn.invalid = others.filter { entries[$0]?.terms == nil && refusals[$0] == nil }.sorted().map { Scheduler.Decision.candidate($0) }
+        decide(others.filter { refusals[$0] == nil }, directory: directory, spool: spool, template: template, now: now, into: &turn, indexing: true)
+        turn.nextStart = turn.starts.values.filter { $0 > now }.min()
+        if let t = turn.nextStart { turn.validUntil = min(turn.validUntil, t) }
+        return turn
+    }
+
+    /// Brings a kept turn up to date: specs that left the book leave it, and the dependents of the
+    /// tasks this worker ended since, with everything queued behind them, are decided again (a chain
+    /// whose root failed fails in one patch, however deep).
+    /// Returns the holds it decided.
+    private mutating func patch(_ turn: inout OthersTurn, spool: Spool, template: Scheduler.Snapshot, now: Double) -> [Scheduler.Decision] {
+        var gone = othersGone
+        var frontier = endedSinceTurn
+        othersGone = []
+        endedSinceTurn = []
+        var affected: [String] = []
+        var seen: Set<String> = []
+        while let id = frontier.popLast() {
+            for name in turn.dependents[id] ?? [] where seen.insert(name).inserted {
+                guard let e = entries[name], others.contains(name), refusals[name] == nil else { continue }
+                affected.append(name)
+                frontier.append(e.id)
+            }
+        }
+        gone.formUnion(seen)
+        turn.drop(gone)
+        unshownHolds = unshownHolds.filter { !gone.contains($0.name) }
+        guard !affected.isEmpty else { return [] }
+        let directory = TaskDirectory(queued: ids, listing: listing ?? .list(spool))
+        let before = turn.holds.count
+        decide(affected, directory: directory, spool: spool, template: template, now: now, into: &turn, indexing: false)
+        let decided = Array(turn.holds[before...])
+        turn.holds.removeSubrange(before...)
+        let scheduler = Scheduler()
+        turn.candidates.sort { a, b in
+            let (ka, kb) = (scheduler.effectivePriority(a, now: now), scheduler.effectivePriority(b, now: now))
+            if ka != kb { return ka > kb }
+            return a.arrived != b.arrived ? a.arrived < b.arrived : a.name < b.name
+        }
+        return decided
+    }
+
+    /// The scheduler's decisions for the queued specs `names`, with where each of their dependencies
+    /// stands, added to `turn` (with `indexing`, each dependency's dependents are noted for `patch`).
+    private mutating func decide(_ names: some Sequence<String>, directory: TaskDirectory, spool: Spool, template: Scheduler.Snapshot,
+                                 now: Double, into turn: inout OthersTurn, indexing: Bool) {
         var snapshot = template
         var dependencies: [String: Scheduler.Dependency] = [:]
-        for name in others where refusals[name] == nil {
+        for name in names {
             guard let e = entries[name], let terms = e.terms else { continue }
-            for dep in terms.dependsOn where dependencies[dep] == nil {
-                guard let id = directory.resolve(dep) else { continue }
+            for dep in terms.dependsOn {
+                guard let id = snapshot.resolved[dep] ?? directory.resolve(dep) else {
+                    // Not in the spool yet: filed under the name as written, the id a spec dropped under that name gets.
+                    if indexing { turn.dependents[dep, default: []].append(name) }
+                    continue
+                }
+                if indexing { turn.dependents[id, default: []].append(name) }
+                guard dependencies[dep] == nil else { continue }
                 snapshot.resolved[dep] = id
                 dependencies[dep] = condemned[id].map { .failed($0) } ?? directory.state(of: id, in: spool)
             }
@@ -137,18 +218,14 @@ extension QueueBook {
                                                     dependsOn: terms.dependsOn, provider: e.provider))
         }
         snapshot.dependencies = dependencies
-        let scheduler = Scheduler()
         let byName = Dictionary(snapshot.queued.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for decision in scheduler.decide(snapshot) {
+        for decision in Scheduler().decide(snapshot) {
             switch decision {
             case .fail: turn.fails.append(decision)
             case .hold: turn.holds.append(decision)
             case .candidate(let name): if let q = byName[name] { turn.candidates.append(q) }
             }
         }
-        turn.nextStart = scheduler.nextStart(snapshot)
-        if let t = turn.nextStart { turn.validUntil = min(turn.validUntil, t) }
-        return turn
     }
 
     /// Why a candidate may not start after all, from a fresh reading of the pauses and memory: the

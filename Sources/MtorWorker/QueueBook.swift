@@ -58,10 +58,14 @@ struct QueueBook {
     var condemned: [String: FailureClass] = [:]
     /// Queued ids → inbox/ names.
     private(set) var ids: [String: String] = [:]
-    /// Moves whenever an entry other than a plain spec comes or goes.
+    /// Moves whenever an entry other than a plain spec comes (one that goes is patched out of the kept turn).
     private(set) var othersVersion = 0
-    /// Moves whenever a task this worker ran ends (a dependency may have been settled).
-    var finishEpoch = 0
+    /// Non-plain specs that left the book since the kept turn was made (`OthersTurn`).
+    var othersGone: Set<String> = []
+    /// Tasks this worker ended since the kept turn was made: their dependents are decided again.
+    var endedSinceTurn: [String] = []
+    /// Holds of the kept turn not yet handed to the worker (each is handed once, when decided).
+    var unshownHolds: [Scheduler.Decision] = []
     /// The scheduler's last decisions for the non-plain specs, reused while nothing they depend on changed.
     var othersTurn: OthersTurn?
     /// claimed/, done/ and failed/, listed again at most every second while dependents wait, and
@@ -83,7 +87,7 @@ struct QueueBook {
 
     mutating func invalidate(_ name: String) {
         guard let e = entries.removeValue(forKey: name) else { return }
-        if others.remove(name) != nil { othersVersion += 1 }
+        if others.remove(name) != nil { othersGone.insert(name) }
         unjudged.remove(name)
         refusals[name] = nil
         if ids[e.id] == name { ids[e.id] = nil }

@@ -89,7 +89,7 @@ extension Spool {
         entry.outputTokens = result.usage?.outputTokens
         entry.costUSD = result.usage?.costUSD
         if let flags = result.review?.flags, !flags.isEmpty { entry.flags = flags.map(\.rawValue).joined(separator: ",") }
-        record(entry)
+        record(entry, result: result)
     }
 
     /// Moves `claimed/<id>.md` next to its already-written sidecar and clears the claim.

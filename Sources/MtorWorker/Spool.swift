@@ -4,7 +4,8 @@ import MtorPlatform
 
 /// What wants to know each state change as the ledger records it.
 public protocol LedgerSink: AnyObject, Sendable {
-    func observe(_ entry: LedgerEntry)
+    /// `result`: the task's result when `entry` is its outcome and the caller holds it (else the sink reads the sidecar).
+    func observe(_ entry: LedgerEntry, result: TaskResult?)
 }
 
 /// The spool directory: state is which directory a spec is in (CONTRACT.md section 2).
@@ -80,10 +81,10 @@ public struct Spool: Sendable {
 
     // MARK: - Ledger and lookup
 
-    /// Appends one state change to `state/ledger.jsonl`.
-    public func record(_ entry: LedgerEntry) {
+    /// Appends one state change to `state/ledger.jsonl` (`result`: the task's result, for an outcome line).
+    public func record(_ entry: LedgerEntry, result: TaskResult? = nil) {
         try? appendJSONLine(entry, to: appendLedger ?? ledger)
-        gate?.sink?.observe(entry)
+        gate?.sink?.observe(entry, result: result)
     }
 
     /// Where a task is now: the directory holding `<id>.md`.

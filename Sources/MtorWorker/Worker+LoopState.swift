@@ -28,6 +28,8 @@ extension Worker {
         /// Set just before the last write of worker.json, so `status` says "not running" at once.
         var exited = false
         var lastStateWrite = 0.0
+        /// Seconds the last worker.json write took (it sets how often a changed one is written).
+        var stateWriteCost = 0.0
         /// Something a reader of worker.json should see at once changed.
         var stateDirty = false
         /// Tasks ended so far, for `--once` summaries and tests.

@@ -42,6 +42,7 @@ extension Worker {
         let t = now()
         guard force || t - loop.lastStateWrite >= 1 else { return }
         loop.lastStateWrite = t
+        defer { loop.stateWriteCost = now() - t }
         absorbGateReports()
         let budgets = budgetUses()
         telemetry.writeMetrics(running: loop.running.count, queued: loop.queue.count + loop.book.count, providers: health.snapshot(),

@@ -75,12 +75,12 @@ extension Worker {
             loop.running.remove(id)
             loop.book.listing?.ended(id, in: spool)
         }
+        loop.book.endedSinceTurn += ids
         let settled = refusalsSettled.withLock { names in
             defer { names.removeAll() }
             return names
         }
         for name in settled { loop.refusing.remove(name) }
-        if !ids.isEmpty || !settled.isEmpty { loop.book.finishEpoch += 1 }
         loop.finishedCount += ids.count
     }
 }

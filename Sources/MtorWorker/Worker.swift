@@ -126,7 +126,9 @@ public final class Worker {
             }
             // A change readers should see is written within 0.1 s, not once per turn: a cascade settling
             // thousands of specs changes their reasons every turn, and worker.json lists them all.
-            let dirtyWait = loop.lastStateWrite + 0.1 - now()
+            // With thousands of queued specs waiting for a reason worker.json takes milliseconds to write:
+            // it is then written at most every five times that long, so it never holds the loop up for long.
+            let dirtyWait = loop.lastStateWrite + max(0.1, 5 * loop.stateWriteCost) - now()
             let due = loop.stateDirty && dirtyWait <= 0
             stall.around(spool.workerFile(host: options.host, pid: ProcessControl.pid)) { writeState(force: due) }
             if due { loop.stateDirty = false }

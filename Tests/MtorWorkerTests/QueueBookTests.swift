@@ -106,6 +106,41 @@ struct QueueBookTests {
         #expect(book.more(&plan, count: 5).isEmpty)
     }
 
+    @Test("a task that ended re-decides only its dependents, in the kept turn; each hold is handed out once, when decided")
+    func patchedTurn() throws {
+        let f = try SpoolFixture()
+        var book = QueueBook()
+        for i in 0..<20 {
+            _ = try f.submit("p\(i).md", body: "Do \(i).", arrived: 1000 + Double(i))
+            f.load("p\(i).md", into: &book)
+        }
+        for i in 0..<200 {
+            _ = try f.submit("d\(i).md", "depends_on: [p\(i % 20)]", body: "Then \(i).", arrived: 2000 + Double(i))
+            f.load("d\(i).md", into: &book)
+        }
+        let holds = { (plan: QueueBook.Plan) in plan.decisions.filter { if case .hold = $0 { return true } else { return false } }.map(\.name) }
+        let first = book.plan(spool: f.spool, options: f.options, settings: f.settings, home: f.root, now: 3000, window: 4)
+        #expect(holds(first).count == 200, "every dependent waits for its queued dependency, and says so")
+        let madeAt = book.othersTurn?.madeAt
+        let again = book.plan(spool: f.spool, options: f.options, settings: f.settings, home: f.root, now: 3000.1, window: 4)
+        #expect(holds(again).isEmpty, "an unchanged hold is not handed out again")
+        // p3 ran here and succeeded: its spec is in done/, the book forgets it, the worker notes it ended.
+        book.invalidate("p3.md")
+        try FileManager.default.moveItem(atPath: "\(f.spool.inbox)/p3.md", toPath: "\(f.spool.done)/p3.md")
+        book.listing?.ended("p3", in: f.spool)
+        book.endedSinceTurn.append("p3")
+        let after = book.plan(spool: f.spool, options: f.options, settings: f.settings, home: f.root, now: 3000.2, window: 4)
+        // Younger than every plain spec still queued: offered after them (`later`).
+        let released = after.later.filter { $0.hasPrefix("d") }
+        #expect(released == stride(from: 3, to: 200, by: 20).map { "d\($0).md" }, "exactly p3's dependents may start, oldest first")
+        #expect(holds(after).isEmpty)
+        #expect(book.othersTurn?.madeAt == madeAt, "patched, not decided again from scratch")
+        // One of them starts: it leaves the turn; the others stay candidates.
+        book.invalidate("d3.md")
+        let next = book.plan(spool: f.spool, options: f.options, settings: f.settings, home: f.root, now: 3000.3, window: 4)
+        #expect(next.later.filter { $0.hasPrefix("d") } == stride(from: 23, to: 200, by: 20).map { "d\($0).md" })
+    }
+
     @Test("refusals say what `show` has always printed", arguments: [
         (Scheduler.Refusal.dependencyCycle(.init(["self", "self"])),
          "'depends_on' names the task itself (self → self); a task cannot wait for itself — remove it from 'depends_on'"),

@@ -41,17 +41,19 @@ final class Telemetry: LedgerSink, Sendable {
         return "/var/lib/mtor/metrics.prom"
     }
 
-    func observe(_ entry: LedgerEntry) {
+    func observe(_ entry: LedgerEntry, result given: TaskResult?) {
         metrics.observe(entry)
         if [.succeeded, .failed, .cancelled].contains(entry.event) {
             state.withLock { $0.listed[entry.event == .succeeded ? "done" : "failed", default: 0] += 1 }
         }
-        guard [.succeeded, .failed, .cancelled].contains(entry.event), let result = spool.result(entry.id, completingMove: true) else { return }
+        guard [.succeeded, .failed, .cancelled].contains(entry.event),
+              let result = given ?? spool.result(entry.id, completingMove: true) else { return }
         if let u = result.usage {
             metrics.addUsage(provider: result.spec.provider ?? "", input: u.inputTokens, output: u.outputTokens,
                              cacheRead: u.cacheReadTokens, cacheWrite: u.cacheWriteTokens, costUSD: u.costUSD)
         }
         noteOutcome(result)
+        guard hooks.onFinish != nil else { return }
         let dir = result.status == .succeeded ? spool.done : spool.failed
         hooks.finished(result, sidecar: (try? FileSystem.read(spool.sidecar(in: dir, entry.id))) ?? [])
     }
