@@ -34,7 +34,7 @@ extension Worker {
 
     /// Fails specs the scheduler refused (a failed dependency, a cycle, a duplicate) without running
     /// them: each is claimed, gets its sidecar and moves to failed/ like any task, but on one of at
-    /// most four batch threads and outside `--concurrency`. The loop only hands them over, so a
+    /// most four batch threads (at nice 5) and outside `--concurrency`. The loop only hands them over, so a
     /// cascade of 10 000 refusals never holds up a spec that may start.
     func refuse(_ refusals: [(name: String, preset: TaskRun.Preset)]) {
         guard !refusals.isEmpty else { return }
@@ -44,6 +44,8 @@ extension Worker {
         for b in 0..<batches {
             let batch = stride(from: b, to: refusals.count, by: batches).map { refusals[$0] }
             let thread = Thread {
+                // Below the loop and the tasks that run: a plain spec arriving during a cascade starts at once.
+                ProcessControl.lowerThreadPriority(nice: 5)
                 for r in batch {
                     defer { settled.withLock { $0.append(r.name) } }
                     guard let bytes = try? FileSystem.read("\(spool.inbox)/\(r.name)", limit: Spec.maxBytes) else { continue }

@@ -204,21 +204,23 @@ struct CommandFailureTests {
         #expect(String(decoding: FileManager.default.contents(atPath: s.root + "/side-effect") ?? Data(), as: UTF8.self) == "ran\n", "the side effect ran more than once")
     }
 
-    @Test("mtor itself cannot stage the prompt (spool/tmp is gone): internal_error, and the result is still written", .timeLimit(.minutes(10)))
+    @Test("mtor itself cannot record the claim (spool/tmp is gone): internal_error, the agent never runs, the result is still written",
+          .timeLimit(.minutes(10)))
     func internalError() throws {
         let s = try sandbox("internal")
-        // Unsandboxed: a sandboxed agent's prompt file waits in its own HOME, not in spool/tmp.
+        // The claim is written through spool/tmp just before the agent may run (its prompt is in memory: a memfd).
         let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         defer { worker.stop() }
         try worker.waitUntilStarted()
         try FileManager.default.removeItem(atPath: s.spool + "/tmp")
         #expect(FileManager.default.createFile(atPath: s.spool + "/tmp", contents: Data("not a directory".utf8)))
-        try s.submit("staging.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho hi\n", via: "inbox")
+        try s.submit("staging.md", "---\nrepo: ~/code/widget\nharness: sh\n---\necho ran >> \(s.root)/side-effect\n", via: "inbox")
         try worker.waitFor { s.exists("failed/staging.md") }
         let r = try s.result("staging")
         #expect(r.class == .internalError, "\(r.reason)")
-        #expect(r.reason.contains("could not stage the prompt"))
+        #expect(r.reason.contains("could not record the claim before starting the agent"), "\(r.reason)")
         #expect(r.attempts.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/side-effect"), "the agent ran without its claim recorded")
     }
 
     @Test("a log over the cap is cut with a marker", .timeLimit(.minutes(10)))
