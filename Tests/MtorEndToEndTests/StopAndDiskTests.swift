@@ -49,7 +49,10 @@ struct StopAndDiskTests {
         defer { worker.stop() }
         try worker.waitUntilStarted()
         // The verify step fills the spool's filesystem after the agent is done, just before the sidecar is written.
-        try s.submit("fill.md", "---\nrepo: ~/code/widget\nharness: sh\nverify: head -c 20000000 /dev/zero > \(s.spool)/filler 2>/dev/null; true\nexpect: nothing\nworkspace: in-place\n---\necho agent done\n")
+        // The sidecar's temporary file is the task's claim, emptied: a result that fits in the claim's space is
+        // written even on a full disk. This one carries 8 KB of metadata, so it needs space the disk no longer has.
+        let note = String(repeating: "n", count: 8000)
+        try s.submit("fill.md", "---\nrepo: ~/code/widget\nharness: sh\nverify: head -c 20000000 /dev/zero > \(s.spool)/filler 2>/dev/null; true\nexpect: nothing\nworkspace: in-place\nx-note: \(note)\n---\necho agent done\n")
         try worker.waitFor(timeout: 30) { worker.stderr.contains("cannot write its result yet") }
         // state/worker.json says so too, though the disk it lives on is full (it keeps disk set aside).
         try worker.waitFor(timeout: 10) { s.read("state/worker.json").contains("waiting for disk") }
