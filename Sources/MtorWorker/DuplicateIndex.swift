@@ -33,6 +33,20 @@ struct DuplicateIndex {
         if let f = fingerprint { keysByPrint[f, default: []].append(key) }
     }
 
+    /// A task this worker started has ended: succeeded, it is known in done/ at once (no listing
+    /// needs to find it, and its sidecar is not read back); otherwise it is no original any more.
+    mutating func noteEnded(_ id: String, in spool: Spool) {
+        guard var k = known.removeValue(forKey: "claimed/\(id)") else { return }
+        if let f = k.fingerprint { keysByPrint[f]?.removeAll { $0 == "claimed/\(id)" } }
+        guard let finished = FileSystem.modificationTime(spool.sidecar(in: spool.done, id)) else { return }
+        k.finishedAt = finished
+        known["done/\(id)"] = k
+        if let f = k.fingerprint { keysByPrint[f, default: []].append("done/\(id)") }
+    }
+
+    /// Seconds since claimed/ and done/ were last listed.
+    var age: Double { now() - listedAt }
+
     /// Lists claimed/ and done/ (at most once a second: specs may arrive by the thousand) and
     /// reads what is new; finished tasks that ended before `since` are not read.
     mutating func refresh(_ spool: Spool, since: Double, settings: Settings, home: String) {

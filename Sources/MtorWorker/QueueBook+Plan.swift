@@ -266,6 +266,14 @@ extension QueueBook {
         return snapshot.queued.isEmpty ? [] : Scheduler().decide(snapshot)
     }
 
+    /// Lists claimed/ and done/ again for dedup when specs were judged since the last listing and it
+    /// is a second old: after a turn, not during one.
+    mutating func refreshDuplicates(spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
+        guard judgedSinceListing, options.dedupWindow > 0, duplicates.age >= 1 else { return }
+        judgedSinceListing = false
+        duplicates.refresh(spool, since: now - options.dedupWindow, settings: settings, home: home)
+    }
+
     /// Judges each spec not judged yet: a duplicate of an earlier identical spec that is queued or
     /// running, or that finished within `--dedup-window`, is refused, naming the original.
     private mutating func judgeDuplicates(spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
@@ -275,7 +283,11 @@ extension QueueBook {
         guard options.dedupWindow > 0 else { return }
         // A finished original counts while it ended less than the window ago; a queued or running one always.
         let since = now - options.dedupWindow
+        // Other hosts' tasks are learnt by listing claimed/ and done/ (at most a second old when judging);
+        // this worker's own starts and ends are noted as they happen. While specs arrive the listing is
+        // renewed after each turn (`refreshDuplicates`), so a spec is rarely held up by reading done/.
         duplicates.refresh(spool, since: since, settings: settings, home: home)
+        judgedSinceListing = true
         for name in names.sorted() {
             guard var e = entries[name] else { continue }
             if e.terms?.dedup == true, let print = e.fingerprint {

@@ -48,6 +48,8 @@ struct QueueBook {
     /// Queued specs by fingerprint, for dedup among queued specs.
     private(set) var byFingerprint: [UInt64: [String]] = [:]
     var duplicates = DuplicateIndex()
+    /// Whether dedup judged specs since claimed/ and done/ were last listed (`refreshDuplicates`).
+    var judgedSinceListing = false
     /// The last reading of pauses and memory (`hostState`).
     var host: HostState?
     /// Refusals found at ingest (a cycle, a duplicate) and not acted on yet: the worker acts on a

@@ -76,6 +76,7 @@ extension Worker {
         for id in ids {
             loop.running.remove(id)
             loop.book.listing?.ended(id, in: spool)
+            loop.book.duplicates.noteEnded(id, in: spool)
         }
         loop.book.endedSinceTurn += ids
         let settled = refusalsSettled.withLock { names in

@@ -113,6 +113,11 @@ public final class Worker {
                 }
             } else {
                 stall.around(spool.inbox) { dispatch() }
+                // After the turn, whose starts it must not hold up.
+                stall.around(spool.done) {
+                    loop.book.refreshDuplicates(spool: spool, options: options, settings: loop.settings,
+                                                home: loop.settings.baseEnvironment["HOME"] ?? "/", now: Date().timeIntervalSince1970)
+                }
                 if options.once, loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                     rescan()
                     loop.book.othersTurn = nil  // about to exit: every hold decided afresh
