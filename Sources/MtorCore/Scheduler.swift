@@ -146,12 +146,16 @@ public struct Scheduler: Sendable {
             }
             ready.append(q)
         }
+        return fails + startOrder(ready, now: s.now).map { .candidate($0.name) } + holds
+    }
+
+    /// `ready` in the order they start: effective priority, then arrival, then name.
+    public func startOrder(_ ready: [Queued], now: Double) -> [Queued] {
         // Keys computed once; the sort is stable and nearly linear on a queue that is mostly in arrival order.
-        let keyed = ready.map { (key: effectivePriority($0, now: s.now), q: $0) }.sorted { a, b in
+        ready.map { (key: effectivePriority($0, now: now), q: $0) }.sorted { a, b in
             if a.key != b.key { return a.key > b.key }
             return a.q.arrived != b.q.arrived ? a.q.arrived < b.q.arrived : a.q.name < b.q.name
-        }
-        return fails + keyed.map { .candidate($0.q.name) } + holds
+        }.map(\.q)
     }
 
     /// `priority` plus one level per `agingStep` seconds waited.

@@ -31,8 +31,6 @@ extension QueueBook {
         var fails: [Scheduler.Decision] = []
         var invalid: [Scheduler.Decision] = []
         var candidates: [Scheduler.Queued] = []
-        /// The holds decided when the turn was made (`QueueBook.unshownHolds` hands them out once).
-        var holds: [Scheduler.Decision] = []
         var starts: [String: Double] = [:]
         var nextStart: Double?
         /// A dependency's task id (as resolved when the turn was made; the name as written when it was
@@ -84,10 +82,9 @@ extension QueueBook {
         } else {
             turn = decideOthers(spool: spool, template: template, now: now, hostKey: hostKey)
             othersTurn = turn
-            unshownHolds = turn.holds
         }
         // Only the holds decided since the last turn: re-recording 10 000 unchanged reasons every turn is what a turn must not cost.
-        turn.holds = unshownHolds
+        let holds = unshownHolds
         unshownHolds = []
         plan.starts = turn.starts
         plan.nextStart = turn.nextStart
@@ -115,7 +112,7 @@ extension QueueBook {
         }
         let plainHolds = plainDecisions.filter { if case .hold = $0 { return true } else { return false } }
         plan.decisions = refusals.sorted { $0.key < $1.key }.map { .fail($0.key, $0.value) } + turn.invalid + turn.fails
-            + candidates + turn.holds + plainHolds
+            + candidates + holds + plainHolds
         let blocked = template.pausedAll != nil || (template.memoryAvailable.map { $0 < template.memoryFloor } ?? false)
         template.queued = []
         plan.template = blocked ? nil : template
@@ -123,7 +120,7 @@ extension QueueBook {
     }
 
     /// Decides every non-plain spec: cycles among them are refused, invalid ones fail at once, the
-    /// rest go to the scheduler with where each dependency stands.
+    /// rest go to the scheduler with where each dependency stands (their holds become `unshownHolds`).
     private mutating func decideOthers(spool: Spool, template: Scheduler.Snapshot, now: Double, hostKey: HostKey) -> OthersTurn {
         var turn = OthersTurn(version: othersVersion, hostKey: hostKey, madeAt: now, validUntil: now + 1)
         othersGone = []
@@ -151,8 +148,10 @@ extension QueueBook {
         }
         // An invalid spec is refused at once with its reason, whatever would hold a valid one.
         turn.invalid = others.filter { entries[$0]?.terms == nil && refusals[$0] == nil }.sorted().map { Scheduler.Decision.candidate($0) }
-        decide(others.filter { refusals[$0] == nil }, directory: directory, spool: spool, template: template, now: now, into: &turn, indexing: true)
-        turn.nextStart = turn.starts.values.filter { $0 > now }.min()
+        let decided = decide(others.filter { refusals[$0] == nil }, directory: directory, spool: spool, template: template, now: now,
+                             into: &turn, indexing: true)
+        unshownHolds = decided.holds
+        turn.nextStart = decided.nextStart
         if let t = turn.nextStart { turn.validUntil = min(turn.validUntil, t) }
         return turn
     }
@@ -180,23 +179,16 @@ extension QueueBook {
         unshownHolds = unshownHolds.filter { !gone.contains($0.name) }
         guard !affected.isEmpty else { return [] }
         let directory = TaskDirectory(queued: ids, listing: listing ?? .list(spool))
-        let before = turn.holds.count
-        decide(affected, directory: directory, spool: spool, template: template, now: now, into: &turn, indexing: false)
-        let decided = Array(turn.holds[before...])
-        turn.holds.removeSubrange(before...)
-        let scheduler = Scheduler()
-        turn.candidates.sort { a, b in
-            let (ka, kb) = (scheduler.effectivePriority(a, now: now), scheduler.effectivePriority(b, now: now))
-            if ka != kb { return ka > kb }
-            return a.arrived != b.arrived ? a.arrived < b.arrived : a.name < b.name
-        }
-        return decided
+        let decided = decide(affected, directory: directory, spool: spool, template: template, now: now, into: &turn, indexing: false)
+        turn.candidates = Scheduler().startOrder(turn.candidates, now: now)
+        return decided.holds
     }
 
     /// The scheduler's decisions for the queued specs `names`, with where each of their dependencies
-    /// stands, added to `turn` (with `indexing`, each dependency's dependents are noted for `patch`).
+    /// stands: failures and candidates added to `turn` (with `indexing`, each dependency's dependents
+    /// are noted for `patch`); the holds, and the earliest `not_before` still ahead, returned.
     private mutating func decide(_ names: some Sequence<String>, directory: TaskDirectory, spool: Spool, template: Scheduler.Snapshot,
-                                 now: Double, into turn: inout OthersTurn, indexing: Bool) {
+                                 now: Double, into turn: inout OthersTurn, indexing: Bool) -> (holds: [Scheduler.Decision], nextStart: Double?) {
         var snapshot = template
         var dependencies: [String: Scheduler.Dependency] = [:]
         for name in names {
@@ -219,13 +211,16 @@ extension QueueBook {
         }
         snapshot.dependencies = dependencies
         let byName = Dictionary(snapshot.queued.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for decision in Scheduler().decide(snapshot) {
+        let scheduler = Scheduler()
+        var holds: [Scheduler.Decision] = []
+        for decision in scheduler.decide(snapshot) {
             switch decision {
             case .fail: turn.fails.append(decision)
-            case .hold: turn.holds.append(decision)
+            case .hold: holds.append(decision)
             case .candidate(let name): if let q = byName[name] { turn.candidates.append(q) }
             }
         }
+        return (holds, scheduler.nextStart(snapshot))
     }
 
     /// Why a candidate may not start after all, from a fresh reading of the pauses and memory: the
