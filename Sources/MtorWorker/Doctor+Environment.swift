@@ -15,7 +15,7 @@ extension Doctor {
     /// The providers (and fallbacks) the specs in inbox/ and claimed/ run on.
     func queuedProviders() -> Set<String> {
         var names = Set<String>()
-        let home = settings.baseEnvironment["HOME"] ?? "/"
+        let home = settings.home
         for dir in [spool.inbox, spool.claimed] {
             for name in (try? FileSystem.list(dir)) ?? [] where name.hasSuffix(".md") && !TaskID.isTemporary(name) {
                 guard let bytes = try? FileSystem.read("\(dir)/\(name)", limit: Spec.maxBytes),

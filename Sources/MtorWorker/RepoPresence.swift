@@ -50,7 +50,7 @@ struct RepoPresence {
 extension Doctor {
     /// Every repo a queued spec names must exist on this host (on a shared spool, each host needs them).
     func queuedRepoChecks() -> [Check] {
-        let home = settings.baseEnvironment["HOME"] ?? "/"
+        let home = settings.home
         var missing: [String: [String]] = [:]
         var named = Set<String>()
         for name in ((try? FileSystem.list(spool.inbox)) ?? []).sorted() where name.hasSuffix(".md") && !TaskID.isTemporary(name) {

@@ -126,12 +126,15 @@ public struct Settings: Sendable {
         }
     }
 
+    /// The agents' HOME (`~` in specs), "/" when the worker has none.
+    public var home: String { processEnvironment["HOME"] ?? "/" }
+
     /// The minimal base every agent process gets; nothing else is inherited.
     public var baseEnvironment: [String: String] {
         let env = processEnvironment
         return [
             "PATH": env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
-            "HOME": env["HOME"] ?? "/",
+            "HOME": home,
             "USER": env["USER"] ?? env["LOGNAME"] ?? "mtor",
             "LANG": env["LANG"] ?? "C.UTF-8",
             "TMPDIR": env["TMPDIR"] ?? "/tmp",

@@ -22,7 +22,7 @@ struct TaskContext {
     var pool: WorktreePool?
 
     /// The user's home, against which the spec's `~` is resolved.
-    var home: String { settings.baseEnvironment["HOME"] ?? "/" }
+    var home: String { settings.home }
     /// Where task worktrees live.
     var workspaces: String { Workspace.root(options, spool) }
 }

@@ -11,7 +11,7 @@ extension Worker {
         defer { telemetry.metrics.observeTurn(now() - began) }
         while let name = loop.queue.next() { ingest(name) }
         guard loop.book.count > 0 else { return }
-        let home = loop.settings.baseEnvironment["HOME"] ?? "/"
+        let home = loop.settings.home
         // A window of plain specs per look: wide enough to fill the free slots past providers that are
         // full (more windows follow while slots are left); a few when none is free, to keep their reasons current.
         let free = options.concurrency - loop.running.count
@@ -50,7 +50,7 @@ extension Worker {
             if size > Int64(Spec.maxBytes) {
                 start(name: name, bytes: [], preset: .tooLarge(size))
             } else {
-                _ = loop.book.load(name: name, path: path, size: size, settings: loop.settings, home: loop.settings.baseEnvironment["HOME"] ?? "/")
+                _ = loop.book.load(name: name, path: path, size: size, settings: loop.settings, home: loop.settings.home)
             }
         case .symlink:
             warnOnce(name, "inbox/\(name) is a symlink; mtor never follows links in the inbox, so it is left untouched")

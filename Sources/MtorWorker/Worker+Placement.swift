@@ -51,7 +51,7 @@ extension Worker {
     }
 
     func repoKey(_ spec: Spec) -> String {
-        let repo = Spec.expandHome(spec.repoAsWritten, home: loop.settings.baseEnvironment["HOME"] ?? "/")
+        let repo = Spec.expandHome(spec.repoAsWritten, home: loop.settings.home)
         return FileSystem.realPath(repo) ?? repo
     }
 }

@@ -55,7 +55,7 @@ public final class Worker {
         logger.setRedactor(settings.redactor)
         spool.gate?.redactor = settings.redactor
         let hooks = Hooks(onFinish: options.onFinish ?? settings.lock.onFinish, onAttention: options.onAttention ?? settings.lock.onAttention,
-                          logger: logger, home: settings.baseEnvironment["HOME"] ?? "/")
+                          logger: logger, home: settings.home)
         telemetry = Telemetry(spool: spool, metricsPath: options.metricsFile, hooks: hooks, home: settings.baseEnvironment["HOME"])
         spool.gate?.sink = telemetry
         health = ProviderHealth(spool: spool, idleLimit: options.idleReprobe) { provider, cls, reason in
@@ -116,7 +116,7 @@ public final class Worker {
                 // After the turn, whose starts it must not hold up.
                 stall.around(spool.done) {
                     loop.book.refreshDuplicates(spool: spool, options: options, settings: loop.settings,
-                                                home: loop.settings.baseEnvironment["HOME"] ?? "/", now: Date().timeIntervalSince1970)
+                                                home: loop.settings.home, now: Date().timeIntervalSince1970)
                 }
                 if options.once, loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                     rescan()
