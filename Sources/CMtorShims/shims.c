@@ -475,6 +475,34 @@ int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const 
 #endif
 }
 
+int mtor_rename_exchange(const char *a, const char *b) {
+#if defined(__linux__)
+    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */);
+#else
+    (void)a; (void)b;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int mtor_sole_opener(int fd) {
+#if defined(__linux__)
+    /* A write lease is granted only while no other open file description of the file exists
+       (fs/locks.c check_conflicting_open). It is dropped at once: while held, another open would
+       wait for it and signal this process (SIGIO, which the worker ignores). */
+    if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+        return 1;
+    }
+    if (errno == EAGAIN || errno == EBUSY) return 0;
+    return -1;
+#else
+    (void)fd;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int mtor_statfs_type(const char *path, unsigned long long *type_out) {
 #if defined(__linux__)
     struct statfs st;

@@ -36,6 +36,15 @@ public enum ProcessControl {
         _ = mtor_set_child_subreaper()
     }
 
+    /// Ignores SIGIO, whose default action ends the process: `FileSystem.writeExchanging` probes a
+    /// spare file with a lease for an instant, and an open of that file meanwhile (a backup tool
+    /// walking tmp/) would otherwise kill the worker. Children get every disposition back at default.
+    public static func ignoreLeaseBreaks() {
+        #if os(Linux)
+        signal(SIGIO, SIG_IGN)
+        #endif
+    }
+
     public static var pid: Int32 { getpid() }
 
     /// Lowers the calling thread's scheduling priority to `nice` (Linux keeps it per thread, and the

@@ -25,6 +25,8 @@ struct Runner {
     /// the claim, so a worker killed at any instant leaves nothing running unseen. A throw means
     /// the claim could not be recorded, and the agent never runs.
     var onSpawn: (Int32) throws -> Void = { _ in }
+    /// Called once the agent has exec'd: work that must not delay its start goes here.
+    var onStarted: () -> Void = {}
     /// Checks a silent attempt's provider directly after `silenceProbe` seconds without activity.
     var triage: SilenceTriage?
     var silenceProbe: Double = 60
@@ -133,6 +135,7 @@ struct Runner {
             evidence.spawnFailure = "harness '\(target.harnessName)' could not be started: \(error)"
             return nil
         }
+        onStarted()
         watch(child, id: id, spec: spec, target: target, start: start, evidence: &evidence)
         if sandbox != nil, evidence.exitCode == 1, evidence.stderrTail.hasPrefix("bwrap: ") {
             // bwrap itself failed: nothing of the harness ran.

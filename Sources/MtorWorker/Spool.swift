@@ -20,6 +20,9 @@ public struct Spool: Sendable {
     /// On a network filesystem (other hosts write it): where a lookup by path may be a second
     /// stale, claims ask the directory listing instead (see `claim(name:)`).
     public var networked = false
+    /// Empty files the worker keeps in tmp/ on a local spool, taken for a task's claim and log so no
+    /// inode is allocated between inbox/ and the agent's start (see `SpareFiles`); nil elsewhere.
+    public var spares: SpareFiles?
 
     public init(root: String, gate: SpoolGate? = nil) {
         self.gate = gate

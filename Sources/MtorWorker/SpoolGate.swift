@@ -85,6 +85,25 @@ extension Spool {
         }
     }
 
+    /// Rewrites a state file this process alone writes (worker.json, its host file, metrics.prom) ten
+    /// times a second at most: on a local spool through a spare in tmp/ that trades names with it
+    /// (`FileSystem.writeExchanging`: no inode freed per write), elsewhere by create and rename.
+    func writeState(_ bytes: [UInt8], to path: String, mode: mode_t = FileSystem.fileMode, reserve: Int = 0) throws(SystemError) {
+        try guarded(path) { () throws(SystemError) in
+            if networked {
+                try FileSystem.writeAtomically(bytes, to: path, tmpDir: tmp, mode: mode, durable: false, reserve: reserve)
+            } else {
+                try FileSystem.writeExchanging(bytes, to: path, spare: stateSpare(path), mode: mode, reserve: reserve)
+            }
+        }
+    }
+
+    /// The spare `writeState` keeps for `path`: tmp/.<name>.<pid>.spare, removed when the worker stops
+    /// (`removeStateSpares`) or, left by a crash, with tmp/'s day-old files.
+    func stateSpare(_ path: String) -> String {
+        "\(tmp)/.\(FileSystem.basename(of: path)).\(ProcessControl.pid).spare"
+    }
+
     /// Appends `value` as one redacted JSON line.
     func appendJSONLine(_ value: some Encodable, to path: String) throws(SystemError) {
         let bytes = encode(value, pretty: false)

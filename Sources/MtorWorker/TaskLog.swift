@@ -19,6 +19,7 @@ final class TaskLog: @unchecked Sendable {  // no lock: its `var`s are touched o
         self.cap = cap
         self.redactor = redactor
         let path = self.path
+        _ = spool.spares?.place(at: path)  // a spare renamed in: no inode allocated on the way to the agent
         fd = (try? spool.guarded(path) { () throws(SystemError) in try FileSystem.openForAppend(path) }) ?? -1
         written = Int(FileSystem.kind(path).regularSize ?? 0)
     }

@@ -92,6 +92,7 @@ extension TaskRun {
         agentSpec.repo = workspace.directory
         runner = Runner(context, control: control, log: log, containment: box, holdFD: claimLock)
         runner.sandbox = sandbox
+        runner.onStarted = { [spool] in spool.spares?.refill() }  // the claim and log it took, made again off its path
         return machine.workspaceReady()
     }
 }

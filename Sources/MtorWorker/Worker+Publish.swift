@@ -60,6 +60,18 @@ extension Worker {
         return !reports.isEmpty
     }
 
+    /// Each worker keeps its own file that `status` lists. A single worker on a local spool also
+    /// keeps worker.json; on a shared (network) spool nothing has two writers, so it does not.
+    var statePaths: [String] {
+        let own = spool.workerFile(host: options.host, pid: ProcessControl.pid)
+        return loop.sharing.isNetwork ? [own] : [spool.state + "/worker.json", own]
+    }
+
+    /// Removes the spares `Spool.writeState` kept, when the worker stops.
+    func removeStateSpares() {
+        for path in statePaths + [telemetry.metricsPath] { FileSystem.remove(spool.stateSpare(path)) }
+    }
+
     private func writeStateFile(_ budgets: [Budget.DailyUse]) {
         let live = loop.running.tasks.values.map { $0.control.live }.sorted { $0.id < $1.id }
         let held = loop.waiting.sorted { $0.key < $1.key }.map { "inbox/\($0.key): \($0.value)" }
@@ -82,15 +94,12 @@ extension Worker {
         state.nextStarts = loop.nextStarts.isEmpty ? nil : loop.nextStarts.mapValues { Stamp.iso(Date(timeIntervalSince1970: $0)) }
         state.providerHealth = health.snapshot()
         state.metrics = telemetry.metricsPath
-        // Each worker keeps its own file that `status` lists. A single worker on a local spool also
-        // keeps worker.json; on a shared (network) spool nothing has two writers, so it does not.
-        let own = spool.workerFile(host: options.host, pid: ProcessControl.pid)
-        for path in loop.sharing.isNetwork ? [own] : [spool.state + "/worker.json", own] {
+        let data = spool.encode(state)
+        for path in statePaths {
             do {
                 // Disk is set aside beyond the file's size, so it can still be told when the disk is full.
-                try spool.writeJSON(state, to: path, tmpDir: spool.tmp, durable: false, reserve: WorkerState.reserve)
+                try spool.writeState(data, to: path, reserve: WorkerState.reserve)
             } catch where error.isNoSpace {
-                let data = spool.encode(state)
                 if data.count <= WorkerState.reserve { try? FileSystem.overwriteInPlace(data, to: path) }
             } catch {}
         }

@@ -47,6 +47,7 @@ public final class Worker {
         let sharing = SpoolSharing.detect(spool, requestedPoll: options.poll, now: now())
         spool.appendLedger = sharing.ledger(spool, host: options.host)
         spool.networked = sharing.isNetwork
+        if !sharing.isNetwork { spool.spares = SpareFiles(directory: spool.tmp, keep: 2 * options.concurrency + 2) }
         self.spool = spool
         self.logger = logger
         self.retryGate = RetryGate(perMinute: options.retriesPerMinute)
@@ -70,6 +71,7 @@ public final class Worker {
         let signals: SignalReceiver
         do { signals = try SignalReceiver([SIGTERM, SIGINT, SIGHUP, SIGPIPE]) } catch { throw .environment("cannot receive signals: \(error)") }
         ProcessControl.becomeSubreaper()
+        ProcessControl.ignoreLeaseBreaks()
         Containment.pruneStale()
         let inotify: Inotify
         do {
@@ -88,6 +90,7 @@ public final class Worker {
                                      environment: loop.settings.baseEnvironment, logger: logger)
         }
         rescan()
+        spool.spares?.refill()
         let memoryCaps = try options.memoryCaps()
         logger.info("worker started: processes contained by \(Containment.resolve(options.containment).rawValue), \(memoryCaps), spool \(spool.root), providers \(loop.settings.lockPath), env file \(loop.settings.envPath ?? "none"), concurrency \(options.concurrency)\(options.once ? ", --once" : ""), agents sandboxed by \(options.bwrap == nil ? "nothing (--sandbox none)" : "bwrap"), \(loop.sharing.poll.summary), repos allowed under \(options.allowedRepos.joined(separator: ":")) (--allow-repos)")
         var nextRescan = now() + options.rescanInterval
@@ -172,6 +175,8 @@ public final class Worker {
         pool?.close()
         writeState(force: true)
         FileSystem.remove(spool.workerFile(host: options.host, pid: ProcessControl.pid))
+        removeStateSpares()
+        spool.spares?.removeAll()
         logger.info("worker stopped after \(finishedCount) task(s)")
         return 0
         #else

@@ -63,6 +63,87 @@ struct AtomicFileTests {
         #expect(try FileSystem.list(t.path).sorted() == ["precious", "r.json", "r2.json", "r3.json", "r4.json", "r5.json"])
     }
 
+    @Test("a state file rewritten through its spare frees no inode; a reader's old content, a link, a FIFO there are never written through")
+    func exchanging() throws {
+        let t = TempDir()
+        let inode = { (path: String) -> UInt64 in
+            var st = stat()
+            return lstat(path, &st) == 0 ? UInt64(st.st_ino) : 0
+        }
+        let state = t.path + "/worker.json", spare = t.path + "/.worker.json.spare"
+        // Fifty writes: every one reads back whole, and only two inodes ever carry the name.
+        var seen = Set<UInt64>()
+        for n in 0..<50 {
+            let text = "{\"n\": \(n), \"pad\": \"\(String(repeating: "x", count: n * 37))\"}"
+            try FileSystem.writeExchanging(Array(text.utf8), to: state, spare: spare, mode: 0o640, reserve: 4096)
+            #expect(try FileSystem.readText(state) == text)
+            #expect(FileSystem.mode(state) == 0o640)
+            seen.insert(inode(state))
+        }
+        #expect(seen.count == 2, "inodes that carried the name: \(seen.count)")
+        // A reader holding the file open keeps what it opened: the next writes leave that inode alone.
+        let held = open(state, O_RDONLY)
+        #expect(held >= 0)
+        let heldInode = inode(state)
+        for n in 0..<3 { try FileSystem.writeExchanging(Array("next \(n)".utf8), to: state, spare: spare) }
+        var buf = [UInt8](repeating: 0, count: 8192)
+        let got = pread(held, &buf, buf.count, 0)
+        close(held)
+        #expect(String(decoding: buf.prefix(max(0, got)), as: UTF8.self).hasPrefix("{\"n\": 49"))
+        #expect(inode(state) != heldInode)
+        #expect(try FileSystem.readText(state) == "next 2")
+        // A hard link, a symlink or a FIFO planted as the spare: never written through.
+        t.write("precious", "keep me")
+        for plant in ["link", "symlink", "fifo"] {
+            unlink(spare)
+            switch plant {
+            case "link": #expect(link(t.path + "/precious", spare) == 0)
+            case "symlink": #expect(symlink(t.path + "/precious", spare) == 0)
+            default: #expect(mkfifo(spare, 0o600) == 0)
+            }
+            try FileSystem.writeExchanging(Array("after \(plant)".utf8), to: state, spare: spare)
+            #expect(try FileSystem.readText(state) == "after \(plant)")
+            #expect(try FileSystem.readText(t.path + "/precious") == "keep me")
+        }
+        // Missing: made by create and rename, as writeAtomically does; a directory there is refused.
+        try FileSystem.writeExchanging(Array("fresh".utf8), to: t.path + "/new.json", spare: t.path + "/.new.spare")
+        #expect(try FileSystem.readText(t.path + "/new.json") == "fresh")
+        #expect(FileSystem.kind(t.path + "/.new.spare") == .missing)
+        try FileSystem.makeDirectories(t.path + "/dir.json")
+        #expect(throws: SystemError.self) { try FileSystem.writeExchanging(Array("x".utf8), to: t.path + "/dir.json", spare: spare) }
+    }
+
+    @Test("spares are placed only where nothing is, and a symlink or hard link planted under a spare's name is dropped, never moved in")
+    func spares() throws {
+        let t = TempDir()
+        let spares = SpareFiles(directory: t.path, keep: 3)
+        spares.refill()
+        let made = try FileSystem.list(t.path).filter { $0.hasSuffix(".spare") }
+        #expect(made.count == 3)
+        // Placed: an empty regular file appears at the path; a second place there keeps the first.
+        #expect(spares.place(at: t.path + "/a.log"))
+        #expect(FileSystem.kind(t.path + "/a.log") == .regular(size: 0))
+        t.write("b.log", "earlier attempt\n")
+        #expect(!spares.place(at: t.path + "/b.log"))
+        #expect(try FileSystem.readText(t.path + "/b.log") == "earlier attempt\n")
+        // Every remaining spare replaced by something hostile: none is placed, each is removed.
+        t.write("precious", "keep me")
+        for (i, name) in try FileSystem.list(t.path).filter({ $0.hasSuffix(".spare") }).sorted().enumerated() {
+            unlink(t.path + "/" + name)
+            if i == 0 { #expect(symlink(t.path + "/precious", t.path + "/" + name) == 0) } else { #expect(link(t.path + "/precious", t.path + "/" + name) == 0) }
+        }
+        #expect(!spares.place(at: t.path + "/c.log"))
+        #expect(FileSystem.kind(t.path + "/c.log") == .missing)
+        #expect(try FileSystem.readText(t.path + "/precious") == "keep me")
+        #expect(try FileSystem.list(t.path).filter { $0.hasSuffix(".spare") }.isEmpty)
+        // Refilled, taken by a claim write, and removed when the worker stops.
+        spares.refill()
+        try FileSystem.writeAtomically(Array("{}".utf8), to: t.path + "/x.claim.json", durable: false, reusing: spares.take())
+        #expect(try FileSystem.list(t.path).filter { $0.hasSuffix(".spare") }.count == 2)
+        spares.removeAll()
+        #expect(try FileSystem.list(t.path).filter { $0.hasSuffix(".spare") }.isEmpty)
+    }
+
     @Test("reads never follow symlinks or block on FIFOs", .timeLimit(.minutes(10)))
     func hostile() throws {
         let t = TempDir()

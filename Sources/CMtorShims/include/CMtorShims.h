@@ -43,6 +43,15 @@ int mtor_reserve(int fd, long long bytes);
 
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to);
 
+/* renameat2(RENAME_EXCHANGE): `a` and `b` trade names atomically, no inode is freed.
+   0 or -1/errno (EINVAL or ENOSYS where the filesystem or system cannot). */
+int mtor_rename_exchange(const char *a, const char *b);
+
+/* Whether `fd` is the only open file description of its file: 1 yes, 0 another process (or
+   another descriptor of this one) has it open, -1/errno when the kernel cannot tell (no leases
+   on this filesystem). Probed with a write lease taken and dropped at once (Linux). */
+int mtor_sole_opener(int fd);
+
 /* llistxattr(2): the names of a path's extended attributes, a link not followed (sys/xattr.h is not in Glibc's module). */
 long mtor_llistxattr(const char *path, char *list, unsigned long size);
 

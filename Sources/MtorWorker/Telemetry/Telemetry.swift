@@ -100,7 +100,10 @@ final class Telemetry: LedgerSink, Sendable {
         let text = metrics.render(Metrics.Gauges(queue: queue, running: running, providers: providers, retryReserved: retry.reserved,
                                                  retryPerMinute: retry.perMinute, startTime: startedAt, budgets: budgets))
         // Inside the spool it is private like every spool file; a --metrics file elsewhere is for node_exporter to read.
-        let mode: mode_t = metricsPath.hasPrefix(spool.root + "/") ? 0o600 : 0o644
-        try? FileSystem.writeAtomically(Array(text.utf8), to: metricsPath, tmpDir: tmp, mode: mode, durable: false)
+        if metricsPath.hasPrefix(spool.root + "/") {
+            try? spool.writeState(Array(text.utf8), to: metricsPath, mode: 0o600)
+        } else {
+            try? FileSystem.writeAtomically(Array(text.utf8), to: metricsPath, tmpDir: tmp, mode: 0o644, durable: false)
+        }
     }
 }
