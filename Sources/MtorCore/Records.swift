@@ -92,6 +92,87 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     }
 }
 
+extension LedgerEntry {
+    /// The entry as one compact JSON object with sorted keys, as `Stamp.encoder(pretty: false)` writes
+    /// it, without going through `JSONEncoder` (three lines a task; the encoder's generic path cost
+    /// more than the line's write). `LedgerLineTests` holds the two to the same bytes.
+    public var jsonLine: [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(160)
+        var first = true
+        func key(_ k: StaticString) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func string(_ k: StaticString, _ v: String?) {
+            guard let v else { return }
+            key(k)
+            JSONText.appendString(v, to: &out)
+        }
+        func number(_ k: StaticString, _ v: (some BinaryInteger)?) {
+            guard let v else { return }
+            key(k)
+            out.append(contentsOf: String(v).utf8)
+        }
+        func double(_ k: StaticString, _ v: Double?) {
+            guard let v, v.isFinite else { return }  // JSON has no infinity: left out
+            key(k)
+            JSONText.appendDouble(v, to: &out)
+        }
+        number("attempt", attempt)
+        string("class", `class`?.rawValue)
+        double("cost_usd", costUSD)
+        double("duration_s", durationS)
+        string("event", event.rawValue)
+        string("flags", flags)
+        string("id", id)
+        number("input_tokens", inputTokens)
+        string("model", model)
+        number("output_tokens", outputTokens)
+        number("pid", pid)
+        string("provider", provider)
+        string("t", t)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
+
+/// JSON text written by hand where `JSONEncoder` costs too much per call, byte for byte as
+/// `Stamp.encoder` writes it (`.withoutEscapingSlashes`).
+public enum JSONText {
+    /// A JSON string literal, quotes included: `"` and `\` escaped, control characters as
+    /// `\b \f \n \r \t` or `\u00XX`, everything else (UTF-8 included) as it is.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+            case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20: out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A finite double as the encoder writes it: integral values without a fraction, others in
+    /// Swift's shortest round-tripping form.
+    public static func appendDouble(_ v: Double, to out: inout [UInt8]) {
+        var text = v.description
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        out.append(contentsOf: text.utf8)
+    }
+}
+
 /// UTC ISO-8601 timestamps and the JSON encoding every mtor file uses.
 public enum Stamp {
     /// `2024-05-01T12:00:00.123Z`, written by hand: `Date.ISO8601FormatStyle` loads ICU time zone and

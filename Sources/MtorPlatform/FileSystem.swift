@@ -31,7 +31,8 @@ public enum FileSystem {
         }
     }
 
-    public static func exists(_ path: String) -> Bool { IOWatch.around(path, { access(path, F_OK) }) == 0 || kind(path) != .missing }
+    /// Whether anything (a dangling symlink too) is at `path`: one `lstat(2)`.
+    public static func exists(_ path: String) -> Bool { kind(path) != .missing }
 
     /// The device a path lives on; the corresponding C function is `stat(2)`.
     public static func device(_ path: String) throws(SystemError) -> UInt64 {
@@ -218,12 +219,13 @@ public enum FileSystem {
         case .missing, .regular: break
         case let other: throw .notRegular(path, other.description)
         }
-        var fd = reusing.flatMap { adopt($0, as: tmp, mode: mode) } ?? -1
+        var (fd, oldSize) = reusing.flatMap { adopt($0, as: tmp, mode: mode) } ?? (-1, 0)
         if fd < 0 { fd = try syscall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) } }
         do {
             defer { close(fd) }
             if reserve > 0 { _ = mtor_reserve(fd, Int64(reserve)) }
             try writeAll(fd, bytes, path: tmp)
+            try cutAfterWrite(fd, written: bytes.count, oldSize: oldSize, path: tmp)
             if durable { try syscall("fsync", path: tmp) { fsync(fd) } }
         } catch {
             unlink(tmp)
@@ -255,11 +257,12 @@ public enum FileSystem {
         case .missing: return try writeAtomically(bytes, to: path, tmpDir: directory(of: spare), mode: mode, durable: false, reserve: reserve)
         case let other: throw .notRegular(path, other.description)
         }
-        let fd = try openSpare(spare, mode: mode)
+        let (fd, oldSize) = try openSpare(spare, mode: mode)
         do {
             defer { close(fd) }
             if reserve > 0 { _ = mtor_reserve(fd, Int64(reserve + bytes.count)) }
             try writeAll(fd, bytes, path: spare)
+            try cutAfterWrite(fd, written: bytes.count, oldSize: oldSize, path: spare)
         } catch {
             unlink(spare)
             throw error
@@ -274,35 +277,45 @@ public enum FileSystem {
         }
     }
 
-    /// `spare` opened empty for writing: the file there when it may be reused, else a new one.
-    private static func openSpare(_ spare: String, mode: mode_t) throws(SystemError) -> Int32 {
+    /// `spare` opened for writing from its start, with its size: the file there when it may be
+    /// reused, else a new one.
+    private static func openSpare(_ spare: String, mode: mode_t) throws(SystemError) -> (fd: Int32, size: Int) {
         let fd = open(spare, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         if fd >= 0 {
             var st = stat()
             if fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid == geteuid(),
-               mtor_sole_opener(fd) == 1, ftruncate(fd, 0) == 0, st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 {
-                return fd
+               mtor_sole_opener(fd) == 1, st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 {
+                return (fd, Int(st.st_size))
             }
             close(fd)
         }
         // Missing, or not ours to write through (a link, a FIFO, a file someone reads): a new one.
         unlink(spare)
-        return try syscall("open", path: spare) { open(spare, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) }
+        return (try syscall("open", path: spare) { open(spare, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) }, 0)
     }
 
-    /// Moves `file` to `tmp` and opens it emptied, with `mode`, when it is a regular file of this
+    /// Drops what a reused file held beyond the `written` bytes just written over its start. Never
+    /// truncated to zero first: on ext4 a file cut to zero and rewritten has its data flushed to disk
+    /// when closed (`auto_da_alloc`), a disk write per claim and per state file that nobody asked for.
+    private static func cutAfterWrite(_ fd: Int32, written: Int, oldSize: Int, path: String) throws(SystemError) {
+        guard oldSize > written else { return }
+        try syscall("ftruncate", path: path) { ftruncate(fd, off_t(written)) }
+    }
+
+    /// Moves `file` to `tmp` and opens it for writing from its start (its size returned: what is left
+    /// beyond the new content is cut after writing), with `mode`, when it is a regular file of this
     /// user with one link; nil (and `file` left alone, or `tmp` removed) otherwise.
-    private static func adopt(_ file: String, as tmp: String, mode: mode_t) -> Int32? {
+    private static func adopt(_ file: String, as tmp: String, mode: mode_t) -> (Int32, Int)? {
         guard rename(file, tmp) == 0 else { return nil }
         let fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         var st = stat()
         guard fd >= 0, fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid == geteuid(),
-              ftruncate(fd, 0) == 0, fchmod(fd, mode) == 0 else {
+              st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 else {
             if fd >= 0 { close(fd) }
             unlink(tmp)
             return nil
         }
-        return fd
+        return (fd, Int(st.st_size))
     }
 
     /// Rewrites an existing file in place: no new inode, so no new blocks when the content fits

@@ -47,10 +47,10 @@ struct DuplicateIndex {
     /// Seconds since claimed/ and done/ were last listed.
     var age: Double { now() - listedAt }
 
-    /// Lists claimed/ and done/ (at most once a second: specs may arrive by the thousand) and
-    /// reads what is new; finished tasks that ended before `since` are not read.
-    mutating func refresh(_ spool: Spool, since: Double, settings: Settings, home: String) {
-        guard now() - listedAt >= 1 else { return }
+    /// Lists claimed/ and done/ when the last listing is `maxAge` seconds old (specs may arrive by
+    /// the thousand) and reads what is new; finished tasks that ended before `since` are not read.
+    mutating func refresh(_ spool: Spool, since: Double, settings: Settings, home: String, maxAge: Double = 1) {
+        guard now() - listedAt >= maxAge else { return }
         listedAt = now()
         var next: [String: Known] = [:]
         for (dir, label) in [(spool.claimed, "claimed"), (spool.done, "done")] {

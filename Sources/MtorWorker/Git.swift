@@ -53,11 +53,11 @@ enum Git {
         }
         let git = dir + "/.git"
         guard case .directory = FileSystem.kind(git),
-              let head = try? FileSystem.readText(git + "/HEAD", limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
+              let head = (try? FileSystem.readText(git + "/HEAD", limit: 4096)).map(trimmed) else { return nil }
         guard head.hasPrefix("ref: ") else { return isSHA(head) ? head : nil }
         let ref = String(head.dropFirst(5))
         guard !ref.contains(".."), ref.hasPrefix("refs/") else { return nil }
-        if let loose = try? FileSystem.readText(git + "/" + ref, limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines) {
+        if let loose = (try? FileSystem.readText(git + "/" + ref, limit: 4096)).map(trimmed) {
             return isSHA(loose) ? loose : nil
         }
         guard let packed = try? FileSystem.readText(git + "/packed-refs", limit: 64 << 20) else { return nil }
@@ -75,6 +75,15 @@ enum Git {
               let head = try? FileSystem.readText(repo + "/.git/HEAD", limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines),
               head.hasPrefix("ref: refs/heads/") else { return nil }
         return String(head.dropFirst("ref: refs/heads/".count))
+    }
+
+    /// `s` without ASCII blanks and line ends around it (Foundation's trimming costs a bridge to NSString
+    /// per call; this runs twice per task).
+    private static func trimmed(_ s: String) -> String {
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        let utf8 = s.utf8
+        guard let first = utf8.firstIndex(where: { !blank($0) }), let last = utf8.lastIndex(where: { !blank($0) }) else { return "" }
+        return String(s[first...last])
     }
 
     /// Whether `s` is a full commit id (SHA-1 or SHA-256), in lower or upper hex.

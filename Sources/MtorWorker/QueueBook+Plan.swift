@@ -262,11 +262,18 @@ extension QueueBook {
     }
 
     /// Lists claimed/ and done/ again for dedup when specs were judged since the last listing and it
-    /// is a second old: after a turn, not during one.
+    /// is a second old: between turns, not during one (`duplicatesDue` says when the loop should wake for it).
     mutating func refreshDuplicates(spool: Spool, options: WorkerOptions, settings: Settings, home: String, now: Double) {
         guard judgedSinceListing, options.dedupWindow > 0, duplicates.age >= 1 else { return }
         judgedSinceListing = false
         duplicates.refresh(spool, since: now - options.dedupWindow, settings: settings, home: home)
+    }
+
+    /// Seconds until `refreshDuplicates` has work (nil: none), so an idle loop lists then and a spec
+    /// arriving later is judged without listing inside its turn.
+    func duplicatesDue(_ options: WorkerOptions) -> Double? {
+        guard judgedSinceListing, options.dedupWindow > 0 else { return nil }
+        return max(0, 1 - duplicates.age)
     }
 
     /// Judges each spec not judged yet: a duplicate of an earlier identical spec that is queued or
@@ -278,10 +285,11 @@ extension QueueBook {
         guard options.dedupWindow > 0 else { return }
         // A finished original counts while it ended less than the window ago; a queued or running one always.
         let since = now - options.dedupWindow
-        // Other hosts' tasks are learnt by listing claimed/ and done/ (at most a second old when judging);
-        // this worker's own starts and ends are noted as they happen. While specs arrive the listing is
-        // renewed after each turn (`refreshDuplicates`), so a spec is rarely held up by reading done/.
-        duplicates.refresh(spool, since: since, settings: settings, home: home)
+        // Other hosts' tasks are learnt by listing claimed/ and done/ (at most two seconds old when
+        // judging); this worker's own starts and ends are noted as they happen. While specs arrive the
+        // listing is renewed between turns each second (`refreshDuplicates`), so a spec is held up by
+        // reading done/ only when none came for a while.
+        duplicates.refresh(spool, since: since, settings: settings, home: home, maxAge: 2)
         judgedSinceListing = true
         for name in names.sorted() {
             guard var e = entries[name] else { continue }

@@ -39,6 +39,9 @@ struct QueueBook {
     }
 
     private(set) var entries: [String: Entry] = [:]
+    /// The last few specs read into the book, as read and parsed: a spec that starts in the turn it
+    /// arrived (the usual case when the queue is short) is not parsed a second time to start.
+    private var recentlyParsed: [(name: String, bytes: [UInt8], spec: Spec)] = []
     /// Plain specs by (arrival, name).
     private(set) var plainOrder: [(arrived: Double, name: String)] = []
     /// Every other spec: prioritised, dependent, delayed or invalid.
@@ -122,7 +125,12 @@ struct QueueBook {
         guard let mtime = FileSystem.modificationTime(path), let bytes = try? FileSystem.read(path, limit: Spec.maxBytes) else { return nil }
         invalidate(name)
         var e = Entry(name: name, id: TaskID.from(fileName: name), arrived: mtime, size: size)
-        if let spec = try? Spec.parse(bytes, home: home), let target = (try? settings.targets(for: spec))?.first {
+        let parsed = try? Spec.parse(bytes, home: home)
+        if let parsed, bytes.count <= 64 << 10 {
+            if recentlyParsed.count >= 16 { recentlyParsed.removeFirst() }
+            recentlyParsed.append((name, bytes, parsed))
+        }
+        if let spec = parsed, let target = (try? settings.targets(for: spec))?.first {
             e.terms = Terms(priority: spec.priority, dependsOn: spec.dependsOn, notBefore: spec.notBefore, dedup: spec.dedup)
             e.provider = target.providerName ?? ""
             e.fingerprint = spec.fingerprint(provider: target.providerName ?? "harness:" + target.harnessName)
@@ -143,6 +151,12 @@ struct QueueBook {
             othersVersion += 1
         }
         return e
+    }
+
+    /// The spec `name` parsed when it was read into the book, if `bytes` (read again to start it) are
+    /// still what was parsed then.
+    func parsed(_ name: String, bytes: [UInt8]) -> Spec? {
+        recentlyParsed.last { $0.name == name && $0.bytes == bytes }?.spec
     }
 
     /// Replaces an entry's judgement (its place in the book is unchanged).

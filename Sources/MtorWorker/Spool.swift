@@ -86,7 +86,7 @@ public struct Spool: Sendable {
 
     /// Appends one state change to `state/ledger.jsonl` (`result`: the task's result, for an outcome line).
     public func record(_ entry: LedgerEntry, result: TaskResult? = nil) {
-        try? appendJSONLine(entry, to: appendLedger ?? ledger)
+        try? appendLine(entry.jsonLine, to: appendLedger ?? ledger)
         gate?.sink?.observe(entry, result: result)
     }
 

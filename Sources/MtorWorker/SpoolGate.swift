@@ -104,6 +104,13 @@ extension Spool {
         "\(tmp)/.\(FileSystem.basename(of: path)).\(ProcessControl.pid).spare"
     }
 
+    /// Appends a JSON line (redacted here) to `path`.
+    func appendLine(_ json: [UInt8], to path: String) throws(SystemError) {
+        let bytes = gate?.redactor.redact(json: json) ?? json
+        guard !bytes.isEmpty else { return }
+        try guarded(path) { () throws(SystemError) in try FileSystem.appendLine(bytes, to: path) }
+    }
+
     /// Appends `value` as one redacted JSON line.
     func appendJSONLine(_ value: some Encodable, to path: String) throws(SystemError) {
         let bytes = encode(value, pretty: false)

@@ -91,9 +91,10 @@ extension Worker {
                     leave(name)  // gone (another worker claimed it) or unreadable: forgotten until offered again
                     continue
                 }
-                // Parsed once on its way to running: here, for placement, and handed to the task, which
-                // checks it without parsing again. An invalid spec starts and fails at once with the reason.
-                guard let spec = try? Spec.parse(data, home: home) else {
+                // Parsed once on its way to running: when read into the book (again here only if the file
+                // changed since), used for placement, and handed to the task, which checks it without
+                // parsing again. An invalid spec starts and fails at once with the reason.
+                guard let spec = loop.book.parsed(name, bytes: data) ?? (try? Spec.parse(data, home: home)) else {
                     leave(name)
                     start(name: name, bytes: data, preset: nil)
                     continue

@@ -28,6 +28,9 @@ extension Worker {
         /// Set just before the last write of worker.json, so `status` says "not running" at once.
         var exited = false
         var lastStateWrite = 0.0
+        /// When this worker last started a task (monotonic): housekeeping (worker.json, dedup's
+        /// listing) waits `Worker.settle` after it, so it never competes with a spawn in flight.
+        var lastStart = -Double.infinity
         /// Seconds the last worker.json write took (it sets how often a changed one is written).
         var stateWriteCost = 0.0
         /// Something a reader of worker.json should see at once changed.

@@ -15,6 +15,7 @@ extension Worker {
             return
         }
         guard let (id, claimLock) = claimed else { return }
+        loop.lastStart = now()
         loop.book.listing?.claimed(id)
         spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spec: parsed, context: taskContext, preset: preset,

@@ -116,10 +116,12 @@ public final class Worker {
                 }
             } else {
                 stall.around(spool.inbox) { dispatch() }
-                // After the turn, whose starts it must not hold up.
-                stall.around(spool.done) {
-                    loop.book.refreshDuplicates(spool: spool, options: options, settings: loop.settings,
-                                                home: loop.settings.home, now: Date().timeIntervalSince1970)
+                // Between turns, once no start is in flight: never ahead of a spec waiting to start.
+                if now() - loop.lastStart >= Worker.settle {
+                    stall.around(spool.done) {
+                        loop.book.refreshDuplicates(spool: spool, options: options, settings: loop.settings,
+                                                    home: loop.settings.home, now: Date().timeIntervalSince1970)
+                    }
                 }
                 if options.once, loop.queue.isEmpty, loop.running.isEmpty, loop.refusing.isEmpty, !health.probing {
                     rescan()
@@ -136,12 +138,16 @@ public final class Worker {
             // thousands of specs changes their reasons every turn, and worker.json lists them all.
             // With thousands of queued specs waiting for a reason worker.json takes milliseconds to write:
             // it is then written at most every five times that long, so it never holds the loop up for long.
-            let dirtyWait = loop.lastStateWrite + max(0.1, 5 * loop.stateWriteCost) - now()
+            // Nor while a start is in flight (unless a second has gone by): the agent's spawn comes first.
+            let settled = loop.lastStart + Worker.settle - now()
+            let dirtyWait = max(loop.lastStateWrite + max(0.1, 5 * loop.stateWriteCost) - now(),
+                                now() - loop.lastStateWrite >= 1 ? 0 : settled)
             let due = loop.stateDirty && dirtyWait <= 0
             stall.around(spool.workerFile(host: options.host, pid: ProcessControl.pid)) { writeState(force: due) }
             if due { loop.stateDirty = false }
             let timeout = max(0.01, min(nextRescan - now(), 5, loop.stopping ? stopDeadline - now() : 5, notify.watchdogInterval ?? 5, loop.sharing.poll.wait(now: now()),
-                                        scheduleWait(), loop.stateDirty ? max(0, dirtyWait) : 5))
+                                        scheduleWait(), loop.stateDirty ? max(0, dirtyWait) : 5,
+                                        loop.book.duplicatesDue(options).map { max($0, settled) } ?? 5))
             let ready = Poll.readable([inotify.fd, signals.fd, wake.readFD], timeout: timeout)
             if ready.contains(signals.fd) {
                 for s in signals.pending() { handle(signal: s, stopDeadline: &stopDeadline) }
@@ -183,6 +189,10 @@ public final class Worker {
         throw .environment("mtor worker needs Linux (inotify, signalfd, PR_SET_CHILD_SUBREAPER); on this machine use submit, status, show and logs with --to")
         #endif
     }
+
+    /// How long after a task's start the loop leaves housekeeping alone: the claim, the agent's
+    /// spawn and its first instructions take about a millisecond on this kind of machine.
+    static let settle = 0.02
 
     // MARK: - Events
 
