@@ -475,6 +475,16 @@ int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const 
 #endif
 }
 
+int mtor_open_path(const char *path) {
+#if defined(__linux__)
+    return open(path, O_PATH | O_CLOEXEC);
+#else
+    (void)path;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int mtor_rename_exchange(const char *a, const char *b) {
 #if defined(__linux__)
     return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */);

@@ -386,7 +386,7 @@ public enum PrivateFile {
 
     /// Creates a 0600 file holding `bytes` under a fresh 0700 directory; returns its path.
     public static func create(bytes: [UInt8], directory: String, name: String) throws(SystemError) -> String {
-        let path = "\(directory)/.\(name).\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
+        let path = "\(directory)/.\(name).\(ProcessControl.pid).\(UInt64.random(in: 0...UInt64.max))"
         let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         defer { close(fd) }
         try FileSystem.writeAll(fd, bytes, path: path)

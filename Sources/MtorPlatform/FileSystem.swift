@@ -162,10 +162,8 @@ public enum FileSystem {
 
     /// Reads a regular file without following symlinks or blocking on FIFOs; refuses files over `limit`.
     public static func read(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
-        let fd = try openSpoolFile(path, O_RDONLY)
+        let (fd, st) = try openChecked(path, O_RDONLY, mode: fileMode)
         defer { close(fd) }
-        var st = stat()
-        try syscall("fstat", path: path) { fstat(fd, &st) }
         guard Int(st.st_size) <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
         var out: [UInt8] = []
         out.reserveCapacity(Int(st.st_size))
@@ -178,6 +176,8 @@ public enum FileSystem {
             let n = try syscall("read", path: path) { Glibc_read(fd, buffer.baseAddress, size) }
             if n == 0 { break }
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            // All the size fstat gave: the file as it was then, without a read to see the end.
+            if st.st_size > 0, out.count == Int(st.st_size) { break }
         }
         guard out.count <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
         return out
@@ -213,7 +213,7 @@ public enum FileSystem {
     public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String, tmpDir: String? = nil, mode: mode_t = FileSystem.fileMode,
                                        durable: Bool = true, reserve: Int = 0, reusing: String? = nil) throws(SystemError) {
         let dir = directory(of: path)
-        let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(ProcessControl.pid).\(UInt32.random(in: 0...UInt32.max)).tmp"
         // Never replaces a FIFO, symlink or directory silently: the caller moves it aside and says so.
         switch kind(path) {
         case .missing, .regular: break
@@ -375,6 +375,11 @@ public enum FileSystem {
     /// kernel's `fs.protected_hardlinks` (backup tools link spool files legitimately). The
     /// corresponding C functions are `open(2)` with `O_NOFOLLOW | O_NONBLOCK` and `fstat(2)`.
     public static func openSpoolFile(_ path: String, _ flags: Int32, mode: mode_t = FileSystem.fileMode) throws(SystemError) -> Int32 {
+        try openChecked(path, flags, mode: mode).fd
+    }
+
+    /// `openSpoolFile`, with what `fstat(2)` said of the file.
+    private static func openChecked(_ path: String, _ flags: Int32, mode: mode_t) throws(SystemError) -> (fd: Int32, stat: stat) {
         let fd: Int32
         do {
             fd = try syscall("open", path: path) { open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) }
@@ -396,7 +401,7 @@ public enum FileSystem {
             close(fd)
             throw .notRegular(path, found.description)
         }
-        return fd
+        return (fd, st)
     }
 
     public static func closeDescriptor(_ fd: Int32) {
@@ -443,6 +448,20 @@ public enum FileSystem {
 
     /// The canonical absolute path with symlinks resolved (`realpath(3)`).
     public static func realPath(_ path: String) -> String? {
+        #if os(Linux)
+        // The kernel resolves the whole path in one open: three system calls, where realpath(3)
+        // makes one readlink per component (a task resolves its repo several times).
+        let fd = IOWatch.around(path, { mtor_open_path(path) })
+        guard fd >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = buffer.withUnsafeMutableBytes { readlink("/proc/self/fd/\(fd)", $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int(PATH_MAX)) }
+        close(fd)
+        if n > 0 {
+            let resolved = String(decoding: buffer[0..<n], as: UTF8.self)
+            // Not a deleted directory's leftover name, nor a pseudo path: else realpath(3) decides.
+            if resolved.hasPrefix("/"), !resolved.hasSuffix(" (deleted)") { return resolved }
+        }
+        #endif
         guard let p = IOWatch.around(path, { realpath(path, nil) }) else { return nil }
         defer { free(p) }
         return String(cString: p)

@@ -45,7 +45,10 @@ public enum ProcessControl {
         #endif
     }
 
-    public static var pid: Int32 { getpid() }
+    /// This process's id, asked of the kernel once (glibc's getpid is a system call each time, and
+    /// log lines, temp names and ledger lines name it many times a task). No Swift code of mtor runs
+    /// in a forked child: its children exec from C (`mtor_spawn`).
+    public static let pid: Int32 = getpid()
 
     /// Lowers the calling thread's scheduling priority to `nice` (Linux keeps it per thread, and the
     /// processes the thread spawns inherit it); the corresponding C function is `setpriority(2)`.

@@ -60,7 +60,7 @@ public final class SpareFiles: Sendable {
             let name: String? = state.withLock { s in
                 guard s.ready.count < keep else { return nil }
                 s.made += 1
-                return "\(directory)/.\(getpid()).\(s.made).spare"
+                return "\(directory)/.\(ProcessControl.pid).\(s.made).spare"
             }
             guard let name else { return }
             let fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, FileSystem.fileMode)

@@ -21,6 +21,8 @@ final class TaskRun: @unchecked Sendable {
     let startProvider: String?
     /// The flock on the claimed spec, taken at claim time; held until the task ends.
     let claimLock: Int32?
+    /// Called once the task's processes are gone and only its result is left to record (see `RunningTasks.recording`).
+    var onRecording: (() -> Void)?
     let control: TaskControl
     let claimedAt = Date()
 
@@ -206,6 +208,11 @@ final class TaskRun: @unchecked Sendable {
             Workspace.discard(root: context.workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil))
             TaskSandbox.removeHome(root: context.workspaces, id: id)
         }
+        // Every process of the task is gone from here on: its slot may take the next task while the
+        // result is written, fsynced and renamed (it keeps its in-place repo until it ends).
+        if let box, box.method != .marker || sandbox != nil { _ = box.killAll() }
+        control.update { $0.phase = "recording the result" }
+        onRecording?()
         var delay = 1.0
         while true {
             do {

@@ -14,7 +14,7 @@ extension Worker {
         let home = loop.settings.home
         // A window of plain specs per look: wide enough to fill the free slots past providers that are
         // full (more windows follow while slots are left); a few when none is free, to keep their reasons current.
-        let free = options.concurrency - loop.running.count
+        let free = options.concurrency - loop.running.active
         let window = free > 0 ? max(16, 4 * free) : 8
         // Wall-clock time: not_before and arrival (file times) are on it, not on the monotonic clock.
         var plan = loop.book.plan(spool: spool, options: options, settings: loop.settings, home: home,
@@ -33,7 +33,10 @@ extension Worker {
         if hasFreeSlot { act(plan.later.map { .candidate($0) }, home: home) }
     }
 
-    private var hasFreeSlot: Bool { loop.running.count < options.concurrency }
+    /// A slot is free while fewer than `--concurrency` tasks hold one (a task recording its result
+    /// holds none), and fewer than twice that are running at all: a disk that stalls every result
+    /// write stops new starts rather than piling up threads.
+    private var hasFreeSlot: Bool { loop.running.active < options.concurrency && loop.running.count < 2 * options.concurrency }
 
     /// Reads a name inotify or a rescan offered into the book, or says why it is left alone.
     private func ingest(_ name: String) {

@@ -50,8 +50,14 @@ extension Worker {
         private var providers: [String: String] = [:]
         /// Running in-place tasks: id → repo (one per repo at a time).
         private var inPlace: [String: String] = [:]
+        /// Tasks whose agent and every process are gone and whose result is being recorded (sidecar
+        /// written and fsynced, spec moved): they hold no slot of `--concurrency` nor of their
+        /// provider, but keep their in-place repo and count as running until they end.
+        private(set) var recording: Set<String> = []
 
         var count: Int { tasks.count }
+        /// Tasks that hold a slot: running, less those only recording their result.
+        var active: Int { tasks.count - recording.count }
         var isEmpty: Bool { tasks.isEmpty }
         subscript(id: String) -> TaskRun? { tasks[id] }
 
@@ -65,10 +71,16 @@ extension Worker {
             tasks[id] = nil
             providers[id] = nil
             inPlace[id] = nil
+            recording.remove(id)
         }
 
-        /// How many running tasks were placed on `provider`.
-        func count(on provider: String) -> Int { providers.values.filter { $0 == provider }.count }
+        /// `id`'s processes are gone; only its result is being recorded.
+        mutating func recordingResult(_ id: String) {
+            if tasks[id] != nil { recording.insert(id) }
+        }
+
+        /// How many tasks placed on `provider` hold a slot.
+        func count(on provider: String) -> Int { providers.filter { $0.value == provider && !recording.contains($0.key) }.count }
 
         /// The in-place task running in `repo`, if any.
         func inPlaceTask(in repo: String) -> String? { inPlace.first { $0.value == repo }?.key }

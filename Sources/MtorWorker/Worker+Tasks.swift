@@ -23,7 +23,11 @@ extension Worker {
         let inPlaceRepo = (parsed ?? (try? Spec.parse(bytes, home: "/"))).flatMap { $0.work.mode == .inPlace ? repoKey($0) : nil }
         loop.running.add(run, id: id, provider: provider, inPlaceRepo: inPlaceRepo)
         logger.info("\(id): claimed from inbox/\(name)")
-        let (ended, wake) = (self.ended, self.wake)
+        let (ended, recording, wake) = (self.ended, self.recording, self.wake)
+        run.onRecording = {
+            recording.withLock { $0.append(id) }
+            wake.wake()
+        }
         let thread = Thread {
             _ = run.run()
             ended.withLock { $0.append(id) }
@@ -74,6 +78,7 @@ extension Worker {
             defer { ids.removeAll() }
             return ids
         }
+        for id in recording.withLock({ ids in defer { ids.removeAll() }; return ids }) { loop.running.recordingResult(id) }
         for id in ids {
             loop.running.remove(id)
             loop.book.listing?.ended(id, in: spool)

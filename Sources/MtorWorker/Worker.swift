@@ -32,6 +32,9 @@ public final class Worker {
     /// refusal a batch thread has settled, appended by those threads and taken by the loop (`collectFinished`).
     let ended = LockBox<[String]>([])
     let refusalsSettled = LockBox<[String]>([])
+    /// Tasks whose processes are all gone and that only record their result now, told by their threads
+    /// (`TaskRun.onRecording`): their slots are free (`RunningTasks.recording`).
+    let recording = LockBox<[String]>([])
 
     /// Ready clones per repository (`--worktree-pool`), opened at start.
     var pool: WorktreePool?

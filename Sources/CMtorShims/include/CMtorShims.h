@@ -43,6 +43,9 @@ int mtor_reserve(int fd, long long bytes);
 
 int mtor_rename_noreplace(int from_dirfd, const char *from, int to_dirfd, const char *to);
 
+/* open(path, O_PATH | O_CLOEXEC) on Linux (the path resolved, nothing opened for I/O); -1/ENOSYS elsewhere. */
+int mtor_open_path(const char *path);
+
 /* renameat2(RENAME_EXCHANGE): `a` and `b` trade names atomically, no inode is freed.
    0 or -1/errno (EINVAL or ENOSYS where the filesystem or system cannot). */
 int mtor_rename_exchange(const char *a, const char *b);
