@@ -343,11 +343,18 @@ public enum FileSystem {
     }
 
     /// fsyncs a directory so a rename in it survives a crash.
+    /// Threads of one process that ask at once share one fsync: a caller returns once an fsync of
+    /// `dir` that began after it asked has succeeded (its own, or another caller's that covered it),
+    /// so every rename made before the call is durable; a failed fsync covers nobody.
     public static func syncDirectory(_ dir: String) throws(SystemError) {
-        let fd = try syscall("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        try syscall("fsync", path: dir) { fsync(fd) }
+        try directorySyncs.sync(dir) { () throws(SystemError) in
+            let fd = try syscall("open", path: dir) { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            defer { close(fd) }
+            try syscall("fsync", path: dir) { fsync(fd) }
+        }
     }
+
+    private static let directorySyncs = GroupSync()
 
     /// Renames without ever replacing `to`; throws EEXIST when it exists.
     public static func renameNoReplace(_ from: String, _ to: String) throws(SystemError) {
@@ -490,3 +497,27 @@ extension FileSystem.Kind: CustomStringConvertible {
 
 @inline(__always) func Glibc_read(_ fd: Int32, _ p: UnsafeMutableRawPointer?, _ n: Int) -> Int { read(fd, p, n) }
 @inline(__always) func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer?, _ n: Int) -> Int { write(fd, p, n) }
+
+/// Group commit of directory fsyncs (see `FileSystem.syncDirectory`): each request takes a ticket;
+/// one fsync runs at a time in the process, on behalf of every ticket taken before it began.
+final class GroupSync: Sendable {
+    private struct Directory {
+        var asked: UInt64 = 0
+        var covered: UInt64 = 0
+    }
+    private let tickets = Mutex<[String: Directory]>([:])
+    private let turn = Mutex<Void>(())
+
+    func sync(_ dir: String, _ body: () throws(SystemError) -> Void) throws(SystemError) {
+        let ticket = tickets.withLock { t in
+            t[dir, default: Directory()].asked += 1
+            return t[dir]!.asked
+        }
+        try turn.withLock { _ throws(SystemError) in
+            // Covered by an fsync that began after this caller asked: nothing left to do.
+            guard let covers = tickets.withLock({ t in t[dir]!.covered >= ticket ? nil : t[dir]!.asked }) else { return }
+            try body()
+            tickets.withLock { t in t[dir]!.covered = max(t[dir]!.covered, covers) }
+        }
+    }
+}

@@ -28,13 +28,11 @@ extension Worker {
             recording.withLock { $0.append(id) }
             wake.wake()
         }
-        let thread = Thread {
+        threads.run {
             _ = run.run()
             ended.withLock { $0.append(id) }
             wake.wake()
         }
-        thread.stackSize = 1 << 20
-        thread.start()
     }
 
     /// Fails specs the scheduler refused (a failed dependency, a cycle, a duplicate) without running

@@ -35,6 +35,8 @@ public final class Worker {
     /// Tasks whose processes are all gone and that only record their result now, told by their threads
     /// (`TaskRun.onRecording`): their slots are free (`RunningTasks.recording`).
     let recording = LockBox<[String]>([])
+    /// The threads tasks run on, kept between tasks.
+    let threads: TaskThreads
 
     /// Ready clones per repository (`--worktree-pool`), opened at start.
     var pool: WorktreePool?
@@ -44,6 +46,7 @@ public final class Worker {
 
     public init(options: WorkerOptions, logger: Logger = Logger()) throws(WorkerError) {
         self.options = options
+        threads = TaskThreads(keepIdle: 2 * max(1, options.concurrency))
         guard options.concurrency >= 1 else { throw .usage("--concurrency must be at least 1") }
         var spool = Spool(root: options.spool, gate: SpoolGate())
         try spool.prepare()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import MtorPlatform
 
@@ -142,6 +143,43 @@ struct AtomicFileTests {
         #expect(try FileSystem.list(t.path).filter { $0.hasSuffix(".spare") }.count == 2)
         spares.removeAll()
         #expect(try FileSystem.list(t.path).filter { $0.hasSuffix(".spare") }.isEmpty)
+    }
+
+    @Test("directory fsyncs asked at once are shared, yet every caller returns only after an fsync that began after it asked; a failed one covers nobody")
+    func groupSync() throws {
+        let group = GroupSync()
+        // One event counter for asks and fsync starts; `lastCovering` is the start of the latest fsync that succeeded.
+        let events = Mutex<(clock: Int, running: Int, overlap: Bool, bodies: Int, lastCovering: Int, late: Int)>((0, 0, false, 0, -1, 0))
+        let threads = 8, calls = 40
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            for _ in 0..<calls {
+                let asked = events.withLock { e in e.clock += 1; return e.clock }
+                try? group.sync("/d") { () throws(SystemError) in
+                    let started = events.withLock { e in
+                        e.clock += 1
+                        e.running += 1
+                        if e.running > 1 { e.overlap = true }
+                        e.bodies += 1
+                        return e.clock
+                    }
+                    usleep(300)
+                    events.withLock { e in e.running -= 1; e.lastCovering = started }
+                }
+                events.withLock { e in if e.lastCovering < asked { e.late += 1 } }
+            }
+        }
+        let e = events.withLock { $0 }
+        #expect(!e.overlap, "two fsyncs of one directory ran at once")
+        #expect(e.late == 0, "\(e.late) callers returned before an fsync that began after they asked")
+        #expect(e.bodies >= 1 && e.bodies <= threads * calls)
+        // A failing fsync: its caller gets the error, and the next caller does not count as covered by it.
+        var failures = 0
+        #expect(throws: SystemError.self) {
+            try group.sync("/e") { () throws(SystemError) in failures += 1; throw SystemError("fsync", path: "/e", errno: EIO) }
+        }
+        var ran = false
+        try group.sync("/e") { () throws(SystemError) in ran = true }
+        #expect(failures == 1 && ran)
     }
 
     @Test("reads never follow symlinks or block on FIFOs", .timeLimit(.minutes(10)))
