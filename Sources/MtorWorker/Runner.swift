@@ -192,6 +192,15 @@ enum TestHooks {
         while FileSystem.exists(path) { Thread.sleep(forTimeInterval: 0.05) }
     }
 
+    /// `MTOR_TEST_HOLD_RESULT_DIR=<dir>`: a task blocks while `<dir>/<id>` exists (a result write held
+    /// on purpose, so a test can see what its slot does meanwhile).
+    static func holdWhileExists(_ variable: String, name: String) {
+        guard let value = getenv(variable) else { return }
+        let dir = String(cString: value)
+        guard !dir.isEmpty else { return }
+        while FileSystem.exists(dir + "/" + name) { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
     static func pause(_ variable: String) {
         guard let value = getenv(variable), let seconds = Double(String(cString: value)), seconds > 0 else { return }
         Thread.sleep(forTimeInterval: seconds)

@@ -213,6 +213,7 @@ final class TaskRun: @unchecked Sendable {
         if let box, box.method != .marker || sandbox != nil { _ = box.killAll() }
         control.update { $0.phase = "recording the result" }
         onRecording?()
+        TestHooks.holdWhileExists("MTOR_TEST_HOLD_RESULT_DIR", name: id)
         var delay = 1.0
         while true {
             do {

@@ -17,18 +17,19 @@ extension Worker {
         guard let (id, claimLock) = claimed else { return }
         loop.lastStart = now()
         loop.book.listing?.claimed(id)
-        spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
         let run = TaskRun(id: id, file: name, bytes: bytes, spec: parsed, context: taskContext, preset: preset,
                           startProvider: provider, claimLock: claimLock)
         let inPlaceRepo = (parsed ?? (try? Spec.parse(bytes, home: "/"))).flatMap { $0.work.mode == .inPlace ? repoKey($0) : nil }
         loop.running.add(run, id: id, provider: provider, inPlaceRepo: inPlaceRepo)
-        logger.info("\(id): claimed from inbox/\(name)")
-        let (ended, recording, wake) = (self.ended, self.recording, self.wake)
+        let (ended, recording, wake, spool, logger) = (self.ended, self.recording, self.wake, self.spool, self.logger)
         run.onRecording = {
             recording.withLock { $0.append(id) }
             wake.wake()
         }
         threads.run {
+            // The claim's ledger line and log line, on the task's thread: the loop goes on to the next start.
+            spool.record(LedgerEntry(t: Stamp.iso(), id: id, event: .claimed, pid: ProcessControl.pid))
+            logger.info("\(id): claimed from inbox/\(name)")
             _ = run.run()
             ended.withLock { $0.append(id) }
             wake.wake()

@@ -10,7 +10,7 @@ enum WorkerCommand {
         flags: [
             .providers, .envFile,
             Flag(name: "--once", help: "drain inbox/ and exit"),
-            Flag(name: "--concurrency", value: "N", help: "tasks at once (default 1)"),
+            Flag(name: "--concurrency", value: "N", help: "tasks at once (default 1); a task whose processes are all gone and that only records its result holds no slot"),
             Flag(name: "--grace", value: "D", help: "after SIGTERM, how long running tasks may finish before they are requeued (default 30s)"),
             Flag(name: "--allow-repos", value: "DIR:DIR", help: "directories a spec's repo must be under (default: $MTOR_ALLOWED_REPOS, else the worker's HOME)"),
             Flag(name: "--rescan", value: "D", help: "rescan inbox/ and recover claimed/ this often besides inotify (default 60s)"),
