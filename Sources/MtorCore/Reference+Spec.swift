@@ -135,7 +135,7 @@ extension Reference {
                 ["secret_env", "provider", "the variable the worker reads the key from (env file, else its own environment)"],
                 ["model", "provider", "the default model"],
                 ["models", "provider", "other models people may name in `model:`"],
-                ["concurrency", "provider", "at most this many of its tasks at once"],
+                ["concurrency", "provider", "at most this many of its tasks at once (a task only recording its result, its processes gone, counts for none)"],
                 ["prices", "provider",
                  "model → `{\"input\": 3.0, \"output\": 15.0, \"cache_read\": 0.3, \"cache_write\": 3.75}`: US dollars per million tokens. A "
                      + "missing `cache_read` or `cache_write` prices those tokens at the `input` rate. Codex's `input_tokens` include its "
