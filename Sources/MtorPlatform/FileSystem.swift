@@ -260,7 +260,7 @@ public enum FileSystem {
         let (fd, oldSize) = try openSpare(spare, mode: mode)
         do {
             defer { close(fd) }
-            if reserve > 0 { _ = mtor_reserve(fd, Int64(reserve + bytes.count)) }
+            if reserve > 0 { _ = mtor_reserve(fd, Int64(reserve)) }
             try writeAll(fd, bytes, path: spare)
             try cutAfterWrite(fd, written: bytes.count, oldSize: oldSize, path: spare)
         } catch {
@@ -283,8 +283,7 @@ public enum FileSystem {
         let fd = open(spare, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         if fd >= 0 {
             var st = stat()
-            if fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid == geteuid(),
-               mtor_sole_opener(fd) == 1, st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 {
+            if fstat(fd, &st) == 0, isOwnSingleFile(st), mtor_sole_opener(fd) == 1, st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 {
                 return (fd, Int(st.st_size))
             }
             close(fd)
@@ -292,6 +291,12 @@ public enum FileSystem {
         // Missing, or not ours to write through (a link, a FIFO, a file someone reads): a new one.
         unlink(spare)
         return (try syscall("open", path: spare) { open(spare, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) }, 0)
+    }
+
+    /// Whether a file may be written through when reused: a regular file of this user with one link
+    /// (never a link to someone's file, a FIFO or a device planted under the name).
+    static func isOwnSingleFile(_ st: stat) -> Bool {
+        st.st_mode & S_IFMT == S_IFREG && st.st_nlink == 1 && st.st_uid == geteuid()
     }
 
     /// Drops what a reused file held beyond the `written` bytes just written over its start. Never
@@ -309,8 +314,7 @@ public enum FileSystem {
         guard rename(file, tmp) == 0 else { return nil }
         let fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         var st = stat()
-        guard fd >= 0, fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid == geteuid(),
-              st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 else {
+        guard fd >= 0, fstat(fd, &st) == 0, isOwnSingleFile(st), st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 else {
             if fd >= 0 { close(fd) }
             unlink(tmp)
             return nil

@@ -42,7 +42,7 @@ public final class SpareFiles: Sendable {
     public func place(at path: String) -> Bool {
         while let spare = take() {
             var st = stat()
-            guard lstat(spare, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid == geteuid(), st.st_size == 0 else {
+            guard lstat(spare, &st) == 0, FileSystem.isOwnSingleFile(st), st.st_size == 0 else {
                 unlink(spare)
                 continue
             }

@@ -17,4 +17,12 @@ final class LockBox<Value>: @unchecked Sendable {  // guarded by `lock`: `value`
         defer { lock.unlock() }
         return try body(&value)
     }
+
+    /// Empties the list, returning what it held (what other threads appended since the last take).
+    func takeAll<Element>() -> [Element] where Value == [Element] {
+        withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+    }
 }

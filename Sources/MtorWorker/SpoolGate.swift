@@ -106,14 +106,15 @@ extension Spool {
 
     /// Appends a JSON line (redacted here) to `path`.
     func appendLine(_ json: [UInt8], to path: String) throws(SystemError) {
-        let bytes = gate?.redactor.redact(json: json) ?? json
-        guard !bytes.isEmpty else { return }
-        try guarded(path) { () throws(SystemError) in try FileSystem.appendLine(bytes, to: path) }
+        try appendRedacted(gate?.redactor.redact(json: json) ?? json, to: path)
     }
 
     /// Appends `value` as one redacted JSON line.
     func appendJSONLine(_ value: some Encodable, to path: String) throws(SystemError) {
-        let bytes = encode(value, pretty: false)
+        try appendRedacted(encode(value, pretty: false), to: path)  // `encode` redacts
+    }
+
+    private func appendRedacted(_ bytes: [UInt8], to path: String) throws(SystemError) {
         guard !bytes.isEmpty else { return }
         try guarded(path) { () throws(SystemError) in try FileSystem.appendLine(bytes, to: path) }
     }

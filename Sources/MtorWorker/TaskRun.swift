@@ -188,16 +188,15 @@ final class TaskRun: @unchecked Sendable {
         // The worktree goes before the result appears (the branch stays); a kill in between reruns the task on its branch.
         // A branch this task made that carries no commit of its own (failed, cancelled, no_changes, an answer) goes with it.
         workspace?.dropEmptyBranch()
+        // Every process of the task goes now, where that can be proven: a cgroup proves it, and so does the
+        // sandbox (the kernel ends its PID namespace with the agent); the marker method alone cannot (a
+        // process that dropped its marker is not seen).
+        let provable = box.map { $0.method != .marker || sandbox != nil } ?? false
+        if provable { _ = box?.killAll() }
         if !options.keepWorkspaces {
             if let pool = context.pool, let workspace, workspace.isWorktree {
-                // Back to the pool only when no process of the task is left to write into it: a cgroup proves that,
-                // and so does the sandbox (the kernel ends its PID namespace with the agent); the marker method alone
-                // cannot (a process that dropped its marker is not seen), so then the clone goes.
-                var quiet = false
-                if let box, box.method != .marker || sandbox != nil {
-                    _ = box.killAll()
-                    quiet = box.members().isEmpty
-                }
+                // Back to the pool only when no process of the task is left to write into it; unprovable: the clone goes.
+                let quiet = provable && box?.members().isEmpty == true
                 if quiet, workspace.record != nil, workspace.cloneIsIntact,
                    pool.give(tree: workspace.directory, repo: spec.repo, id: id, counted: workspace.poolCounted) {
                     log.note("workspace: the clone went back to the worktree pool, to be cleaned and proven before another task gets it")
@@ -208,9 +207,8 @@ final class TaskRun: @unchecked Sendable {
             Workspace.discard(root: context.workspaces, id: id, shell: GitShell(base: settings.baseEnvironment, containment: nil))
             TaskSandbox.removeHome(root: context.workspaces, id: id)
         }
-        // Every process of the task is gone from here on: its slot may take the next task while the
-        // result is written, fsynced and renamed (it keeps its in-place repo until it ends).
-        if let box, box.method != .marker || sandbox != nil { _ = box.killAll() }
+        // The task's processes are gone: its slot may take the next task while the result is written,
+        // fsynced and renamed (it keeps its in-place repo until it ends).
         control.update { $0.phase = "recording the result" }
         onRecording?()
         TestHooks.holdWhileExists("MTOR_TEST_HOLD_RESULT_DIR", name: id)

@@ -73,22 +73,15 @@ extension Worker {
     /// changed makes worker.json due (within 0.1 s) so `status` never shows a phase already over.
     func collectFinished() {
         for run in loop.running.tasks.values where run.control.takePhaseChanged() { loop.stateDirty = true }
-        let ids = ended.withLock { ids in
-            defer { ids.removeAll() }
-            return ids
-        }
-        for id in recording.withLock({ ids in defer { ids.removeAll() }; return ids }) { loop.running.recordingResult(id) }
+        let ids = ended.takeAll()
+        for id in recording.takeAll() { loop.running.recordingResult(id) }
         for id in ids {
             loop.running.remove(id)
             loop.book.listing?.ended(id, in: spool)
             loop.book.duplicates.noteEnded(id, in: spool)
         }
         loop.book.endedSinceTurn += ids
-        let settled = refusalsSettled.withLock { names in
-            defer { names.removeAll() }
-            return names
-        }
-        for name in settled { loop.refusing.remove(name) }
+        for name in refusalsSettled.takeAll() { loop.refusing.remove(name) }
         loop.finishedCount += ids.count
     }
 }
