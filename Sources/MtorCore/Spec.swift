@@ -132,7 +132,7 @@ public struct Spec: Equatable, Sendable {
                 problems.append(unknownKey(entry))
             }
         }
-        let body = front.body.trimmingCharacters(in: .whitespacesAndNewlines)
+        let body = front.body.trimmingBlanksAndNewlines()
         if body.isEmpty {
             problems.append(.invalid(key: nil, "the spec has no prompt: its body after the frontmatter is empty"))
         }

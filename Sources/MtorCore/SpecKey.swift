@@ -92,7 +92,7 @@ extension SpecKey {
             case .string, .integer, .float: break
             default: throw wrongType(value)
             }
-            let text = (entry.text ?? value.json).trimmingCharacters(in: .whitespaces)
+            let text = (entry.text ?? value.json).trimmingBlanks()
             guard NotBefore.parse(text) != nil else { throw ScheduleRules.notBeforeError(text) }
             return .text(text)
         case .path, .name, .command:
@@ -101,7 +101,7 @@ extension SpecKey {
             case .boolean: if case .command = kind { break } else { throw wrongType(value) }
             default: break
             }
-            let text = (entry.text ?? value.json).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = (entry.text ?? value.json).trimmingBlanksAndNewlines()
             guard !text.isEmpty else { throw SpecError.invalid(key: name, "'\(name)' is empty; give \(kind.expected) or remove the line") }
             return .text(text)
         case .names:

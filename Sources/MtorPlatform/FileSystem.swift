@@ -210,16 +210,25 @@ public enum FileSystem {
     /// one file made and deleted per task made every creation cost more the faster tasks ran.
     /// Only a regular file with one link, owned by this user, is reused; otherwise (or when it is
     /// gone) the temporary file is made afresh and `reusing` is left as it is.
+    /// `spare`: a file of this process's own under a name nobody else uses (`SpareFiles`), written in
+    /// place and renamed onto `path`; one that is not a regular file of this user with one link is
+    /// removed and a new file made.
     public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String, tmpDir: String? = nil, mode: mode_t = FileSystem.fileMode,
-                                       durable: Bool = true, reserve: Int = 0, reusing: String? = nil) throws(SystemError) {
+                                       durable: Bool = true, reserve: Int = 0, reusing: String? = nil, spare: String? = nil) throws(SystemError) {
         let dir = directory(of: path)
-        let tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(ProcessControl.pid).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        var tmp = "\(tmpDir ?? dir)/.\(basename(of: path)).\(ProcessControl.pid).\(UInt32.random(in: 0...UInt32.max)).tmp"
         // Never replaces a FIFO, symlink or directory silently: the caller moves it aside and says so.
         switch kind(path) {
         case .missing, .regular: break
         case let other: throw .notRegular(path, other.description)
         }
-        var (fd, oldSize) = reusing.flatMap { adopt($0, as: tmp, mode: mode) } ?? (-1, 0)
+        var (fd, oldSize) = (Int32(-1), 0)
+        if let spare, let opened = adopt(spare, as: nil, mode: mode) {
+            (fd, oldSize) = opened
+            tmp = spare
+        } else if let reusing, let opened = adopt(reusing, as: tmp, mode: mode) {
+            (fd, oldSize) = opened
+        }
         if fd < 0 { fd = try syscall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode) } }
         do {
             defer { close(fd) }
@@ -307,11 +316,13 @@ public enum FileSystem {
         try syscall("ftruncate", path: path) { ftruncate(fd, off_t(written)) }
     }
 
-    /// Moves `file` to `tmp` and opens it for writing from its start (its size returned: what is left
-    /// beyond the new content is cut after writing), with `mode`, when it is a regular file of this
-    /// user with one link; nil (and `file` left alone, or `tmp` removed) otherwise.
-    private static func adopt(_ file: String, as tmp: String, mode: mode_t) -> (Int32, Int)? {
-        guard rename(file, tmp) == 0 else { return nil }
+    /// Moves `file` to `tmp` (nil: leaves it where it is) and opens it for writing from its start (its
+    /// size returned: what is left beyond the new content is cut after writing), with `mode`, when it
+    /// is a regular file of this user with one link; nil (and `file` left alone, or removed once
+    /// moved or when it stays where it is) otherwise.
+    private static func adopt(_ file: String, as tmp: String?, mode: mode_t) -> (Int32, Int)? {
+        if let tmp { guard rename(file, tmp) == 0 else { return nil } }
+        let tmp = tmp ?? file
         let fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         var st = stat()
         guard fd >= 0, fstat(fd, &st) == 0, isOwnSingleFile(st), st.st_mode & 0o7777 == mode || fchmod(fd, mode) == 0 else {

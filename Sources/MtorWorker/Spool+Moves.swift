@@ -59,7 +59,7 @@ extension Spool {
 
     /// Writes `claimed/<id>.claim.json`.
     func writeClaim(_ claim: ClaimRecord) throws(SystemError) {
-        try writeJSON(claim, to: claimFile(claim.id), tmpDir: tmp, durable: false, reusing: spares?.take())
+        try writeJSON(claim, to: claimFile(claim.id), tmpDir: tmp, durable: false, spare: spares?.take())
     }
 
     /// Finishes a task: the sidecar is written durably first, then the spec moves beside it.

@@ -72,16 +72,22 @@ public final class SpoolGate: @unchecked Sendable {  // `lock` guards `current` 
 extension Spool {
     /// Encodes `value` as the spool's JSON with every string redacted.
     func encode(_ value: some Encodable, pretty: Bool = true) -> [UInt8] {
-        guard let data = try? Stamp.encoder(pretty: pretty).encode(value) else { return [] }
-        return gate?.redactor.redact(json: Array(data)) ?? Array(data)
+        let bytes: [UInt8]
+        if pretty, let written = (value as? any PrettyJSONWritable)?.prettyJSON {
+            bytes = written
+        } else {
+            guard let data = try? Stamp.encoder(pretty: pretty).encode(value) else { return [] }
+            bytes = Array(data)
+        }
+        return gate?.redactor.redact(json: bytes) ?? bytes
     }
 
     /// Writes `value` as redacted JSON, atomically (see `FileSystem.writeAtomically`).
     func writeJSON(_ value: some Encodable, to path: String, tmpDir: String? = nil, durable: Bool = true, reserve: Int = 0,
-                   reusing: String? = nil) throws(SystemError) {
+                   reusing: String? = nil, spare: String? = nil) throws(SystemError) {
         let bytes = encode(value)
         try guarded(path) { () throws(SystemError) in
-            try FileSystem.writeAtomically(bytes, to: path, tmpDir: tmpDir, durable: durable, reserve: reserve, reusing: reusing)
+            try FileSystem.writeAtomically(bytes, to: path, tmpDir: tmpDir, durable: durable, reserve: reserve, reusing: reusing, spare: spare)
         }
     }
 
