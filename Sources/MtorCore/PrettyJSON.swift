@@ -67,11 +67,40 @@ public struct PrettyJSON {
 
     public mutating func double(_ v: Double?) { if let v { double(v) } else { null() } }
 
-    public mutating func strings(_ list: [String]) {
+    public mutating func strings(_ list: [String]) { array(list) { $1.string($0) } }
+
+    // MARK: - Members: a key and its value
+
+    /// `"k" : value`, null for nil.
+    public mutating func field(_ k: StaticString, _ v: String?) { key(k); string(v) }
+    public mutating func field(_ k: StaticString, _ v: (some BinaryInteger)?) { key(k); integer(v) }
+    public mutating func field(_ k: StaticString, _ v: Double?) { key(k); double(v) }
+    public mutating func field(_ k: StaticString, _ v: Bool) { key(k); bool(v) }
+    public mutating func field(_ k: StaticString, _ v: [String]) { key(k); strings(v) }
+
+    /// `"k" : value`, left out for nil (the encoder's `encodeIfPresent`).
+    public mutating func fieldIfPresent(_ k: StaticString, _ v: String?) { if let v { field(k, v) } }
+    public mutating func fieldIfPresent(_ k: StaticString, _ v: (some BinaryInteger)?) { if let v { field(k, v) } }
+    public mutating func fieldIfPresent(_ k: StaticString, _ v: Double?) { if let v { field(k, v) } }
+    public mutating func fieldIfPresent(_ k: StaticString, _ v: [String]?) { if let v { field(k, v) } }
+
+    /// `"k" : { … }` or `"k" : [ … ]` written by `write`, null for nil.
+    public mutating func field<T>(_ k: StaticString, _ v: T?, _ write: (T, inout PrettyJSON) -> Void) {
+        key(k)
+        if let v { write(v, &self) } else { null() }
+    }
+
+    /// The same, left out for nil.
+    public mutating func fieldIfPresent<T>(_ k: StaticString, _ v: T?, _ write: (T, inout PrettyJSON) -> Void) {
+        if let v { field(k, v, write) }
+    }
+
+    /// `[ … ]` of `items`, each written by `write`.
+    public mutating func array<T>(_ items: [T], _ write: (T, inout PrettyJSON) -> Void) {
         array { w in
-            for s in list {
+            for item in items {
                 w.element()
-                w.string(s)
+                write(item, &w)
             }
         }
     }

@@ -3,128 +3,60 @@
 extension TaskResult: PrettyJSONWritable {
     public var prettyJSON: [UInt8]? {
         var w = PrettyJSON(capacity: 2048 + (answer?.utf8.count ?? 0))
-        write(to: &w)
-        return w.failed ? nil : w.bytes
-    }
-
-    func write(to w: inout PrettyJSON) {
         w.object { w in
-            if let answer {
-                w.key("answer")
-                w.string(answer)
-            }
+            w.fieldIfPresent("answer", answer)
             w.key("attempts")
-            w.array { w in
-                for attempt in attempts {
-                    w.element()
-                    attempt.write(to: &w)
-                }
-            }
-            w.key("claimed_at")
-            w.string(claimedAt)
-            w.key("class")
-            w.string(self.class.rawValue)
-            if let containment {
-                w.key("containment")
-                containment.write(to: &w)
-            }
-            w.key("finished_at")
-            w.string(finishedAt)
-            w.key("git")
-            if let git { git.write(to: &w) } else { w.null() }
-            w.key("hint")
-            w.string(hint)
-            w.key("id")
-            w.string(id)
-            w.key("log")
-            w.string(log)
-            w.key("reason")
-            w.string(reason)
-            if let review {
-                w.key("review")
-                review.write(to: &w)
-            }
-            if let sandbox {
-                w.key("sandbox")
-                sandbox.write(to: &w)
-            }
-            w.key("schema")
-            w.string(schema)
-            if let setup {
-                w.key("setup")
-                setup.write(to: &w)
-            }
+            w.array(attempts) { $0.write(to: &$1) }
+            w.field("claimed_at", claimedAt)
+            w.field("class", self.class.rawValue)
+            w.fieldIfPresent("containment", containment) { $0.write(to: &$1) }
+            w.field("finished_at", finishedAt)
+            w.field("git", git) { $0.write(to: &$1) }
+            w.field("hint", hint)
+            w.field("id", id)
+            w.field("log", log)
+            w.field("reason", reason)
+            w.fieldIfPresent("review", review) { $0.write(to: &$1) }
+            w.fieldIfPresent("sandbox", sandbox) { $0.write(to: &$1) }
+            w.field("schema", schema)
+            w.fieldIfPresent("setup", setup) { $0.write(to: &$1) }
             w.key("spec")
             spec.write(to: &w)
-            w.key("status")
-            w.string(status.rawValue)
-            w.key("usage")
-            Usage.write(usage, to: &w)
-            if let verify {
-                w.key("verify")
-                verify.write(to: &w)
-            }
+            w.field("status", status.rawValue)
+            w.field("usage", usage) { $0.write(to: &$1) }
+            w.fieldIfPresent("verify", verify) { $0.write(to: &$1) }
             w.key("worker")
             w.object { w in
-                w.key("host")
-                w.string(worker.host)
-                w.key("pid")
-                w.integer(worker.pid)
-                w.key("version")
-                w.string(worker.version)
+                w.field("host", worker.host)
+                w.field("pid", worker.pid)
+                w.field("version", worker.version)
             }
         }
+        return w.failed ? nil : w.bytes
     }
 }
 
 extension TaskResult.Attempt {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            if let apiRetries {
-                w.key("api_retries")
-                w.array { w in
-                    for retry in apiRetries {
-                        w.element()
-                        retry.write(to: &w)
-                    }
-                }
-            }
-            w.key("class")
-            w.string(self.class.rawValue)
-            w.key("duration_s")
-            w.double(durationS)
-            w.key("ended_at")
-            w.string(endedAt)
-            w.key("exit_code")
-            w.integer(exitCode)
-            w.key("harness")
-            w.string(harness)
-            w.key("model")
-            w.string(model)
-            w.key("n")
-            w.integer(n)
-            w.key("peak_memory_bytes")
-            w.integer(peakMemoryBytes)
-            w.key("provider")
-            w.string(provider)
-            w.key("reason")
-            w.string(reason)
-            w.key("retryable")
-            w.bool(retryable)
-            w.key("signal")
-            w.integer(signal)
-            w.key("started_at")
-            w.string(startedAt)
-            w.key("stderr_tail")
-            w.string(stderrTail)
-            w.key("stdout_bytes")
-            w.integer(stdoutBytes)
-            if let stoppedBy {
-                w.key("stopped_by")
-                w.string(stoppedBy)
-            }
-            w.key("usage")
-            TaskResult.Usage.write(usage, to: &w)
+            w.fieldIfPresent("api_retries", apiRetries) { retries, w in w.array(retries) { $0.write(to: &$1) } }
+            w.field("class", self.class.rawValue)
+            w.field("duration_s", durationS)
+            w.field("ended_at", endedAt)
+            w.field("exit_code", exitCode)
+            w.field("harness", harness)
+            w.field("model", model)
+            w.field("n", n)
+            w.field("peak_memory_bytes", peakMemoryBytes)
+            w.field("provider", provider)
+            w.field("reason", reason)
+            w.field("retryable", retryable)
+            w.field("signal", signal)
+            w.field("started_at", startedAt)
+            w.field("stderr_tail", stderrTail)
+            w.field("stdout_bytes", stdoutBytes)
+            w.fieldIfPresent("stopped_by", stoppedBy)
+            w.field("usage", usage) { $0.write(to: &$1) }
         }
     }
 }
@@ -132,48 +64,26 @@ extension TaskResult.Attempt {
 extension StreamScanner.APIRetry {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            if let attempt {
-                w.key("attempt")
-                w.integer(attempt)
-            }
-            if let error {
-                w.key("error")
-                w.string(error)
-            }
-            if let status {
-                w.key("error_status")
-                w.integer(status)
-            }
-            if let delayMs {
-                w.key("retry_delay_ms")
-                w.double(delayMs)
-            }
+            w.fieldIfPresent("attempt", attempt)
+            w.fieldIfPresent("error", error)
+            w.fieldIfPresent("error_status", status)
+            w.fieldIfPresent("retry_delay_ms", delayMs)
         }
     }
 }
 
 extension TaskResult.Usage {
-    static func write(_ usage: Self?, to w: inout PrettyJSON) {
-        guard let usage else { return w.null() }
+    func write(to w: inout PrettyJSON) {
         w.object { w in
-            w.key("api_duration_s")
-            w.double(usage.apiDurationS)
-            w.key("cache_read_tokens")
-            w.integer(usage.cacheReadTokens)
-            w.key("cache_write_tokens")
-            w.integer(usage.cacheWriteTokens)
-            w.key("cost_usd")
-            w.double(usage.costUSD)
-            w.key("input_tokens")
-            w.integer(usage.inputTokens)
-            w.key("num_turns")
-            w.integer(usage.numTurns)
-            w.key("output_tokens")
-            w.integer(usage.outputTokens)
-            w.key("priced_cost_usd")
-            w.double(usage.pricedCostUSD)
-            w.key("session_id")
-            w.string(usage.sessionID)
+            w.field("api_duration_s", apiDurationS)
+            w.field("cache_read_tokens", cacheReadTokens)
+            w.field("cache_write_tokens", cacheWriteTokens)
+            w.field("cost_usd", costUSD)
+            w.field("input_tokens", inputTokens)
+            w.field("num_turns", numTurns)
+            w.field("output_tokens", outputTokens)
+            w.field("priced_cost_usd", pricedCostUSD)
+            w.field("session_id", sessionID)
         }
     }
 }
@@ -181,18 +91,13 @@ extension TaskResult.Usage {
 extension TaskResult.SpecSummary {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            w.key("file")
-            w.string(file)
-            w.key("harness")
-            w.string(harness)
+            w.field("file", file)
+            w.field("harness", harness)
             w.key("meta")
             FrontmatterValue.write(entries: meta.map { ($0.key, $0.value) }, to: &w)
-            w.key("model")
-            w.string(model)
-            w.key("provider")
-            w.string(provider)
-            w.key("repo")
-            w.string(repo)
+            w.field("model", model)
+            w.field("provider", provider)
+            w.field("repo", repo)
         }
     }
 }
@@ -205,15 +110,8 @@ extension FrontmatterValue {
         case .integer(let n): w.integer(n)
         case .float(let d): if d.isFinite { w.double(d) } else { w.string(json) }
         case .string(let s): w.string(s)
-        case .list(let items):
-            w.array { w in
-                for item in items {
-                    w.element()
-                    item.write(to: &w)
-                }
-            }
-        case .map(let entries):
-            Self.write(entries: entries.map { ($0.key, $0.value) }, to: &w)
+        case .list(let items): w.array(items) { $0.write(to: &$1) }
+        case .map(let entries): Self.write(entries: entries.map { ($0.key, $0.value) }, to: &w)
         }
     }
 
@@ -233,42 +131,20 @@ extension FrontmatterValue {
 extension TaskResult.Git {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            if let base {
-                w.key("base")
-                w.string(base)
-            }
-            if let branch {
-                w.key("branch")
-                w.string(branch)
-            }
+            w.fieldIfPresent("base", base)
+            w.fieldIfPresent("branch", branch)
             w.key("commits")
-            w.array { w in
-                for commit in commits {
-                    w.element()
-                    w.object { w in
-                        w.key("sha")
-                        w.string(commit.sha)
-                        w.key("subject")
-                        w.string(commit.subject)
-                    }
+            w.array(commits) { commit, w in
+                w.object { w in
+                    w.field("sha", commit.sha)
+                    w.field("subject", commit.subject)
                 }
             }
-            if let diffstat {
-                w.key("diffstat")
-                diffstat.write(to: &w)
-            }
-            w.key("head_after")
-            w.string(headAfter)
-            w.key("head_before")
-            w.string(headBefore)
-            if let integrated {
-                w.key("integrated")
-                w.string(integrated)
-            }
-            if let integratedReason {
-                w.key("integrated_reason")
-                w.string(integratedReason)
-            }
+            w.fieldIfPresent("diffstat", diffstat) { $0.write(to: &$1) }
+            w.field("head_after", headAfter)
+            w.field("head_before", headBefore)
+            w.fieldIfPresent("integrated", integrated)
+            w.fieldIfPresent("integrated_reason", integratedReason)
         }
     }
 }
@@ -276,12 +152,9 @@ extension TaskResult.Git {
 extension Review.Diffstat {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            w.key("deletions")
-            w.integer(deletions)
-            w.key("files")
-            w.integer(files)
-            w.key("insertions")
-            w.integer(insertions)
+            w.field("deletions", deletions)
+            w.field("files", files)
+            w.field("insertions", insertions)
         }
     }
 }
@@ -291,10 +164,8 @@ extension Review {
         w.object { w in
             w.key("diffstat")
             diffstat.write(to: &w)
-            w.key("flags")
-            w.strings(flags.map(\.rawValue))
-            w.key("notes")
-            w.strings(notes)
+            w.field("flags", flags.map(\.rawValue))
+            w.field("notes", notes)
         }
     }
 }
@@ -302,16 +173,10 @@ extension Review {
 extension TaskResult.Verify {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            w.key("command")
-            w.string(command)
-            w.key("duration_s")
-            w.double(durationS)
-            if let exitCode {
-                w.key("exit_code")
-                w.integer(exitCode)
-            }
-            w.key("output_tail")
-            w.string(outputTail)
+            w.field("command", command)
+            w.field("duration_s", durationS)
+            w.fieldIfPresent("exit_code", exitCode)
+            w.field("output_tail", outputTail)
         }
     }
 }
@@ -319,18 +184,10 @@ extension TaskResult.Verify {
 extension TaskResult.Containment {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            w.key("leftovers_killed")
-            w.integer(leftoversKilled)
-            if let memoryCapBytes {
-                w.key("memory_cap_bytes")
-                w.integer(memoryCapBytes)
-            }
-            if let memoryController {
-                w.key("memory_controller")
-                w.string(memoryController)
-            }
-            w.key("method")
-            w.string(method)
+            w.field("leftovers_killed", leftoversKilled)
+            w.fieldIfPresent("memory_cap_bytes", memoryCapBytes)
+            w.fieldIfPresent("memory_controller", memoryController)
+            w.field("method", method)
         }
     }
 }
@@ -338,16 +195,9 @@ extension TaskResult.Containment {
 extension TaskResult.SandboxSummary {
     func write(to w: inout PrettyJSON) {
         w.object { w in
-            if let hidden {
-                w.key("hidden")
-                w.strings(hidden)
-            }
-            w.key("method")
-            w.string(method)
-            if let writable {
-                w.key("writable")
-                w.strings(writable)
-            }
+            w.fieldIfPresent("hidden", hidden)
+            w.field("method", method)
+            w.fieldIfPresent("writable", writable)
         }
     }
 }
@@ -356,58 +206,22 @@ extension ClaimRecord: PrettyJSONWritable {
     public var prettyJSON: [UInt8]? {
         var w = PrettyJSON(capacity: 512)
         w.object { w in
-            if let agentPgid {
-                w.key("agent_pgid")
-                w.integer(agentPgid)
-            }
-            if let agentStart {
-                w.key("agent_start")
-                w.integer(agentStart)
-            }
-            w.key("attempt")
-            w.integer(attempt)
-            if let bootID {
-                w.key("boot_id")
-                w.string(bootID)
-            }
-            if let cgroup {
-                w.key("cgroup")
-                w.string(cgroup)
-            }
-            if let containment {
-                w.key("containment")
-                w.string(containment)
-            }
-            w.key("file")
-            w.string(file)
-            w.key("host")
-            w.string(host)
-            w.key("id")
-            w.string(id)
-            if let marker {
-                w.key("marker")
-                w.string(marker)
-            }
-            if let memoryCapBytes {
-                w.key("memory_cap_bytes")
-                w.integer(memoryCapBytes)
-            }
-            if let memoryCgroup {
-                w.key("memory_cgroup")
-                w.string(memoryCgroup)
-            }
-            if let nextAttemptAt {
-                w.key("next_attempt_at")
-                w.string(nextAttemptAt)
-            }
-            w.key("pid")
-            w.integer(pid)
-            if let provider {
-                w.key("provider")
-                w.string(provider)
-            }
-            w.key("started_at")
-            w.string(startedAt)
+            w.fieldIfPresent("agent_pgid", agentPgid)
+            w.fieldIfPresent("agent_start", agentStart)
+            w.field("attempt", attempt)
+            w.fieldIfPresent("boot_id", bootID)
+            w.fieldIfPresent("cgroup", cgroup)
+            w.fieldIfPresent("containment", containment)
+            w.field("file", file)
+            w.field("host", host)
+            w.field("id", id)
+            w.fieldIfPresent("marker", marker)
+            w.fieldIfPresent("memory_cap_bytes", memoryCapBytes)
+            w.fieldIfPresent("memory_cgroup", memoryCgroup)
+            w.fieldIfPresent("next_attempt_at", nextAttemptAt)
+            w.field("pid", pid)
+            w.fieldIfPresent("provider", provider)
+            w.field("started_at", startedAt)
         }
         return w.failed ? nil : w.bytes
     }
