@@ -44,6 +44,9 @@ struct PreflightTests {
         #expect(r.status == .succeeded)
         #expect(r.attempts.count == 1)
         #expect((providerState(s, "zhipu")?["state"] as? String) == "healthy")
+        // Stopped first: a running worker's worktree pool refills its clones under work/, and a
+        // directory removed during the walk fails it.
+        worker.stop()
         for file in try FileManager.default.subpathsOfDirectory(atPath: s.spool) {
             let text = (try? String(contentsOfFile: s.spool + "/" + file, encoding: .utf8)) ?? ""
             #expect(!text.contains("sk-right-key-2024") && !text.contains("sk-wrong-key-0000"), "secret leaked into \(file)")
