@@ -44,6 +44,13 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
     public private(set) var directoryFD: Int32 = -1
     /// The memory cap every process of the task lives under, once `capMemory` set one (Containment+Memory.swift).
     public internal(set) var memory: MemoryCgroup?
+    /// Where the cgroup goes back when the task leaves it empty (see `CgroupPool`).
+    private var pool: CgroupPool?
+    /// Whether `killAll` last found no process left.
+    private var foundEmpty = false
+    /// Given back to its pool: the cgroup is another task's now, and this task had nothing left in
+    /// it (a later `killAll` of this task must not see, or kill, the next task's processes).
+    private var returned = false
 
     /// Called once, just before the first process joins the containment (`ChildProcess` calls
     /// `willStart`): the task records its claim there, so a task that starts no process before its
@@ -74,11 +81,19 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
 
     /// Creates the containment for one task, named `name` (unique on this host), with the best
     /// method `preference` allows. Never fails: without a usable cgroup it falls back to `marker`.
-    public static func create(name: String, preference: Preference = .auto) -> Containment {
+    /// With a `pool`, a cgroup v2 comes from it (and goes back to it, see `dispose`).
+    public static func create(name: String, preference: Preference = .auto, pool: CgroupPool? = nil) -> Containment {
         let marker = "\(name).\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
         for method in candidates(preference) {
             guard method != .marker else { break }
             guard let base = Hierarchy.base(for: method) else { continue }
+            if method == .cgroup2, let pool, let kept = pool.take(base: base) {
+                let c = Containment(method: method, path: kept.path, marker: marker)
+                c.procsFD = kept.procsFD
+                c.directoryFD = kept.directoryFD
+                c.pool = pool
+                return c
+            }
             let dir = "\(base)/\(name)"
             if mkdir(dir, 0o755) != 0 && errno != EEXIST { continue }
             let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
@@ -118,6 +133,7 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
     /// Every live process of the task: the cgroup's members (no descendant can leave a cgroup), or,
     /// for the marker method, every process carrying the marker (a scan of /proc).
     public func members() -> [Int32] {
+        if returned { return [] }
         var pids = Set(path.map(Containment.cgroupMembers) ?? ProcessTable.withMarker(Containment.markerVariable, marker))
         // A process in the task's memory cgroup is the task's, whatever else it left.
         if let memory, memory.path != path { pids.formUnion(Containment.cgroupMembers(memory.path)) }
@@ -147,9 +163,13 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
         var inits = Set<Int32>()
         let deadline = now() + timeout
         var pause: useconds_t = 1000
+        foundEmpty = false
         while true {
             let left = members()
-            if left.isEmpty { break }
+            if left.isEmpty {
+                foundEmpty = true
+                break
+            }
             for pid in left where !seen.contains(pid) && ProcessTable.isNamespaceInit(pid) { inits.insert(pid) }
             seen.formUnion(left)
             if method == .cgroup2, let path, Containment.write("1", to: path + "/cgroup.kill") {
@@ -171,11 +191,20 @@ public final class Containment: @unchecked Sendable {  // no lock: its descripto
         return seen.subtracting(inits).count
     }
 
-    /// Ends every member and removes the cgroup (once; later calls do nothing).
+    /// Ends every member and removes the cgroup (once; later calls do nothing). A cgroup from a pool
+    /// goes back to it instead when nothing was left in it, it was never ended through `cgroup.kill`
+    /// (that closed `directoryFD`) and it held no memory figures or cap.
     public func dispose() {
         guard !disposed else { return }
         disposed = true
         killAll()
+        if let pool, let path, foundEmpty, memory == nil, procsFD >= 0, directoryFD >= 0,
+           pool.give(.init(path: path, procsFD: procsFD, directoryFD: directoryFD)) {
+            returned = true
+            procsFD = -1
+            directoryFD = -1
+            return
+        }
         if procsFD >= 0 { close(procsFD); procsFD = -1 }
         if directoryFD >= 0 { close(directoryFD); directoryFD = -1 }
         if let path { rmdir(path) }

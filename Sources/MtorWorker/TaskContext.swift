@@ -20,6 +20,8 @@ struct TaskContext {
     var wake: WakePipe?
     /// Ready clones per repository (nil: no pool).
     var pool: WorktreePool?
+    /// Empty task cgroups kept between tasks.
+    var cgroups: CgroupPool?
 
     /// The user's home, against which the spec's `~` is resolved.
     var home: String { settings.home }
@@ -30,7 +32,7 @@ struct TaskContext {
 extension Worker {
     /// The context a task claimed now runs with (the settings as last loaded).
     var taskContext: TaskContext {
-        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health, triage: triage, spend: spend, wake: wake, pool: pool)
+        TaskContext(spool: spool, settings: loop.settings, options: options, logger: logger, retryGate: retryGate, health: health, triage: triage, spend: spend, wake: wake, pool: pool, cgroups: cgroups)
     }
 }
 

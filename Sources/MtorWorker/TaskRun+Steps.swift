@@ -36,7 +36,7 @@ extension TaskRun {
 
     /// Creates the containment every process of the task (set-up, agent, verify, and all they start) stays in.
     func contain() -> TaskLifecycle.Action {
-        box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment)
+        box = Containment.create(name: "w\(ProcessControl.pid)-\(id)", preference: options.containment, pool: context.cgroups)
         // Recorded just before the first process of the task starts: a worker killed at any later
         // instant (a set-up or git command half way, a sandbox being built) leaves a claim that names
         // the containment, so the next worker ends everything in it. When the agent is the first

@@ -96,8 +96,12 @@ extension Worker {
         let name = "w\(claim.pid)-\(id)"
         var killed = 0
         if let marker = claim.marker, marker.hasPrefix(name + "."), let method = claim.containment.flatMap(Containment.Method.init(rawValue:)) {
-            // Only a cgroup this worker's hierarchy would have made for that task is trusted.
-            let trusted = { (dir: String) in FileSystem.basename(of: dir) == name && dir.contains("/mtor/") ? dir : nil }
+            // Only a cgroup this worker's hierarchy would have made for that task is trusted: the task's
+            // own, or one the dead worker kept between its tasks (all in it are that worker's leftovers).
+            let trusted = { (dir: String) -> String? in
+                let base = FileSystem.basename(of: dir)
+                return (base == name || CgroupPool.isPooled(base, of: claim.pid)) && dir.contains("/mtor/") ? dir : nil
+            }
             let path = claim.cgroup.flatMap(trusted)
             let box = Containment.recorded(method: path == nil ? .marker : method, path: path, marker: marker,
                                            memory: claim.memoryCgroup.flatMap(trusted))

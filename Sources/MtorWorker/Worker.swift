@@ -25,6 +25,8 @@ public final class Worker {
     /// Each UTC day's spend, from every ledger of the spool.
     let spend = SpendBook()
     let wake: WakePipe
+    /// Empty task cgroups kept between tasks (at most twice `--concurrency`).
+    let cgroups: CgroupPool
     let startedAt = Date()
     /// Touched only on the loop thread (see `LoopState`).
     var loop: LoopState
@@ -69,6 +71,7 @@ public final class Worker {
             hooks.attention(event: "provider_unhealthy", provider: provider, cls: cls, reason: reason)
         }
         do { wake = try WakePipe() } catch { throw .environment("cannot create the wake pipe: \(error)") }
+        cgroups = CgroupPool(keep: 2 * options.concurrency)
     }
 
     /// Runs until SIGTERM/SIGINT (or, with `--once`, until inbox/ is drained). Returns the exit code.
@@ -185,6 +188,7 @@ public final class Worker {
         }
         loop.exited = true
         pool?.close()
+        cgroups.removeAll()
         writeState(force: true)
         FileSystem.remove(spool.workerFile(host: options.host, pid: ProcessControl.pid))
         removeStateSpares()
