@@ -570,3 +570,13 @@ int mtor_wifexited(int status) { return WIFEXITED(status); }
 int mtor_wexitstatus(int status) { return WEXITSTATUS(status); }
 int mtor_wifsignaled(int status) { return WIFSIGNALED(status); }
 int mtor_wtermsig(int status) { return WTERMSIG(status); }
+
+int mtor_child_exited(pid_t pid, int block) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int r;
+    do r = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | (block ? 0 : WNOHANG));
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    return info.si_pid != 0;
+}

@@ -22,7 +22,7 @@ public enum Termination: Equatable, Sendable {
 /// Every child is registered while it is spawned, under the same lock the orphan reaper takes,
 /// so the reaper can never reap a child whose owner will wait for it (issue: a verify's exit
 /// taken by the reaper was recorded as -1).
-public final class ChildProcess: @unchecked Sendable {  // no lock: its descriptors and `termination` are used by one owning thread at a time
+public final class ChildProcess: @unchecked Sendable {  // no lock: its descriptors and `termination` are used by one owning thread at a time; `reapLock` guards `reaped`
     public enum Stream: Sendable { case stdout, stderr }
 
     public let pid: Int32
@@ -40,6 +40,11 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
     private var termination: Termination?
     /// Processes of the containment still running when the leader exited, killed then.
     public private(set) var leftoversKilled = 0
+    /// Held while the child is reaped and while it is signalled: once reaped, its pid (and group id)
+    /// may be another process's at any moment (pids wrap; after 32,768 on many hosts, which busy
+    /// spawning reaches within seconds), so a signal is sent only before.
+    private let reapLock = NSLock()
+    private var reaped = false
 
     /// Finds `program` on `searchPath` unless it already contains a slash.
     public static func resolve(_ program: String, searchPath: String) -> String? {
@@ -175,6 +180,19 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
         if reportFD >= 0 { close(reportFD) }
     }
 
+    /// Sends `signal` to the child, or with `group` to its whole process group, unless it has been
+    /// reaped (then nothing is sent: the pid may belong to someone else by now). Any thread may call it.
+    @discardableResult
+    public func signal(_ signal: Int32, group: Bool = false) -> Bool {
+        reapLock.withLock {
+            guard !reaped else { return false }
+            return kill(group ? -pid : pid, signal) == 0
+        }
+    }
+
+    /// Whether the child has exited and been reaped. Any thread may ask.
+    public var isReaped: Bool { reapLock.withLock { reaped } }
+
     // MARK: - Driving
 
     /// Reads stdout/stderr as they arrive until the process ends (or `stop` asks it to end).
@@ -204,10 +222,11 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
                 }
             }
             // Never block in waitpid: a child that closed its pipes may still run past its timeout.
-            if termination == nil, let t = reap(block: false) {
-                termination = t
+            if termination == nil, mtor_child_exited(pid, 0) != 0 {
+                // The leader is a zombie, so the group id is still its own: kill the rest, then reap.
+                signal(SIGKILL, group: true)
+                termination = reap(block: true)
                 leaderGoneAt = now()
-                ProcessControl.signalGroup(pid, SIGKILL)
                 reapGroup()
                 // Whatever it started outside its group (setsid, double forks) ends with it.
                 leftoversKilled += containment?.killAll() ?? 0
@@ -223,7 +242,7 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
                 if stopRequestedAt == nil, stop() {
                     stopRequestedAt = now()
                     if sandbox == nil {
-                        ProcessControl.signalGroup(pid, SIGTERM)
+                        signal(SIGTERM, group: true)
                         containment?.signalAll(SIGTERM)
                     } else {
                         // bwrap dies on SIGTERM and its namespace's processes with it (--die-with-parent):
@@ -232,7 +251,7 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
                     }
                 } else if let asked = stopRequestedAt, !killed, now() - asked >= grace {
                     killed = true
-                    ProcessControl.signalGroup(pid, SIGKILL)
+                    signal(SIGKILL, group: true)
                     containment?.signalAll(SIGKILL)
                 }
             }
@@ -277,10 +296,17 @@ public final class ChildProcess: @unchecked Sendable {  // no lock: its descript
         if let termination { return termination }
         var status: Int32 = 0
         while true {
-            let r = waitpid(pid, &status, block ? 0 : WNOHANG)
+            // Waits (when blocking) without reaping, so `reapLock` is never held across a wait.
+            let exited = mtor_child_exited(pid, block ? 1 : 0)
+            if exited == 0 { return nil }
+            let r: Int32 = reapLock.withLock {
+                var r: Int32
+                repeat { r = waitpid(pid, &status, WNOHANG) } while r < 0 && errno == EINTR
+                if r != 0 { reaped = true }
+                return r
+            }
             if r == pid { break }
-            if r == 0 { return nil }
-            if errno == EINTR { continue }
+            if r == 0 { continue }
             // Only this object waits for its pid (the registry keeps the reaper away), so this is a bug.
             ChildRegistry.shared.remove(pid)
             return .exited(-1)

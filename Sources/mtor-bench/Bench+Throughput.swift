@@ -82,7 +82,7 @@ extension Bench {
             }
             let limit = Double(count) / 10 + 60
             guard let last = probe.waitFinishedTotal(count, timeout: limit) else {
-                throw .workload("\(kind.rawValue): only \(probe.counts.finished) of \(count) jobs finished within \(Int(limit)) s")
+                throw .workload("\(kind.rawValue): only \(probe.counts.finished) of \(count) jobs finished within \(Int(limit)) s\(probe.shortfall(ids))")
             }
             return Double(count) / (last - started)
         }
@@ -112,7 +112,8 @@ extension Bench {
             }
             let limit = Double(count) / 10 + 60
             guard let last = probe.waitFinishedTotal(base + count, timeout: limit) else {
-                throw .workload("\(kind.rawValue): only \(probe.counts.finished - base) of \(count) specs finished within \(Int(limit)) s")
+                throw .workload("\(kind.rawValue): only \(probe.counts.finished - base) of \(count) specs finished within \(Int(limit)) s"
+                               + "\(probe.shortfall(ids))\(contender.isRunning ? "" : "; it is no longer running")")
             }
             let peak = kind == .mtor ? ProcStats.statusValue(contender.pid, "VmHWM") : nil
             return ThroughputRun(perSecond: Double(count) / (last - started), failed: probe.counts.failed, peakRSSKiB: peak)

@@ -48,10 +48,13 @@ enum ContenderKind: String, CaseIterable, Sendable {
         case .mtor, .tsp, .nq:
             return nil
         case .inotifyLoop:
+            // inbox/ is scanned once inotifywait says its watch is up (on stderr), so nothing renamed in
+            // between the scan and the watch is missed.
             return """
             cd "$1" || exit 1
             \(ContenderKind.runFunction)
-            inotifywait -m -q -e moved_to -e close_write --format '%f' inbox | {
+            inotifywait -m -e moved_to -e close_write --format '%f' inbox 2>&1 | {
+              while read -r f; do [ "$f" = "Watches established." ] && break; done
               for p in inbox/*; do [ -e "$p" ] && run "${p#inbox/}"; done
               while read -r f; do run "$f"; done
             }
@@ -113,7 +116,7 @@ final class Contender: Sendable {
     func stop() {
         stopFlag.set()
         if ended.wait(timeout: .now() + 60) == .timedOut {
-            ProcessControl.signalGroup(child.pid, 9)  // SIGKILL
+            child.signal(9, group: true)  // SIGKILL
             _ = ended.wait(timeout: .now() + 10)
         }
     }

@@ -108,6 +108,17 @@ final class Probe: @unchecked Sendable {  // `condition` (an NSCondition) guards
 
     var counts: (finished: Int, failed: Int) { condition.withLock { (finishedTotal, failedTotal) } }
 
+    /// For a run that fell short: which of `ids` never finished, and where each lies now.
+    func shortfall(_ ids: [String]) -> String {
+        let missing = condition.withLock { ids.filter { finished[$0] == nil } }
+        guard !missing.isEmpty else { return "" }
+        let places = missing.prefix(5).map { id -> String in
+            let dirs = ["inbox", "claimed", "done", "failed", "tmp"].filter { FileSystem.exists("\(spool.root)/\($0)/\(id).md") }
+            return "\(id) in \(dirs.isEmpty ? "no spool directory" : dirs.joined(separator: ", "))"
+        }
+        return "; not finished: \(places.joined(separator: "; "))\(missing.count > 5 ? " and \(missing.count - 5) more" : "")"
+    }
+
     private func wait<T>(_ timeout: Double, _ check: () -> T?) -> T? {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock()

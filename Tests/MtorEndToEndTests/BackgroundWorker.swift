@@ -43,11 +43,13 @@ final class BackgroundWorker {
         throw SandboxError("condition not met within \(timeout)s; worker said:\n\(stderr)\nspool: \(sandbox.listing())")
     }
 
+    /// SIGTERM to the worker's group, SIGKILL after 40 s. Signals go through the child, never to a bare
+    /// pid: a worker a test killed earlier is reaped, and its pid may be another test's process by now.
     func stop() {
-        ProcessControl.signalGroup(child.pid, SIGTERM)
+        child.signal(SIGTERM, group: true)
         let deadline = Date().addingTimeInterval(40)
-        while Date() < deadline && ProcessControl.groupExists(child.pid) { Thread.sleep(forTimeInterval: 0.05) }
-        ProcessControl.signalGroup(child.pid, SIGKILL)
+        while Date() < deadline && !child.isReaped { Thread.sleep(forTimeInterval: 0.05) }
+        child.signal(SIGKILL, group: true)
     }
 }
 

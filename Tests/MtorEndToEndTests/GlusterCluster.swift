@@ -193,7 +193,7 @@ final class GlusterCluster: @unchecked Sendable {
     /// SIGKILLs the host's worker and reaps it.
     func killWorker(_ host: Host) {
         guard let w = host.worker else { return }
-        kill(w.pid, SIGKILL)
+        w.child.signal(SIGKILL)
         w.waitGone()
         host.worker = nil
     }
@@ -202,25 +202,25 @@ final class GlusterCluster: @unchecked Sendable {
     func killHost(_ host: Host) {
         killWorker(host)
         if let client = host.clientPid { kill(client, SIGKILL) }
-        kill(host.holder.pid, SIGKILL)
+        host.holder.child.signal(SIGKILL)
         host.holder.waitGone()
     }
 
     /// Stops everything this cluster started, in order; safe to call twice.
     func shutdown() {
         for host in hosts {
-            if let w = host.worker { kill(w.pid, SIGTERM) }
+            if let w = host.worker { w.child.signal(SIGTERM) }
         }
         for host in hosts {
             if let w = host.worker {
                 let deadline = Date().addingTimeInterval(10)
                 while w.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-                kill(w.pid, SIGKILL)
+                w.child.signal(SIGKILL)
                 w.waitGone()
                 host.worker = nil
             }
             if let client = host.clientPid, ProcessControl.isAlive(client) { kill(client, SIGTERM) }
-            if host.holder.isRunning { kill(host.holder.pid, SIGKILL); host.holder.waitGone() }
+            if host.holder.isRunning { host.holder.child.signal(SIGKILL); host.holder.waitGone() }
         }
         hosts = []
         _ = try? sh("umount -l \(mount) 2>/dev/null; umount -l \(root)/vol2 2>/dev/null; true")

@@ -69,9 +69,9 @@ struct HostileSpoolFileTests {
             #expect(Self.isRegular("\(s.spool)/logs/\(id).log"))
         }
         // Two SIGTERMs: the first stops new claims, the second interrupts the running task at once.
-        ProcessControl.signalGroup(worker.child.pid, SIGTERM)
+        worker.child.signal(SIGTERM, group: true)
         Thread.sleep(forTimeInterval: 0.5)
-        ProcessControl.signalGroup(worker.child.pid, SIGTERM)
+        worker.child.signal(SIGTERM, group: true)
         try worker.waitFor(timeout: 20) { !ProcessControl.isAlive(worker.child.pid) }
         #expect(s.exists("inbox/fifo-term.md") || s.exists("failed/fifo-term.result.json"), "\(s.listing())")
     }
@@ -95,7 +95,7 @@ struct HostileSpoolFileTests {
         #expect(s.ledger().contains { $0.id == "after-fifo" && $0.event == .succeeded }, "\(s.read("state/ledger.jsonl"))")
         #expect(Self.movedAside(s, "state/ledger.jsonl") == [.fifo])
         #expect(Self.warnings(s).contains { $0.contains("state/ledger.jsonl is a FIFO") }, "\(Self.warnings(s))")
-        ProcessControl.signalGroup(worker.child.pid, SIGTERM)
+        worker.child.signal(SIGTERM, group: true)
         try worker.waitFor(timeout: 20) { !ProcessControl.isAlive(worker.child.pid) }
         #expect(worker.stderr.contains("worker stopped"), "\(worker.stderr.suffix(2000))")
     }

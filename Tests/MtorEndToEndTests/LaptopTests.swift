@@ -63,7 +63,7 @@ struct LaptopTests {
         let filler = String(repeating: "Context line that makes this spec large enough to take a while to upload.\n", count: 11_000)
         try laptop.write("big.md", LaptopTests.shSpec + "echo big\n<!--\n\(filler)-->\n")
         let submit = try laptop.start(["submit", "big.md", "--to", "mtor-slow:\(s.spool)", "--via", via])
-        defer { ProcessControl.signalGroup(submit.child.pid, SIGKILL) }
+        defer { submit.child.signal(SIGKILL, group: true) }
         let tmp = s.spool + "/tmp"
         func staged() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.contains(".md") } }
         func size(_ name: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: "\(tmp)/\(name)"))?[.size] as? Int) ?? 0 }
@@ -75,7 +75,7 @@ struct LaptopTests {
         let partial = try #require(staged().first, "the upload was staged in tmp/: \(submit.sink.text)")
         #expect(size(partial) < 800 * 1024, "still mid-transfer")
         #expect(s.listing().contains("inbox/: ;"))
-        kill(submit.child.pid, SIGTERM) // mtor stops its transfer's process group, then dies of the signal
+        submit.child.signal(SIGTERM) // mtor stops its transfer's process group, then dies of the signal
         try waitFor(20) { !ProcessControl.isAlive(submit.child.pid) || submit.done }
         Thread.sleep(forTimeInterval: 1)
         #expect(s.listing().contains("inbox/: ;"), "\(s.listing())")

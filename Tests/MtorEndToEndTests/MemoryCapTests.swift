@@ -141,7 +141,7 @@ struct MemoryCapTests {
         let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         try worker.waitFor { ((try? String(contentsOfFile: pids, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 2 }
         let claim = try JSONDecoder().decode(ClaimRecord.self, from: Data(s.read("claimed/stuck.claim.json").utf8))
-        kill(worker.child.pid, SIGKILL)
+        worker.child.signal(SIGKILL)
         let cgroup = try #require(claim.memoryCgroup ?? claim.cgroup, "the claim names the task's memory cgroup")
         #expect(claim.memoryCapBytes == 256 << 20)
         #expect(FileManager.default.fileExists(atPath: cgroup))

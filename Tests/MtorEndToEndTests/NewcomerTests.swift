@@ -112,7 +112,7 @@ struct NewcomerTests {
         let live = try s.mtor(["status", "--spool", s.spool])
         #expect(live.out.contains("worker: pid \(worker.child.pid)"), "\(live.out)")
         s.envFile("\u{FEFF}SCRIPTED_KEY=x\n")
-        kill(worker.child.pid, SIGHUP)
+        worker.child.signal(SIGHUP)
         try worker.waitFor { worker.stderr.contains("SIGHUP: kept the previous settings") }
         let warned = try s.mtor(["status", "--spool", s.spool])
         #expect(warned.out.contains("warning: worker:") && warned.out.contains("byte-order mark"), "\(warned.out)")

@@ -67,7 +67,7 @@ struct ProcessSafetyTests {
         let worker = try BackgroundWorker(s, env: ["MTOR_TEST_PAUSE_AFTER_SPAWN": "3"])
         try worker.waitFor { s.exists("claimed/gated.md") }
         Thread.sleep(forTimeInterval: 0.5)
-        kill(worker.child.pid, SIGKILL)
+        worker.child.signal(SIGKILL)
         Thread.sleep(forTimeInterval: 1.5)
         #expect(!FileManager.default.fileExists(atPath: runs), "the agent ran although its claim was never written")
         let final = try s.drain()
@@ -86,7 +86,7 @@ struct ProcessSafetyTests {
         _ = try s.drain()  // creates the spool
         // An unrelated process leading its own group: what a reused pgid would point at.
         let bystander = try ChildProcess(executable: "/bin/sleep", argv: ["sleep", "60"], environment: ["PATH": "/usr/bin:/bin"], directory: nil)
-        defer { ProcessControl.signalGroup(bystander.pid, SIGKILL); _ = bystander.capture(timeout: 5) }
+        defer { bystander.signal(SIGKILL, group: true); _ = bystander.capture(timeout: 5) }
         Thread.sleep(forTimeInterval: 0.2)
         let sleeper = bystander.pid
         let host = FileSystem.hostName()
@@ -127,7 +127,7 @@ struct ProcessSafetyTests {
         // dies with its worker, tested in AgentGuestTests). Their pids are this host's.
         let worker = try BackgroundWorker(s, extra: ["--sandbox", "none"])
         try worker.waitFor { ((try? String(contentsOfFile: pids, encoding: .utf8))?.split(separator: "\n").count ?? 0) >= 2 }
-        kill(worker.child.pid, SIGKILL)
+        worker.child.signal(SIGKILL)
         let started = (try String(contentsOfFile: pids, encoding: .utf8)).split(separator: "\n").compactMap { Int32($0) }
         #expect(started.allSatisfy(ProcessTable.isRunning), "the agent outlives its worker's SIGKILL")
         try s.submit("cancel-me.md", "---\nrepo: ~/code/widget\n---\ntrue\n")

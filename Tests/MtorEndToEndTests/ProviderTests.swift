@@ -38,7 +38,7 @@ struct PreflightTests {
         #expect(!log.contains("sk-wrong-key-0000"))
         // Fix the key, tell the worker.
         s.envFile("export SCRIPTED_KEY=sk-right-key-2024\n")
-        ProcessControl.signalGroup(worker.child.pid, SIGHUP)
+        worker.child.signal(SIGHUP, group: true)
         try worker.waitFor(timeout: 90) { s.exists("done/task.result.json") }
         let r = try s.result("task")
         #expect(r.status == .succeeded)

@@ -59,7 +59,7 @@ final class SSHServer {
 
     func stop() {
         guard let child else { return }
-        ProcessControl.signalGroup(child.pid, SIGTERM)
+        child.signal(SIGTERM, group: true)
         self.child = nil
     }
 

@@ -41,7 +41,7 @@ final class ScriptedProvider {
         self.port = port
     }
 
-    deinit { ProcessControl.signalGroup(child.pid, SIGKILL) }
+    deinit { child.signal(SIGKILL, group: true) }
 
     /// The requests the provider saw, one JSON object each.
     var requests: [[String: Any]] {

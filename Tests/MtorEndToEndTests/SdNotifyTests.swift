@@ -88,7 +88,7 @@ struct SdNotifyTests {
         listener.collect(for: 2)
         #expect(listener.count("WATCHDOG=1", after: freedAt) >= 2, "pings resume when the loop turns again")
 
-        kill(worker.child.pid, SIGTERM)
+        worker.child.signal(SIGTERM)
         listener.collect(for: 2)
         #expect(listener.count("STOPPING=1") == 1)
     }

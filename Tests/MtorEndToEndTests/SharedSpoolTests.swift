@@ -31,7 +31,7 @@ struct SharedSpoolTests {
         b.stop()
         #expect(!s.exists("state/workers/\(host)-\(b.child.pid).json"))
         // A SIGKILLed one stays, and is stale at once on its own host (its pid is gone).
-        kill(a.child.pid, SIGKILL)
+        a.child.signal(SIGKILL)
         Thread.sleep(forTimeInterval: 0.3)
         let after = try JSONDecoder().decode(SpoolStatus.self, from: Data(try s.mtor(["status", "--json", "--spool", s.spool]).out.utf8))
         #expect(after.workers?.count == 1 && after.workers?.first?.stale == true, "\(String(describing: after.workers))")

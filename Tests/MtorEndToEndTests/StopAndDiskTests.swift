@@ -14,7 +14,7 @@ struct StopAndDiskTests {
         try worker.waitUntilStarted()
         try s.submit("short.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\nsleep 2\necho finished\n")
         try worker.waitFor { s.exists("claimed/short.md") }
-        ProcessControl.signalGroup(worker.child.pid, SIGTERM)
+        worker.child.signal(SIGTERM, group: true)
         try worker.waitFor(timeout: 20) { !ProcessControl.isAlive(worker.child.pid) || worker.stderr.contains("worker stopped") }
         #expect(try s.result("short").status == .succeeded)
     }
@@ -28,7 +28,7 @@ struct StopAndDiskTests {
         try worker.waitUntilStarted()
         try s.submit("long.md", "---\nrepo: ~/code/widget\nharness: sh\n---\nsleep 60 &\nsleep 60\n")
         try worker.waitFor { s.read("state/worker.json").contains("\"pid\" : ") && s.exists("claimed/long.md") }
-        ProcessControl.signalGroup(worker.child.pid, SIGTERM)
+        worker.child.signal(SIGTERM, group: true)
         try worker.waitFor(timeout: 30) { worker.stderr.contains("worker stopped") }
         #expect(s.exists("inbox/long.md"), "\(s.listing())")
         #expect(!s.exists("claimed/long.md"))

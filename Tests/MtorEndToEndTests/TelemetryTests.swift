@@ -112,7 +112,7 @@ final class WebhookReceiver {
         port = p
     }
 
-    deinit { ProcessControl.signalGroup(child.pid, SIGKILL) }
+    deinit { child.signal(SIGKILL, group: true) }
 
     var received: [[String: Any]] {
         ((try? String(contentsOfFile: bodies, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {

@@ -39,7 +39,7 @@ struct TortureTests {
             let worker = try BackgroundWorker(s, extra: ["--concurrency", "2"])
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4))
             // SIGKILL only the worker (agents run in their own process groups and are orphaned).
-            kill(worker.child.pid, SIGKILL)
+            worker.child.signal(SIGKILL)
             kills += 1
             Thread.sleep(forTimeInterval: 0.02)
             if kills >= 50 { break }

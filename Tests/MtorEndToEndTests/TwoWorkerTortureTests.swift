@@ -37,12 +37,12 @@ struct TwoWorkerTortureTests {
             Thread.sleep(forTimeInterval: Double.random(in: 0.02...0.25))
             let victim = Int.random(in: 0...1)
             if let w = workers[victim] {
-                kill(w.child.pid, SIGKILL)
+                w.child.signal(SIGKILL)
                 kills += 1
             }
             workers[victim] = try BackgroundWorker(s, extra: ["--concurrency", "2", "--rescan", "0.5"])
         }
-        for w in workers { if let w { kill(w.child.pid, SIGKILL) } }
+        for w in workers { if let w { w.child.signal(SIGKILL) } }
         workers = []
         let final = try s.drain(["--concurrency", "2"], timeout: 400)
         #expect(final.code == 0, "\(final.err.suffix(2000))")

@@ -26,7 +26,7 @@ struct WorkspaceCrashTests {
             """)
         let first = try BackgroundWorker(s)
         try first.waitFor(timeout: 60) { FileManager.default.fileExists(atPath: mark) }
-        #expect(kill(first.child.pid, SIGKILL) == 0)
+        #expect(first.child.signal(SIGKILL))
         try first.waitFor { !ProcessControl.groupExists(first.child.pid) || (try? String(contentsOfFile: "/proc/\(first.child.pid)/stat", encoding: .utf8))?.contains(") Z") == true }
         #expect(s.exists("claimed/resume.md"), "\(s.listing())")
         #expect(try s.worktrees() == [s.repo], "a task's clone is no worktree of the repo")
@@ -71,7 +71,7 @@ struct WorkspaceCrashTests {
             let w = try BackgroundWorker(s, extra: ["--concurrency", "4"])
             try w.waitFor(timeout: 300) { finished() >= target }
             killedMidAttempt += ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed")) ?? []).filter { $0.hasSuffix(".md") }.count
-            kill(w.child.pid, SIGKILL)
+            w.child.signal(SIGKILL)
             try w.waitFor { (try? String(contentsOfFile: "/proc/\(w.child.pid)/stat", encoding: .utf8))?.contains(") Z") != false }
             w.stop()
         }

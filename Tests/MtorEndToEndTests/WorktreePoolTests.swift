@@ -134,7 +134,7 @@ struct WorktreePoolTests {
         try s.submit("first.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\ntrue\n")
         let first = try BackgroundWorker(s, extra: ["--worktree-pool", "2"])
         try first.waitFor(timeout: 120) { s.poolEntries().filter { $0.hasSuffix(".json") }.count == 2 }
-        #expect(kill(first.child.pid, SIGKILL) == 0)
+        #expect(first.child.signal(SIGKILL))
         try first.waitFor { !ProcessControl.groupExists(first.child.pid) || (try? String(contentsOfFile: "/proc/\(first.child.pid)/stat", encoding: .utf8))?.contains(") Z") == true }
         first.stop()
         let ready = s.poolEntries().filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }

@@ -84,4 +84,32 @@ struct ChildProcessTests {
         #expect(ChildProcess.resolve("definitely-not-a-program-mtor", searchPath: "/usr/bin:/bin") == nil)
         #expect(ChildProcess.resolve("sh", searchPath: "/usr/bin:/bin") != nil)
     }
+
+    @Test("a signal reaches the child and its group until it is reaped, and never the process that takes its pid afterwards",
+          .timeLimit(.minutes(10)))
+    func signalNeverOutlivesTheChild() throws {
+        let sleeper = try ChildProcess(executable: "/bin/sh", argv: ["sh", "-c", "sleep 60 & wait"], environment: env, directory: nil)
+        #expect(sleeper.signal(SIGTERM, group: true))
+        #expect(sleeper.capture(timeout: 20).0 == .signaled(SIGTERM))
+        #expect(sleeper.isReaped)
+        #expect(!sleeper.signal(SIGKILL), "a reaped child is never signalled")
+        #expect(!sleeper.signal(SIGKILL, group: true))
+
+        // Its pid given to another process (ns_last_pid makes the kernel hand it out next; other
+        // tests spawn meanwhile, so a few tries), which a late signal must leave alone.
+        let gone = sleeper.pid
+        var bystander: ChildProcess?
+        for _ in 0..<50 where bystander == nil {
+            guard FileManager.default.isWritableFile(atPath: "/proc/sys/kernel/ns_last_pid") else { break }
+            try "\(gone - 1)".write(toFile: "/proc/sys/kernel/ns_last_pid", atomically: false, encoding: .utf8)
+            let candidate = try ChildProcess(executable: "/bin/sleep", argv: ["sleep", "60"], environment: env, directory: nil)
+            if candidate.pid == gone { bystander = candidate } else { candidate.signal(SIGKILL); _ = candidate.capture(timeout: 10) }
+        }
+        let other = try #require(bystander, "no process took pid \(gone) again (this test needs root for ns_last_pid)")
+        #expect(!sleeper.signal(SIGKILL) && !sleeper.signal(SIGKILL, group: true))
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(ProcessControl.isAlive(other.pid), "the process that took the pid was signalled")
+        other.signal(SIGKILL)
+        #expect(other.capture(timeout: 10).0 == .signaled(SIGKILL))
+    }
 }

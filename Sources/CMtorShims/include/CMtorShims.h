@@ -85,4 +85,7 @@ int mtor_wifexited(int status);
 int mtor_wexitstatus(int status);
 int mtor_wifsignaled(int status);
 int mtor_wtermsig(int status);
+/// 1 when child `pid` has exited (left a zombie: not reaped, its pid and group still its own),
+/// 0 while it runs (only without `block`), -errno on error. `waitid(2)` with `WNOWAIT`.
+int mtor_child_exited(pid_t pid, int block);
 #endif
