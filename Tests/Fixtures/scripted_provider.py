@@ -456,7 +456,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, body, log=log)
 
         # hang-midstream stops after message_start, content_block_start and the first delta.
-        self.stream_events(log, "request-id", list(message_events(msg_id, model, reply)), keep=3)
+        gap = ARGS.start_gap if is_main_loop(req) and not preflight else 0
+        self.stream_events(log, "request-id", list(message_events(msg_id, model, reply)), keep=3, gap_after_first=gap)
 
     # ---- OpenAI Responses ------------------------------------------------------
     def openai_responses(self, req, log):
@@ -512,9 +513,10 @@ class Handler(BaseHTTPRequestHandler):
         # hang-midstream stops after the role chunk and the first content chunk.
         self.stream_events(log, "x-request-id", list(chat_chunks(cid, created, model, text, usage, req)), keep=2)
 
-    def stream_events(self, log, id_header, events, keep):
+    def stream_events(self, log, id_header, events, keep, gap_after_first=0):
         """Answers 200 with server-sent `events` (chunked); hang-midstream sends only the first
-        `keep` of them and then never finishes."""
+        `keep` of them and then never finishes. `gap_after_first` seconds pass between the first
+        event and the rest (a model that streams slowly after its message_start)."""
         log["status"] = 200
         write_log(log)
         self.send_response(200)
@@ -525,9 +527,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if ARGS.scenario == "hang-midstream":
             events = events[:keep]
-        for chunk in events:
+        for n, chunk in enumerate(events):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
+            if n == 0 and gap_after_first:
+                time.sleep(gap_after_first)
         if ARGS.scenario == "hang-midstream":
             self.hang_forever()
         self.wfile.write(b"0\r\n\r\n")
@@ -705,6 +709,9 @@ def main():
                    help="usage-limit: seconds from start until the limit resets")
     p.add_argument("--delay-main", type=float, default=0,
                    help="wait this many seconds before answering each main-loop request (a slow but alive model)")
+    p.add_argument("--start-gap", type=float, default=0,
+                   help="wait this many seconds after the message_start of each streamed main-loop answer "
+                        "(a model that streams slowly: the turn has begun, its end has not come)")
     p.add_argument("--no-retry", action="store_true",
                    help="add `x-should-retry: false` to error answers: the CLI then fails at once "
                         "(result is_error true) instead of retrying 10 times")

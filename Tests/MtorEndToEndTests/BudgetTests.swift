@@ -54,11 +54,15 @@ struct BudgetTests {
     /// The cost of one scripted turn of `--usage 1000,200,50,10`: $0.0060525.
     static let turn = BudgetLock.price.cost(Budget.Tokens(input: 1000, output: 200, cacheRead: 50, cacheWrite: 10))
 
-    /// The real Claude Code against six scripted turns of known usage (each main-loop answer a second
-    /// late, so a fourth turn cannot begin before a stop lands), with `frontmatter`'s cap.
+    /// The real Claude Code against six scripted turns of known usage, with `frontmatter`'s cap. Each
+    /// main-loop answer comes a second late and streams its message_start, then the rest 2 s later: the
+    /// turn that crosses a cap is under way for 2 s, so a stop during it is not a race with the CLI's
+    /// next request (the provider logs a request when it answers, a second after it arrived; with the
+    /// whole answer at once, a stop that took more than the CLI's tool call under load lost that race).
     func cappedClaude(_ id: String, _ frontmatter: String) throws -> (Sandbox, ScriptedProvider, TaskResult) {
         let s = try Sandbox("budget-\(id)")
-        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1"])
+        let p = try ScriptedProvider(scenario: "turns", extra: ["--turns", "6", "--usage", "1000,200,50,10", "--delay-main", "1",
+                                                                 "--start-gap", "2"])
         s.lockfile(BudgetLock.claude(p))
         s.envFile("SCRIPTED_KEY=sk-budget-1\n")
         return (s, p, try runSpec(s, id, "provider: metered\n\(frontmatter)\nexpect: nothing", body: "Read a file, six times."))
