@@ -106,8 +106,8 @@ final class Contender: Sendable {
         thread.start()
     }
 
-    /// Whether the process group is still there.
-    var isRunning: Bool { ProcessControl.groupExists(child.pid) }
+    /// Whether the contender has not exited (its pid, once reaped, may be another process's).
+    var isRunning: Bool { !child.isReaped }
 
     /// The last few KiB the contender printed.
     var tail: String { output.text }
@@ -116,7 +116,7 @@ final class Contender: Sendable {
     func stop() {
         stopFlag.set()
         if ended.wait(timeout: .now() + 60) == .timedOut {
-            child.signal(9, group: true)  // SIGKILL
+            child.signal(SIGKILL, group: true)
             _ = ended.wait(timeout: .now() + 10)
         }
     }

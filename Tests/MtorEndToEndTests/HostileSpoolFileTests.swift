@@ -72,7 +72,7 @@ struct HostileSpoolFileTests {
         worker.child.signal(SIGTERM, group: true)
         Thread.sleep(forTimeInterval: 0.5)
         worker.child.signal(SIGTERM, group: true)
-        try worker.waitFor(timeout: 20) { !ProcessControl.isAlive(worker.child.pid) }
+        try worker.waitFor(timeout: 20) { worker.child.isReaped }
         #expect(s.exists("inbox/fifo-term.md") || s.exists("failed/fifo-term.result.json"), "\(s.listing())")
     }
 
@@ -96,7 +96,7 @@ struct HostileSpoolFileTests {
         #expect(Self.movedAside(s, "state/ledger.jsonl") == [.fifo])
         #expect(Self.warnings(s).contains { $0.contains("state/ledger.jsonl is a FIFO") }, "\(Self.warnings(s))")
         worker.child.signal(SIGTERM, group: true)
-        try worker.waitFor(timeout: 20) { !ProcessControl.isAlive(worker.child.pid) }
+        try worker.waitFor(timeout: 20) { worker.child.isReaped }
         #expect(worker.stderr.contains("worker stopped"), "\(worker.stderr.suffix(2000))")
     }
 

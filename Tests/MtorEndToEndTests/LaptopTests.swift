@@ -76,7 +76,7 @@ struct LaptopTests {
         #expect(size(partial) < 800 * 1024, "still mid-transfer")
         #expect(s.listing().contains("inbox/: ;"))
         submit.child.signal(SIGTERM) // mtor stops its transfer's process group, then dies of the signal
-        try waitFor(20) { !ProcessControl.isAlive(submit.child.pid) || submit.done }
+        try waitFor(20) { submit.child.isReaped || submit.done }
         Thread.sleep(forTimeInterval: 1)
         #expect(s.listing().contains("inbox/: ;"), "\(s.listing())")
         for dir in ["claimed", "done", "failed"] { #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(s.spool)/\(dir)")) ?? []).isEmpty) }

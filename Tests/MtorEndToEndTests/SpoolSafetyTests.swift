@@ -60,7 +60,7 @@ struct SpoolSafetyTests {
         try worker.waitFor(timeout: 30) {
             ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed")) ?? []).isEmpty
         }
-        #expect(ProcessControl.isAlive(worker.child.pid), "the worker is still running")
+        #expect(!worker.child.isReaped, "the worker is still running")
         let finished = try ["done", "failed"].flatMap { dir in
             try FileManager.default.contentsOfDirectory(atPath: "\(s.spool)/\(dir)").filter { $0.hasPrefix("flicker") && $0.hasSuffix(".result.json") }
         }

@@ -15,7 +15,7 @@ struct StopAndDiskTests {
         try s.submit("short.md", "---\nrepo: ~/code/widget\nharness: sh\nexpect: nothing\n---\nsleep 2\necho finished\n")
         try worker.waitFor { s.exists("claimed/short.md") }
         worker.child.signal(SIGTERM, group: true)
-        try worker.waitFor(timeout: 20) { !ProcessControl.isAlive(worker.child.pid) || worker.stderr.contains("worker stopped") }
+        try worker.waitFor(timeout: 20) { worker.child.isReaped || worker.stderr.contains("worker stopped") }
         #expect(try s.result("short").status == .succeeded)
     }
 

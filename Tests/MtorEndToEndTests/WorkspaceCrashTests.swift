@@ -27,7 +27,7 @@ struct WorkspaceCrashTests {
         let first = try BackgroundWorker(s)
         try first.waitFor(timeout: 60) { FileManager.default.fileExists(atPath: mark) }
         #expect(first.child.signal(SIGKILL))
-        try first.waitFor { !ProcessControl.groupExists(first.child.pid) || (try? String(contentsOfFile: "/proc/\(first.child.pid)/stat", encoding: .utf8))?.contains(") Z") == true }
+        try first.waitFor { first.child.isReaped }
         #expect(s.exists("claimed/resume.md"), "\(s.listing())")
         #expect(try s.worktrees() == [s.repo], "a task's clone is no worktree of the repo")
         #expect(FileManager.default.fileExists(atPath: s.spool + "/work/resume/.git/HEAD"), "the dead worker's clone is still there")
@@ -72,7 +72,7 @@ struct WorkspaceCrashTests {
             try w.waitFor(timeout: 300) { finished() >= target }
             killedMidAttempt += ((try? FileManager.default.contentsOfDirectory(atPath: s.spool + "/claimed")) ?? []).filter { $0.hasSuffix(".md") }.count
             w.child.signal(SIGKILL)
-            try w.waitFor { (try? String(contentsOfFile: "/proc/\(w.child.pid)/stat", encoding: .utf8))?.contains(") Z") != false }
+            try w.waitFor { w.child.isReaped }
             w.stop()
         }
         #expect(killedMidAttempt > 0, "some tasks were claimed when their worker died")

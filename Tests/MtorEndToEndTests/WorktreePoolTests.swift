@@ -135,7 +135,7 @@ struct WorktreePoolTests {
         let first = try BackgroundWorker(s, extra: ["--worktree-pool", "2"])
         try first.waitFor(timeout: 120) { s.poolEntries().filter { $0.hasSuffix(".json") }.count == 2 }
         #expect(first.child.signal(SIGKILL))
-        try first.waitFor { !ProcessControl.groupExists(first.child.pid) || (try? String(contentsOfFile: "/proc/\(first.child.pid)/stat", encoding: .utf8))?.contains(") Z") == true }
+        try first.waitFor { first.child.isReaped }
         first.stop()
         let ready = s.poolEntries().filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
         #expect(ready.count == 2, "\(s.poolEntries())")
